@@ -1,0 +1,1 @@
+"""The application: settings, command line, and (later) answering, console and Discord."""

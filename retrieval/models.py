@@ -1,0 +1,43 @@
+"""The small frozen records that flow through the ingest pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Article:
+    """One cleaned article, ready to chunk.
+
+    `text` is the clean article text: the exact string every chunk's offsets and
+    every later quote refer to. `fingerprint` identifies the raw source content,
+    so an unchanged file can be recognised without re-parsing it.
+    """
+
+    article_id: str
+    title: str
+    text: str
+    source: str
+    path: str
+    fingerprint: str
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article; `text == article.text[start:end]` always."""
+
+    chunk_id: str
+    article_id: str
+    index: int
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file (or a line of a .jsonl file) that was not indexed, and why."""
+
+    path: str
+    reason: str

@@ -1,0 +1,219 @@
+"""The index on disk: chunk vectors in Chroma, article texts and the sync manifest in SQLite.
+
+Chroma holds one record per chunk (vector, text, offsets, article metadata).
+Beside it, `articles.sqlite` keeps each article's full clean text (so any quote
+can be checked against it), the fingerprint of its source (so unchanged files
+are never re-embedded), and the index configuration (so a different embedding
+model or chunking never mixes vectors).
+
+Writes go Chroma first, then SQLite: if a run dies in between, the manifest
+still shows the old fingerprint and the next sync redoes that article, deleting
+any chunks it had half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.errors import IndexUnavailable
+from retrieval.models import Article, Chunk
+
+COLLECTION = "chunks"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    article_id  TEXT PRIMARY KEY,
+    path        TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    date        TEXT,
+    text        TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_DELETE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """What the index knows about an article's source, to decide whether to re-embed it."""
+
+    path: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class IndexedArticle:
+    """An article and the vectors of its chunks, ready to write."""
+
+    article: Article
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray
+
+
+class IndexStore:
+    """Open (or create) the index in `index_dir`."""
+
+    def __init__(self, index_dir: Path) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self.index_dir = Path(index_dir)
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(
+                path=str(self.index_dir / "chroma"),
+                settings=ChromaSettings(anonymized_telemetry=False),
+            )
+            self._db = sqlite3.connect(self.index_dir / "articles.sqlite")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise IndexUnavailable(
+                f"Cannot open the index in {self.index_dir}: {error}. Check the folder is "
+                "writable, or point --index / INDEX_DIR somewhere else."
+            ) from error
+        self._chunks = self._open_collection()
+        self._max_batch = self._client.get_max_batch_size()
+
+    def _open_collection(self):  # noqa: ANN202 - chromadb's Collection type
+        return self._client.get_or_create_collection(COLLECTION, metadata={"hnsw:space": "cosine"})
+
+    def close(self) -> None:
+        """Release the SQLite connection (Chroma needs no explicit close)."""
+        self._db.close()
+
+    def __enter__(self) -> IndexStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- metadata -----------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        """A stored value from the meta table (config, last sync time)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a value in the meta table."""
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def config(self) -> dict | None:
+        """The configuration the stored vectors were built with, or None for a new index."""
+        raw = self.get_meta("config")
+        return json.loads(raw) if raw else None
+
+    # -- reading ------------------------------------------------------------------
+    def manifest(self) -> dict[str, ManifestEntry]:
+        """Every indexed article id with its source path and fingerprint."""
+        rows = self._db.execute("SELECT article_id, path, fingerprint FROM articles")
+        return {row[0]: ManifestEntry(row[1], row[2]) for row in rows}
+
+    def article(self, article_id: str) -> Article | None:
+        """The stored article, with the exact clean text its chunks' offsets point into."""
+        row = self._db.execute(
+            "SELECT article_id, title, text, source, path, fingerprint, date "
+            "FROM articles WHERE article_id = ?",
+            (article_id,),
+        ).fetchone()
+        return Article(*row) if row else None
+
+    def article_count(self) -> int:
+        """How many articles are indexed."""
+        return self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    def chunk_count(self) -> int:
+        """How many chunk vectors Chroma holds."""
+        return self._chunks.count()
+
+    def chunks_of(self, article_id: str) -> list[Chunk]:
+        """An article's chunks as stored in Chroma, in order."""
+        got = self._chunks.get(where={"article_id": article_id}, include=["documents", "metadatas"])
+        chunks = [
+            Chunk(cid, meta["article_id"], meta["index"], doc, meta["start"], meta["end"])
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
+        return sorted(chunks, key=lambda chunk: chunk.index)
+
+    # -- writing ------------------------------------------------------------------
+    def write(self, batch: Iterable[IndexedArticle]) -> None:
+        """Insert or replace articles and their chunks."""
+        batch = list(batch)
+        if not batch:
+            return
+        self._delete_chunks([item.article.article_id for item in batch])
+        ids, vectors, documents, metadatas = [], [], [], []
+        for item in batch:
+            article = item.article
+            for chunk, vector in zip(item.chunks, item.vectors, strict=True):
+                ids.append(chunk.chunk_id)
+                vectors.append(vector)
+                documents.append(chunk.text)
+                metadatas.append(
+                    {
+                        "article_id": article.article_id,
+                        "title": article.title,
+                        "source": article.source,
+                        "date": article.date or "",
+                        "index": chunk.index,
+                        "start": chunk.start,
+                        "end": chunk.end,
+                    }
+                )
+        for at in range(0, len(ids), self._max_batch):
+            end = at + self._max_batch
+            self._chunks.add(
+                ids=ids[at:end],
+                embeddings=np.asarray(vectors[at:end]),
+                documents=documents[at:end],
+                metadatas=metadatas[at:end],
+            )
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        item.article.article_id,
+                        item.article.path,
+                        item.article.fingerprint,
+                        item.article.title,
+                        item.article.source,
+                        item.article.date,
+                        item.article.text,
+                        len(item.chunks),
+                    )
+                    for item in batch
+                ],
+            )
+
+    def remove(self, article_ids: Sequence[str]) -> None:
+        """Delete articles and every chunk they had."""
+        self._delete_chunks(article_ids)
+        with self._db:
+            self._db.executemany(
+                "DELETE FROM articles WHERE article_id = ?", [(aid,) for aid in article_ids]
+            )
+
+    def _delete_chunks(self, article_ids: Sequence[str]) -> None:
+        for at in range(0, len(article_ids), _DELETE_BATCH):
+            ids = list(article_ids[at : at + _DELETE_BATCH])
+            self._chunks.delete(where={"article_id": {"$in": ids}})
+
+    def reset(self, config: dict) -> None:
+        """Drop every vector and article, and record the configuration the new index uses."""
+        self._client.delete_collection(COLLECTION)
+        self._chunks = self._open_collection()
+        with self._db:
+            self._db.execute("DELETE FROM articles")
+            self._db.execute("DELETE FROM meta")
+            self._db.execute(
+                "INSERT INTO meta VALUES ('config', ?)", (json.dumps(config, sort_keys=True),)
+            )

@@ -1,0 +1,183 @@
+"""Bring the index in step with the corpus folder, re-embedding only what changed.
+
+`plan_sync` is pure: it compares the fingerprints found on disk with the
+manifest and says what to add, update, remove and leave alone. `sync_corpus`
+carries the plan out in batches so embedding stays efficient and progress
+can be shown.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from retrieval.chunking import chunk_article
+from retrieval.embedding import Embedder
+from retrieval.loading import Scan, Source, parse_source, scan_corpus
+from retrieval.models import Article, Chunk, Skipped
+from retrieval.store import IndexedArticle, IndexStore, ManifestEntry
+
+# Bump when cleaning or chunking code changes what is stored: the index then rebuilds.
+PIPELINE_VERSION = 1
+_EMBED_BATCH_CHUNKS = 256
+
+ProgressCallback = Callable[[int, int], None]  # (articles done, articles to index)
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """What the stored vectors depend on; any change means a full rebuild."""
+
+    embedding_model: str
+    embedding_dimension: int
+    chunk_words: int
+    chunk_overlap_words: int
+    pipeline_version: int = PIPELINE_VERSION
+
+    def as_dict(self) -> dict:
+        """The config as stored in the index meta table."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """What a sync must do, decided from fingerprints alone."""
+
+    to_index: list[Source]
+    new_ids: frozenset[str]
+    removed: list[str]
+    unchanged: list[str]
+
+
+@dataclass
+class SyncReport:
+    """What a sync did, for the CLI summary and for tests."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks_written: int = 0
+    rebuilt: bool = False
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line a person can read at a glance."""
+        line = (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+            f"{self.unchanged} unchanged, {len(self.skipped)} skipped "
+            f"({self.chunks_written} chunks embedded in {self.seconds:.1f} s)"
+        )
+        return ("Rebuilt the index from scratch: " + line) if self.rebuilt else line
+
+
+def plan_sync(scan: Scan, manifest: dict[str, ManifestEntry]) -> SyncPlan:
+    """Decide, from fingerprints, which sources to (re)index and which articles to drop.
+
+    Articles whose file exists but could not be read or was skipped this time are
+    kept as indexed: a broken file never costs the index what it already had.
+    """
+    seen = {source.article_id for source in scan.sources}
+    protected_paths = scan.unreadable_paths | {skip.path for skip in scan.skipped}
+    to_index = [
+        source
+        for source in scan.sources
+        if source.article_id not in manifest
+        or manifest[source.article_id].fingerprint != source.fingerprint
+    ]
+    removed = sorted(
+        article_id
+        for article_id, entry in manifest.items()
+        if article_id not in seen and entry.path not in protected_paths
+    )
+    changed = {source.article_id for source in to_index}
+    return SyncPlan(
+        to_index=to_index,
+        new_ids=frozenset(aid for aid in changed if aid not in manifest),
+        removed=removed,
+        unchanged=[s.article_id for s in scan.sources if s.article_id not in changed],
+    )
+
+
+def index_config(embedder: Embedder, chunk_words: int, chunk_overlap_words: int) -> IndexConfig:
+    """The configuration an index built now with these settings would have."""
+    return IndexConfig(embedder.name, embedder.dimension, chunk_words, chunk_overlap_words)
+
+
+def sync_corpus(
+    corpus_dir: Path,
+    store: IndexStore,
+    embedder: Embedder,
+    *,
+    chunk_words: int,
+    chunk_overlap_words: int,
+    max_article_bytes: int,
+    on_progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """Index new and changed articles, drop deleted ones, and report what happened."""
+    started = time.perf_counter()
+    report = SyncReport()
+    config = index_config(embedder, chunk_words, chunk_overlap_words).as_dict()
+    if store.config() != config:
+        report.rebuilt = store.config() is not None
+        store.reset(config)
+
+    scan = scan_corpus(corpus_dir, max_article_bytes)
+    report.skipped.extend(scan.skipped)
+    plan = plan_sync(scan, store.manifest())
+    report.unchanged = len(plan.unchanged)
+
+    done = 0
+    for batch, parsed in _batches(plan.to_index, chunk_words, chunk_overlap_words, report):
+        texts = [chunk.text for _, chunks in batch for chunk in chunks]
+        vectors = embedder.embed(texts)
+        items, at = [], 0
+        for article, chunks in batch:
+            items.append(IndexedArticle(article, chunks, vectors[at : at + len(chunks)]))
+            at += len(chunks)
+            is_new = article.article_id in plan.new_ids
+            (report.added if is_new else report.updated).append(article.article_id)
+        store.write(items)
+        report.chunks_written += len(texts)
+        done += parsed
+        if on_progress:
+            on_progress(done, len(plan.to_index))
+
+    if plan.removed:
+        store.remove(plan.removed)
+        report.removed.extend(plan.removed)
+    store.set_meta("last_sync", datetime.now(UTC).isoformat(timespec="seconds"))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+Batch = list[tuple[Article, list[Chunk]]]
+
+
+def _batches(
+    sources: list[Source], chunk_words: int, overlap_words: int, report: SyncReport
+) -> Iterator[tuple[Batch, int]]:
+    """Parse and chunk sources, yielding groups big enough to embed efficiently.
+
+    Each group comes with how many sources it covers (skipped ones included), for progress.
+    """
+    batch: Batch = []
+    chunk_total = parsed = 0
+    for source in sources:
+        parsed += 1
+        result = parse_source(source)
+        if isinstance(result, Skipped):
+            report.skipped.append(result)
+            continue
+        chunks = chunk_article(result, chunk_words, overlap_words)
+        batch.append((result, chunks))
+        chunk_total += len(chunks)
+        if chunk_total >= _EMBED_BATCH_CHUNKS:
+            yield batch, parsed
+            batch, chunk_total, parsed = [], 0, 0
+    if batch or parsed:
+        yield batch, parsed

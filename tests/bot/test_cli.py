@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No developer .env or environment settings leak into these tests."""
+    monkeypatch.chdir(tmp_path)
+    for key in (
+        "CORPUS_DIR",
+        "INDEX_DIR",
+        "CHUNK_WORDS",
+        "CHUNK_OVERLAP_WORDS",
+        "EMBEDDING_MODEL_PATH",
+    ):
+        monkeypatch.delenv(key, raising=False)
+
+
+@pytest.mark.slow
+def test_ingest_then_status_json(seed_corpus: Path, index_dir: Path, capsys) -> None:
+    assert main(["ingest", "--corpus", str(seed_corpus), "--index", str(index_dir), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert len(summary["added"]) == 5 and summary["skipped"] == []
+    assert summary["articles"] == 5 and summary["chunks"] == summary["chunks_embedded"] > 0
+
+    assert main(["status", "--index", str(index_dir), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["articles"] == 5 and status["chunks"] == summary["chunks"]
+    assert status["embedding_model"] == "all-MiniLM-L6-v2"
+    assert status["last_sync"]
+
+
+@pytest.mark.slow
+def test_ingest_prints_a_readable_summary_with_skips(
+    seed_corpus: Path, index_dir: Path, capsys
+) -> None:
+    (seed_corpus / "broken.txt").write_bytes(b"\x00\x00")
+    assert main(["ingest", "--corpus", str(seed_corpus), "--index", str(index_dir), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped broken.txt: binary file" in out
+    assert "5 added, 0 updated, 0 removed, 0 unchanged, 1 skipped" in out
+
+
+def test_settings_come_from_dotenv(tmp_path: Path, capsys) -> None:
+    (tmp_path / ".env").write_text(f"INDEX_DIR={tmp_path / 'elsewhere'}\n")
+    assert main(["status"]) == 2
+    assert "elsewhere" in capsys.readouterr().err
+
+
+def test_missing_corpus_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert main(["ingest", "--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "i")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "--corpus" in err
+
+
+def test_status_without_index_says_how_to_build_it(tmp_path: Path, capsys) -> None:
+    assert main(["status", "--index", str(tmp_path / "none")]) == 2
+    assert "python -m bot ingest" in capsys.readouterr().err
+
+
+def test_invalid_settings_are_reported_not_raised(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("CHUNK_WORDS", "50")
+    monkeypatch.setenv("CHUNK_OVERLAP_WORDS", "50")
+    assert main(["status"]) == 2
+    assert "CHUNK_OVERLAP_WORDS" in capsys.readouterr().err

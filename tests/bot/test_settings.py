@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings
+from tests.conftest import PROJECT
+
+
+def _example_keys() -> dict[str, str]:
+    pairs = {}
+    for line in (PROJECT / ".env.example").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def test_env_example_documents_every_setting_with_its_default(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    example = _example_keys()
+    assert set(example) == {name.upper() for name in Settings.model_fields}
+    defaults = Settings()
+    for key, value in example.items():
+        default = getattr(defaults, key.lower())
+        assert (str(default) if default is not None else "") == value, key
+
+
+def test_empty_embedding_path_means_bundled(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EMBEDDING_MODEL_PATH", "")
+    assert Settings().embedding_model_path is None
+
+
+def test_overlap_must_be_smaller_than_chunk(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValidationError, match="CHUNK_OVERLAP_WORDS"):
+        Settings(chunk_words=40, chunk_overlap_words=40)

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from retrieval.errors import CorpusError
+from retrieval.loading import decode, parse_source, scan_corpus
+from retrieval.models import Article, Skipped
+
+BODY = "The council approved the new budget on Tuesday after a long debate about schools."
+
+
+def _articles(corpus: Path, max_bytes: int = 1_000_000) -> tuple[dict[str, Article], list[Skipped]]:
+    scan = scan_corpus(corpus, max_bytes)
+    articles: dict[str, Article] = {}
+    skipped = list(scan.skipped)
+    for source in scan.sources:
+        result = parse_source(source)
+        if isinstance(result, Skipped):
+            skipped.append(result)
+        else:
+            articles[result.article_id] = result
+    return articles, skipped
+
+
+def test_text_file_headline_is_title_and_id_is_relative_path(tmp_path: Path) -> None:
+    (tmp_path / "news" / "local").mkdir(parents=True)
+    (tmp_path / "news" / "local" / "budget.txt").write_text(f"Council passes budget\n\n{BODY}\n")
+    articles, skipped = _articles(tmp_path)
+    article = articles["news/local/budget.txt"]
+    assert article.title == "Council passes budget"
+    assert article.source == "news/local/budget.txt"
+    assert BODY in article.text
+    assert skipped == []
+
+
+def test_markdown_front_matter_and_heading(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(f"---\ntitle: Budget day\n---\n# Council news\n\n{BODY}\n")
+    (tmp_path / "b.md").write_text(f"## Second heading title\n\n{BODY}\n")
+    articles, _ = _articles(tmp_path)
+    assert articles["a.md"].title == "Budget day"
+    assert "---" not in articles["a.md"].text and "#" not in articles["a.md"].text
+    assert articles["b.md"].title == "Second heading title"
+
+
+def test_html_body_is_extracted_without_navigation(tmp_path: Path) -> None:
+    paragraphs = "".join(f"<p>{BODY} Paragraph {i} adds detail.</p>" for i in range(4))
+    html = f"""<html><head><title>Budget approved | Town Times</title>
+    <link rel="canonical" href="https://example.org/budget"></head><body>
+    <nav><ul><li><a href="/">Home</a></li><li><a href="/sport">Sport</a></li></ul></nav>
+    <article><h1>Budget approved</h1>{paragraphs}</article>
+    <footer>Copyright Town Times. All rights reserved.</footer></body></html>"""
+    (tmp_path / "page.html").write_text(html)
+    articles, skipped = _articles(tmp_path)
+    article = articles["page.html"]
+    assert skipped == []
+    assert "Paragraph 3 adds detail." in article.text
+    assert "Sport" not in article.text and "Copyright" not in article.text
+    assert "Budget approved" in article.title
+    assert article.source == "https://example.org/budget"
+
+
+def test_jsonl_one_article_per_line_with_bad_lines_reported(tmp_path: Path) -> None:
+    lines = [
+        json.dumps(
+            {"text": BODY, "title": "Budget", "url": "https://x.org/1", "date": "2024-05-01"}
+        ),
+        "{not json",
+        json.dumps({"title": "no text"}),
+        json.dumps({"text": "Second article body, long enough to be a real sentence here."}),
+    ]
+    (tmp_path / "feed.jsonl").write_text("\n".join(lines) + "\n")
+    articles, skipped = _articles(tmp_path)
+    first = articles["feed.jsonl#https://x.org/1"]
+    assert (first.title, first.source, first.date) == ("Budget", "https://x.org/1", "2024-05-01")
+    assert "feed.jsonl#line-4" in articles
+    assert {s.path for s in skipped} == {"feed.jsonl:2", "feed.jsonl:3"}
+    assert all(s.reason for s in skipped)
+
+
+def test_legacy_encoding_falls_back_to_cp1252(tmp_path: Path) -> None:
+    (tmp_path / "old.txt").write_bytes(
+        "Prices rise\n\nA pint now costs £3 – café owners say.".encode("cp1252")
+    )
+    articles, skipped = _articles(tmp_path)
+    assert "£3 – café" in articles["old.txt"].text and skipped == []
+
+
+def test_decode_prefers_utf8_and_strips_bom() -> None:
+    assert decode("\ufeffcafé".encode()) == "café"
+    assert decode(bytes([0x81, 0x8D])) == "\x81\x8d"  # undefined in cp1252: latin-1 last resort
+
+
+@pytest.mark.parametrize(
+    "name,content,reason",
+    [
+        ("blank.txt", b"   \n\n", "empty file"),
+        ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary"),
+        ("huge.txt", b"word " * 400, "too large"),
+        ("photo.jpg", b"\xff\xd8", "unsupported file type"),
+        ("stars.txt", b"*\n\n13:16\n", "no article text"),
+    ],
+)
+def test_bad_files_are_skipped_with_a_reason(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    (tmp_path / "good.txt").write_text(BODY)
+    articles, skipped = _articles(tmp_path, max_bytes=1000)
+    assert list(articles) == ["good.txt"]
+    assert [s.path for s in skipped] == [name]
+    assert reason in skipped[0].reason
+
+
+def test_hidden_files_and_folders_are_ignored(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "x.txt").write_text(BODY)
+    (tmp_path / ".draft.txt").write_text(BODY)
+    articles, skipped = _articles(tmp_path)
+    assert articles == {} and skipped == []
+
+
+def test_missing_corpus_folder_says_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="--corpus"):
+        scan_corpus(tmp_path / "nope", 1000)
+
+
+def test_the_non_utf8_bbc_article_loads(tmp_path: Path) -> None:
+    bbc = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "bbc" / "sport" / "199.txt"
+    if not bbc.exists():
+        pytest.skip("shared BBC corpus not present")
+    (tmp_path / "199.txt").write_bytes(bbc.read_bytes())
+    articles, skipped = _articles(tmp_path)
+    assert "fee for Mutu, a £15.8m" in articles["199.txt"].text and skipped == []

@@ -1,0 +1,153 @@
+"""Incremental sync on the real embedding model and a real Chroma index in a temp dir."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from retrieval.chunking import split_sentences
+from retrieval.store import IndexStore
+from tests.seed_expectations import FURNITURE, split_raw
+
+pytestmark = pytest.mark.slow
+SEED_IDS = sorted(FURNITURE)
+EXTRA = "Budget approved\n\nThe council approved the new budget on Tuesday after a long debate.\n"
+
+
+def _chunk_ids(index_dir: Path) -> dict[str, list[str]]:
+    with IndexStore(index_dir) as store:
+        return {aid: [c.chunk_id for c in store.chunks_of(aid)] for aid in store.manifest()}
+
+
+def test_first_sync_indexes_every_seed_article(seed_corpus, run_sync, index_dir) -> None:
+    report = run_sync(seed_corpus)
+    assert sorted(report.added) == SEED_IDS
+    assert (report.updated, report.removed, report.skipped) == ([], [], [])
+    with IndexStore(index_dir) as store:
+        assert store.article_count() == 5
+        assert store.chunk_count() == report.chunks_written > 5
+
+
+def test_unchanged_corpus_embeds_nothing(seed_corpus, run_sync, embedder, index_dir) -> None:
+    run_sync(seed_corpus)
+    before_ids = _chunk_ids(index_dir)
+    embedded_before = embedder.texts_embedded
+    report = run_sync(seed_corpus)
+    assert (report.added, report.updated, report.removed) == ([], [], [])
+    assert report.unchanged == 5 and report.chunks_written == 0
+    assert embedder.texts_embedded == embedded_before
+    assert _chunk_ids(index_dir) == before_ids
+
+
+def test_added_article_is_the_only_one_embedded(seed_corpus, run_sync, index_dir) -> None:
+    run_sync(seed_corpus)
+    (seed_corpus / "sub").mkdir()
+    (seed_corpus / "sub" / "new.txt").write_text(EXTRA)
+    report = run_sync(seed_corpus)
+    assert report.added == ["sub/new.txt"] and report.unchanged == 5
+    with IndexStore(index_dir) as store:
+        assert store.article("sub/new.txt").title == "Budget approved"
+        assert report.chunks_written == len(store.chunks_of("sub/new.txt")) == 1
+
+
+def test_changed_article_is_replaced_and_others_untouched(seed_corpus, run_sync, index_dir) -> None:
+    run_sync(seed_corpus)
+    before = _chunk_ids(index_dir)
+    changed = seed_corpus / SEED_IDS[1]
+    changed.write_text(
+        changed.read_text(encoding="utf-8") + "\n\nA correction was added on Friday.\n"
+    )
+    report = run_sync(seed_corpus)
+    assert report.updated == [SEED_IDS[1]] and report.unchanged == 4
+    after = _chunk_ids(index_dir)
+    assert set(after[SEED_IDS[1]]).isdisjoint(before[SEED_IDS[1]])
+    assert {k: v for k, v in after.items() if k != SEED_IDS[1]} == {
+        k: v for k, v in before.items() if k != SEED_IDS[1]
+    }
+    with IndexStore(index_dir) as store:
+        assert "A correction was added on Friday." in store.article(SEED_IDS[1]).text
+        assert store.chunk_count() == sum(len(v) for v in after.values())
+
+
+def test_deleted_article_leaves_nothing_behind(seed_corpus, run_sync, index_dir) -> None:
+    run_sync(seed_corpus)
+    before = _chunk_ids(index_dir)
+    (seed_corpus / SEED_IDS[0]).unlink()
+    report = run_sync(seed_corpus)
+    assert report.removed == [SEED_IDS[0]] and report.chunks_written == 0
+    with IndexStore(index_dir) as store:
+        assert store.article(SEED_IDS[0]) is None
+        assert store.chunks_of(SEED_IDS[0]) == []
+        assert store.chunk_count() == sum(len(v) for k, v in before.items() if k != SEED_IDS[0])
+
+
+def test_chunk_offsets_slice_the_stored_text_exactly(seed_corpus, run_sync, index_dir) -> None:
+    run_sync(seed_corpus)
+    with IndexStore(index_dir) as store:
+        for article_id in SEED_IDS:
+            text = store.article(article_id).text
+            chunks = store.chunks_of(article_id)
+            assert chunks
+            for chunk in chunks:
+                assert text[chunk.start : chunk.end] == chunk.text
+
+
+def test_furniture_absent_from_chunks_and_article_sentences_present(
+    seed_corpus, run_sync, index_dir
+) -> None:
+    run_sync(seed_corpus)
+    with IndexStore(index_dir) as store:
+        for article_id in SEED_IDS:
+            chunks = store.chunks_of(article_id)
+            chunk_lines = {line for c in chunks for line in c.text.split("\n")}
+            joined = "\n".join(c.text for c in chunks)
+            article_lines, furniture = split_raw(seed_corpus / article_id)
+            for line in furniture:
+                assert line not in chunk_lines and (len(line) < 25 or line not in joined), line
+            text = store.article(article_id).text
+            for line in article_lines:
+                assert line in text
+            for start, end in split_sentences(text):
+                assert any(c.start <= start and end <= c.end for c in chunks), text[start:end]
+
+
+def test_changing_chunk_settings_rebuilds(seed_corpus, run_sync, index_dir) -> None:
+    run_sync(seed_corpus)
+    report = run_sync(seed_corpus, chunk_words=60, overlap=10)
+    assert report.rebuilt and sorted(report.added) == SEED_IDS
+    with IndexStore(index_dir) as store:
+        assert store.chunk_count() == report.chunks_written
+        assert store.config()["chunk_words"] == 60
+
+
+def test_broken_file_is_skipped_and_its_indexed_version_kept(
+    seed_corpus, run_sync, index_dir
+) -> None:
+    run_sync(seed_corpus)
+    with IndexStore(index_dir) as store:
+        old_text = store.article(SEED_IDS[2]).text
+    (seed_corpus / SEED_IDS[2]).write_bytes(b"\x00\x01binary garbage")
+    (seed_corpus / "empty.txt").write_text("")
+    (seed_corpus / "huge.txt").write_text("word " * 2000)
+    (seed_corpus / "new.txt").write_text(EXTRA)
+    report = run_sync(seed_corpus, max_bytes=6000)
+    assert {s.path for s in report.skipped} == {SEED_IDS[2], "empty.txt", "huge.txt"}
+    assert report.added == ["new.txt"] and report.removed == []
+    with IndexStore(index_dir) as store:
+        assert store.article(SEED_IDS[2]).text == old_text
+        assert store.chunks_of(SEED_IDS[2])
+
+
+def test_interrupted_write_is_repaired_without_duplicates(seed_corpus, run_sync, index_dir) -> None:
+    run_sync(seed_corpus)
+    expected = _chunk_ids(index_dir)
+    # As if a run died after writing Chroma but before recording the article in SQLite.
+    with sqlite3.connect(index_dir / "articles.sqlite") as db:
+        db.execute("DELETE FROM articles WHERE article_id = ?", (SEED_IDS[3],))
+    report = run_sync(seed_corpus)
+    assert report.added == [SEED_IDS[3]]
+    assert _chunk_ids(index_dir) == expected
+    with IndexStore(index_dir) as store:
+        assert store.chunk_count() == sum(len(v) for v in expected.values())
