@@ -10,13 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.evaluation import RECALL_AT
 from bot.settings import Settings
 from retrieval.errors import BotError, CorpusError, IndexUnavailable
+from retrieval.search import MODES
 from retrieval.store import IndexStore
 
 EXIT_USAGE = 2
@@ -48,6 +52,32 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", parents=[common], help="show what the index holds")
     status.add_argument("--json", action="store_true", help="print as JSON")
     status.set_defaults(handler=cmd_status)
+
+    search = commands.add_parser(
+        "search",
+        parents=[common],
+        help="show the passages retrieval finds for a question",
+        description="Hybrid search (dense + BM25, fused and de-duplicated) over the index.",
+    )
+    search.add_argument("question", help="the question, in quotes")
+    search.add_argument("-k", type=int, default=5, metavar="N", help="passages to show (5)")
+    search.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval to use")
+    search.add_argument("--json", action="store_true", help="print a JSON list")
+    search.set_defaults(handler=cmd_search)
+
+    evaluate = commands.add_parser(
+        "eval",
+        parents=[common],
+        help="score retrieval on a QA .jsonl file",
+        description="Recall@1/3/5, MRR and how well the relevance signal separates answerable "
+        "from unanswerable questions, per search mode.",
+    )
+    evaluate.add_argument("qa_file", type=Path, metavar="QA.jsonl")
+    evaluate.add_argument(
+        "--mode", choices=[*MODES, "all"], default="all", help="search mode(s) to score (all)"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.set_defaults(handler=cmd_eval)
     return parser
 
 
@@ -110,13 +140,111 @@ def _report_dict(report) -> dict:  # noqa: ANN001 - SyncReport, imported lazily
     }
 
 
-def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    """Print what the index holds, without loading any model."""
+def open_searcher(settings: Settings, store: IndexStore):  # noqa: ANN201 - Searcher
+    """Load the embedding model the index was built with and wrap the store for search."""
+    from retrieval.embedding import Embedder
+    from retrieval.search import Searcher
+
+    if store.article_count() == 0:
+        raise IndexUnavailable(
+            f"The index in '{settings.index_dir}' is empty. Run `python -m bot ingest` first."
+        )
+    embedder = Embedder(settings.embedding_model_path, settings.embed_batch_size)
+    built_with = (store.config() or {}).get("embedding_model")
+    if built_with != embedder.name:
+        raise IndexUnavailable(
+            f"The index was built with embedding model '{built_with}' but the settings name "
+            f"'{embedder.name}'. Run `python -m bot ingest` to rebuild it."
+        )
+    return Searcher(store, embedder, candidates=settings.search_candidates)
+
+
+def _require_index(settings: Settings) -> None:
     if not (settings.index_dir / "articles.sqlite").exists():
         raise IndexUnavailable(
             f"No index in '{settings.index_dir}' yet. Run `python -m bot ingest` to build it "
             "(or pass --index DIR)."
         )
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the passages found for one question."""
+    _require_index(settings)
+    with IndexStore(settings.index_dir) as store:
+        results = open_searcher(settings, store).search(args.question, k=args.k, mode=args.mode)
+    if args.json:
+        print(
+            json.dumps([_passage_dict(p) for p in results.passages], indent=2, ensure_ascii=False)
+        )
+        return 0
+    if not results.passages:
+        print("Nothing found.")
+        return 0
+    verdict = "relevant" if results.relevance >= settings.relevance_threshold else "weak"
+    print(
+        f"relevance {results.relevance:.3f} ({verdict}; threshold {settings.relevance_threshold})"
+    )
+    for rank, passage in enumerate(results.passages, start=1):
+        print(f"\n{rank}. {passage.title}  [{passage.source}, chars {passage.start}-{passage.end}]")
+        print(f"   relevance {passage.relevance:.3f}")
+        print(textwrap.indent(textwrap.fill(passage.text, 96), "   > "))
+    return 0
+
+
+def _passage_dict(passage) -> dict:  # noqa: ANN001 - Passage
+    return {
+        "article_id": passage.article_id,
+        "title": passage.title,
+        "source": passage.source,
+        "text": passage.text,
+        "start": passage.start,
+        "end": passage.end,
+        "score": round(passage.score, 6),
+        "relevance": passage.relevance,
+    }
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Score retrieval on a QA file, per search mode."""
+    from bot.evaluation import format_retrieval, load_qa, score_retrieval
+
+    items = load_qa(args.qa_file)
+    _require_index(settings)
+    modes = MODES if args.mode == "all" else (args.mode,)
+    with IndexStore(settings.index_dir) as store:
+        searcher = open_searcher(settings, store)
+
+        def timed(mode: str):  # noqa: ANN202
+            def run(question: str):  # noqa: ANN202
+                started = time.perf_counter()
+                results = searcher.search(question, k=max(RECALL_AT), mode=mode)
+                return results, (time.perf_counter() - started) * 1000
+
+            return run
+
+        scores = [
+            score_retrieval(items, timed(mode), mode, settings.relevance_threshold)
+            for mode in modes
+        ]
+    if args.json:
+        print(
+            json.dumps(
+                {"qa_file": str(args.qa_file), "retrieval": [s.as_dict() for s in scores]}, indent=2
+            )
+        )
+    else:
+        print(f"{args.qa_file}: {len(items)} questions")
+        print(format_retrieval(scores))
+        for s in scores:
+            if s.misses:
+                missed = ", ".join(s.misses)
+                print(f"{s.mode}: no gold passage in the top {max(RECALL_AT)} for {missed}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Print what the index holds, without loading any model."""
+    _require_index(settings)
     with IndexStore(settings.index_dir) as store:
         config = store.config() or {}
         info = {

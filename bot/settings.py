@@ -38,6 +38,16 @@ class Settings(BaseSettings):
         5_000_000, ge=1, description="Larger files are skipped as 'too large'."
     )
 
+    search_candidates: int = Field(
+        30, ge=5, le=500, description="Passages each of dense and lexical search proposes."
+    )
+    relevance_threshold: float = Field(
+        0.45,
+        ge=0.0,
+        le=1.0,
+        description="Below this relevance the corpus is taken to have nothing on the question.",
+    )
+
     @field_validator("embedding_model_path", mode="before")
     @classmethod
     def _empty_means_default(cls, value: object) -> object:

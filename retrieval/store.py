@@ -3,8 +3,10 @@
 Chroma holds one record per chunk (vector, text, offsets, article metadata).
 Beside it, `articles.sqlite` keeps each article's full clean text (so any quote
 can be checked against it), the fingerprint of its source (so unchanged files
-are never re-embedded), and the index configuration (so a different embedding
-model or chunking never mixes vectors).
+are never re-embedded), the index configuration (so a different embedding
+model or chunking never mixes vectors), and the chunks again with an FTS5
+full-text index for lexical (BM25) search, written in the same transaction as
+their article so the two searches never disagree about what exists.
 
 Writes go Chroma first, then SQLite: if a run dies in between, the manifest
 still shows the old fingerprint and the next sync redoes that article, deleting
@@ -37,6 +39,25 @@ CREATE TABLE IF NOT EXISTS articles (
     chunk_count INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid       INTEGER PRIMARY KEY,
+    chunk_id    TEXT UNIQUE NOT NULL,
+    article_id  TEXT NOT NULL,
+    idx         INTEGER NOT NULL,
+    start       INTEGER NOT NULL,
+    end         INTEGER NOT NULL,
+    text        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
 """
 _DELETE_BATCH = 500
 
@@ -56,6 +77,20 @@ class IndexedArticle:
     article: Article
     chunks: Sequence[Chunk]
     vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A chunk as stored, with the metadata of its article."""
+
+    chunk_id: str
+    article_id: str
+    title: str
+    source: str
+    date: str | None
+    text: str
+    start: int
+    end: int
 
 
 class IndexStore:
@@ -143,6 +178,85 @@ class IndexStore:
         ]
         return sorted(chunks, key=lambda chunk: chunk.index)
 
+    # -- searching ----------------------------------------------------------------
+    def dense_query(self, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
+        """Chunk ids nearest to `vector`, with cosine similarity, best first."""
+        count = self._chunks.count()
+        if count == 0:
+            return []
+        got = self._chunks.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=min(limit, count),
+            include=["distances"],
+        )
+        return [
+            (cid, 1.0 - dist) for cid, dist in zip(got["ids"][0], got["distances"][0], strict=True)
+        ]
+
+    def lexical_query(self, expression: str, limit: int) -> list[tuple[str, float]]:
+        """Chunk ids matching an FTS5 expression, with BM25 score (higher is better), best first."""
+        try:
+            rows = self._db.execute(
+                "SELECT c.chunk_id, -bm25(chunks_fts) AS score FROM chunks_fts "
+                "JOIN chunks c ON c.rowid = chunks_fts.rowid "
+                "WHERE chunks_fts MATCH ? ORDER BY score DESC LIMIT ?",
+                (expression, limit),
+            ).fetchall()
+        except sqlite3.OperationalError:  # an expression FTS5 cannot parse finds nothing
+            return []
+        return [(row[0], float(row[1])) for row in rows]
+
+    def document_frequency(self, term: str) -> int:
+        """How many chunks contain `term` (a word or phrase, stemmed as the index is)."""
+        try:
+            return self._db.execute(
+                "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (f'"{term}"',)
+            ).fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+    def chunks_containing(self, term: str, chunk_ids: Sequence[str]) -> set[str]:
+        """Those of `chunk_ids` whose text contains `term`."""
+        if not chunk_ids:
+            return set()
+        marks = ",".join("?" * len(chunk_ids))
+        try:
+            rows = self._db.execute(
+                "SELECT c.chunk_id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid "
+                f"WHERE chunks_fts MATCH ? AND c.chunk_id IN ({marks})",
+                (f'"{term}"', *chunk_ids),
+            ).fetchall()
+        except sqlite3.OperationalError:
+            return set()
+        return {row[0] for row in rows}
+
+    def total_chunks(self) -> int:
+        """Chunks in the lexical index (equals `chunk_count` once a sync has finished)."""
+        return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def passages(self, chunk_ids: Sequence[str]) -> dict[str, StoredPassage]:
+        """Chunk text, offsets and article metadata for each id."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._db.execute(
+            "SELECT c.chunk_id, c.article_id, a.title, a.source, a.date, c.text, c.start, c.end "
+            f"FROM chunks c JOIN articles a ON a.article_id = c.article_id "
+            f"WHERE c.chunk_id IN ({marks})",
+            tuple(chunk_ids),
+        ).fetchall()
+        return {row[0]: StoredPassage(*row) for row in rows}
+
+    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored embedding of each chunk id."""
+        if not chunk_ids:
+            return {}
+        got = self._chunks.get(ids=list(chunk_ids), include=["embeddings"])
+        return {
+            cid: np.asarray(vec, dtype=np.float32)
+            for cid, vec in zip(got["ids"], got["embeddings"], strict=True)
+        }
+
     # -- writing ------------------------------------------------------------------
     def write(self, batch: Iterable[IndexedArticle]) -> None:
         """Insert or replace articles and their chunks."""
@@ -176,7 +290,18 @@ class IndexStore:
                 documents=documents[at:end],
                 metadatas=metadatas[at:end],
             )
+        article_ids = [item.article.article_id for item in batch]
         with self._db:
+            self._delete_chunk_rows(article_ids)
+            self._db.executemany(
+                "INSERT INTO chunks (chunk_id, article_id, idx, start, end, text) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (c.chunk_id, c.article_id, c.index, c.start, c.end, c.text)
+                    for item in batch
+                    for c in item.chunks
+                ],
+            )
             self._db.executemany(
                 "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -198,9 +323,16 @@ class IndexStore:
         """Delete articles and every chunk they had."""
         self._delete_chunks(article_ids)
         with self._db:
+            self._delete_chunk_rows(article_ids)
             self._db.executemany(
                 "DELETE FROM articles WHERE article_id = ?", [(aid,) for aid in article_ids]
             )
+
+    def _delete_chunk_rows(self, article_ids: Sequence[str]) -> None:
+        """Delete SQLite chunk rows (and, by trigger, their full-text entries)."""
+        self._db.executemany(
+            "DELETE FROM chunks WHERE article_id = ?", [(aid,) for aid in article_ids]
+        )
 
     def _delete_chunks(self, article_ids: Sequence[str]) -> None:
         for at in range(0, len(article_ids), _DELETE_BATCH):
@@ -212,6 +344,7 @@ class IndexStore:
         self._client.delete_collection(COLLECTION)
         self._chunks = self._open_collection()
         with self._db:
+            self._db.execute("DELETE FROM chunks")
             self._db.execute("DELETE FROM articles")
             self._db.execute("DELETE FROM meta")
             self._db.execute(

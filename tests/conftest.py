@@ -51,3 +51,27 @@ def run_sync(embedder: Embedder, index_dir: Path):
             )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """The demo corpus indexed once for the whole session; tests must not modify it."""
+    index = tmp_path_factory.mktemp("seed-index")
+    with IndexStore(index) as store:
+        sync_corpus(
+            SEED_CORPUS,
+            store,
+            embedder,
+            chunk_words=120,
+            chunk_overlap_words=30,
+            max_article_bytes=5_000_000,
+        )
+    return index
+
+
+@pytest.fixture
+def seed_searcher(seed_index: Path, embedder: Embedder):
+    from retrieval.search import Searcher
+
+    with IndexStore(seed_index) as store:
+        yield Searcher(store, embedder)

@@ -69,3 +69,28 @@ def test_invalid_settings_are_reported_not_raised(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CHUNK_OVERLAP_WORDS", "50")
     assert main(["status"]) == 2
     assert "CHUNK_OVERLAP_WORDS" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_search_json_shape(seed_index: Path, capsys) -> None:
+    assert main(["search", "Where did they have dinner?", "--index", str(seed_index), "-k", "3", "--json"]) == 0
+    passages = json.loads(capsys.readouterr().out)
+    assert len(passages) == 3
+    for passage in passages:
+        assert set(passage) == {"article_id", "title", "source", "text", "start", "end", "score", "relevance"}
+        assert passage["end"] - passage["start"] == len(passage["text"])
+
+
+@pytest.mark.slow
+def test_eval_reports_every_mode(seed_index: Path, capsys) -> None:
+    qa = Path(__file__).resolve().parents[2] / "eval" / "seed_extra_qa.jsonl"
+    assert main(["eval", str(qa), "--index", str(seed_index), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    modes = {r["mode"]: r for r in report["retrieval"]}
+    assert set(modes) == {"hybrid", "dense", "lexical"}
+    assert modes["hybrid"]["recall"]["@5"] >= 0.8
+
+
+def test_search_without_index_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert main(["search", "anything", "--index", str(tmp_path / "none")]) == 2
+    assert "python -m bot ingest" in capsys.readouterr().err

@@ -1,0 +1,172 @@
+"""`python -m bot eval`: score retrieval (and later answers) on a QA file.
+
+QA files hold one JSON object per line:
+`{"question": ..., "answers": [gold strings], "type": "answerable" | "unanswerable"}`.
+A retrieved passage is a hit when it contains a gold string (case-insensitive).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from retrieval.errors import BotError
+from retrieval.search import SearchResults
+
+RECALL_AT = (1, 3, 5)
+RANK_DEPTH = 10
+
+
+@dataclass(frozen=True)
+class QAItem:
+    """One evaluation question."""
+
+    question: str
+    answers: tuple[str, ...]
+    answerable: bool
+    qid: str = ""
+
+
+@dataclass
+class RetrievalScores:
+    """Retrieval quality over a QA set."""
+
+    mode: str
+    answerable: int = 0
+    unanswerable: int = 0
+    recall: dict[int, float] = field(default_factory=dict)
+    mrr: float = 0.0
+    auc: float | None = None  # P(relevance of an answerable > that of an unanswerable)
+    threshold: float = 0.0
+    answerable_kept: float | None = None  # share of answerables at or above the threshold
+    unanswerable_rejected: float | None = None  # share of unanswerables below it
+    latency_ms_p50: float = 0.0
+    latency_ms_p95: float = 0.0
+    misses: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        data = dict(self.__dict__)
+        data["recall"] = {f"@{n}": value for n, value in self.recall.items()}
+        return data
+
+
+def load_qa(path: Path) -> list[QAItem]:
+    """Read a QA .jsonl file; a malformed line is an error naming its line number."""
+    if not path.is_file():
+        raise BotError(f"QA file '{path}' does not exist.")
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            kind = record.get("type", "answerable" if record.get("answers") else "unanswerable")
+            items.append(
+                QAItem(
+                    question=str(record["question"]),
+                    answers=tuple(str(a) for a in record.get("answers") or ()),
+                    answerable=kind == "answerable",
+                    qid=str(record.get("id", number)),
+                )
+            )
+        except (json.JSONDecodeError, KeyError, AttributeError) as error:
+            raise BotError(
+                f"{path}:{number} is not a QA line ({error}); expected "
+                '{"question": ..., "answers": [...], "type": "answerable"|"unanswerable"}.'
+            ) from error
+    return items
+
+
+def hit_rank(results: SearchResults, answers: Sequence[str]) -> int | None:
+    """1-based rank of the first passage containing a gold answer, or None."""
+    golds = [a.lower() for a in answers]
+    for rank, passage in enumerate(results.passages, start=1):
+        text = passage.text.lower()
+        if any(gold in text for gold in golds):
+            return rank
+    return None
+
+
+def auc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
+    """Probability that a random positive outscores a random negative (ties count half)."""
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by nearest rank; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def score_retrieval(
+    items: Sequence[QAItem],
+    search: Callable[[str], tuple[SearchResults, float]],
+    mode: str,
+    threshold: float,
+) -> RetrievalScores:
+    """Run `search` (returning results and milliseconds) on every item and score it."""
+    scores = RetrievalScores(mode=mode, threshold=threshold)
+    ranks: list[int | None] = []
+    relevance_yes: list[float] = []
+    relevance_no: list[float] = []
+    latencies: list[float] = []
+    for item in items:
+        results, millis = search(item.question)
+        latencies.append(millis)
+        if item.answerable:
+            rank = hit_rank(results, item.answers)
+            ranks.append(rank)
+            relevance_yes.append(results.relevance)
+            if rank is None:
+                scores.misses.append(item.qid)
+        else:
+            relevance_no.append(results.relevance)
+    scores.answerable, scores.unanswerable = len(relevance_yes), len(relevance_no)
+    if ranks:
+        scores.recall = {
+            n: sum(r is not None and r <= n for r in ranks) / len(ranks) for n in RECALL_AT
+        }
+        scores.mrr = sum(1 / r for r in ranks if r is not None) / len(ranks)
+        scores.answerable_kept = sum(r >= threshold for r in relevance_yes) / len(relevance_yes)
+    if relevance_no:
+        scores.unanswerable_rejected = sum(r < threshold for r in relevance_no) / len(relevance_no)
+    scores.auc = auc(relevance_yes, relevance_no)
+    scores.latency_ms_p50 = statistics.median(latencies) if latencies else 0.0
+    scores.latency_ms_p95 = percentile(latencies, 95)
+    return scores
+
+
+def format_retrieval(all_scores: Sequence[RetrievalScores]) -> str:
+    """A small table, one row per search mode."""
+    header = (
+        f"{'mode':<8} {'n':>4} {'R@1':>6} {'R@3':>6} {'R@5':>6} {'MRR':>6} "
+        f"{'AUC':>6} {'kept':>6} {'reject':>6} {'p50 ms':>7}"
+    )
+    lines = [header]
+    for s in all_scores:
+
+        def pct(value: float | None) -> str:
+            return "-" if value is None else f"{value:.3f}"
+
+        lines.append(
+            f"{s.mode:<8} {s.answerable:>4} {pct(s.recall.get(1)):>6} {pct(s.recall.get(3)):>6} "
+            f"{pct(s.recall.get(5)):>6} {pct(s.mrr):>6} {pct(s.auc):>6} "
+            f"{pct(s.answerable_kept):>6} {pct(s.unanswerable_rejected):>6} "
+            f"{s.latency_ms_p50:>7.1f}"
+        )
+    lines.append(
+        f"(kept = answerables at or above the relevance threshold {all_scores[0].threshold}; "
+        "reject = unanswerables below it)"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""Question to ranked passages: dense + BM25 fused, de-duplicated, with a relevance signal.
+
+Dense search (Chroma) finds paraphrases; lexical search (SQLite FTS5, BM25)
+finds names, figures and exact phrases. Their rankings are fused with
+reciprocal rank fusion. Near-duplicate passages (the same story syndicated
+by several sites) are dropped after the first, best-ranked one, so the top
+results show different evidence.
+
+The relevance signal tells the answer layer whether the corpus has anything
+on the question at all: it mixes how close the best passage is in meaning
+(cosine) with how much of the question's rare vocabulary it actually contains
+(IDF-weighted term coverage). A question about a name or thing no article
+mentions scores low even when its topic is close.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from retrieval.embedding import Embedder
+from retrieval.lexical import match_expression, query_terms
+from retrieval.store import IndexStore
+
+MODES = ("hybrid", "dense", "lexical")
+DEFAULT_CANDIDATES = 30
+RRF_K = 60
+DUPLICATE_JACCARD = 0.6
+# Relevance = COSINE_WEIGHT * cosine + (1 - COSINE_WEIGHT) * coverage; calibrated on eval/.
+COSINE_WEIGHT = 0.5
+_WORDS = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk: `text == article text[start:end]`."""
+
+    article_id: str
+    title: str
+    source: str
+    text: str
+    start: int
+    end: int
+    score: float  # fused rank score; only the order matters
+    relevance: float  # 0..1, comparable across questions
+    chunk_id: str = ""
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """Ranked passages and how relevant the best of them is."""
+
+    question: str
+    passages: tuple[Passage, ...]
+
+    @property
+    def relevance(self) -> float:
+        """The relevance of the best passage (0 when nothing was found)."""
+        return max((p.relevance for p in self.passages), default=0.0)
+
+
+def reciprocal_rank_fusion(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
+    """Fuse ranked id lists: each id scores the sum of 1 / (k + rank) over the lists."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+def jaccard(a: str, b: str) -> float:
+    """Word-set overlap of two texts, 0..1."""
+    wa, wb = set(_WORDS.findall(a.lower())), set(_WORDS.findall(b.lower()))
+    return len(wa & wb) / len(wa | wb) if wa and wb else 0.0
+
+
+def drop_near_duplicates(passages: list[Passage], threshold: float) -> list[Passage]:
+    """Keep passages in order, skipping any too similar to one already kept."""
+    kept: list[Passage] = []
+    for passage in passages:
+        if all(jaccard(passage.text, other.text) < threshold for other in kept):
+            kept.append(passage)
+    return kept
+
+
+def idf(document_frequency: int, total: int) -> float:
+    """BM25's inverse document frequency; a term found nowhere weighs most."""
+    return math.log((total - document_frequency + 0.5) / (document_frequency + 0.5) + 1.0)
+
+
+class Searcher:
+    """Search one index with one embedding model (both loaded once by the caller)."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        embedder: Embedder,
+        candidates: int = DEFAULT_CANDIDATES,
+        cosine_weight: float = COSINE_WEIGHT,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.candidates = candidates
+        self.cosine_weight = cosine_weight
+
+    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> SearchResults:
+        """The `k` best distinct passages for `question`."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        question = " ".join(question.split())
+        if not question:
+            return SearchResults(question, ())
+        terms = query_terms(question)
+        vector = self.embedder.embed([question])[0]
+
+        rankings: list[list[str]] = []
+        cosines: dict[str, float] = {}
+        if mode in ("hybrid", "dense"):
+            dense = self.store.dense_query(vector, self.candidates)
+            cosines.update(dense)
+            rankings.append([cid for cid, _ in dense])
+        if mode in ("hybrid", "lexical") and terms:
+            lexical = self.store.lexical_query(match_expression(terms), self.candidates)
+            rankings.append([cid for cid, _ in lexical])
+        fused = reciprocal_rank_fusion(rankings)
+        order = sorted(fused, key=fused.__getitem__, reverse=True)
+        if not order:
+            return SearchResults(question, ())
+
+        missing = [cid for cid in order if cid not in cosines]
+        for cid, stored in self.store.vectors(missing).items():
+            cosines[cid] = float(stored @ vector)
+        coverage = self._coverage(terms, order)
+        rows = self.store.passages(order)
+        passages = [
+            Passage(
+                article_id=row.article_id,
+                title=row.title,
+                source=row.source,
+                text=row.text,
+                start=row.start,
+                end=row.end,
+                score=fused[cid],
+                relevance=self._relevance(cosines.get(cid, 0.0), coverage.get(cid, 0.0)),
+                chunk_id=cid,
+                date=row.date,
+            )
+            for cid in order
+            if (row := rows.get(cid)) is not None
+        ]
+        distinct = drop_near_duplicates(passages, DUPLICATE_JACCARD)
+        return SearchResults(question, tuple(distinct[:k]))
+
+    def _relevance(self, cosine: float, coverage: float) -> float:
+        mixed = self.cosine_weight * max(cosine, 0.0) + (1 - self.cosine_weight) * coverage
+        return round(min(max(mixed, 0.0), 1.0), 4)
+
+    def _coverage(self, terms: list[str], chunk_ids: list[str]) -> dict[str, float]:
+        """IDF-weighted share of the question's terms each chunk contains."""
+        if not terms:
+            return {}
+        total = self.store.total_chunks()
+        weights = {term: idf(self.store.document_frequency(term), total) for term in terms}
+        whole = sum(weights.values())
+        covered = dict.fromkeys(chunk_ids, 0.0)
+        for term, weight in weights.items():
+            for cid in self.store.chunks_containing(term, chunk_ids):
+                covered[cid] += weight
+        return {cid: value / whole for cid, value in covered.items()}

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.evaluation import QAItem, auc, hit_rank, load_qa, percentile, score_retrieval
+from retrieval.errors import BotError
+from retrieval.search import Passage, SearchResults
+
+
+def _results(*texts: str, relevance: float = 0.5) -> SearchResults:
+    return SearchResults(
+        "q", tuple(Passage("a", "t", "s", t, 0, len(t), 1.0, relevance) for t in texts)
+    )
+
+
+def test_hit_rank_is_case_insensitive_and_one_based() -> None:
+    assert hit_rank(_results("nothing", "Dinner at MAR-A-LAGO"), ["Mar-a-Lago"]) == 2
+    assert hit_rank(_results("nothing"), ["Mar-a-Lago"]) is None
+
+
+def test_auc_and_percentile() -> None:
+    assert auc([0.9, 0.8], [0.1, 0.2]) == 1.0
+    assert auc([0.5], [0.5]) == 0.5
+    assert auc([0.5], []) is None
+    assert percentile([5, 1, 3, 2, 4], 50) == 3
+    assert percentile(list(range(1, 101)), 95) == 95
+
+
+def test_score_retrieval_counts_recall_mrr_and_separation() -> None:
+    items = [
+        QAItem("q1", ("gold",), True, "1"),
+        QAItem("q2", ("gold",), True, "2"),
+        QAItem("q3", (), False, "3"),
+    ]
+    canned = {
+        "q1": _results("gold here", relevance=0.9),
+        "q2": _results("x", "y", "has gold", relevance=0.6),
+        "q3": _results("x", relevance=0.2),
+    }
+    scores = score_retrieval(items, lambda q: (canned[q], 1.0), "hybrid", threshold=0.5)
+    assert scores.recall == {1: 0.5, 3: 1.0, 5: 1.0}
+    assert scores.mrr == pytest.approx((1 + 1 / 3) / 2)
+    assert scores.auc == 1.0 and scores.answerable_kept == 1.0 and scores.unanswerable_rejected == 1.0
+
+
+def test_load_qa_reads_the_shared_format(tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_text(
+        json.dumps({"id": "x", "question": "Q?", "answers": ["A"], "type": "answerable"})
+        + "\n\n"
+        + json.dumps({"question": "U?", "answers": [], "type": "unanswerable"})
+        + "\n"
+    )
+    items = load_qa(path)
+    assert [(i.qid, i.answerable, i.answers) for i in items] == [("x", True, ("A",)), ("3", False, ())]
+
+
+def test_load_qa_names_the_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_text('{"question": "ok", "answers": []}\n{"answers": []}\n')
+    with pytest.raises(BotError, match="qa.jsonl:2"):
+        load_qa(path)
+
+
+@pytest.mark.parametrize("name", ["bbc_dev_qa.jsonl", "seed_extra_qa.jsonl"])
+def test_shipped_dev_sets_are_well_formed(name: str) -> None:
+    items = load_qa(Path(__file__).resolve().parents[2] / "eval" / name)
+    assert sum(i.answerable for i in items) >= 12
+    assert sum(not i.answerable for i in items) >= 6
+    assert all(i.answers for i in items if i.answerable)

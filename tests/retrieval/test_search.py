@@ -1,0 +1,104 @@
+"""Search on the real embedding model over the demo corpus indexed in a temp dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrieval.search import (
+    Passage,
+    Searcher,
+    drop_near_duplicates,
+    reciprocal_rank_fusion,
+)
+from retrieval.store import IndexStore
+
+SETTINGS_THRESHOLD = 0.45  # the shipped RELEVANCE_THRESHOLD default
+
+
+def _passage(text: str, article: str = "a") -> Passage:
+    return Passage(article, article, article, text, 0, len(text), 0.0, 0.0)
+
+
+def test_rrf_rewards_agreement_between_rankings() -> None:
+    scores = reciprocal_rank_fusion([["a", "b", "c"], ["d", "b", "e"]], k=60)
+    order = sorted(scores, key=scores.__getitem__, reverse=True)
+    assert order[0] == "b" and set(order) == {"a", "b", "c", "d", "e"}
+    assert scores["b"] == pytest.approx(2 / 62)
+
+
+def test_near_duplicates_keep_only_the_first() -> None:
+    base = "Zuckerberg met Trump for dinner at Mar-a-Lago on Wednesday evening."
+    kept = drop_near_duplicates(
+        [_passage(base, "x"), _passage(base + " Reports said.", "y"), _passage("Budget news.", "z")], 0.6
+    )
+    assert [p.article_id for p in kept] == ["x", "z"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question,gold",
+    [
+        ("How much did Zuckerberg's charity give for election infrastructure?", "$420 million"),
+        ("What is the name of Trump's book?", "Save America"),
+        ("What did Zuckerberg gift Trump at dinner?", "Ray-Ban"),
+        ("Which newspaper reported that Meta confirmed the shift?", "Wall Street Journal"),
+    ],
+)
+def test_gold_passage_is_in_the_top_three(seed_searcher: Searcher, question: str, gold: str) -> None:
+    results = seed_searcher.search(question, k=3)
+    assert any(gold in p.text for p in results.passages)
+
+
+@pytest.mark.slow
+def test_passages_carry_exact_offsets_and_metadata(seed_searcher: Searcher, seed_index: Path) -> None:
+    results = seed_searcher.search("Where did they have dinner?", k=5)
+    assert len(results.passages) == 5
+    with IndexStore(seed_index) as store:
+        for passage in results.passages:
+            article = store.article(passage.article_id)
+            assert article.text[passage.start : passage.end] == passage.text
+            assert passage.title == article.title and passage.source == article.source
+    assert [p.score for p in results.passages] == sorted((p.score for p in results.passages), reverse=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_every_mode_finds_something(seed_searcher: Searcher, mode: str) -> None:
+    assert seed_searcher.search("Mar-a-Lago dinner", k=3, mode=mode).passages
+
+
+@pytest.mark.slow
+def test_relevance_separates_on_topic_from_off_corpus(seed_searcher: Searcher) -> None:
+    on_topic = seed_searcher.search("Where did Zuckerberg and Trump have dinner?")
+    off_corpus = seed_searcher.search("How long should I bake banana bread?")
+    assert on_topic.relevance >= SETTINGS_THRESHOLD > off_corpus.relevance
+
+
+@pytest.mark.slow
+def test_empty_question_finds_nothing(seed_searcher: Searcher) -> None:
+    assert seed_searcher.search("   ").passages == ()
+    assert seed_searcher.search("?!").relevance <= SETTINGS_THRESHOLD
+
+
+@pytest.mark.slow
+def test_syndicated_copies_do_not_crowd_the_results(tmp_path: Path, embedder, run_sync, index_dir) -> None:
+    story = (
+        "The harbour authority approved a new ferry terminal on Monday. "
+        "The terminal will cost forty million pounds and open in 2027. "
+        "Local fishermen said the building work would disturb the spring catch."
+    )
+    corpus = tmp_path / "syndicated"
+    corpus.mkdir()
+    for site in ("site-a", "site-b", "site-c"):
+        (corpus / f"{site}.txt").write_text(f"Ferry terminal approved\n\n{story}\n")
+    (corpus / "other.txt").write_text(
+        "Ferry fares rise\n\nFerry fares on the island route rise by ten percent next month."
+    )
+    run_sync(corpus)
+    with IndexStore(index_dir) as store:
+        results = Searcher(store, embedder).search("How much will the new ferry terminal cost?", k=3)
+    texts = [p.text for p in results.passages]
+    assert sum("forty million pounds" in t for t in texts) == 1
+    assert results.passages[0].article_id.startswith("site-")
