@@ -44,7 +44,9 @@ def peak_rss_mb() -> float:
 
 
 def main() -> int:
-    corpus = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BENCH_CORPUS", DEFAULT_CORPUS))
+    corpus = Path(
+        sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BENCH_CORPUS", DEFAULT_CORPUS)
+    )
     if not corpus.is_dir():
         print(f"No corpus at {corpus}; pass a folder of articles.", file=sys.stderr)
         return 2

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
         30, ge=5, le=500, description="Passages each of dense and lexical search proposes."
     )
     relevance_threshold: float = Field(
-        0.45,
+        0.38,
         ge=0.0,
         le=1.0,
         description="Below this relevance the corpus is taken to have nothing on the question.",

@@ -2,7 +2,11 @@
 
 Dense search (Chroma) finds paraphrases; lexical search (SQLite FTS5, BM25)
 finds names, figures and exact phrases. Their rankings are fused with
-reciprocal rank fusion. Near-duplicate passages (the same story syndicated
+reciprocal rank fusion, and the fused candidates are re-scored with two
+features both sides can be measured on: cosine similarity to the question and
+IDF-weighted coverage of the question's terms (score = RRF_WEIGHT * RRF + cosine
++ coverage; on the dev sets this beats dense and BM25 alone on recall and MRR).
+Near-duplicate passages (the same story syndicated
 by several sites) are dropped after the first, best-ranked one, so the top
 results show different evidence.
 
@@ -27,8 +31,9 @@ MODES = ("hybrid", "dense", "lexical")
 DEFAULT_CANDIDATES = 30
 RRF_K = 60
 DUPLICATE_JACCARD = 0.6
+RRF_WEIGHT = 30.0
 # Relevance = COSINE_WEIGHT * cosine + (1 - COSINE_WEIGHT) * coverage; calibrated on eval/.
-COSINE_WEIGHT = 0.5
+COSINE_WEIGHT = 0.7
 _WORDS = re.compile(r"\w+")
 
 
@@ -70,19 +75,26 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int = RRF_K) -> dict[st
     return scores
 
 
-def jaccard(a: str, b: str) -> float:
-    """Word-set overlap of two texts, 0..1."""
-    wa, wb = set(_WORDS.findall(a.lower())), set(_WORDS.findall(b.lower()))
-    return len(wa & wb) / len(wa | wb) if wa and wb else 0.0
+def word_set(text: str) -> frozenset[str]:
+    """The distinct lower-cased words of a text."""
+    return frozenset(_WORDS.findall(text.lower()))
 
 
-def drop_near_duplicates(passages: list[Passage], threshold: float) -> list[Passage]:
-    """Keep passages in order, skipping any too similar to one already kept."""
-    kept: list[Passage] = []
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """Word-set overlap, 0..1."""
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def drop_near_duplicates(passages: list[Passage], threshold: float, limit: int) -> list[Passage]:
+    """The first `limit` passages in order, skipping any too similar to one already kept."""
+    kept: list[tuple[Passage, frozenset[str]]] = []
     for passage in passages:
-        if all(jaccard(passage.text, other.text) < threshold for other in kept):
-            kept.append(passage)
-    return kept
+        words = word_set(passage.text)
+        if all(jaccard(words, other) < threshold for _, other in kept):
+            kept.append((passage, words))
+            if len(kept) == limit:
+                break
+    return [passage for passage, _ in kept]
 
 
 def idf(document_frequency: int, total: int) -> float:
@@ -125,14 +137,21 @@ class Searcher:
             lexical = self.store.lexical_query(match_expression(terms), self.candidates)
             rankings.append([cid for cid, _ in lexical])
         fused = reciprocal_rank_fusion(rankings)
-        order = sorted(fused, key=fused.__getitem__, reverse=True)
-        if not order:
+        if not fused:
             return SearchResults(question, ())
-
-        missing = [cid for cid in order if cid not in cosines]
+        candidates = list(fused)
+        missing = [cid for cid in candidates if cid not in cosines]
         for cid, stored in self.store.vectors(missing).items():
             cosines[cid] = float(stored @ vector)
-        coverage = self._coverage(terms, order)
+        coverage = self._coverage(terms, candidates)
+        if mode == "hybrid":
+            score = {
+                cid: RRF_WEIGHT * fused[cid] + cosines.get(cid, 0.0) + coverage.get(cid, 0.0)
+                for cid in candidates
+            }
+        else:
+            score = fused  # a single ranking: keep its own order, for honest baselines
+        order = sorted(candidates, key=score.__getitem__, reverse=True)
         rows = self.store.passages(order)
         passages = [
             Passage(
@@ -142,7 +161,7 @@ class Searcher:
                 text=row.text,
                 start=row.start,
                 end=row.end,
-                score=fused[cid],
+                score=round(score[cid], 6),
                 relevance=self._relevance(cosines.get(cid, 0.0), coverage.get(cid, 0.0)),
                 chunk_id=cid,
                 date=row.date,
@@ -150,8 +169,7 @@ class Searcher:
             for cid in order
             if (row := rows.get(cid)) is not None
         ]
-        distinct = drop_near_duplicates(passages, DUPLICATE_JACCARD)
-        return SearchResults(question, tuple(distinct[:k]))
+        return SearchResults(question, tuple(drop_near_duplicates(passages, DUPLICATE_JACCARD, k)))
 
     def _relevance(self, cosine: float, coverage: float) -> float:
         mixed = self.cosine_weight * max(cosine, 0.0) + (1 - self.cosine_weight) * coverage

@@ -73,11 +73,33 @@ def test_invalid_settings_are_reported_not_raised(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.slow
 def test_search_json_shape(seed_index: Path, capsys) -> None:
-    assert main(["search", "Where did they have dinner?", "--index", str(seed_index), "-k", "3", "--json"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "Where did they have dinner?",
+                "--index",
+                str(seed_index),
+                "-k",
+                "3",
+                "--json",
+            ]
+        )
+        == 0
+    )
     passages = json.loads(capsys.readouterr().out)
     assert len(passages) == 3
     for passage in passages:
-        assert set(passage) == {"article_id", "title", "source", "text", "start", "end", "score", "relevance"}
+        assert set(passage) == {
+            "article_id",
+            "title",
+            "source",
+            "text",
+            "start",
+            "end",
+            "score",
+            "relevance",
+        }
         assert passage["end"] - passage["start"] == len(passage["text"])
 
 

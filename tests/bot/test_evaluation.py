@@ -43,7 +43,9 @@ def test_score_retrieval_counts_recall_mrr_and_separation() -> None:
     scores = score_retrieval(items, lambda q: (canned[q], 1.0), "hybrid", threshold=0.5)
     assert scores.recall == {1: 0.5, 3: 1.0, 5: 1.0}
     assert scores.mrr == pytest.approx((1 + 1 / 3) / 2)
-    assert scores.auc == 1.0 and scores.answerable_kept == 1.0 and scores.unanswerable_rejected == 1.0
+    assert (
+        scores.auc == 1.0 and scores.answerable_kept == 1.0 and scores.unanswerable_rejected == 1.0
+    )
 
 
 def test_load_qa_reads_the_shared_format(tmp_path: Path) -> None:
@@ -55,7 +57,10 @@ def test_load_qa_reads_the_shared_format(tmp_path: Path) -> None:
         + "\n"
     )
     items = load_qa(path)
-    assert [(i.qid, i.answerable, i.answers) for i in items] == [("x", True, ("A",)), ("3", False, ())]
+    assert [(i.qid, i.answerable, i.answers) for i in items] == [
+        ("x", True, ("A",)),
+        ("3", False, ()),
+    ]
 
 
 def test_load_qa_names_the_bad_line(tmp_path: Path) -> None:

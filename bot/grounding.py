@@ -1,0 +1,50 @@
+"""Checks that make answers trustworthy whatever the model does.
+
+A small model answers well from good sentences but also invents answers when
+the sentences do not hold one. So the model's reply is never trusted as is:
+its answer must be supported by the words of the sentences it is quoted with,
+and every quote must equal the stored article text at its offsets.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.evidence import content_words
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NOT_FOUND = re.compile(
+    r"^\W*(?:not found|n/?a|none|unknown|no answer|i (?:do not|don't|cannot|can't) "
+    r"(?:know|find|answer)|(?:the )?(?:sentences|articles|text|context) (?:do(?:es)? not|don't) "
+    r"(?:say|state|mention|contain|provide)|there is no (?:information|mention))",
+    re.IGNORECASE,
+)
+MIN_SUPPORT = 0.6
+
+
+def says_not_found(answer: str) -> bool:
+    """True when the model's answer is a refusal or empty."""
+    return not answer.strip() or bool(_NOT_FOUND.match(answer.strip()))
+
+
+def answer_support(answer: str, sentences: list[str]) -> float:
+    """Share of the answer's meaningful words found in `sentences` (0 if a number is not)."""
+    joined = " ".join(sentences)
+    numbers = {n.replace(",", "") for n in _NUMBER.findall(answer)}
+    present = {n.replace(",", "") for n in _NUMBER.findall(joined)}
+    if numbers - present:
+        return 0.0  # an invented figure is the worst kind of wrong answer
+    wanted = content_words(answer)
+    if not wanted:
+        return 1.0 if sentences else 0.0
+    return len(wanted & content_words(joined)) / len(wanted)
+
+
+def is_supported(answer: str, sentences: list[str], minimum: float = MIN_SUPPORT) -> bool:
+    """Whether the answer is backed by the sentences it would be quoted with."""
+    return bool(sentences) and answer_support(answer, sentences) >= minimum
+
+
+def quote_is_exact(article_text: str | None, text: str, start: int, end: int) -> bool:
+    """The quote is exactly the stored article text at its offsets."""
+    return article_text is not None and 0 <= start < end and article_text[start:end] == text
