@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup console ingest test lint bench-ingest clean
+.PHONY: setup console ingest test lint bench-ingest bench-search bench-answer clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed; run make PYTHON=python3.11")'
@@ -23,8 +23,7 @@ ingest: setup
 	$(PY) -m bot ingest
 
 console: ingest
-	@echo "The corpus is indexed. The interactive console arrives with the answering feature;"
-	@echo "for now try: $(PY) -m bot status"
+	$(PY) -m bot console
 
 test: setup
 	$(PY) -m pytest
@@ -34,6 +33,14 @@ lint: setup
 
 bench-ingest: setup
 	$(PY) benchmarks/ingest.py
+
+BENCH_INDEX ?= /tmp/bbc-index
+bench-search: setup
+	test -f $(BENCH_INDEX)/articles.sqlite || $(PY) -m bot ingest --corpus ../shared/corpora/bbc --index $(BENCH_INDEX)
+	$(PY) benchmarks/search.py $(BENCH_INDEX)
+
+bench-answer: ingest
+	$(PY) benchmarks/answer.py
 
 clean:
 	rm -rf $(VENV) .index .pytest_cache

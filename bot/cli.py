@@ -17,9 +17,16 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.app import (
+    open_searcher,
+    reload_corpus,
+    require_corpus,
+    require_index,
+    status_info,
+)
 from bot.evaluation import RECALL_AT
 from bot.settings import Settings
-from retrieval.errors import BotError, CorpusError, IndexUnavailable
+from retrieval.errors import BotError
 from retrieval.search import MODES
 from retrieval.store import IndexStore
 
@@ -65,6 +72,26 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print a JSON list")
     search.set_defaults(handler=cmd_search)
 
+    ask = commands.add_parser(
+        "ask",
+        parents=[common],
+        help="answer a question, quoting the articles (no question: one per line on stdin)",
+        description="Answer from the articles with the local model. Every quote is verified "
+        "against the stored article text. With no question, reads questions one per line from "
+        "stdin and writes one JSON object per line (the model is loaded once).",
+    )
+    ask.add_argument("question", nargs="?", help="the question, in quotes")
+    ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.set_defaults(handler=cmd_ask)
+
+    console = commands.add_parser(
+        "console",
+        parents=[common],
+        help="interactive questions on the same engine as Discord",
+        description="Ask questions interactively. Commands: /help, /status, /reload, /quit.",
+    )
+    console.set_defaults(handler=cmd_console)
+
     evaluate = commands.add_parser(
         "eval",
         parents=[common],
@@ -75,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("qa_file", type=Path, metavar="QA.jsonl")
     evaluate.add_argument(
         "--mode", choices=[*MODES, "all"], default="all", help="search mode(s) to score (all)"
+    )
+    evaluate.add_argument(
+        "--answers", action="store_true", help="also ask every question and score the answers"
     )
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.set_defaults(handler=cmd_eval)
@@ -94,40 +124,33 @@ def load_settings(args: argparse.Namespace) -> Settings:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Sync the index with the corpus folder and print a summary."""
     from retrieval.embedding import Embedder
-    from retrieval.sync import sync_corpus
 
-    if not settings.corpus_dir.is_dir():  # checked before the slow model load
-        raise CorpusError(
-            f"Corpus folder '{settings.corpus_dir}' does not exist. Put your articles in a "
-            "folder and pass --corpus DIR (or set CORPUS_DIR in .env)."
-        )
+    require_corpus(settings)  # before the slow model load
     print("Loading the embedding model…", file=sys.stderr)
     embedder = Embedder(settings.embedding_model_path, settings.embed_batch_size)
-    with IndexStore(settings.index_dir) as store, _ProgressBar(enabled=not args.quiet) as bar:
-        report = sync_corpus(
-            settings.corpus_dir,
-            store,
-            embedder,
-            chunk_words=settings.chunk_words,
-            chunk_overlap_words=settings.chunk_overlap_words,
-            max_article_bytes=settings.max_article_bytes,
-            on_progress=bar.update,
-        )
+    with IndexStore(settings.index_dir) as store, ProgressBar(enabled=not args.quiet) as bar:
+        report = reload_corpus(settings, store, embedder, on_progress=bar.update)
         totals = {"articles": store.article_count(), "chunks": store.chunk_count()}
     if args.json:
-        print(json.dumps(_report_dict(report) | totals, indent=2))
+        print(json.dumps(report_dict(report) | totals, indent=2))
         return 0
-    for skip in report.skipped:
-        print(f"  skipped {skip.path}: {skip.reason}")
-    print(report.summary())
-    print(
-        f"Index {settings.index_dir} now holds {totals['articles']} articles "
-        f"in {totals['chunks']} chunks."
-    )
+    print(format_report(report, settings, totals))
     return 0
 
 
-def _report_dict(report) -> dict:  # noqa: ANN001 - SyncReport, imported lazily
+def format_report(report, settings: Settings, totals: dict) -> str:  # noqa: ANN001 - SyncReport
+    """The human summary of a sync: skipped files with reasons, counts, index size."""
+    lines = [f"  skipped {skip.path}: {skip.reason}" for skip in report.skipped]
+    lines.append(report.summary())
+    lines.append(
+        f"Index {settings.index_dir} now holds {totals['articles']} articles "
+        f"in {totals['chunks']} chunks."
+    )
+    return "\n".join(lines)
+
+
+def report_dict(report) -> dict:  # noqa: ANN001 - SyncReport, imported lazily
+    """The sync report as JSON-ready data."""
     return {
         "added": report.added,
         "updated": report.updated,
@@ -140,36 +163,9 @@ def _report_dict(report) -> dict:  # noqa: ANN001 - SyncReport, imported lazily
     }
 
 
-def open_searcher(settings: Settings, store: IndexStore):  # noqa: ANN201 - Searcher
-    """Load the embedding model the index was built with and wrap the store for search."""
-    from retrieval.embedding import Embedder
-    from retrieval.search import Searcher
-
-    if store.article_count() == 0:
-        raise IndexUnavailable(
-            f"The index in '{settings.index_dir}' is empty. Run `python -m bot ingest` first."
-        )
-    embedder = Embedder(settings.embedding_model_path, settings.embed_batch_size)
-    built_with = (store.config() or {}).get("embedding_model")
-    if built_with != embedder.name:
-        raise IndexUnavailable(
-            f"The index was built with embedding model '{built_with}' but the settings name "
-            f"'{embedder.name}'. Run `python -m bot ingest` to rebuild it."
-        )
-    return Searcher(store, embedder, candidates=settings.search_candidates)
-
-
-def _require_index(settings: Settings) -> None:
-    if not (settings.index_dir / "articles.sqlite").exists():
-        raise IndexUnavailable(
-            f"No index in '{settings.index_dir}' yet. Run `python -m bot ingest` to build it "
-            "(or pass --index DIR)."
-        )
-
-
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """Print the passages found for one question."""
-    _require_index(settings)
+    require_index(settings)
     with IndexStore(settings.index_dir) as store:
         results = open_searcher(settings, store).search(args.question, k=args.k, mode=args.mode)
     if args.json:
@@ -205,58 +201,92 @@ def _passage_dict(passage) -> dict:  # noqa: ANN001 - Passage
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    """Score retrieval on a QA file, per search mode."""
-    from bot.evaluation import format_retrieval, load_qa, score_retrieval
+    """Score retrieval per search mode on a QA file, and with --answers the answers too."""
+    from bot.app import open_engine
+    from bot.evaluation import format_answers, format_retrieval, load_qa, score_answers
 
     items = load_qa(args.qa_file)
-    _require_index(settings)
-    modes = MODES if args.mode == "all" else (args.mode,)
-    with IndexStore(settings.index_dir) as store:
-        searcher = open_searcher(settings, store)
+    report: dict = {"qa_file": str(args.qa_file), "questions": len(items)}
+    if args.answers:
+        with open_engine(settings) as engine:
+            report["retrieval"] = _score_modes(items, engine.searcher, args.mode, settings)
+            store = engine.store
 
-        def timed(mode: str):  # noqa: ANN202
-            def run(question: str):  # noqa: ANN202
-                started = time.perf_counter()
-                results = searcher.search(question, k=max(RECALL_AT), mode=mode)
-                return results, (time.perf_counter() - started) * 1000
+            def quote_is_valid(quote) -> bool:  # noqa: ANN001 - Quote
+                article = store.article(quote.article_id)
+                return article is not None and article.text[quote.start : quote.end] == quote.text
 
-            return run
-
-        scores = [
-            score_retrieval(items, timed(mode), mode, settings.relevance_threshold)
-            for mode in modes
-        ]
-    if args.json:
-        print(
-            json.dumps(
-                {"qa_file": str(args.qa_file), "retrieval": [s.as_dict() for s in scores]}, indent=2
-            )
-        )
+            report["answers"] = score_answers(items, engine.ask, quote_is_valid)
     else:
-        print(f"{args.qa_file}: {len(items)} questions")
-        print(format_retrieval(scores))
-        for s in scores:
-            if s.misses:
-                missed = ", ".join(s.misses)
-                print(f"{s.mode}: no gold passage in the top {max(RECALL_AT)} for {missed}")
+        require_index(settings)
+        with IndexStore(settings.index_dir) as store:
+            searcher = open_searcher(settings, store)
+            report["retrieval"] = _score_modes(items, searcher, args.mode, settings)
+    if args.json:
+        report["retrieval"] = [s.as_dict() for s in report["retrieval"]]
+        if "answers" in report:
+            report["answers"] = report["answers"].as_dict()
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{args.qa_file}: {len(items)} questions")
+    print(format_retrieval(report["retrieval"]))
+    for s in report["retrieval"]:
+        if s.misses:
+            print(
+                f"{s.mode}: no gold passage in the top {max(RECALL_AT)} for {', '.join(s.misses)}"
+            )
+    if "answers" in report:
+        print(format_answers(report["answers"]))
     return 0
+
+
+def _score_modes(items, searcher, mode: str, settings: Settings) -> list:  # noqa: ANN001
+    from bot.evaluation import score_retrieval
+
+    def timed(mode: str):  # noqa: ANN202
+        def run(question: str):  # noqa: ANN202
+            started = time.perf_counter()
+            results = searcher.search(question, k=max(RECALL_AT), mode=mode)
+            return results, (time.perf_counter() - started) * 1000
+
+        return run
+
+    modes = MODES if mode == "all" else (mode,)
+    return [score_retrieval(items, timed(m), m, settings.relevance_threshold) for m in modes]
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    """Answer one question, or every line of stdin."""
+    from bot.app import open_engine
+    from bot.console import print_answer
+
+    with open_engine(settings) as engine:
+        if args.question is not None:
+            answer = engine.ask(args.question)
+            if args.json:
+                print(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2))
+            else:
+                print_answer(answer)
+            return 0
+        for line in sys.stdin:
+            if line.strip():
+                answer = engine.ask(line.strip())
+                print(json.dumps(answer.as_dict(), ensure_ascii=False), flush=True)
+    return 0
+
+
+def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the interactive console."""
+    from bot.console import run_console
+
+    return run_console(settings)
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """Print what the index holds, without loading any model."""
-    _require_index(settings)
+    require_index(settings)
     with IndexStore(settings.index_dir) as store:
-        config = store.config() or {}
-        info = {
-            "index_dir": str(settings.index_dir),
-            "corpus_dir": str(settings.corpus_dir),
-            "articles": store.article_count(),
-            "chunks": store.chunk_count(),
-            "embedding_model": config.get("embedding_model"),
-            "chunk_words": config.get("chunk_words"),
-            "chunk_overlap_words": config.get("chunk_overlap_words"),
-            "last_sync": store.get_meta("last_sync"),
-        }
+        info = status_info(settings, store)
     if args.json:
         print(json.dumps(info, indent=2))
     else:
@@ -266,14 +296,14 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-class _ProgressBar:
+class ProgressBar:
     """A tqdm bar over articles being indexed; silent when disabled or not a terminal."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._bar = None
 
-    def __enter__(self) -> _ProgressBar:
+    def __enter__(self) -> ProgressBar:
         return self
 
     def update(self, done: int, total: int) -> None:

@@ -55,6 +55,30 @@ class RetrievalScores:
         return data
 
 
+@dataclass
+class AnswerScores:
+    """Answer quality over a QA set."""
+
+    answerable: int = 0
+    unanswerable: int = 0
+    accuracy: float | None = None  # answerables answered with a gold string in answer or quotes
+    false_abstention: float | None = None  # answerables the engine declined
+    abstention: float | None = None  # unanswerables the engine declined (higher is better)
+    quote_validity: float | None = None  # quotes equal to the stored text at their offsets
+    quotes: int = 0
+    latency_p50: float = 0.0
+    latency_p95: float = 0.0
+    first_token_p50: float = 0.0
+    wrong: list[str] = field(default_factory=list)  # answered but no gold string
+    missed: list[str] = field(default_factory=list)  # abstained on an answerable
+    invented: list[str] = field(default_factory=list)  # answered an unanswerable
+    details: list[dict] = field(default_factory=list)  # one record per question, for --json
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
 def load_qa(path: Path) -> list[QAItem]:
     """Read a QA .jsonl file; a malformed line is an error naming its line number."""
     if not path.is_file():
@@ -170,3 +194,87 @@ def format_retrieval(all_scores: Sequence[RetrievalScores]) -> str:
         "reject = unanswerables below it)"
     )
     return "\n".join(lines)
+
+
+def answer_is_correct(answer, golds: Sequence[str]) -> bool:  # noqa: ANN001 - Answer
+    """A gold string appears in the answer text or one of its quotes (case-insensitive)."""
+    haystack = " ".join([answer.answer, *(q.text for q in answer.quotes)]).lower()
+    return any(gold.lower() in haystack for gold in golds)
+
+
+def score_answers(
+    items: Sequence[QAItem],
+    ask: Callable[[str], object],
+    quote_is_valid: Callable[[object], bool],
+) -> AnswerScores:
+    """Ask every question and score accuracy, abstention, quote validity and latency."""
+    scores = AnswerScores()
+    correct = declined_yes = declined_no = valid = 0
+    latencies: list[float] = []
+    first_tokens: list[float] = []
+    for item in items:
+        answer = ask(item.question)
+        latencies.append(answer.timings.get("total", 0.0))
+        if "first_token" in answer.timings:
+            first_tokens.append(answer.timings["first_token"])
+        scores.details.append(
+            {
+                "id": item.qid,
+                "question": item.question,
+                "answerable": item.answerable,
+                "answer": answer.answer,
+                "abstained": answer.abstained,
+                "reason": answer.reason,
+                "quotes": [q.text for q in answer.quotes],
+                "seconds": answer.timings.get("total"),
+            }
+        )
+        scores.quotes += len(answer.quotes)
+        valid += sum(quote_is_valid(quote) for quote in answer.quotes)
+        if item.answerable:
+            scores.answerable += 1
+            if answer.abstained:
+                declined_yes += 1
+                scores.missed.append(item.qid)
+            elif answer_is_correct(answer, item.answers):
+                correct += 1
+            else:
+                scores.wrong.append(item.qid)
+        else:
+            scores.unanswerable += 1
+            if answer.abstained:
+                declined_no += 1
+            else:
+                scores.invented.append(item.qid)
+    if scores.answerable:
+        scores.accuracy = correct / scores.answerable
+        scores.false_abstention = declined_yes / scores.answerable
+    if scores.unanswerable:
+        scores.abstention = declined_no / scores.unanswerable
+    scores.quote_validity = valid / scores.quotes if scores.quotes else None
+    scores.latency_p50 = statistics.median(latencies) if latencies else 0.0
+    scores.latency_p95 = percentile(latencies, 95)
+    scores.first_token_p50 = statistics.median(first_tokens) if first_tokens else 0.0
+    return scores
+
+
+def format_answers(scores: AnswerScores) -> str:
+    """A readable block of answer scores."""
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    return "\n".join(
+        [
+            f"answers: {scores.answerable} answerable, {scores.unanswerable} unanswerable",
+            f"  accuracy on answerables  {pct(scores.accuracy)}",
+            f"  false abstentions        {pct(scores.false_abstention)}",
+            f"  unanswerables abstained  {pct(scores.abstention)}",
+            f"  quote validity           {pct(scores.quote_validity)} of {scores.quotes} quotes",
+            f"  latency p50 / p95        {scores.latency_p50:.2f} s / {scores.latency_p95:.2f} s "
+            f"(first token p50 {scores.first_token_p50:.2f} s)",
+            f"  wrong: {', '.join(scores.wrong) or '-'}",
+            f"  abstained on answerable: {', '.join(scores.missed) or '-'}",
+            f"  answered unanswerable: {', '.join(scores.invented) or '-'}",
+        ]
+    )

@@ -18,6 +18,12 @@ from retrieval.lexical import STOPWORDS
 from retrieval.search import Passage
 
 _WORD = re.compile(r"\w+")
+# Sentences that talk to the model rather than report news are never shown to it.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\b.{0,40}\b(?:instructions|prompts?|rules)\b|"
+    r"\byou are now\b|\bsystem prompt\b|\bas an ai\b|^\s*(?:system|assistant)\s*:",
+    re.IGNORECASE,
+)
 _MIN_WORDS = 4
 _COVERAGE_WEIGHT = 0.5
 
@@ -49,6 +55,11 @@ def _stem(word: str) -> str:
     return word
 
 
+def looks_like_instruction(text: str) -> bool:
+    """A sentence addressed to an AI ("ignore previous instructions…"): a prompt injection."""
+    return _INSTRUCTION.search(text) is not None
+
+
 def sentences_of(passages: tuple[Passage, ...] | list[Passage]) -> list[Evidence]:
     """Every distinct sentence of the passages, with article offsets (unscored)."""
     seen: set[tuple[str, int]] = set()
@@ -78,7 +89,11 @@ def select_evidence(
     question: str, passages: tuple[Passage, ...] | list[Passage], embedder: Embedder, limit: int
 ) -> list[Evidence]:
     """The `limit` sentences most related to the question, numbered 1..limit, best first."""
-    sentences = [s for s in sentences_of(passages) if len(s.text.split()) >= _MIN_WORDS]
+    sentences = [
+        s
+        for s in sentences_of(passages)
+        if len(s.text.split()) >= _MIN_WORDS and not looks_like_instruction(s.text)
+    ]
     if not sentences:
         return []
     vectors = embedder.embed([question, *[s.text for s in sentences]])

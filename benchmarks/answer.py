@@ -1,0 +1,60 @@
+"""Answer latency benchmark: warm p50 / p95 end-to-end and first-token time, default model.
+
+Usage: python benchmarks/answer.py [INDEX_DIR] [QA.jsonl ...]
+Defaults: INDEX_DIR from settings (.index, the demo corpus after `make ingest`) and the
+seed dev questions (../shared/eval/seed_dev_qa.jsonl, eval/seed_extra_qa.jsonl).
+Targets: p50 end-to-end <= 4 s, first token <= 1.5 s.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.app import open_engine  # noqa: E402
+from bot.evaluation import load_qa, percentile  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_QA = [
+    ROOT.parent / "shared" / "eval" / "seed_dev_qa.jsonl",
+    ROOT / "eval" / "seed_extra_qa.jsonl",
+]
+
+
+def main() -> int:
+    overrides = {"index_dir": Path(sys.argv[1])} if len(sys.argv) > 1 else {}
+    settings = Settings(**overrides)
+    files = [Path(p) for p in sys.argv[2:]] or [p for p in DEFAULT_QA if p.exists()]
+    questions = [item.question for path in files for item in load_qa(path)]
+    with open_engine(settings) as engine:
+        engine.ask(questions[0])  # warm-up: the first call pays one-off costs
+        totals, firsts, generated = [], [], []
+        abstained = 0
+        for question in questions:
+            answer = engine.ask(question)
+            totals.append(answer.timings["total"])
+            abstained += answer.abstained
+            if "first_token" in answer.timings:
+                firsts.append(answer.timings["first_token"])
+                generated.append(answer.timings["generate"])
+        print(f"model            {engine.generator.name}")
+        print(f"questions        {len(questions)} ({abstained} abstained)")
+        print(
+            f"end-to-end       p50 {statistics.median(totals):5.2f} s   "
+            f"p95 {percentile(totals, 95):5.2f} s   (target p50 <= 4 s)"
+        )
+        if firsts:
+            print(
+                f"first token      p50 {statistics.median(firsts):5.2f} s   "
+                f"p95 {percentile(firsts, 95):5.2f} s   (target <= 1.5 s; {len(firsts)} calls)"
+            )
+            print(f"generation       p50 {statistics.median(generated):5.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""The answering engine: question → search → evidence → model → verified, quoted answer.
+
+Console, CLI and Discord all call `Engine.ask`. The guarantees live here, not in
+the prompt:
+- every quote is the stored article text at its offsets, checked before it is
+  returned (a quote that fails is dropped);
+- a non-abstained answer carries at least one quote, and its words must be
+  supported by the quoted sentences, which must in turn cover the question's
+  key terms; otherwise the engine abstains;
+- when retrieval finds nothing relevant the model is not even asked;
+- when the model fails or runs over its budget, the best sentences are
+  returned as an extractive answer instead of an error.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from bot.evidence import Evidence, select_evidence
+from bot.generation import GenerationFailed, Generator, TextCallback
+from bot.grounding import answer_support, quote_is_exact, says_not_found
+from bot.prompting import Prompts, build_messages
+from retrieval.lexical import query_terms
+from retrieval.search import Searcher, SearchResults, idf
+from retrieval.store import IndexStore
+
+NOT_FOUND = "I couldn't find that in the articles."
+MAX_QUESTION_CHARS = 1000
+MAX_QUOTES = 2
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A verbatim span of a stored article."""
+
+    text: str
+    article_id: str
+    title: str
+    source: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the engine returns to every front end."""
+
+    question: str
+    answer: str
+    quotes: tuple[Quote, ...]
+    abstained: bool
+    timings: dict[str, float] = field(default_factory=dict)
+    closest: tuple[str, ...] = ()  # titles of the nearest articles, when abstaining
+    reason: str = ""  # why it abstained or fell back, for logs and eval
+
+    def as_dict(self) -> dict:
+        """JSON-ready form (the `ask --json` shape)."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "quotes": [quote.__dict__ for quote in self.quotes],
+            "timings": self.timings,
+        }
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Tuning knobs, from settings."""
+
+    top_k: int = 4
+    evidence_sentences: int = 4
+    relevance_threshold: float = 0.38
+    min_answer_support: float = 0.6
+    min_question_coverage: float = 0.3
+    time_budget_seconds: float = 20.0
+
+
+class Engine:
+    """One index, one search, one model: answers questions with verified quotes."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        searcher: Searcher,
+        generator: Generator,
+        prompts: Prompts,
+        options: EngineOptions | None = None,
+    ) -> None:
+        self.store = store
+        self.searcher = searcher
+        self.generator = generator
+        self.prompts = prompts
+        self.options = options or EngineOptions()
+
+    def ask(self, question: str, on_text: TextCallback | None = None) -> Answer:
+        """Answer one question; `on_text` receives the model's answer as it streams."""
+        started = time.perf_counter()
+        question = " ".join(question.split())[:MAX_QUESTION_CHARS]
+        timings: dict[str, float] = {}
+        if not question.strip(" ?!.,"):
+            return Answer(question, "Please ask a question about the articles.", (), True,
+                          timings, reason="empty question")  # fmt: skip
+
+        results = self.searcher.search(question, k=self.options.top_k)
+        timings["search"] = _since(started)
+        closest = _closest_titles(results)
+        if results.relevance < self.options.relevance_threshold:
+            return self._abstain(question, timings, started, closest, "nothing relevant found")
+
+        evidence = select_evidence(
+            question, results.passages, self.searcher.embedder, self.options.evidence_sentences
+        )
+        timings["evidence"] = _since(started) - timings["search"]
+        if not evidence:
+            return self._abstain(question, timings, started, closest, "no sentences to quote")
+
+        messages = build_messages(self.prompts, question, evidence)
+        try:
+            reply = self.generator.generate(messages, on_text, self.options.time_budget_seconds)
+        except GenerationFailed as error:
+            timings["total"] = _since(started)
+            return self._extractive(question, evidence, timings, f"fallback: {error}")
+        timings["first_token"] = reply.first_token_seconds
+        timings["generate"] = reply.seconds
+
+        if says_not_found(reply.answer):
+            return self._abstain(question, timings, started, closest, "model found no answer")
+        chosen = self._supporting(reply.answer, reply.sources, evidence)
+        if not chosen:
+            return self._abstain(question, timings, started, closest, "answer not in the sentences")
+        if self._question_coverage(question, chosen) < self.options.min_question_coverage:
+            return self._abstain(question, timings, started, closest, "quotes miss the question")
+        quotes = self._verified_quotes(chosen)
+        if not quotes:
+            return self._abstain(question, timings, started, closest, "no quote verified")
+        timings["total"] = _since(started)
+        return Answer(question, reply.answer, quotes, False, timings)
+
+    # -- steps --------------------------------------------------------------------
+    def _supporting(
+        self, answer: str, sources: tuple[int, ...], evidence: list[Evidence]
+    ) -> list[Evidence]:
+        """The sentences the answer rests on: cited ones that support it, else the best one."""
+        minimum = self.options.min_answer_support
+        cited = [evidence[n - 1] for n in dict.fromkeys(sources) if 1 <= n <= len(evidence)]
+        backing = [e for e in cited if answer_support(answer, [e.text]) >= minimum]
+        if not backing:
+            backing = [e for e in evidence if answer_support(answer, [e.text]) >= minimum][:1]
+        if not backing and len(cited) >= 2:
+            pair = cited[:2]  # an answer that combines two cited sentences
+            if answer_support(answer, [e.text for e in pair]) >= minimum:
+                backing = pair
+        return backing[:MAX_QUOTES]
+
+    def _question_coverage(self, question: str, chosen: list[Evidence]) -> float:
+        """IDF-weighted share of the question's terms found in the quotes or their titles."""
+        terms = query_terms(question)
+        if not terms:
+            return 1.0
+        total = self.store.total_chunks()
+        weights = {t: idf(self.store.document_frequency(t), total) for t in terms}
+        haystack = " ".join(_WORD.findall(" ".join(f"{e.title} {e.text}" for e in chosen).lower()))
+        found = sum(w for t, w in weights.items() if _mentions(haystack, t))
+        return found / sum(weights.values())
+
+    def _verified_quotes(self, chosen: list[Evidence]) -> tuple[Quote, ...]:
+        """Quotes whose text is exactly the stored article text at their offsets."""
+        quotes = []
+        for item in chosen:
+            article = self.store.article(item.article_id)
+            stored = article.text if article else None
+            if quote_is_exact(stored, item.text, item.start, item.end):
+                quotes.append(
+                    Quote(item.text, item.article_id, item.title, item.source, item.start, item.end)
+                )
+        return tuple(quotes)
+
+    def _extractive(
+        self, question: str, evidence: list[Evidence], timings: dict[str, float], reason: str
+    ) -> Answer:
+        """When the model cannot answer, show the best-supported sentence itself."""
+        quotes = self._verified_quotes(evidence[:1])
+        if not quotes:
+            return Answer(question, NOT_FOUND, (), True, timings, reason=reason)
+        text = "The model is unavailable right now; this is the most relevant passage I found."
+        return Answer(question, text, quotes, False, timings, reason=reason)
+
+    def _abstain(
+        self,
+        question: str,
+        timings: dict[str, float],
+        started: float,
+        closest: tuple[str, ...],
+        reason: str,
+    ) -> Answer:
+        timings["total"] = _since(started)
+        return Answer(question, NOT_FOUND, (), True, timings, closest, reason)
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 4)
+
+
+def _closest_titles(results: SearchResults) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p.title for p in results.passages))[:3]
+
+
+def _mentions(haystack: str, term: str) -> bool:
+    """Whether a lower-cased text contains a term, allowing simple plural/verb endings."""
+    words = term.split()
+    stem = " ".join(words[:-1] + [words[-1].rstrip("s")]) if len(words[-1]) > 3 else term
+    return re.search(rf"(?<!\w){re.escape(stem)}", haystack) is not None

@@ -1,0 +1,131 @@
+"""Wire the engine together from settings, once, for any front end.
+
+`open_engine` loads the embedding model and the answer model and opens the
+index; front ends (CLI, console, Discord) call it in their `main` and pass the
+engine down. Nothing here is global: close the context and everything is freed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from bot.answering import Engine, EngineOptions
+from bot.generation import Generator, LlamaGenerator
+from bot.model_files import resolve_model_path
+from bot.prompting import Prompts
+from bot.settings import Settings
+from retrieval.embedding import Embedder
+from retrieval.errors import CorpusError, IndexUnavailable
+from retrieval.search import Searcher
+from retrieval.store import IndexStore
+from retrieval.sync import ProgressCallback, SyncReport, sync_corpus
+
+
+def require_index(settings: Settings) -> None:
+    """Fail with a how-to unless an index exists in the configured folder."""
+    if not (settings.index_dir / "articles.sqlite").exists():
+        raise IndexUnavailable(
+            f"No index in '{settings.index_dir}' yet. Run `python -m bot ingest` to build it "
+            "(or pass --index DIR)."
+        )
+
+
+def require_corpus(settings: Settings) -> None:
+    """Fail with a how-to unless the corpus folder exists."""
+    if not settings.corpus_dir.is_dir():
+        raise CorpusError(
+            f"Corpus folder '{settings.corpus_dir}' does not exist. Put your articles in a "
+            "folder and pass --corpus DIR (or set CORPUS_DIR in .env)."
+        )
+
+
+def open_searcher(
+    settings: Settings, store: IndexStore, embedder: Embedder | None = None
+) -> Searcher:
+    """A searcher over `store` with the embedding model the index was built with."""
+    if store.article_count() == 0:
+        raise IndexUnavailable(
+            f"The index in '{settings.index_dir}' is empty. Run `python -m bot ingest` first."
+        )
+    embedder = embedder or Embedder(settings.embedding_model_path, settings.embed_batch_size)
+    built_with = (store.config() or {}).get("embedding_model")
+    if built_with != embedder.name:
+        raise IndexUnavailable(
+            f"The index was built with embedding model '{built_with}' but the settings name "
+            f"'{embedder.name}'. Run `python -m bot ingest` to rebuild it."
+        )
+    return Searcher(store, embedder, candidates=settings.search_candidates)
+
+
+def load_generator(settings: Settings) -> Generator:
+    """The answer model named by the settings (the default one, assembled on first use)."""
+    path = resolve_model_path(settings.model_path, settings.model_cache_dir)
+    return LlamaGenerator(
+        path,
+        context_tokens=settings.llm_context_tokens,
+        threads=settings.llm_threads,
+        max_tokens=settings.llm_max_tokens,
+    )
+
+
+def engine_options(settings: Settings) -> EngineOptions:
+    """The engine's tuning knobs from settings."""
+    return EngineOptions(
+        top_k=settings.answer_passages,
+        evidence_sentences=settings.evidence_sentences,
+        relevance_threshold=settings.relevance_threshold,
+        min_answer_support=settings.min_answer_support,
+        min_question_coverage=settings.min_question_coverage,
+        time_budget_seconds=settings.llm_time_budget_seconds,
+    )
+
+
+def status_info(settings: Settings, store: IndexStore) -> dict:
+    """What the index holds, for `status` in every front end."""
+    config = store.config() or {}
+    return {
+        "index_dir": str(settings.index_dir),
+        "corpus_dir": str(settings.corpus_dir),
+        "articles": store.article_count(),
+        "chunks": store.chunk_count(),
+        "embedding_model": config.get("embedding_model"),
+        "chunk_words": config.get("chunk_words"),
+        "chunk_overlap_words": config.get("chunk_overlap_words"),
+        "last_sync": store.get_meta("last_sync"),
+    }
+
+
+def reload_corpus(
+    settings: Settings,
+    store: IndexStore,
+    embedder: Embedder,
+    on_progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """Sync the index with the corpus folder (incremental), as `ingest` and `/reload` do."""
+    require_corpus(settings)
+    return sync_corpus(
+        settings.corpus_dir,
+        store,
+        embedder,
+        chunk_words=settings.chunk_words,
+        chunk_overlap_words=settings.chunk_overlap_words,
+        max_article_bytes=settings.max_article_bytes,
+        on_progress=on_progress,
+    )
+
+
+@contextmanager
+def open_engine(settings: Settings, generator: Generator | None = None) -> Iterator[Engine]:
+    """An engine over the configured index and models; closes the index on exit."""
+    require_index(settings)
+    prompts = Prompts.load(settings.prompts_dir)
+    with IndexStore(settings.index_dir) as store:
+        searcher = open_searcher(settings, store)
+        yield Engine(
+            store,
+            searcher,
+            generator or load_generator(settings),
+            prompts,
+            engine_options(settings),
+        )

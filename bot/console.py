@@ -1,0 +1,143 @@
+"""`python -m bot console`: ask questions in a terminal, on the same engine as Discord.
+
+A thin adapter: it reads a line, calls `Engine.ask`, and prints the answer and
+its quotes. Commands start with a slash: /help, /status, /reload, /quit.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import TextIO
+
+from bot.answering import Answer, Engine
+from bot.app import open_engine, reload_corpus, status_info
+from bot.settings import Settings
+from retrieval.errors import BotError
+
+HELP = """Ask any question about the articles. Every answer quotes the article text it rests on.
+Commands:
+  /help     this help
+  /status   what the index holds
+  /reload   re-sync the corpus folder (only new and changed articles are embedded)
+  /quit     leave (Ctrl-D works too)"""
+_WIDTH = 96
+_HISTORY_FILE = ".console_history"
+
+
+def print_answer(answer: Answer, out: TextIO = sys.stdout) -> None:
+    """The answer, then each quote with its article title and source."""
+    print(textwrap.fill(answer.answer, _WIDTH), file=out)
+    for quote in answer.quotes:
+        print(file=out)
+        print(textwrap.indent(textwrap.fill(f"“{quote.text}”", _WIDTH - 4), "    "), file=out)
+        where = quote.title if quote.source == quote.title else f"{quote.title} ({quote.source})"
+        print(f"      — {where}", file=out)
+    if answer.abstained and answer.closest:
+        print("Closest articles: " + "; ".join(answer.closest), file=out)
+
+
+class _StreamPrinter:
+    """Shows the model's answer as it streams, on one line that the final answer replaces."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.shown = False
+
+    def __call__(self, text: str) -> None:
+        if not self.out.isatty():
+            return
+        line = " ".join(text.split())
+        if len(line) > _WIDTH - 4:
+            line = "…" + line[-(_WIDTH - 5) :]
+        self.out.write("\r\x1b[2K\x1b[2m" + line + "\x1b[0m")
+        self.out.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.out.write("\r\x1b[2K")
+            self.out.flush()
+            self.shown = False
+
+
+def _enable_history(index_dir: Path) -> None:
+    """Arrow-key editing and history across sessions, where readline exists."""
+    try:
+        import atexit
+        import readline
+    except ImportError:  # e.g. Windows without pyreadline
+        return
+    history = index_dir / _HISTORY_FILE
+    try:
+        readline.read_history_file(history)
+    except OSError:
+        pass
+    readline.set_history_length(500)
+    atexit.register(lambda: _save_history(readline, history))
+
+
+def _save_history(readline, history: Path) -> None:  # noqa: ANN001 - the readline module
+    try:
+        readline.write_history_file(history)
+    except OSError:
+        pass
+
+
+def handle_line(line: str, engine: Engine, settings: Settings, out: TextIO) -> bool:
+    """Act on one input line; False means leave."""
+    command = line.strip()
+    if not command:
+        return True
+    if command in ("/quit", "/exit", "/q"):
+        return False
+    if command in ("/help", "/?"):
+        print(HELP, file=out)
+    elif command == "/status":
+        for key, value in status_info(settings, engine.store).items():
+            print(f"  {key.replace('_', ' '):<20} {value if value is not None else '-'}", file=out)
+    elif command == "/reload":
+        print("Re-syncing the corpus…", file=out)
+        report = reload_corpus(settings, engine.store, engine.searcher.embedder)
+        for skip in report.skipped:
+            print(f"  skipped {skip.path}: {skip.reason}", file=out)
+        print(report.summary(), file=out)
+    elif command.startswith("/"):
+        print(f"Unknown command {command}. Type /help.", file=out)
+    else:
+        stream = _StreamPrinter(out)
+        answer = engine.ask(command, on_text=stream)
+        stream.clear()
+        print_answer(answer, out)
+    print(file=out)
+    return True
+
+
+def run_console(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
+    """The read-answer loop; Ctrl-C or Ctrl-D leave cleanly."""
+    print("Loading the models…", file=out, flush=True)
+    with open_engine(settings) as engine:
+        interactive = stdin.isatty()
+        if interactive:
+            _enable_history(settings.index_dir)
+        info = status_info(settings, engine.store)
+        print(
+            f"Ready: {info['articles']} articles in {settings.index_dir}. "
+            "Type a question, or /help.\n",
+            file=out,
+        )
+        while True:
+            try:
+                line = input("ask> ") if interactive else stdin.readline()
+                if not interactive and not line:
+                    break
+                if not handle_line(line, engine, settings, out):
+                    break
+            except (EOFError, KeyboardInterrupt):
+                print(file=out)
+                break
+            except BotError as error:
+                print(f"error: {error}", file=out)
+    print("Bye.", file=out)
+    return 0

@@ -1,0 +1,165 @@
+"""The local answer model behind a small interface, with output constrained to JSON.
+
+The model replies `{"sources": [sentence numbers], "answer": "..."}`; llama.cpp's
+JSON-schema grammar makes even a 0.5B model reply in that shape. Quotes are never
+taken from this text: the engine quotes the cited sentences from the stored
+articles. A generator runs one generation at a time (llama.cpp contexts are not
+thread-safe); callers queue in front of it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from retrieval.errors import BotError, ModelUnavailable
+
+REPLY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "sources": {"type": "array", "items": {"type": "integer"}},
+        "answer": {"type": "string"},
+    },
+    "required": ["sources", "answer"],
+}
+_PARTIAL_ANSWER = re.compile(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)')
+
+TextCallback = Callable[[str], None]
+
+
+class GenerationFailed(BotError):
+    """The model did not produce a usable reply (error, bad output or time budget)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the model said: cited sentence numbers and its short answer."""
+
+    sources: tuple[int, ...]
+    answer: str
+    first_token_seconds: float
+    seconds: float
+
+
+class Generator(Protocol):
+    """Anything that turns chat messages into a `Reply`."""
+
+    name: str
+
+    def generate(
+        self, messages: list[dict], on_text: TextCallback | None, time_budget: float
+    ) -> Reply:
+        """Run the model; `on_text` receives the answer text so far as it streams."""
+        ...
+
+
+def parse_reply(raw: str) -> tuple[tuple[int, ...], str]:
+    """Sources and answer from the model's JSON (tolerating junk around it)."""
+    start, end = raw.find("{"), raw.rfind("}")
+    try:
+        data = json.loads(raw[start : end + 1]) if start >= 0 < end else None
+    except json.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        raise GenerationFailed(f"the model's reply was not JSON: {raw[:200]!r}")
+    sources = data.get("sources") or []
+    numbers = tuple(
+        int(n) for n in sources if isinstance(n, int | float | str) and str(n).strip().isdigit()
+    )
+    answer = data.get("answer")
+    return numbers, answer.strip() if isinstance(answer, str) else ""
+
+
+def partial_answer(raw: str) -> str | None:
+    """The answer text streamed so far, or None before the answer field starts."""
+    match = _PARTIAL_ANSWER.search(raw)
+    if not match:
+        return None
+    body = match.group(1)
+    if body.endswith("\\"):
+        body = body[:-1]  # an escape cut in half
+    try:
+        return json.loads(f'"{body}"')
+    except json.JSONDecodeError:
+        return body
+
+
+class LlamaGenerator:
+    """An in-process llama.cpp model, loaded once."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        context_tokens: int = 2048,
+        threads: int | None = None,
+        max_tokens: int = 160,
+    ) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as error:
+            raise ModelUnavailable(
+                "llama-cpp-python is not installed; run `make setup` "
+                "(or `pip install llama-cpp-python`)."
+            ) from error
+        try:
+            self._llm = Llama(
+                model_path=str(model_path),
+                n_ctx=context_tokens,
+                n_threads=threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as error:
+            raise ModelUnavailable(
+                f"Could not load the model {model_path}: {error}. The file may be corrupt or "
+                "not a GGUF model: set MODEL_PATH to a working .gguf file, or leave it empty "
+                "for the default model."
+            ) from error
+        self.name = Path(model_path).name
+        self.max_tokens = max_tokens
+        self._lock = threading.Lock()
+
+    def generate(
+        self, messages: list[dict], on_text: TextCallback | None, time_budget: float
+    ) -> Reply:
+        """Stream a JSON reply; give up (GenerationFailed) past `time_budget` seconds."""
+        with self._lock:
+            started = time.perf_counter()
+            first: float | None = None
+            raw = ""
+            shown = ""
+            try:
+                stream = self._llm.create_chat_completion(
+                    messages=messages,
+                    response_format={"type": "json_object", "schema": REPLY_SCHEMA},
+                    temperature=0.0,
+                    max_tokens=self.max_tokens,
+                    stream=True,
+                )
+                for chunk in stream:
+                    piece = chunk["choices"][0]["delta"].get("content") or ""
+                    if not piece:
+                        continue
+                    if first is None:
+                        first = time.perf_counter() - started
+                    raw += piece
+                    if on_text is not None:
+                        text = partial_answer(raw)
+                        if text and text != shown:
+                            shown = text
+                            on_text(text)
+                    if time.perf_counter() - started > time_budget:
+                        raise GenerationFailed(f"the model ran over its {time_budget:.0f} s budget")
+            except GenerationFailed:
+                raise
+            except Exception as error:  # llama.cpp raises assorted errors mid-stream
+                raise GenerationFailed(f"the model failed: {error}") from error
+            sources, answer = parse_reply(raw)
+            elapsed = time.perf_counter() - started
+            return Reply(sources, answer, first if first is not None else elapsed, elapsed)
