@@ -6,7 +6,8 @@ the prompt:
   returned (a quote that fails is dropped);
 - a non-abstained answer carries at least one quote, and its words must be
   supported by the quoted sentences, which must in turn cover the question's
-  key terms; otherwise the engine abstains;
+  key terms; an answer that only repeats the question is no answer; otherwise
+  the engine abstains;
 - when retrieval finds nothing relevant the model is not even asked;
 - when the model fails or runs over its budget, the best sentences are
   returned as an extractive answer instead of an error.
@@ -20,7 +21,12 @@ from dataclasses import dataclass, field
 
 from bot.evidence import Evidence, select_evidence
 from bot.generation import GenerationFailed, Generator, TextCallback
-from bot.grounding import answer_support, quote_is_exact, says_not_found
+from bot.grounding import (
+    answer_support,
+    only_repeats_question,
+    quote_is_exact,
+    says_not_found,
+)
 from bot.prompting import Prompts, build_messages
 from retrieval.lexical import query_terms
 from retrieval.search import Searcher, SearchResults, idf
@@ -129,6 +135,8 @@ class Engine:
 
         if says_not_found(reply.answer):
             return self._abstain(question, timings, started, closest, "model found no answer")
+        if only_repeats_question(reply.answer, question):
+            return self._abstain(question, timings, started, closest, "answer repeats the question")
         chosen = self._supporting(reply.answer, reply.sources, evidence)
         if not chosen:
             return self._abstain(question, timings, started, closest, "answer not in the sentences")

@@ -92,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     console.set_defaults(handler=cmd_console)
 
+    discord_cmd = commands.add_parser(
+        "discord",
+        parents=[common],
+        help="run the Discord bot (needs DISCORD_TOKEN)",
+        description="Run the Discord bot: /ask, mentions, /reload (moderators) and /status. "
+        "Set DISCORD_TOKEN in .env; see the README's Discord section.",
+    )
+    discord_cmd.set_defaults(handler=cmd_discord)
+
     evaluate = commands.add_parser(
         "eval",
         parents=[common],
@@ -280,6 +289,26 @@ def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console import run_console
 
     return run_console(settings)
+
+
+def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the Discord bot until stopped."""
+    import asyncio
+    import logging
+
+    import discord
+
+    from bot.app import open_engine
+    from bot.discord_bot import require_token, run_bot
+
+    discord.utils.setup_logging(level=logging.INFO)
+    require_token(settings)  # before loading the models: fail fast
+    with open_engine(settings) as engine:
+        try:
+            asyncio.run(run_bot(engine, settings))
+        except KeyboardInterrupt:
+            pass
+    return 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:

@@ -28,14 +28,23 @@ _HISTORY_FILE = ".console_history"
 
 def print_answer(answer: Answer, out: TextIO = sys.stdout) -> None:
     """The answer, then each quote with its article title and source."""
-    print(textwrap.fill(answer.answer, _WIDTH), file=out)
+    print(_fill(answer.answer, _WIDTH), file=out)
     for quote in answer.quotes:
         print(file=out)
-        print(textwrap.indent(textwrap.fill(f"“{quote.text}”", _WIDTH - 4), "    "), file=out)
+        print(textwrap.indent(_fill(f"“{quote.text}”", _WIDTH - 4), "    "), file=out)
         where = quote.title if quote.source == quote.title else f"{quote.title} ({quote.source})"
         print(f"      — {where}", file=out)
     if answer.abstained and answer.closest:
-        print("Closest articles: " + "; ".join(answer.closest), file=out)
+        print("Closest articles:", file=out)
+        for title in answer.closest:
+            print(f"  - {title}", file=out)
+
+
+def _fill(text: str, width: int) -> str:
+    """Wrap each paragraph, never splitting words at hyphens."""
+    return "\n".join(
+        textwrap.fill(part, width, break_on_hyphens=False) for part in text.split("\n")
+    )
 
 
 class _StreamPrinter:

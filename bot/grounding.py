@@ -54,3 +54,9 @@ def is_supported(answer: str, sentences: list[str], minimum: float = MIN_SUPPORT
 def quote_is_exact(article_text: str | None, text: str, start: int, end: int) -> bool:
     """The quote is exactly the stored article text at its offsets."""
     return article_text is not None and 0 <= start < end and article_text[start:end] == text
+
+
+def only_repeats_question(answer: str, question: str) -> bool:
+    """The answer adds nothing the question did not already say ("Who wrote Santy?" → "Santy")."""
+    words = content_words(answer)
+    return bool(words) and words <= content_words(question)

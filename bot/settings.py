@@ -9,9 +9,10 @@ each key.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -22,6 +23,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        hide_input_in_errors=True,  # a bad DISCORD_TOKEN must not be echoed in an error
     )
 
     corpus_dir: Path = Field(Path("corpus"), description="Folder of articles to index.")
@@ -72,8 +74,43 @@ class Settings(BaseSettings):
         0.3, ge=0, le=1, description="Share of the question's key terms its quotes must contain."
     )
 
+    discord_token: SecretStr | None = Field(
+        None, description="The bot token from the Discord developer portal. Never logged."
+    )
+    discord_guild_id: int | None = Field(
+        None, description="Sync slash commands to this server only (instant); empty = global."
+    )
+    moderator_role_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="Roles allowed to /reload, besides members with Manage Server.",
+    )
+    reply_in_thread: bool = Field(False, description="Answer mentions in a new thread.")
+    queue_max_waiting: int = Field(10, ge=1, le=1000, description="Questions that may wait.")
+    user_cooldown_seconds: float = Field(
+        10.0, ge=0, description="Pause between a user's questions."
+    )
+    stream_edit_seconds: float = Field(
+        1.5, ge=0.2, description="How often a streaming reply is edited (Discord rate limits)."
+    )
+
+    @field_validator("moderator_role_ids", mode="before")
+    @classmethod
+    def _comma_separated_ids(cls, value: object) -> object:
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, str):
+            text = value.strip().strip("[]")
+            return [int(part) for part in text.replace(";", ",").split(",") if part.strip()]
+        return value
+
     @field_validator(
-        "embedding_model_path", "model_path", "model_cache_dir", "llm_threads", mode="before"
+        "discord_token",
+        "discord_guild_id",
+        "embedding_model_path",
+        "model_path",
+        "model_cache_dir",
+        "llm_threads",
+        mode="before",
     )
     @classmethod
     def _empty_means_default(cls, value: object) -> object:

@@ -15,16 +15,21 @@ any chunks it had half-written.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from retrieval.errors import IndexUnavailable
 from retrieval.models import Article, Chunk
+
+T = TypeVar("T")
 
 COLLECTION = "chunks"
 _SCHEMA = """
@@ -93,8 +98,23 @@ class StoredPassage:
     end: int
 
 
+def _locked(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a store method under the store's lock: one thread at a time touches SQLite."""
+
+    @functools.wraps(method)
+    def wrapper(self: IndexStore, *args: object, **kwargs: object) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class IndexStore:
-    """Open (or create) the index in `index_dir`."""
+    """Open (or create) the index in `index_dir`.
+
+    Safe to share between threads (the Discord bot answers in a worker thread while a
+    reload writes in another): each method runs under one re-entrant lock.
+    """
 
     def __init__(self, index_dir: Path) -> None:
         import chromadb
@@ -107,7 +127,8 @@ class IndexStore:
                 path=str(self.index_dir / "chroma"),
                 settings=ChromaSettings(anonymized_telemetry=False),
             )
-            self._db = sqlite3.connect(self.index_dir / "articles.sqlite")
+            # Shared by the answer worker and a reload thread; every use holds self._lock.
+            self._db = sqlite3.connect(self.index_dir / "articles.sqlite", check_same_thread=False)
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as error:
             raise IndexUnavailable(
@@ -116,10 +137,12 @@ class IndexStore:
             ) from error
         self._chunks = self._open_collection()
         self._max_batch = self._client.get_max_batch_size()
+        self._lock = threading.RLock()
 
     def _open_collection(self):  # noqa: ANN202 - chromadb's Collection type
         return self._client.get_or_create_collection(COLLECTION, metadata={"hnsw:space": "cosine"})
 
+    @_locked
     def close(self) -> None:
         """Release the SQLite connection (Chroma needs no explicit close)."""
         self._db.close()
@@ -131,27 +154,32 @@ class IndexStore:
         self.close()
 
     # -- metadata -----------------------------------------------------------------
+    @_locked
     def get_meta(self, key: str) -> str | None:
         """A stored value from the meta table (config, last sync time)."""
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    @_locked
     def set_meta(self, key: str, value: str) -> None:
         """Store a value in the meta table."""
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    @_locked
     def config(self) -> dict | None:
         """The configuration the stored vectors were built with, or None for a new index."""
         raw = self.get_meta("config")
         return json.loads(raw) if raw else None
 
     # -- reading ------------------------------------------------------------------
+    @_locked
     def manifest(self) -> dict[str, ManifestEntry]:
         """Every indexed article id with its source path and fingerprint."""
         rows = self._db.execute("SELECT article_id, path, fingerprint FROM articles")
         return {row[0]: ManifestEntry(row[1], row[2]) for row in rows}
 
+    @_locked
     def article(self, article_id: str) -> Article | None:
         """The stored article, with the exact clean text its chunks' offsets point into."""
         row = self._db.execute(
@@ -161,14 +189,17 @@ class IndexStore:
         ).fetchone()
         return Article(*row) if row else None
 
+    @_locked
     def article_count(self) -> int:
         """How many articles are indexed."""
         return self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
 
+    @_locked
     def chunk_count(self) -> int:
         """How many chunk vectors Chroma holds."""
         return self._chunks.count()
 
+    @_locked
     def chunks_of(self, article_id: str) -> list[Chunk]:
         """An article's chunks as stored in Chroma, in order."""
         got = self._chunks.get(where={"article_id": article_id}, include=["documents", "metadatas"])
@@ -179,6 +210,7 @@ class IndexStore:
         return sorted(chunks, key=lambda chunk: chunk.index)
 
     # -- searching ----------------------------------------------------------------
+    @_locked
     def dense_query(self, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
         """Chunk ids nearest to `vector`, with cosine similarity, best first."""
         count = self._chunks.count()
@@ -193,6 +225,7 @@ class IndexStore:
             (cid, 1.0 - dist) for cid, dist in zip(got["ids"][0], got["distances"][0], strict=True)
         ]
 
+    @_locked
     def lexical_query(self, expression: str, limit: int) -> list[tuple[str, float]]:
         """Chunk ids matching an FTS5 expression, with BM25 score (higher is better), best first."""
         try:
@@ -206,6 +239,7 @@ class IndexStore:
             return []
         return [(row[0], float(row[1])) for row in rows]
 
+    @_locked
     def document_frequency(self, term: str) -> int:
         """How many chunks contain `term` (a word or phrase, stemmed as the index is)."""
         try:
@@ -215,6 +249,7 @@ class IndexStore:
         except sqlite3.OperationalError:
             return 0
 
+    @_locked
     def chunks_containing(self, term: str, chunk_ids: Sequence[str]) -> set[str]:
         """Those of `chunk_ids` whose text contains `term`."""
         if not chunk_ids:
@@ -230,10 +265,12 @@ class IndexStore:
             return set()
         return {row[0] for row in rows}
 
+    @_locked
     def total_chunks(self) -> int:
         """Chunks in the lexical index (equals `chunk_count` once a sync has finished)."""
         return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 
+    @_locked
     def passages(self, chunk_ids: Sequence[str]) -> dict[str, StoredPassage]:
         """Chunk text, offsets and article metadata for each id."""
         if not chunk_ids:
@@ -247,6 +284,7 @@ class IndexStore:
         ).fetchall()
         return {row[0]: StoredPassage(*row) for row in rows}
 
+    @_locked
     def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored embedding of each chunk id."""
         if not chunk_ids:
@@ -258,6 +296,7 @@ class IndexStore:
         }
 
     # -- writing ------------------------------------------------------------------
+    @_locked
     def write(self, batch: Iterable[IndexedArticle]) -> None:
         """Insert or replace articles and their chunks."""
         batch = list(batch)
@@ -319,6 +358,7 @@ class IndexStore:
                 ],
             )
 
+    @_locked
     def remove(self, article_ids: Sequence[str]) -> None:
         """Delete articles and every chunk they had."""
         self._delete_chunks(article_ids)
@@ -339,6 +379,7 @@ class IndexStore:
             ids = list(article_ids[at : at + _DELETE_BATCH])
             self._chunks.delete(where={"article_id": {"$in": ids}})
 
+    @_locked
     def reset(self, config: dict) -> None:
         """Drop every vector and article, and record the configuration the new index uses."""
         self._client.delete_collection(COLLECTION)

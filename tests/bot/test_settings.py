@@ -25,6 +25,8 @@ def test_env_example_documents_every_setting_with_its_default(monkeypatch, tmp_p
     defaults = Settings()
     for key, value in example.items():
         default = getattr(defaults, key.lower())
+        if isinstance(default, list):
+            default = ",".join(map(str, default))
         assert (str(default) if default is not None else "") == value, key
 
 

@@ -1,0 +1,1 @@
+"""Discord cogs, one per concern: asking (`ask`) and moderation (`admin`)."""

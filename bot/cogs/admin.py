@@ -1,0 +1,105 @@
+"""Moderation: /reload re-syncs the corpus without a restart; /status shows the index."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import UTC, datetime
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import reload_corpus, status_info
+from bot.cogs.checks import is_moderator
+from bot.cogs.replies import NO_PINGS
+
+MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can reload the articles."
+ALREADY_RELOADING = "A reload is already running; its summary will appear when it finishes."
+
+
+class AdminCog(commands.Cog):
+    """Corpus reloads for moderators, and the bot's status for everyone."""
+
+    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+        self.bot = bot
+
+    @app_commands.command(name="reload")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def reload(self, interaction: discord.Interaction) -> None:
+        """Re-sync the articles folder (moderators only); answers continue meanwhile."""
+        if not is_moderator(interaction.user, self.bot.settings):  # enforced here, not just hidden
+            await interaction.response.send_message(MODERATORS_ONLY, ephemeral=True)
+            return
+        if self.bot.reload_lock.locked():
+            await interaction.response.send_message(ALREADY_RELOADING, ephemeral=True)
+            return
+        async with self.bot.reload_lock:
+            await interaction.response.defer(thinking=True)
+            report = await self._reload_with_progress(interaction)
+            self.bot.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
+            lines = [report.summary()]
+            lines += [f"• skipped `{s.path}`: {s.reason}" for s in report.skipped[:15]]
+            if len(report.skipped) > 15:
+                lines.append(f"• … and {len(report.skipped) - 15} more skipped files")
+            await interaction.edit_original_response(
+                content="\n".join(lines)[:2000], allowed_mentions=NO_PINGS
+            )
+
+    async def _reload_with_progress(self, interaction: discord.Interaction):  # noqa: ANN202
+        loop = asyncio.get_running_loop()
+        progress: dict[str, int] = {}
+        engine = self.bot.engine
+
+        def on_progress(done: int, total: int) -> None:  # in the reload thread
+            loop.call_soon_threadsafe(progress.update, {"done": done, "total": total})
+
+        async def show_progress() -> None:
+            shown = None
+            while True:
+                await asyncio.sleep(self.bot.settings.stream_edit_seconds)
+                if progress and progress != shown:
+                    shown = dict(progress)
+                    with contextlib.suppress(discord.HTTPException):
+                        await interaction.edit_original_response(
+                            content=f"Reloading… {shown['done']} of {shown['total']} new or "
+                            "changed articles indexed."
+                        )
+
+        reporter = asyncio.create_task(show_progress())
+        started = time.perf_counter()
+        try:
+            return await asyncio.to_thread(
+                reload_corpus,
+                self.bot.settings,
+                engine.store,
+                engine.searcher.embedder,
+                on_progress,
+            )
+        finally:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+            self.bot.last_reload_seconds = time.perf_counter() - started
+
+    @app_commands.command(name="status")
+    async def status(self, interaction: discord.Interaction) -> None:
+        """Show how many articles the bot knows, its model, last reload and queue length."""
+        info = status_info(self.bot.settings, self.bot.engine.store)
+        lines = [
+            f"**Articles:** {info['articles']}  ·  **Passages:** {info['chunks']}",
+            f"**Answer model:** {self.bot.engine.generator.name}",
+            f"**Embedding model:** {info['embedding_model']}",
+            f"**Last reload:** {self.bot.last_reload or info['last_sync'] or 'never'}",
+            f"**Questions in line:** {self.bot.queue.length}",
+        ]
+        if self.bot.reload_lock.locked():
+            lines.append("A reload is running now.")
+        await interaction.response.send_message("\n".join(lines), allowed_mentions=NO_PINGS)
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Entry point for `load_extension`."""
+    await bot.add_cog(AdminCog(bot))

@@ -1,0 +1,139 @@
+"""Where an answer goes: an interaction's reply or a message in a channel, streamed by edits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+import discord
+
+from bot.discord_format import MESSAGE_LIMIT, escape_markdown, render_messages
+from retrieval.errors import BotError
+
+log = logging.getLogger("bot.discord")
+NO_PINGS = discord.AllowedMentions.none()
+THINKING = "Looking through the articles…"
+SORRY = "Sorry, something went wrong while answering. Please try again later."
+HOW_TO_ASK = "Ask me a question about the articles, for example: *Where did they have dinner?*"
+MAX_QUESTION_CHARS = 1000
+
+
+class ReplyTarget(Protocol):
+    """The first reply message (shown and re-edited) and further messages after it."""
+
+    async def show(self, content: str) -> None:
+        """Create or edit the first reply message."""
+
+    async def add(self, content: str) -> None:
+        """Send one more message after the first."""
+
+
+class InteractionTarget:
+    """Replies to a deferred slash command."""
+
+    def __init__(self, interaction: discord.Interaction) -> None:
+        self.interaction = interaction
+
+    async def show(self, content: str) -> None:
+        """Edit the deferred response."""
+        await self.interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS)
+
+    async def add(self, content: str) -> None:
+        """Send a follow-up message."""
+        await self.interaction.followup.send(content, allowed_mentions=NO_PINGS)
+
+
+class MessageTarget:
+    """Replies to a message that mentioned the bot (or posts in a thread made for it)."""
+
+    def __init__(
+        self, message: discord.Message, channel: discord.abc.Messageable | None = None
+    ) -> None:
+        self.message = message
+        self.channel = channel
+        self.first: discord.Message | None = None
+
+    async def show(self, content: str) -> None:
+        """Send the first reply, or edit it."""
+        if self.first is not None:
+            await self.first.edit(content=content, allowed_mentions=NO_PINGS)
+        elif self.channel is not None:
+            self.first = await self.channel.send(content, allowed_mentions=NO_PINGS)
+        else:
+            self.first = await self.message.reply(
+                content, mention_author=False, allowed_mentions=NO_PINGS
+            )
+
+    async def add(self, content: str) -> None:
+        """Send one more message in the same place."""
+        channel = self.channel or self.message.channel
+        await channel.send(content, allowed_mentions=NO_PINGS)
+
+
+class StreamingEditor:
+    """Edits the reply with the partial answer, at most once per interval (rate limits)."""
+
+    def __init__(self, target: ReplyTarget, interval: float) -> None:
+        self.target = target
+        self.interval = interval
+        self.latest: str | None = None
+        self.shown: str | None = None
+
+    def update(self, text: str) -> None:
+        """Called on the event loop with the answer so far."""
+        self.latest = text
+
+    async def run(self) -> None:
+        """Edit whenever the text changed since the last edit."""
+        while True:
+            await asyncio.sleep(self.interval)
+            if self.latest and self.latest != self.shown:
+                self.shown = self.latest
+                preview = escape_markdown(self.latest)[: MESSAGE_LIMIT - 2]
+                with contextlib.suppress(discord.HTTPException):
+                    await self.target.show(preview + " ▌")
+
+
+def clean_question(text: str) -> str:
+    """Collapse whitespace and drop control characters from what a user typed."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(printable.split())
+
+
+async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> None:  # noqa: ANN001 - AnswerBot
+    """Queue the question, stream the answer into the reply, then show answer and quotes."""
+    question = clean_question(question)
+    if not question.strip(" ?!.,"):
+        await target.show(HOW_TO_ASK)
+        return
+    if len(question) > MAX_QUESTION_CHARS:
+        await target.show(
+            f"That question is {len(question):,} characters long; please ask in at most "
+            f"{MAX_QUESTION_CHARS:,}."
+        )
+        return
+    editor = StreamingEditor(target, bot.settings.stream_edit_seconds)
+    streaming = asyncio.create_task(editor.run())
+
+    async def on_position(position: int) -> None:
+        await target.show(f"You're number {position} in line; I'll answer as soon as I can.")
+
+    try:
+        answer = await bot.queue.submit(user_id, question, editor.update, on_position)
+    except BotError as error:
+        await target.show(str(error))
+        return
+    except Exception:
+        log.exception("Answering failed for %r", question[:200])
+        await target.show(SORRY)
+        return
+    finally:
+        streaming.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await streaming
+    messages = render_messages(answer)
+    await target.show(messages[0])
+    for message in messages[1:]:
+        await target.add(message)

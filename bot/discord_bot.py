@@ -1,0 +1,135 @@
+"""`python -m bot discord`: the Discord front end, a thin adapter over the engine.
+
+The bot owns an `AnswerQueue` (the model runs in one worker thread, never on
+the event loop) and loads one cog per concern from `bot/cogs/`. Every message
+it sends uses `AllowedMentions.none()`, so neither the model nor an article
+can ping anyone. Errors inside a command get a short polite reply; the
+traceback goes to the log and the bot keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.answer_queue import AnswerQueue
+from bot.answering import Engine
+from bot.cogs.replies import NO_PINGS
+from bot.settings import Settings
+from retrieval.errors import BotError
+
+log = logging.getLogger("bot.discord")
+COGS = ("bot.cogs.ask", "bot.cogs.admin")
+SORRY = "Sorry, something went wrong while handling that; the details are in the bot's log."
+
+
+class AnswerBot(commands.Bot):
+    """The Discord client: engine, queue, and the reload lock shared by the cogs."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        intents = discord.Intents.default()  # mentions carry their text without message_content
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=NO_PINGS,
+            help_command=None,
+        )
+        self.engine = engine
+        self.settings = settings
+        self.queue = AnswerQueue(
+            engine.ask,
+            max_waiting=settings.queue_max_waiting,
+            cooldown_seconds=settings.user_cooldown_seconds,
+        )
+        self.reload_lock = asyncio.Lock()
+        self.last_reload: str | None = None
+        self.tree.on_error = self.on_app_command_error
+
+    async def setup_hook(self) -> None:
+        """Load the cogs and register the slash commands with Discord."""
+        for cog in COGS:
+            await self.load_extension(cog)
+        if self.settings.discord_guild_id:
+            guild = discord.Object(id=self.settings.discord_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    async def close(self) -> None:
+        """Stop answering, then disconnect."""
+        await self.queue.stop()
+        await super().close()
+
+    async def on_ready(self) -> None:
+        """Log where the bot is, so an operator sees it started."""
+        log.info("Connected as %s in %d servers", self.user, len(self.guilds))
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """One place that turns a failed slash command into a polite reply."""
+        original = getattr(error, "original", error)
+        if isinstance(original, BotError):
+            message = str(original)
+        elif isinstance(error, app_commands.CheckFailure):
+            message = "You can't use this command here."
+        else:
+            log.error("Command failed", exc_info=original)
+            message = SORRY
+        await send_reply(interaction, message, ephemeral=True)
+
+
+async def send_reply(
+    interaction: discord.Interaction, content: str, *, ephemeral: bool = False
+) -> None:
+    """Reply to an interaction whether or not it was already acknowledged."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(content, ephemeral=ephemeral, allowed_mentions=NO_PINGS)
+        else:
+            await interaction.response.send_message(
+                content, ephemeral=ephemeral, allowed_mentions=NO_PINGS
+            )
+    except discord.HTTPException:
+        log.exception("Could not send an error reply")
+
+
+def require_token(settings: Settings) -> str:
+    """The Discord token, or a clear error saying where to get one."""
+    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    if not token:
+        raise BotError(
+            "DISCORD_TOKEN is not set. Create a bot in the Discord developer portal, copy its "
+            "token into .env as DISCORD_TOKEN=..., and run again (see README, Discord)."
+        )
+    return token
+
+
+async def run_bot(engine: Engine, settings: Settings) -> None:
+    """Connect and serve until stopped; a missing or rejected token is a clear error."""
+    token = require_token(settings)
+    bot = AnswerBot(engine, settings)
+    async with bot:
+        try:
+            await bot.start(token)
+        except discord.LoginFailure as error:
+            raise BotError(
+                "Discord rejected DISCORD_TOKEN. Reset the token in the developer portal "
+                "(Bot → Reset Token) and put the new one in .env."
+            ) from error
+        except (aiohttp.ClientError, OSError) as error:
+            raise BotError(
+                f"Cannot reach Discord ({type(error).__name__}: {error}). Check this machine's "
+                "network connection and try again."
+            ) from error
+        except discord.PrivilegedIntentsRequired as error:
+            raise BotError(
+                "Discord refused the bot's intents. Enable them for the application in the "
+                "developer portal (Bot → Privileged Gateway Intents)."
+            ) from error

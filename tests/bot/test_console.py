@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.answering import Answer, Engine, EngineOptions, Quote
+from bot.console import handle_line, print_answer
+from bot.prompting import Prompts
+from bot.settings import Settings
+from retrieval.search import Searcher
+from retrieval.store import IndexStore
+from tests.bot.test_answering import ScriptedGenerator
+from tests.conftest import PROJECT, SEED_CORPUS
+
+
+def test_print_answer_shows_each_quote_with_its_article() -> None:
+    quote = Quote(
+        "The dinner was at Mar-a-Lago.", "a.txt", "Dinner story", "https://x.org/a", 0, 29
+    )
+    out = io.StringIO()
+    print_answer(Answer("q", "Mar-a-Lago", (quote,), False), out)
+    text = out.getvalue()
+    assert "Mar-a-Lago\n" in text and "“The dinner was at Mar-a-Lago.”" in text
+    assert "— Dinner story (https://x.org/a)" in text
+
+
+def test_abstention_lists_the_closest_articles() -> None:
+    out = io.StringIO()
+    print_answer(
+        Answer("q", "I couldn't find that in the articles.", (), True, {}, ("A", "B")), out
+    )
+    assert "Closest articles:\n  - A\n  - B" in out.getvalue()
+
+
+@pytest.fixture
+def console_engine(tmp_path: Path, embedder, run_sync, index_dir: Path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus)
+    run_sync(corpus)
+    settings = Settings(_env_file=None, corpus_dir=corpus, index_dir=index_dir)
+    with IndexStore(index_dir) as store:
+        engine = Engine(
+            store,
+            Searcher(store, embedder),
+            ScriptedGenerator("Mar-a-Lago"),
+            Prompts.load(PROJECT / "prompts"),
+            EngineOptions(),
+        )
+        yield engine, settings, corpus
+
+
+@pytest.mark.slow
+def test_console_commands(console_engine) -> None:
+    engine, settings, corpus = console_engine
+    out = io.StringIO()
+    assert handle_line("/help", engine, settings, out)
+    assert handle_line("/status", engine, settings, out)
+    assert handle_line("/nonsense", engine, settings, out)
+    assert handle_line("Where did Zuckerberg and Trump have dinner?", engine, settings, out)
+    (corpus / "new.txt").write_text(
+        "Budget approved\n\nThe council approved the budget on Tuesday.\n"
+    )
+    assert handle_line("/reload", engine, settings, out)
+    assert handle_line("/status", engine, settings, out)
+    assert not handle_line("/quit", engine, settings, out)
+    text = out.getvalue()
+    assert "/reload" in text and "Unknown command /nonsense" in text
+    assert "articles             5" in text and "articles             6" in text
+    assert "1 added, 0 updated, 0 removed, 5 unchanged" in text
+    assert "“" in text and "Mar-a-Lago" in text

@@ -1,0 +1,211 @@
+"""The real command tree and cogs, driven offline through SimCord (a fake Discord).
+
+The engine is real (seed index, real embedding model); the model is scripted here
+because these tests cover the Discord layer, not answer quality (see test_answering).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import discord
+import pytest
+
+from bot.answer_queue import AnswerQueue
+from bot.answering import Engine, EngineOptions
+from bot.app import reload_corpus
+from bot.discord_bot import AnswerBot
+from bot.prompting import Prompts
+from bot.settings import Settings
+from retrieval.search import Searcher
+from retrieval.store import IndexStore
+from tests.bot.test_answering import ScriptedGenerator
+from tests.conftest import PROJECT, SEED_CORPUS
+
+pytestmark = pytest.mark.slow
+QUESTION = "Where did Zuckerberg and Trump have dinner?"
+MOD_ROLE = 4242
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    target = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, target)
+    return target
+
+
+@pytest.fixture
+def settings(corpus: Path, index_dir: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        corpus_dir=corpus,
+        index_dir=index_dir,
+        user_cooldown_seconds=0,
+        stream_edit_seconds=0.2,
+    )
+
+
+@pytest.fixture
+def engine(settings: Settings, embedder, run_sync, corpus: Path):
+    run_sync(corpus)
+    with IndexStore(settings.index_dir) as store:
+        yield Engine(
+            store,
+            Searcher(store, embedder),
+            ScriptedGenerator("Mar-a-Lago"),
+            Prompts.load(PROJECT / "prompts"),
+            EngineOptions(),
+        )
+
+
+@pytest.fixture
+def simcord_bot(engine: Engine, settings: Settings) -> AnswerBot:
+    return AnswerBot(engine, settings)
+
+
+@pytest.fixture
+def world(simcord_env):
+    guild = simcord_env.create_guild()
+    channel = guild.create_text_channel("general")
+    alice = guild.add_member(simcord_env.create_user("alice"))
+    return simcord_env, guild, channel, alice
+
+
+def _posted_json(env) -> list[dict]:
+    return [entry.json for entry in env.http_requests if isinstance(entry.json, dict)]
+
+
+async def test_ask_defers_at_once_then_answers_with_quotes(world) -> None:
+    env, _, channel, alice = world
+    result = await alice.slash(channel, "ask", question=QUESTION)
+    callbacks = [e.json for e in env.http_requests if e.path.endswith("/callback")]
+    assert callbacks[0] == {"type": 5}  # deferred: Discord's 3-second rule is met at once
+    text = result.response.content
+    assert text.startswith("Mar\\-a\\-Lago") and "\n> " in text and "— *" in text
+
+
+async def test_every_message_disables_mentions(world) -> None:
+    env, _, channel, alice = world
+    await alice.slash(channel, "ask", question=QUESTION)
+    sent = [j for j in _posted_json(env) if "content" in j]
+    assert sent and all(j.get("allowed_mentions") == {"parse": []} for j in sent)
+
+
+async def test_mentioning_the_bot_gets_a_reply_with_quotes(world) -> None:
+    env, _, channel, alice = world
+    await alice.send(channel, f"{env.bot.user.mention} {QUESTION}")
+    reply = channel.last_message
+    assert reply.author.id == env.bot.user.id
+    assert "Mar\\-a\\-Lago" in reply.content and "> " in reply.content
+
+
+async def test_mention_without_a_question_explains_how_to_ask(world) -> None:
+    env, _, channel, alice = world
+    await alice.send(channel, f"{env.bot.user.mention}")
+    assert "Ask me a question" in channel.last_message.content
+
+
+async def _allow_reload(env, guild, who) -> None:
+    """A server admin shows /reload to someone in Integrations settings (the UI gate)."""
+    commands = await env.bot.tree.fetch_commands()
+    reload_command = next(c for c in commands if c.name == "reload")
+    guild.set_command_permissions(reload_command, {who: True})
+
+
+async def test_reload_refuses_members_without_permission(world, corpus: Path) -> None:
+    env, guild, channel, alice = world
+    await _allow_reload(env, guild, alice)  # visible to alice, so the command itself must refuse
+    (corpus / "new.txt").write_text("Budget approved\n\nThe council approved the budget today.\n")
+    result = await alice.slash(channel, "reload")
+    assert result.ephemeral and "Only moderators" in result.response.content
+    with IndexStore(env.bot.settings.index_dir) as store:
+        assert store.article("new.txt") is None
+
+
+async def test_reload_by_manage_server_member_syncs_and_reports(world, corpus: Path) -> None:
+    env, guild, channel, _ = world
+    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
+    mod = guild.add_member(env.create_user("mod"), roles=[mods])
+    (corpus / "new.txt").write_text("Budget approved\n\nThe council approved the budget today.\n")
+    (corpus / "broken.txt").write_bytes(b"\x00\x01")
+    result = await mod.slash(channel, "reload")
+    text = result.response.content
+    assert "1 added, 0 updated, 0 removed, 5 unchanged, 1 skipped" in text
+    assert "broken.txt" in text and "binary" in text
+    status = await mod.slash(channel, "status")
+    assert "**Articles:** 6" in status.response.content
+
+
+async def test_reload_by_configured_moderator_role(world) -> None:
+    env, guild, channel, _ = world
+    role = guild.create_role("Curators")
+    env.bot.settings = env.bot.settings.model_copy(update={"moderator_role_ids": [role.id]})
+    curator = guild.add_member(env.create_user("curator"), roles=[role])
+    await _allow_reload(env, guild, role)
+    result = await curator.slash(channel, "reload")
+    assert "0 added, 0 updated, 0 removed, 5 unchanged" in result.response.content
+
+
+async def test_second_reload_at_the_same_time_is_refused(world) -> None:
+    env, guild, channel, _ = world
+    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
+    mod = guild.add_member(env.create_user("mod"), roles=[mods])
+    await env.bot.reload_lock.acquire()  # as if a reload were running
+    try:
+        result = await mod.slash(channel, "reload")
+    finally:
+        env.bot.reload_lock.release()
+    assert result.ephemeral and "already running" in result.response.content
+
+
+async def test_cooldown_and_full_queue_are_told_at_once(world) -> None:
+    env, guild, channel, alice = world
+    env.bot.queue.cooldown_seconds = 60
+    await alice.slash(channel, "ask", question=QUESTION)
+    again = await alice.slash(channel, "ask", question=QUESTION)
+    assert "Please wait" in again.response.content
+    env.bot.queue.max_waiting = 0
+    bob = guild.add_member(env.create_user("bob"))
+    busy = await bob.slash(channel, "ask", question=QUESTION)
+    assert "a lot of questions" in busy.response.content
+
+
+async def test_a_failing_engine_gets_a_polite_reply_and_the_bot_goes_on(world) -> None:
+    env, _, channel, alice = world
+    real_ask = env.bot.engine.ask
+
+    def broken(question, on_text=None):  # noqa: ANN001, ANN202
+        raise RuntimeError("disk on fire")
+
+    env.bot.queue._answer = broken
+    failed = await alice.slash(channel, "ask", question=QUESTION)
+    assert failed.response.content.startswith("Sorry, something went wrong")
+    env.bot.queue._answer = real_ask
+    works = await alice.slash(channel, "ask", question=QUESTION)
+    assert "Mar\\-a\\-Lago" in works.response.content
+
+
+async def test_status_shows_index_model_and_queue(world) -> None:
+    _, _, channel, alice = world
+    result = await alice.slash(channel, "status")
+    text = result.response.content
+    assert "**Articles:** 5" in text and "**Answer model:** scripted" in text
+    assert "**Questions in line:** 0" in text
+
+
+async def test_questions_are_answered_while_a_reload_runs(engine: Engine, settings, corpus) -> None:
+    for n in range(30):
+        (corpus / f"extra-{n}.txt").write_text(
+            f"Story {n}\n\n" + f"The committee met on day {n} to discuss the harbour budget. " * 20
+        )
+    queue = AnswerQueue(engine.ask, max_waiting=50, cooldown_seconds=0)
+    reload = asyncio.create_task(
+        asyncio.to_thread(reload_corpus, settings, engine.store, engine.searcher.embedder)
+    )
+    answers = await asyncio.gather(*(queue.submit(user, QUESTION) for user in range(8)))
+    report = await reload
+    await queue.stop()
+    assert len(report.added) == 30
+    assert all(not a.abstained and "Mar-a-Lago" in a.quotes[0].text for a in answers)
