@@ -5,9 +5,9 @@ the prompt:
 - every quote is the stored article text at its offsets, checked before it is
   returned (a quote that fails is dropped);
 - a non-abstained answer carries at least one quote, and its words must be
-  supported by the quoted sentences, which must in turn cover the question's
-  key terms; an answer that only repeats the question is no answer; otherwise
-  the engine abstains;
+  supported by the quoted sentences, which must in turn be about the question
+  (its key terms, or its meaning by embedding similarity); an answer that only
+  repeats the question is no answer; otherwise the engine abstains;
 - when retrieval finds nothing relevant the model is not even asked;
 - when the model fails or runs over its budget, the best sentences are
   returned as an extractive answer instead of an error.
@@ -82,6 +82,7 @@ class EngineOptions:
     relevance_threshold: float = 0.38
     min_answer_support: float = 0.6
     min_question_coverage: float = 0.3
+    min_quote_similarity: float = 0.6
     time_budget_seconds: float = 20.0
 
 
@@ -140,7 +141,7 @@ class Engine:
         chosen = self._supporting(reply.answer, reply.sources, evidence)
         if not chosen:
             return self._abstain(question, timings, started, closest, "answer not in the sentences")
-        if self._question_coverage(question, chosen) < self.options.min_question_coverage:
+        if not self._addresses_question(question, chosen):
             return self._abstain(question, timings, started, closest, "quotes miss the question")
         quotes = self._verified_quotes(chosen)
         if not quotes:
@@ -163,6 +164,12 @@ class Engine:
             if answer_support(answer, [e.text for e in pair]) >= minimum:
                 backing = pair
         return backing[:MAX_QUOTES]
+
+    def _addresses_question(self, question: str, chosen: list[Evidence]) -> bool:
+        """The quotes are about the question: its key terms, or its meaning, are in them."""
+        if max(e.cosine for e in chosen) >= self.options.min_quote_similarity:
+            return True
+        return self._question_coverage(question, chosen) >= self.options.min_question_coverage
 
     def _question_coverage(self, question: str, chosen: list[Evidence]) -> float:
         """IDF-weighted share of the question's terms found in the quotes or their titles."""

@@ -77,6 +77,7 @@ def engine_options(settings: Settings) -> EngineOptions:
         relevance_threshold=settings.relevance_threshold,
         min_answer_support=settings.min_answer_support,
         min_question_coverage=settings.min_question_coverage,
+        min_quote_similarity=settings.min_quote_similarity,
         time_budget_seconds=settings.llm_time_budget_seconds,
     )
 

@@ -39,7 +39,8 @@ class Evidence:
     text: str
     start: int  # offsets into the article's stored clean text
     end: int
-    score: float
+    score: float  # ranking score: cosine plus term coverage
+    cosine: float = 0.0  # similarity in meaning to the question
 
 
 def content_words(text: str) -> set[str]:
@@ -102,9 +103,19 @@ def select_evidence(
     scored = []
     for sentence, cosine in zip(sentences, np.asarray(cosines).tolist(), strict=True):
         coverage = len(wanted & content_words(sentence.text)) / len(wanted) if wanted else 0.0
-        scored.append((cosine + _COVERAGE_WEIGHT * coverage, sentence))
-    scored.sort(key=lambda pair: pair[0], reverse=True)
+        scored.append((cosine + _COVERAGE_WEIGHT * coverage, cosine, sentence))
+    scored.sort(key=lambda item: item[0], reverse=True)
     return [
-        Evidence(n, s.article_id, s.title, s.source, s.text, s.start, s.end, round(score, 4))
-        for n, (score, s) in enumerate(scored[:limit], start=1)
+        Evidence(
+            n,
+            s.article_id,
+            s.title,
+            s.source,
+            s.text,
+            s.start,
+            s.end,
+            round(score, 4),
+            round(cosine, 4),
+        )  # fmt: skip
+        for n, (score, cosine, s) in enumerate(scored[:limit], start=1)
     ]

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
         0.3, ge=0, le=1, description="Share of the question's key terms its quotes must contain."
     )
 
+    min_quote_similarity: float = Field(
+        0.6, ge=0, le=1, description="Or: embedding similarity of a quote to the question."
+    )
     discord_token: SecretStr | None = Field(
         None, description="The bot token from the Discord developer portal. Never logged."
     )

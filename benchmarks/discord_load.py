@@ -1,0 +1,94 @@
+"""Discord load check: 50 concurrent /ask at the bot, in-process, with the real engine.
+
+Each simulated /ask runs the same path as the slash command after its deferral
+(`answer_to` → fair queue → engine in the worker thread), with a recording reply
+target in place of Discord's network. It prints how many questions were answered,
+told the bot is busy (queue full or cooldown), or failed (must be 0), and the
+largest event-loop lag seen while the model generated (target <= 100 ms).
+
+Usage: python benchmarks/discord_load.py [INDEX_DIR]   (default: settings, i.e. .index)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.app import open_engine  # noqa: E402
+from bot.cogs.replies import SORRY, answer_to  # noqa: E402
+from bot.discord_bot import AnswerBot  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+
+ASKERS = 50
+QUESTIONS = [
+    "Where did Zuckerberg and Trump have dinner?",
+    "How much did Zuckerberg's charity donate for election infrastructure?",
+    "What is Mark Zuckerberg's net worth?",
+    "What did Zuckerberg give Trump?",
+    "Which newspaper reported the change in tone?",
+]
+
+
+class RecordingTarget:
+    """Stands in for the Discord reply: keeps the last text shown."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    async def show(self, content: str) -> None:
+        self.shown.append(content)
+
+    async def add(self, content: str) -> None:
+        self.shown.append(content)
+
+
+async def watch_lag(stop: asyncio.Event, worst: list[float], tick: float = 0.01) -> None:
+    """Measure how late the event loop wakes a 10 ms sleep."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        await asyncio.sleep(tick)
+        worst[0] = max(worst[0], time.perf_counter() - started - tick)
+
+
+async def run(settings: Settings) -> None:
+    with open_engine(settings) as engine:
+        bot = AnswerBot(engine, settings)
+        engine.ask(QUESTIONS[0])  # warm-up
+        targets = [RecordingTarget() for _ in range(ASKERS)]
+        stop, worst = asyncio.Event(), [0.0]
+        watcher = asyncio.create_task(watch_lag(stop, worst))
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                answer_to(bot, target, user_id, QUESTIONS[user_id % len(QUESTIONS)])
+                for user_id, target in enumerate(targets)
+            )
+        )
+        elapsed = time.perf_counter() - started
+        stop.set()
+        await watcher
+        await bot.queue.stop()
+    busy_words = ("a lot of questions", "Please wait", "already have a question")
+    busy = sum(any(w in t.shown[-1] for w in busy_words) for t in targets)
+    failed = sum(t.shown[-1] == SORRY or not t.shown for t in targets)
+    answered = ASKERS - busy - failed
+    print(f"askers              {ASKERS} at once (queue holds {settings.queue_max_waiting})")
+    print(f"answered            {answered}")
+    print(f"told busy           {busy}")
+    print(f"failed              {failed}   (must be 0)")
+    print(f"wall time           {elapsed:.1f} s")
+    print(f"worst loop lag      {worst[0] * 1000:.1f} ms   (target <= 100 ms)")
+
+
+def main() -> int:
+    overrides = {"index_dir": Path(sys.argv[1])} if len(sys.argv) > 1 else {}
+    asyncio.run(run(Settings(**overrides)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
