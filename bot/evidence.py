@@ -20,7 +20,8 @@ from retrieval.search import Passage
 _WORD = re.compile(r"\w+")
 # Sentences that talk to the model rather than report news are never shown to it.
 _INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget)\b.{0,40}\b(?:instructions|prompts?|rules)\b|"
+    r"\b(?:ignore|disregard|forget)\b.{0,20}\b(?:previous|prior|above|earlier|all|your|any)\b"
+    r".{0,20}\b(?:instructions|prompts?|rules)\b|"
     r"\byou are now\b|\bsystem prompt\b|\bas an ai\b|^\s*(?:system|assistant)\s*:",
     re.IGNORECASE,
 )

@@ -16,7 +16,7 @@ from retrieval.lexical import STOPWORDS
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*")
 _NOT_FOUND = re.compile(
-    r"^\W*(?:not found|n/?a|none|unknown|no answer|i (?:do not|don't|cannot|can't) "
+    r"^\W*(?:(?:not found|n/?a|none|unknown|no answer)\W*$|i (?:do not|don't|cannot|can't) "
     r"(?:know|find|answer)|(?:the )?(?:sentences|articles|text|context) (?:do(?:es)? not|don't) "
     r"(?:say|state|mention|contain|provide)|there is no (?:information|mention))",
     re.IGNORECASE,
