@@ -29,7 +29,7 @@ from bot.grounding import (
 )
 from bot.prompting import Prompts, build_messages
 from retrieval.lexical import query_terms
-from retrieval.search import Searcher, SearchResults, idf
+from retrieval.search import Searcher, SearchResults
 from retrieval.store import IndexStore
 
 NOT_FOUND = "I couldn't find that in the articles."
@@ -176,8 +176,7 @@ class Engine:
         terms = query_terms(question)
         if not terms:
             return 1.0
-        total = self.store.total_chunks()
-        weights = {t: idf(self.store.document_frequency(t), total) for t in terms}
+        weights = self.searcher.term_weights(terms)
         haystack = " ".join(_WORD.findall(" ".join(f"{e.title} {e.text}" for e in chosen).lower()))
         found = sum(w for t, w in weights.items() if _mentions(haystack, t))
         return found / sum(weights.values())

@@ -175,12 +175,16 @@ class Searcher:
         mixed = self.cosine_weight * max(cosine, 0.0) + (1 - self.cosine_weight) * coverage
         return round(min(max(mixed, 0.0), 1.0), 4)
 
+    def term_weights(self, terms: list[str]) -> dict[str, float]:
+        """Each term's IDF over the indexed chunks: rare terms say most about a question."""
+        total = self.store.total_chunks()
+        return {term: idf(self.store.document_frequency(term), total) for term in terms}
+
     def _coverage(self, terms: list[str], chunk_ids: list[str]) -> dict[str, float]:
         """IDF-weighted share of the question's terms each chunk contains."""
         if not terms:
             return {}
-        total = self.store.total_chunks()
-        weights = {term: idf(self.store.document_frequency(term), total) for term in terms}
+        weights = self.term_weights(terms)
         whole = sum(weights.values())
         covered = dict.fromkeys(chunk_ids, 0.0)
         for term, weight in weights.items():
