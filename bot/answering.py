@@ -15,11 +15,10 @@ the prompt:
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 
-from bot.evidence import Evidence, select_evidence
+from bot.evidence import Evidence, select_evidence, weighted_coverage
 from bot.generation import GenerationFailed, Generator, TextCallback
 from bot.grounding import (
     answer_support,
@@ -35,7 +34,6 @@ from retrieval.store import IndexStore
 NOT_FOUND = "I couldn't find that in the articles."
 MAX_QUESTION_CHARS = 1000
 MAX_QUOTES = 2
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -118,8 +116,13 @@ class Engine:
         if results.relevance < self.options.relevance_threshold:
             return self._abstain(question, timings, started, closest, "nothing relevant found")
 
+        weights = self.searcher.term_weights(query_terms(question))
         evidence = select_evidence(
-            question, results.passages, self.searcher.embedder, self.options.evidence_sentences
+            question,
+            results.passages,
+            self.searcher.embedder,
+            self.options.evidence_sentences,
+            weights,
         )
         timings["evidence"] = _since(started) - timings["search"]
         if not evidence:
@@ -141,7 +144,7 @@ class Engine:
         chosen = self._supporting(reply.answer, reply.sources, evidence)
         if not chosen:
             return self._abstain(question, timings, started, closest, "answer not in the sentences")
-        if not self._addresses_question(question, chosen):
+        if not self._addresses_question(chosen, weights):
             return self._abstain(question, timings, started, closest, "quotes miss the question")
         quotes = self._verified_quotes(chosen)
         if not quotes:
@@ -165,21 +168,14 @@ class Engine:
                 backing = pair
         return backing[:MAX_QUOTES]
 
-    def _addresses_question(self, question: str, chosen: list[Evidence]) -> bool:
-        """The quotes are about the question: its key terms, or its meaning, are in them."""
+    def _addresses_question(self, chosen: list[Evidence], weights: dict[str, float]) -> bool:
+        """The quotes are about the question: its meaning, or its key terms, are in them."""
         if max(e.cosine for e in chosen) >= self.options.min_quote_similarity:
             return True
-        return self._question_coverage(question, chosen) >= self.options.min_question_coverage
-
-    def _question_coverage(self, question: str, chosen: list[Evidence]) -> float:
-        """IDF-weighted share of the question's terms found in the quotes or their titles."""
-        terms = query_terms(question)
-        if not terms:
-            return 1.0
-        weights = self.searcher.term_weights(terms)
-        haystack = " ".join(_WORD.findall(" ".join(f"{e.title} {e.text}" for e in chosen).lower()))
-        found = sum(w for t, w in weights.items() if _mentions(haystack, t))
-        return found / sum(weights.values())
+        if not weights:
+            return True
+        quoted = " ".join(f"{e.title} {e.text}" for e in chosen)
+        return weighted_coverage(quoted, weights) >= self.options.min_question_coverage
 
     def _verified_quotes(self, chosen: list[Evidence]) -> tuple[Quote, ...]:
         """Quotes whose text is exactly the stored article text at their offsets."""
@@ -221,10 +217,3 @@ def _since(started: float) -> float:
 
 def _closest_titles(results: SearchResults) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p.title for p in results.passages))[:3]
-
-
-def _mentions(haystack: str, term: str) -> bool:
-    """Whether a lower-cased text contains a term, allowing simple plural/verb endings."""
-    words = term.split()
-    stem = " ".join(words[:-1] + [words[-1].rstrip("s")]) if len(words[-1]) > 3 else term
-    return re.search(rf"(?<!\w){re.escape(stem)}", haystack) is not None

@@ -26,7 +26,7 @@ _INSTRUCTION = re.compile(
     re.IGNORECASE,
 )
 _MIN_WORDS = 4
-_COVERAGE_WEIGHT = 0.5
+_RANK_PENALTY = 0.05  # sentences from lower-ranked passages need a little more to win
 
 
 @dataclass(frozen=True)
@@ -57,16 +57,36 @@ def _stem(word: str) -> str:
     return word
 
 
+def mentions(words: str, term: str) -> bool:
+    """Whether space-joined lower-case words contain a term, allowing plural/verb endings."""
+    parts = term.split()
+    stem = " ".join(parts[:-1] + [parts[-1].rstrip("s")]) if len(parts[-1]) > 3 else term
+    return re.search(rf"(?<!\w){re.escape(stem)}", words) is not None
+
+
+def weighted_coverage(text: str, weights: dict[str, float]) -> float:
+    """Share of the question's term weight (IDF) whose terms appear in `text`, 0..1."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    words = " ".join(_WORD.findall(text.lower()))
+    return sum(w for term, w in weights.items() if mentions(words, term)) / total
+
+
 def looks_like_instruction(text: str) -> bool:
     """A sentence addressed to an AI ("ignore previous instructions…"): a prompt injection."""
     return _INSTRUCTION.search(text) is not None
 
 
 def sentences_of(passages: tuple[Passage, ...] | list[Passage]) -> list[Evidence]:
-    """Every distinct sentence of the passages, with article offsets (unscored)."""
+    """Every distinct sentence of the passages, with article offsets.
+
+    `score` holds the rank of the passage the sentence came from (0 = best) until
+    `select_evidence` scores it.
+    """
     seen: set[tuple[str, int]] = set()
     found: list[Evidence] = []
-    for passage in passages:
+    for rank, passage in enumerate(passages):
         for start, end in split_sentences(passage.text):
             key = (passage.article_id, passage.start + start)
             if key in seen:
@@ -81,16 +101,24 @@ def sentences_of(passages: tuple[Passage, ...] | list[Passage]) -> list[Evidence
                     text=passage.text[start:end],
                     start=passage.start + start,
                     end=passage.start + end,
-                    score=0.0,
+                    score=float(rank),
                 )
             )
     return found
 
 
 def select_evidence(
-    question: str, passages: tuple[Passage, ...] | list[Passage], embedder: Embedder, limit: int
+    question: str,
+    passages: tuple[Passage, ...] | list[Passage],
+    embedder: Embedder,
+    limit: int,
+    weights: dict[str, float],
 ) -> list[Evidence]:
-    """The `limit` sentences most related to the question, numbered 1..limit, best first."""
+    """The `limit` sentences most related to the question, numbered 1..limit, best first.
+
+    Score = cosine to the question + IDF-weighted coverage of its terms (`weights`)
+    - a small penalty per rank of the sentence's passage.
+    """
     sentences = [
         s
         for s in sentences_of(passages)
@@ -100,11 +128,11 @@ def select_evidence(
         return []
     vectors = embedder.embed([question, *[s.text for s in sentences]])
     cosines = vectors[1:] @ vectors[0]
-    wanted = content_words(question)
     scored = []
     for sentence, cosine in zip(sentences, np.asarray(cosines).tolist(), strict=True):
-        coverage = len(wanted & content_words(sentence.text)) / len(wanted) if wanted else 0.0
-        scored.append((cosine + _COVERAGE_WEIGHT * coverage, cosine, sentence))
+        coverage = weighted_coverage(sentence.text, weights)
+        score = cosine + coverage - _RANK_PENALTY * sentence.score
+        scored.append((score, cosine, sentence))
     scored.sort(key=lambda item: item[0], reverse=True)
     return [
         Evidence(
