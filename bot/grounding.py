@@ -21,7 +21,6 @@ _NOT_FOUND = re.compile(
     r"(?:say|state|mention|contain|provide)|there is no (?:information|mention))",
     re.IGNORECASE,
 )
-MIN_SUPPORT = 0.6
 
 
 def says_not_found(answer: str) -> bool:
@@ -44,11 +43,6 @@ def answer_support(answer: str, sentences: list[str]) -> float:
     if not wanted:
         return 1.0 if sentences else 0.0
     return len(wanted & content_words(joined)) / len(wanted)
-
-
-def is_supported(answer: str, sentences: list[str], minimum: float = MIN_SUPPORT) -> bool:
-    """Whether the answer is backed by the sentences it would be quoted with."""
-    return bool(sentences) and answer_support(answer, sentences) >= minimum
 
 
 def quote_is_exact(article_text: str | None, text: str, start: int, end: int) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -220,9 +219,3 @@ def _extract_html(html: str) -> tuple[str, str | None, str | None, str | None] |
     if meta is None:
         return body, None, None, None
     return body, meta.title, meta.date, meta.url
-
-
-def iter_parsed(sources: list[Source]) -> Iterator[Article | Skipped]:
-    """Parse sources one by one, so a caller can show progress."""
-    for source in sources:
-        yield parse_source(source)

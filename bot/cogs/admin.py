@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from datetime import UTC, datetime
 
 import discord
@@ -69,7 +68,6 @@ class AdminCog(commands.Cog):
                         )
 
         reporter = asyncio.create_task(show_progress())
-        started = time.perf_counter()
         try:
             return await asyncio.to_thread(
                 reload_corpus,
@@ -82,7 +80,6 @@ class AdminCog(commands.Cog):
             reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reporter
-            self.bot.last_reload_seconds = time.perf_counter() - started
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction) -> None:
