@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "eval",
         parents=[common],
-        help="score retrieval on a QA .jsonl file",
+        help="score retrieval (and with --answers, answers) on a QA .jsonl file",
         description="Recall@1/3/5, MRR and how well the relevance signal separates answerable "
         "from unanswerable questions, per search mode.",
     )
