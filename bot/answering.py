@@ -110,20 +110,20 @@ class Engine:
             return Answer(question, "Please ask a question about the articles.", (), True,
                           timings, reason="empty question")  # fmt: skip
 
-        results = self.searcher.search(question, k=self.options.top_k)
-        timings["search"] = _since(started)
-        closest = _closest_titles(results)
-        if results.relevance < self.options.relevance_threshold:
-            return self._abstain(question, timings, started, closest, "nothing relevant found")
-
-        weights = self.searcher.term_weights(query_terms(question))
-        evidence = select_evidence(
-            question,
-            results.passages,
-            self.searcher.embedder,
-            self.options.evidence_sentences,
-            weights,
-        )
+        with self.store.snapshot():  # a reload switching meanwhile stays unseen until done
+            results = self.searcher.search(question, k=self.options.top_k)
+            timings["search"] = _since(started)
+            closest = _closest_titles(results)
+            if results.relevance < self.options.relevance_threshold:
+                return self._abstain(question, timings, started, closest, "nothing relevant found")
+            weights = self.searcher.term_weights(query_terms(question))
+            evidence = select_evidence(
+                question,
+                results.passages,
+                self.searcher.embedder,
+                self.options.evidence_sentences,
+                weights,
+            )
         timings["evidence"] = _since(started) - timings["search"]
         if not evidence:
             return self._abstain(question, timings, started, closest, "no sentences to quote")

@@ -7,12 +7,13 @@ engine down. Nothing here is global: close the context and everything is freed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from bot.answering import Engine, EngineOptions
 from bot.generation import Generator, LlamaGenerator
 from bot.model_files import resolve_model_path
+from bot.model_server import ServerGenerator
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.embedding import Embedder
@@ -20,6 +21,19 @@ from retrieval.errors import CorpusError, IndexUnavailable
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
 from retrieval.sync import ProgressCallback, SyncReport, sync_corpus
+from retrieval.vectors import ChromaServer
+
+
+def chroma_server(settings: Settings) -> ChromaServer | None:
+    """The Chroma server the settings name, or None for the embedded database."""
+    if not settings.chroma_host:
+        return None
+    return ChromaServer(settings.chroma_host, settings.chroma_port, settings.chroma_ssl)
+
+
+def open_store(settings: Settings) -> IndexStore:
+    """The index the settings name: `INDEX_DIR`, with vectors embedded or on the Chroma server."""
+    return IndexStore(settings.index_dir, chroma_server(settings))
 
 
 def require_index(settings: Settings) -> None:
@@ -59,7 +73,15 @@ def open_searcher(
 
 
 def load_generator(settings: Settings) -> Generator:
-    """The answer model named by the settings (the default one, assembled on first use)."""
+    """The answer model the settings name: a model server, or a GGUF loaded here."""
+    if settings.llm_base_url:
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        return ServerGenerator(
+            settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=key,
+            max_tokens=settings.llm_max_tokens,
+        )
     path = resolve_model_path(settings.model_path, settings.model_cache_dir)
     return LlamaGenerator(
         path,
@@ -90,6 +112,7 @@ def status_info(settings: Settings, store: IndexStore) -> dict:
         "corpus_dir": str(settings.corpus_dir),
         "articles": store.article_count(),
         "chunks": store.chunk_count(),
+        "vectors": "embedded" if store.chroma_server is None else str(store.chroma_server),
         "embedding_model": config.get("embedding_model"),
         "chunk_words": config.get("chunk_words"),
         "chunk_overlap_words": config.get("chunk_overlap_words"),
@@ -102,8 +125,14 @@ def reload_corpus(
     store: IndexStore,
     embedder: Embedder,
     on_progress: ProgressCallback | None = None,
+    *,
+    wait: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> SyncReport:
-    """Sync the index with the corpus folder (incremental), as `ingest` and `/reload` do."""
+    """Sync the index with the corpus folder (incremental, atomic), as `ingest` and `/reload` do.
+
+    Another reload of the same index raises `IndexBusy`, or with `wait=True` is waited for.
+    """
     require_corpus(settings)
     return sync_corpus(
         settings.corpus_dir,
@@ -113,6 +142,8 @@ def reload_corpus(
         chunk_overlap_words=settings.chunk_overlap_words,
         max_article_bytes=settings.max_article_bytes,
         on_progress=on_progress,
+        wait=wait,
+        on_wait=on_wait,
     )
 
 
@@ -121,7 +152,7 @@ def open_engine(settings: Settings, generator: Generator | None = None) -> Itera
     """An engine over the configured index and models; closes the index on exit."""
     require_index(settings)
     prompts = Prompts.load(settings.prompts_dir)
-    with IndexStore(settings.index_dir) as store:
+    with open_store(settings) as store:
         searcher = open_searcher(settings, store)
         yield Engine(
             store,

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from bot.app import (
     open_searcher,
+    open_store,
     reload_corpus,
     require_corpus,
     require_index,
@@ -28,7 +29,6 @@ from bot.evaluation import RECALL_AT
 from bot.settings import Settings
 from retrieval.errors import BotError
 from retrieval.search import MODES
-from retrieval.store import IndexStore
 
 EXIT_USAGE = 2
 
@@ -137,14 +137,20 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     require_corpus(settings)  # before the slow model load
     print("Loading the embedding model…", file=sys.stderr)
     embedder = Embedder(settings.embedding_model_path, settings.embed_batch_size)
-    with IndexStore(settings.index_dir) as store, ProgressBar(enabled=not args.quiet) as bar:
-        report = reload_corpus(settings, store, embedder, on_progress=bar.update)
+    with open_store(settings) as store, ProgressBar(enabled=not args.quiet) as bar:
+        report = reload_corpus(
+            settings, store, embedder, on_progress=bar.update, wait=True, on_wait=_say
+        )
         totals = {"articles": store.article_count(), "chunks": store.chunk_count()}
     if args.json:
         print(json.dumps(report_dict(report) | totals, indent=2))
         return 0
     print(format_report(report, settings, totals))
     return 0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def format_report(report, settings: Settings, totals: dict) -> str:  # noqa: ANN001 - SyncReport
@@ -175,7 +181,7 @@ def report_dict(report) -> dict:  # noqa: ANN001 - SyncReport, imported lazily
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """Print the passages found for one question."""
     require_index(settings)
-    with IndexStore(settings.index_dir) as store:
+    with open_store(settings) as store:
         results = open_searcher(settings, store).search(args.question, k=args.k, mode=args.mode)
     if args.json:
         print(
@@ -228,7 +234,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             report["answers"] = score_answers(items, engine.ask, quote_is_valid)
     else:
         require_index(settings)
-        with IndexStore(settings.index_dir) as store:
+        with open_store(settings) as store:
             searcher = open_searcher(settings, store)
             report["retrieval"] = _score_modes(items, searcher, args.mode, settings)
     if args.json:
@@ -314,7 +320,7 @@ def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """Print what the index holds, without loading any model."""
     require_index(settings)
-    with IndexStore(settings.index_dir) as store:
+    with open_store(settings) as store:
         info = status_info(settings, store)
     if args.json:
         print(json.dumps(info, indent=2))

@@ -13,7 +13,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -131,9 +131,6 @@ class LlamaGenerator:
         """Stream a JSON reply; give up (GenerationFailed) past `time_budget` seconds."""
         with self._lock:
             started = time.perf_counter()
-            first: float | None = None
-            raw = ""
-            shown = ""
             try:
                 stream = self._llm.create_chat_completion(
                     messages=messages,
@@ -142,24 +139,37 @@ class LlamaGenerator:
                     max_tokens=self.max_tokens,
                     stream=True,
                 )
-                for chunk in stream:
-                    piece = chunk["choices"][0]["delta"].get("content") or ""
-                    if not piece:
-                        continue
-                    if first is None:
-                        first = time.perf_counter() - started
-                    raw += piece
-                    if on_text is not None:
-                        text = partial_answer(raw)
-                        if text and text != shown:
-                            shown = text
-                            on_text(text)
-                    if time.perf_counter() - started > time_budget:
-                        raise GenerationFailed(f"the model ran over its {time_budget:.0f} s budget")
+                pieces = (chunk["choices"][0]["delta"].get("content") or "" for chunk in stream)
+                return collect_reply(pieces, on_text, time_budget, started)
             except GenerationFailed:
                 raise
             except Exception as error:  # llama.cpp raises assorted errors mid-stream
                 raise GenerationFailed(f"the model failed: {error}") from error
-            sources, answer = parse_reply(raw)
-            elapsed = time.perf_counter() - started
-            return Reply(sources, answer, first if first is not None else elapsed, elapsed)
+
+
+def collect_reply(
+    pieces: Iterable[str], on_text: TextCallback | None, time_budget: float, started: float
+) -> Reply:
+    """Join streamed text into a `Reply`, passing the answer so far to `on_text`.
+
+    Shared by the in-process model and the model server, so both stream, time out
+    and parse alike.
+    """
+    first: float | None = None
+    raw = shown = ""
+    for piece in pieces:
+        if not piece:
+            continue
+        if first is None:
+            first = time.perf_counter() - started
+        raw += piece
+        if on_text is not None:
+            text = partial_answer(raw)
+            if text and text != shown:
+                shown = text
+                on_text(text)
+        if time.perf_counter() - started > time_budget:
+            raise GenerationFailed(f"the model ran over its {time_budget:.0f} s budget")
+    sources, answer = parse_reply(raw)
+    elapsed = time.perf_counter() - started
+    return Reply(sources, answer, first if first is not None else elapsed, elapsed)

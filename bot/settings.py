@@ -27,7 +27,14 @@ class Settings(BaseSettings):
     )
 
     corpus_dir: Path = Field(Path("corpus"), description="Folder of articles to index.")
-    index_dir: Path = Field(Path(".index"), description="Where the Chroma index lives.")
+    index_dir: Path = Field(
+        Path(".index"), description="Where the index lives (article texts; vectors if embedded)."
+    )
+    chroma_host: str | None = Field(
+        None, description="A `chroma run` server for the vectors; empty = embedded in INDEX_DIR."
+    )
+    chroma_port: int = Field(8000, ge=1, le=65535, description="The Chroma server's port.")
+    chroma_ssl: bool = Field(False, description="Reach the Chroma server over HTTPS.")
     embedding_model_path: Path | None = Field(
         None,
         description="Local sentence-transformers model folder; empty = the bundled "
@@ -57,6 +64,15 @@ class Settings(BaseSettings):
     )
     model_cache_dir: Path | None = Field(
         None, description="Where the default model is assembled; empty = ~/.cache/…"
+    )
+    llm_base_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible model server (e.g. http://127.0.0.1:8080/v1) shared "
+        "by several bot processes; empty = load MODEL_PATH in this process.",
+    )
+    llm_api_key: SecretStr | None = Field(None, description="Bearer key for LLM_BASE_URL, if any.")
+    llm_model: str = Field(
+        "default", description="Model name sent to LLM_BASE_URL (the server's alias)."
     )
     prompts_dir: Path = Field(Path("prompts"), description="Folder with the prompt templates.")
     llm_threads: int | None = Field(None, ge=1, description="CPU threads; empty = all cores.")
@@ -109,6 +125,9 @@ class Settings(BaseSettings):
     @field_validator(
         "discord_token",
         "discord_guild_id",
+        "chroma_host",
+        "llm_base_url",
+        "llm_api_key",
         "embedding_model_path",
         "model_path",
         "model_cache_dir",

@@ -1,25 +1,30 @@
-"""The index on disk: chunk vectors in Chroma, article texts and the sync manifest in SQLite.
+"""The index on disk: article texts and chunks in SQLite, chunk vectors in Chroma.
 
-Chroma holds one record per chunk (vector, text, offsets, article metadata).
-Beside it, `articles.sqlite` keeps each article's full clean text (so any quote
-can be checked against it), the fingerprint of its source (so unchanged files
-are never re-embedded), the index configuration (so a different embedding
-model or chunking never mixes vectors), and the chunks again with an FTS5
-full-text index for lexical (BM25) search, written in the same transaction as
-their article so the two searches never disagree about what exists.
+`articles.sqlite` is the source of truth. It keeps each article's full clean text
+(so any quote can be checked against it), the fingerprint of its source (so
+unchanged files are never re-embedded), the index configuration (so a different
+embedding model or chunking never mixes vectors), and every chunk with an FTS5
+full-text index for lexical (BM25) search. Chroma (embedded in the index folder,
+or a server) holds one vector per chunk id.
 
-Writes go Chroma first, then SQLite: if a run dies in between, the manifest
-still shows the old fingerprint and the next sync redoes that article, deleting
-any chunks it had half-written.
+Reloads are atomic. A sync first adds the new vectors to Chroma, where nobody
+sees them yet (readers only accept chunk ids SQLite lists), then switches
+everything in one SQLite transaction, and only then deletes vectors nothing refers
+to. A reader therefore sees the old index or the new one, never a mix; a process
+killed part-way leaves the old index whole, and its vectors are reused by the
+next sync (chunk ids name the article version, so they never change meaning).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -28,10 +33,11 @@ import numpy as np
 
 from retrieval.errors import IndexUnavailable
 from retrieval.models import Article, Chunk
+from retrieval.vectors import ChromaServer, open_chroma
 
 T = TypeVar("T")
 
-COLLECTION = "chunks"
+_LEGACY_COLLECTION = "chunks"  # the single collection of pipeline version 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     article_id  TEXT PRIMARY KEY,
@@ -64,7 +70,7 @@ CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
 END;
 """
-_DELETE_BATCH = 500
+_ID_PAGE = 2000  # ids per Chroma get/delete call
 
 
 @dataclass(frozen=True)
@@ -73,15 +79,6 @@ class ManifestEntry:
 
     path: str
     fingerprint: str
-
-
-@dataclass(frozen=True)
-class IndexedArticle:
-    """An article and the vectors of its chunks, ready to write."""
-
-    article: Article
-    chunks: Sequence[Chunk]
-    vectors: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -110,37 +107,37 @@ def _locked(method: Callable[..., T]) -> Callable[..., T]:
 
 
 class IndexStore:
-    """Open (or create) the index in `index_dir`.
+    """Open (or create) the index in `index_dir`, with vectors embedded or on `chroma_server`.
 
     Safe to share between threads (the Discord bot answers in a worker thread while a
-    reload writes in another): each method runs under one re-entrant lock.
+    reload writes in another): each method runs under one re-entrant lock. Several
+    processes may share one index when its vectors are on a Chroma server.
     """
 
-    def __init__(self, index_dir: Path) -> None:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
+    def __init__(self, index_dir: Path, chroma_server: ChromaServer | None = None) -> None:
         self.index_dir = Path(index_dir)
+        self.chroma_server = chroma_server
         try:
             self.index_dir.mkdir(parents=True, exist_ok=True)
-            self._client = chromadb.PersistentClient(
-                path=str(self.index_dir / "chroma"),
-                settings=ChromaSettings(anonymized_telemetry=False),
-            )
             # Shared by the answer worker and a reload thread; every use holds self._lock.
-            self._db = sqlite3.connect(self.index_dir / "articles.sqlite", check_same_thread=False)
+            self._db = sqlite3.connect(
+                self.index_dir / "articles.sqlite", check_same_thread=False, timeout=30
+            )
+            # WAL: readers in other processes keep their snapshot while a reload commits.
+            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as error:
             raise IndexUnavailable(
                 f"Cannot open the index in {self.index_dir}: {error}. Check the folder is "
                 "writable, or point --index / INDEX_DIR somewhere else."
             ) from error
-        self._chunks = self._open_collection()
+        self._client = open_chroma(self.index_dir, chroma_server)
+        self._collections: dict[str, object] = {}
         self._max_batch = self._client.get_max_batch_size()
         self._lock = threading.RLock()
-
-    def _open_collection(self):  # noqa: ANN202 - chromadb's Collection type
-        return self._client.get_or_create_collection(COLLECTION, metadata={"hnsw:space": "cosine"})
+        self._snapshot_depth = 0
+        if self.get_meta("index_uid") is None:
+            self.set_meta("index_uid", uuid.uuid4().hex[:12])
 
     @_locked
     def close(self) -> None:
@@ -152,6 +149,23 @@ class IndexStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read one consistent state: a reload here or in another process waits or stays unseen.
+
+        Wrap everything one question reads (search, passages, article texts) in it.
+        """
+        with self._lock:
+            if self._snapshot_depth == 0 and not self._db.in_transaction:
+                self._db.execute("BEGIN")
+            self._snapshot_depth += 1
+            try:
+                yield
+            finally:
+                self._snapshot_depth -= 1
+                if self._snapshot_depth == 0 and self._db.in_transaction:
+                    self._db.execute("COMMIT")
 
     # -- metadata -----------------------------------------------------------------
     @_locked
@@ -196,34 +210,51 @@ class IndexStore:
 
     @_locked
     def chunk_count(self) -> int:
-        """How many chunk vectors Chroma holds."""
-        return self._chunks.count()
+        """How many chunks are indexed (each has a vector and a full-text entry)."""
+        return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    total_chunks = chunk_count
+
+    @_locked
+    def vector_count(self) -> int:
+        """How many vectors the active collection holds (equals `chunk_count` after a sync)."""
+        active = self._active()
+        return active.count() if active is not None else 0
 
     @_locked
     def chunks_of(self, article_id: str) -> list[Chunk]:
-        """An article's chunks as stored in Chroma, in order."""
-        got = self._chunks.get(where={"article_id": article_id}, include=["documents", "metadatas"])
-        chunks = [
-            Chunk(cid, meta["article_id"], meta["index"], doc, meta["start"], meta["end"])
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        ]
-        return sorted(chunks, key=lambda chunk: chunk.index)
+        """An article's indexed chunks, in order."""
+        rows = self._db.execute(
+            "SELECT chunk_id, article_id, idx, text, start, end FROM chunks "
+            "WHERE article_id = ? ORDER BY idx",
+            (article_id,),
+        )
+        return [Chunk(*row) for row in rows]
 
     # -- searching ----------------------------------------------------------------
     @_locked
     def dense_query(self, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
-        """Chunk ids nearest to `vector`, with cosine similarity, best first."""
-        count = self._chunks.count()
-        if count == 0:
-            return []
-        got = self._chunks.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(limit, count),
-            include=["distances"],
-        )
-        return [
-            (cid, 1.0 - dist) for cid, dist in zip(got["ids"][0], got["distances"][0], strict=True)
-        ]
+        """Indexed chunk ids nearest to `vector`, with cosine similarity, best first.
+
+        Vectors a reload has added but not yet committed are skipped, so the query
+        asks for more until it has `limit` indexed ones (or the collection is exhausted).
+        """
+        active = self._active()
+        count = active.count() if active is not None else 0
+        asked = min(limit, count)
+        while asked:
+            got = active.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=asked,
+                include=["distances"],
+            )
+            pairs = list(zip(got["ids"][0], got["distances"][0], strict=True))
+            indexed = self._indexed_ids([cid for cid, _ in pairs])
+            found = [(cid, 1.0 - dist) for cid, dist in pairs if cid in indexed]
+            if len(found) >= limit or asked >= count:
+                return found[:limit]
+            asked = min(count, asked * 2)
+        return []
 
     @_locked
     def lexical_query(self, expression: str, limit: int) -> list[tuple[str, float]]:
@@ -266,11 +297,6 @@ class IndexStore:
         return {row[0] for row in rows}
 
     @_locked
-    def total_chunks(self) -> int:
-        """Chunks in the lexical index (equals `chunk_count` once a sync has finished)."""
-        return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-
-    @_locked
     def passages(self, chunk_ids: Sequence[str]) -> dict[str, StoredPassage]:
         """Chunk text, offsets and article metadata for each id."""
         if not chunk_ids:
@@ -287,107 +313,152 @@ class IndexStore:
     @_locked
     def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored embedding of each chunk id."""
-        if not chunk_ids:
+        active = self._active()
+        if not chunk_ids or active is None:
             return {}
-        got = self._chunks.get(ids=list(chunk_ids), include=["embeddings"])
+        got = active.get(ids=list(chunk_ids), include=["embeddings"])
         return {
             cid: np.asarray(vec, dtype=np.float32)
             for cid, vec in zip(got["ids"], got["embeddings"], strict=True)
         }
 
-    # -- writing ------------------------------------------------------------------
+    # -- writing (a sync calls these while holding the reload lock) -----------------
     @_locked
-    def write(self, batch: Iterable[IndexedArticle]) -> None:
-        """Insert or replace articles and their chunks."""
-        batch = list(batch)
-        if not batch:
-            return
-        self._delete_chunks([item.article.article_id for item in batch])
-        ids, vectors, documents, metadatas = [], [], [], []
-        for item in batch:
-            article = item.article
-            for chunk, vector in zip(item.chunks, item.vectors, strict=True):
-                ids.append(chunk.chunk_id)
-                vectors.append(vector)
-                documents.append(chunk.text)
-                metadatas.append(
-                    {
-                        "article_id": article.article_id,
-                        "title": article.title,
-                        "source": article.source,
-                        "date": article.date or "",
-                        "index": chunk.index,
-                        "start": chunk.start,
-                        "end": chunk.end,
-                    }
-                )
-        for at in range(0, len(ids), self._max_batch):
-            end = at + self._max_batch
-            self._chunks.add(
-                ids=ids[at:end],
-                embeddings=np.asarray(vectors[at:end]),
-                documents=documents[at:end],
-                metadatas=metadatas[at:end],
+    def collection_for(self, config: dict) -> str:
+        """The Chroma collection that holds vectors built with `config` (created if new).
+
+        The name carries this index's id, so indexes sharing one Chroma server never
+        touch each other's vectors.
+        """
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
+        name = f"chunks-{self.get_meta('index_uid')}-{digest}"
+        self._collection(name)
+        return name
+
+    @_locked
+    def vector_ids(self, collection: str, chunk_ids: Sequence[str]) -> set[str]:
+        """Those of `chunk_ids` that already have a vector in `collection` (reusable)."""
+        found: set[str] = set()
+        target = self._collection(collection)
+        for at in range(0, len(chunk_ids), _ID_PAGE):
+            found.update(target.get(ids=list(chunk_ids[at : at + _ID_PAGE]), include=[])["ids"])
+        return found
+
+    @_locked
+    def add_vectors(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Add chunk vectors to `collection`; invisible to readers until `commit` lists them."""
+        target = self._collection(collection)
+        for at in range(0, len(chunks), self._max_batch):
+            part = chunks[at : at + self._max_batch]
+            target.upsert(
+                ids=[chunk.chunk_id for chunk in part],
+                embeddings=np.asarray(vectors[at : at + self._max_batch], dtype=np.float32),
+                metadatas=[{"article_id": chunk.article_id} for chunk in part],
             )
-        article_ids = [item.article.article_id for item in batch]
+
+    @_locked
+    def commit(
+        self,
+        collection: str,
+        config: dict,
+        written: Sequence[tuple[Article, Sequence[Chunk]]],
+        removed: Sequence[str],
+        *,
+        replace_all: bool = False,
+        extra_meta: dict[str, str] | None = None,
+    ) -> None:
+        """Switch to the new state in one transaction: readers see all of it or none of it."""
+        if self._db.in_transaction:  # a snapshot of our own must not swallow the switch
+            self._db.execute("COMMIT")
+        changed = [(article.article_id,) for article, _ in written] + [(aid,) for aid in removed]
+        meta = {"config": json.dumps(config, sort_keys=True), "collection": collection}
         with self._db:
-            self._delete_chunk_rows(article_ids)
+            self._db.execute("BEGIN IMMEDIATE")
+            if replace_all:
+                self._db.execute("DELETE FROM chunks")
+                self._db.execute("DELETE FROM articles")
+            self._db.executemany("DELETE FROM chunks WHERE article_id = ?", changed)
+            self._db.executemany("DELETE FROM articles WHERE article_id = ?", changed)
             self._db.executemany(
                 "INSERT INTO chunks (chunk_id, article_id, idx, start, end, text) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (c.chunk_id, c.article_id, c.index, c.start, c.end, c.text)
-                    for item in batch
-                    for c in item.chunks
+                    for _, chunks in written
+                    for c in chunks
                 ],
             )
             self._db.executemany(
-                "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (
-                        item.article.article_id,
-                        item.article.path,
-                        item.article.fingerprint,
-                        item.article.title,
-                        item.article.source,
-                        item.article.date,
-                        item.article.text,
-                        len(item.chunks),
-                    )
-                    for item in batch
+                    (a.article_id, a.path, a.fingerprint, a.title, a.source, a.date, a.text, len(c))
+                    for a, c in written
                 ],
             )
-
-    @_locked
-    def remove(self, article_ids: Sequence[str]) -> None:
-        """Delete articles and every chunk they had."""
-        self._delete_chunks(article_ids)
-        with self._db:
-            self._delete_chunk_rows(article_ids)
             self._db.executemany(
-                "DELETE FROM articles WHERE article_id = ?", [(aid,) for aid in article_ids]
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [*meta.items(), *(extra_meta or {}).items()],
             )
-
-    def _delete_chunk_rows(self, article_ids: Sequence[str]) -> None:
-        """Delete SQLite chunk rows (and, by trigger, their full-text entries)."""
-        self._db.executemany(
-            "DELETE FROM chunks WHERE article_id = ?", [(aid,) for aid in article_ids]
-        )
-
-    def _delete_chunks(self, article_ids: Sequence[str]) -> None:
-        for at in range(0, len(article_ids), _DELETE_BATCH):
-            ids = list(article_ids[at : at + _DELETE_BATCH])
-            self._chunks.delete(where={"article_id": {"$in": ids}})
 
     @_locked
-    def reset(self, config: dict) -> None:
-        """Drop every vector and article, and record the configuration the new index uses."""
-        self._client.delete_collection(COLLECTION)
-        self._chunks = self._open_collection()
-        with self._db:
-            self._db.execute("DELETE FROM chunks")
-            self._db.execute("DELETE FROM articles")
-            self._db.execute("DELETE FROM meta")
-            self._db.execute(
-                "INSERT INTO meta VALUES ('config', ?)", (json.dumps(config, sort_keys=True),)
+    def articles_missing_vectors(self) -> set[str]:
+        """Indexed articles some of whose chunks have no vector (e.g. a new Chroma server)."""
+        if self.vector_count() == self.chunk_count():
+            return set()
+        have = self._all_vector_ids()
+        rows = self._db.execute("SELECT chunk_id, article_id FROM chunks").fetchall()
+        return {article_id for chunk_id, article_id in rows if chunk_id not in have}
+
+    @_locked
+    def collect_garbage(self) -> int:
+        """Delete vectors no indexed chunk refers to, and collections of old configurations."""
+        active_name = self.get_meta("collection")
+        prefix = f"chunks-{self.get_meta('index_uid')}-"
+        for existing in self._client.list_collections():
+            name = getattr(existing, "name", existing)
+            stale = name.startswith(prefix) or (
+                name == _LEGACY_COLLECTION and self.chroma_server is None
             )
+            if stale and name != active_name:
+                self._client.delete_collection(name)
+                self._collections.pop(name, None)
+        active = self._active()
+        if active is None:
+            return 0
+        indexed = {row[0] for row in self._db.execute("SELECT chunk_id FROM chunks")}
+        orphans = sorted(self._all_vector_ids() - indexed)
+        for at in range(0, len(orphans), _ID_PAGE):
+            active.delete(ids=orphans[at : at + _ID_PAGE])
+        return len(orphans)
+
+    # -- helpers ------------------------------------------------------------------
+    def _collection(self, name: str):  # noqa: ANN202 - chromadb's Collection type
+        if name not in self._collections:
+            self._collections[name] = self._client.get_or_create_collection(
+                name, metadata={"hnsw:space": "cosine"}
+            )
+        return self._collections[name]
+
+    def _active(self):  # noqa: ANN202
+        """The collection the committed state points at (re-read: another process may switch it)."""
+        name = self.get_meta("collection")
+        return self._collection(name) if name else None
+
+    def _all_vector_ids(self) -> set[str]:
+        active = self._active()
+        found: set[str] = set()
+        if active is None:
+            return found
+        total = active.count()
+        for offset in range(0, total, _ID_PAGE):
+            found.update(active.get(include=[], limit=_ID_PAGE, offset=offset)["ids"])
+        return found
+
+    def _indexed_ids(self, chunk_ids: Sequence[str]) -> set[str]:
+        if not chunk_ids:
+            return set()
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._db.execute(
+            f"SELECT chunk_id FROM chunks WHERE chunk_id IN ({marks})", tuple(chunk_ids)
+        )
+        return {row[0] for row in rows}

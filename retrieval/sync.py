@@ -2,8 +2,9 @@
 
 `plan_sync` is pure: it compares the fingerprints found on disk with the
 manifest and says what to add, update, remove and leave alone. `sync_corpus`
-carries the plan out in batches so embedding stays efficient and progress
-can be shown.
+carries the plan out under the index's reload lock: it embeds in batches (so
+progress can be shown) into vectors nobody reads yet, then switches the index
+to the new state in one commit (see `retrieval.store`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from pathlib import Path
 from retrieval.chunking import chunk_article
 from retrieval.embedding import Embedder
 from retrieval.loading import Scan, Source, parse_source, scan_corpus
+from retrieval.locking import reload_lock
 from retrieval.models import Article, Chunk, Skipped
-from retrieval.store import IndexedArticle, IndexStore, ManifestEntry
+from retrieval.store import IndexStore, ManifestEntry
 
 # Bump when cleaning or chunking code changes what is stored: the index then rebuilds.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2  # 2: vectors per configuration, committed through SQLite
 _EMBED_BATCH_CHUNKS = 256
 
 ProgressCallback = Callable[[int, int], None]  # (articles done, articles to index)
@@ -61,7 +63,7 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     skipped: list[Skipped] = field(default_factory=list)
-    chunks_written: int = 0
+    chunks_written: int = 0  # chunks embedded now (vectors left by a killed run are reused)
     rebuilt: bool = False
     seconds: float = 0.0
 
@@ -75,11 +77,14 @@ class SyncReport:
         return ("Rebuilt the index from scratch: " + line) if self.rebuilt else line
 
 
-def plan_sync(scan: Scan, manifest: dict[str, ManifestEntry]) -> SyncPlan:
+def plan_sync(
+    scan: Scan, manifest: dict[str, ManifestEntry], missing_vectors: frozenset[str] = frozenset()
+) -> SyncPlan:
     """Decide, from fingerprints, which sources to (re)index and which articles to drop.
 
     Articles whose file exists but could not be read or was skipped this time are
     kept as indexed: a broken file never costs the index what it already had.
+    Articles in `missing_vectors` are redone even if unchanged (their vectors are gone).
     """
     seen = {source.article_id for source in scan.sources}
     protected_paths = scan.unreadable_paths | {skip.path for skip in scan.skipped}
@@ -88,6 +93,7 @@ def plan_sync(scan: Scan, manifest: dict[str, ManifestEntry]) -> SyncPlan:
         for source in scan.sources
         if source.article_id not in manifest
         or manifest[source.article_id].fingerprint != source.fingerprint
+        or source.article_id in missing_vectors
     ]
     removed = sorted(
         article_id
@@ -117,40 +123,76 @@ def sync_corpus(
     chunk_overlap_words: int,
     max_article_bytes: int,
     on_progress: ProgressCallback | None = None,
+    wait: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> SyncReport:
-    """Index new and changed articles, drop deleted ones, and report what happened."""
+    """Index new and changed articles, drop deleted ones, and report what happened.
+
+    Holds the index's reload lock: a second reload (here or in another process)
+    raises `IndexBusy`, or with `wait=True` waits its turn.
+    """
+    with reload_lock(store.index_dir, wait=wait, on_wait=on_wait):
+        return _sync_locked(
+            corpus_dir,
+            store,
+            embedder,
+            index_config(embedder, chunk_words, chunk_overlap_words),
+            max_article_bytes,
+            on_progress,
+        )
+
+
+def _sync_locked(
+    corpus_dir: Path,
+    store: IndexStore,
+    embedder: Embedder,
+    config: IndexConfig,
+    max_article_bytes: int,
+    on_progress: ProgressCallback | None,
+) -> SyncReport:
     started = time.perf_counter()
     report = SyncReport()
-    config = index_config(embedder, chunk_words, chunk_overlap_words).as_dict()
-    if store.config() != config:
-        report.rebuilt = store.config() is not None
-        store.reset(config)
+    settings = config.as_dict()
+    rebuild = store.config() != settings
+    report.rebuilt = rebuild and store.config() is not None
+    collection = store.collection_for(settings)
 
     scan = scan_corpus(corpus_dir, max_article_bytes)
     report.skipped.extend(scan.skipped)
-    plan = plan_sync(scan, store.manifest())
+    manifest = {} if rebuild else store.manifest()
+    repair = frozenset() if rebuild else frozenset(store.articles_missing_vectors())
+    plan = plan_sync(scan, manifest, repair)
     report.unchanged = len(plan.unchanged)
 
+    written: Batch = []
     done = 0
-    for batch, parsed in _batches(plan.to_index, chunk_words, chunk_overlap_words, report):
-        texts = [chunk.text for _, chunks in batch for chunk in chunks]
-        vectors = embedder.embed(texts)
-        items, at = [], 0
-        for article, chunks in batch:
-            items.append(IndexedArticle(article, chunks, vectors[at : at + len(chunks)]))
-            at += len(chunks)
-            is_new = article.article_id in plan.new_ids
+    for batch, parsed in _batches(
+        plan.to_index, config.chunk_words, config.chunk_overlap_words, report
+    ):
+        chunks = [chunk for _, article_chunks in batch for chunk in article_chunks]
+        have = store.vector_ids(collection, [chunk.chunk_id for chunk in chunks])
+        todo = [chunk for chunk in chunks if chunk.chunk_id not in have]
+        if todo:
+            store.add_vectors(collection, todo, embedder.embed([chunk.text for chunk in todo]))
+        report.chunks_written += len(todo)
+        for article, _ in batch:
+            is_new = article.article_id in plan.new_ids or rebuild
             (report.added if is_new else report.updated).append(article.article_id)
-        store.write(items)
-        report.chunks_written += len(texts)
+        written.extend(batch)
         done += parsed
         if on_progress:
             on_progress(done, len(plan.to_index))
 
-    if plan.removed:
-        store.remove(plan.removed)
-        report.removed.extend(plan.removed)
-    store.set_meta("last_sync", datetime.now(UTC).isoformat(timespec="seconds"))
+    report.removed.extend(plan.removed)
+    store.commit(
+        collection,
+        settings,
+        written,
+        plan.removed,
+        replace_all=rebuild,
+        extra_meta={"last_sync": datetime.now(UTC).isoformat(timespec="seconds")},
+    )
+    store.collect_garbage()
     report.seconds = time.perf_counter() - started
     return report
 

@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.app import reload_corpus, status_info
 from bot.cogs.checks import is_moderator
 from bot.cogs.replies import NO_PINGS
+from retrieval.errors import BotError
 
 MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can reload the articles."
 ALREADY_RELOADING = "A reload is already running; its summary will appear when it finishes."
@@ -37,7 +38,13 @@ class AdminCog(commands.Cog):
             return
         async with self.bot.reload_lock:
             await interaction.response.defer(thinking=True)
-            report = await self._reload_with_progress(interaction)
+            try:
+                report = await self._reload_with_progress(interaction)
+            except BotError as error:  # e.g. another process is reloading, or no corpus folder
+                await interaction.edit_original_response(
+                    content=f"The reload did not run: {error}"[:2000], allowed_mentions=NO_PINGS
+                )
+                return
             self.bot.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
             lines = [report.summary()]
             lines += [f"• skipped `{s.path}`: {s.reason}" for s in report.skipped[:15]]
