@@ -44,3 +44,36 @@ def reload_lock(
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class EmbeddedIndexLock:
+    """Claim an index's embedded Chroma for this process: other processes are refused.
+
+    Embedded Chroma keeps its state in memory, so a second process writing the same
+    folder would leave the first reading stale vectors. A POSIX record lock is held
+    per process, so one process may open several stores on the same index.
+    """
+
+    def __init__(self, index_dir: Path) -> None:
+        self._handle = open(index_dir / "embedded.lock", "a+", encoding="utf-8")  # noqa: SIM115
+        try:
+            fcntl.lockf(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._handle.seek(0)
+            holder = self._handle.read().strip() or "unknown"
+            self._handle.close()
+            raise IndexBusy(
+                f"The index in {index_dir} is open in another process ({holder}). Its embedded "
+                "vectors serve one process at a time: reload from the running bot (/reload), "
+                "or stop it first; to share one index between processes, run a Chroma server "
+                "and set CHROMA_HOST (see the README's Deployment section)."
+            ) from None
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write(f"process {os.getpid()}")
+        self._handle.flush()
+
+    def release(self) -> None:
+        """Let other processes open the index."""
+        if not self._handle.closed:
+            self._handle.close()  # closing drops the record lock

@@ -32,6 +32,7 @@ from typing import TypeVar
 import numpy as np
 
 from retrieval.errors import IndexUnavailable
+from retrieval.locking import EmbeddedIndexLock
 from retrieval.models import Article, Chunk
 from retrieval.vectors import ChromaServer, open_chroma
 
@@ -131,6 +132,7 @@ class IndexStore:
                 f"Cannot open the index in {self.index_dir}: {error}. Check the folder is "
                 "writable, or point --index / INDEX_DIR somewhere else."
             ) from error
+        self._claim = None if chroma_server else EmbeddedIndexLock(self.index_dir)
         self._client = open_chroma(self.index_dir, chroma_server)
         self._collections: dict[str, object] = {}
         self._max_batch = self._client.get_max_batch_size()
@@ -141,8 +143,10 @@ class IndexStore:
 
     @_locked
     def close(self) -> None:
-        """Release the SQLite connection (Chroma needs no explicit close)."""
+        """Release the SQLite connection and the claim on embedded vectors."""
         self._db.close()
+        if self._claim is not None:
+            self._claim.release()
 
     def __enter__(self) -> IndexStore:
         return self

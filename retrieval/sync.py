@@ -166,6 +166,8 @@ def _sync_locked(
 
     written: Batch = []
     done = 0
+    if on_progress and plan.to_index:
+        on_progress(0, len(plan.to_index))  # show the bar before the first slow batch
     for batch, parsed in _batches(
         plan.to_index, config.chunk_words, config.chunk_overlap_words, report
     ):

@@ -1,0 +1,181 @@
+"""Reloads are atomic: readers see the old index or the new one, a SIGKILL costs nothing,
+and two reloads of one index never run at once. Real model, real Chroma, real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from retrieval.errors import IndexBusy
+from retrieval.locking import reload_lock
+from retrieval.search import Searcher
+from retrieval.store import IndexStore
+from tests.conftest import PROJECT
+from tests.retrieval.article_factory import write_articles
+
+pytestmark = pytest.mark.slow
+SEED_ARTICLES = 5
+GENERATED = 80  # about 400 chunks: two embedding batches, so a kill can land between them
+
+
+def _ingest_command(corpus: Path, index: Path) -> list[str]:
+    return [sys.executable, "-m", "bot", "ingest", "--corpus", str(corpus), "--index", str(index)]
+
+
+def _run_env(tmp_path: Path) -> dict[str, str]:
+    return os.environ | {"PYTHONPATH": str(PROJECT), "PYTHONUNBUFFERED": "1"}
+
+
+def _reopened(index_dir: Path) -> IndexStore:
+    """The store as on disk now: forget this process's cached embedded Chroma state,
+    which another process (the ingest under test) has changed."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+    return IndexStore(index_dir)
+
+
+def _assert_consistent(index_dir: Path, articles: int) -> None:
+    """Every article has its chunks, every chunk a vector, and no vector is left over."""
+    with _reopened(index_dir) as store:
+        assert store.article_count() == articles
+        assert store.vector_count() == store.chunk_count() > 0
+        for article_id in store.manifest():
+            chunks = store.chunks_of(article_id)
+            assert chunks, article_id
+            assert set(store.vectors([c.chunk_id for c in chunks])) == {c.chunk_id for c in chunks}
+
+
+def test_readers_see_the_old_index_or_the_new_one_never_a_mix(
+    seed_corpus: Path, run_sync, index_dir: Path, embedder
+) -> None:
+    run_sync(seed_corpus)
+    write_articles(seed_corpus, GENERATED)
+    seen: set[tuple[int, int]] = set()
+    problems: list[str] = []
+    with IndexStore(index_dir) as store:
+        searcher = Searcher(store, embedder)
+        before = (store.article_count(), store.chunk_count())
+        done = threading.Event()
+
+        def read_while_reloading() -> None:
+            while not done.is_set():
+                with store.snapshot():
+                    state = (store.article_count(), store.chunk_count())
+                    found = searcher.search("council budget approved by the mayor", k=4)
+                seen.add(state)
+                if len(found.passages) != 4:
+                    problems.append(f"{len(found.passages)} passages at state {state}")
+
+        reader = threading.Thread(target=read_while_reloading)
+        reader.start()
+        try:
+            from retrieval.sync import sync_corpus
+
+            report = sync_corpus(
+                seed_corpus, store, embedder, chunk_words=120, chunk_overlap_words=30,
+                max_article_bytes=5_000_000,
+            )  # fmt: skip
+        finally:
+            done.set()
+            reader.join()
+        after = (store.article_count(), store.chunk_count())
+    assert len(report.added) == GENERATED
+    assert before[0] == SEED_ARTICLES and after[0] == SEED_ARTICLES + GENERATED
+    assert seen <= {before, after}, f"a reader saw a half-done reload: {seen}"
+    assert before in seen and not problems
+    _assert_consistent(index_dir, SEED_ARTICLES + GENERATED)
+
+
+def test_sigkill_mid_ingest_keeps_the_old_index_and_the_next_ingest_completes(
+    seed_corpus: Path, run_sync, index_dir: Path, embedder, tmp_path: Path
+) -> None:
+    run_sync(seed_corpus)
+    with IndexStore(index_dir) as store:
+        old_chunks = store.chunk_count()
+    write_articles(seed_corpus, GENERATED)
+
+    ingest = subprocess.Popen(
+        _ingest_command(seed_corpus, index_dir),
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=_run_env(tmp_path), cwd=tmp_path,
+    )  # fmt: skip
+    progress = b""
+    while ingest.poll() is None:  # kill as soon as the first batch is embedded and staged
+        progress += os.read(ingest.stderr.fileno(), 4096)
+        done = [int(n) for n in re.findall(rb"(\d+)/%d" % GENERATED, progress)]
+        if any(0 < n < GENERATED for n in done):
+            ingest.send_signal(signal.SIGKILL)
+            break
+    ingest.wait(timeout=60)
+    assert ingest.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
+
+    with _reopened(index_dir) as store:  # the previous index, whole and searchable
+        assert store.article_count() == SEED_ARTICLES and store.chunk_count() == old_chunks
+        found = Searcher(store, embedder).search("Where did Zuckerberg and Trump have dinner?", 3)
+        assert "Mar-a-Lago" in " ".join(p.text for p in found.passages)
+        assert all(p.article_id.startswith(("generated-",)) is False for p in found.passages)
+
+    finished = subprocess.run(
+        [*_ingest_command(seed_corpus, index_dir), "--json"],
+        capture_output=True, text=True, env=_run_env(tmp_path), cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr
+    summary = json.loads(finished.stdout)
+    assert len(summary["added"]) == GENERATED
+    assert 0 < summary["chunks_embedded"] < summary["chunks"] - old_chunks  # staged work reused
+    _assert_consistent(index_dir, SEED_ARTICLES + GENERATED)
+
+
+def test_a_second_process_cannot_open_an_embedded_index_in_use(
+    seed_corpus: Path, run_sync, index_dir: Path, tmp_path: Path
+) -> None:
+    """Embedded Chroma is per process: two ingests at once, the loser is refused clearly."""
+    run_sync(seed_corpus)
+    write_articles(seed_corpus, GENERATED // 2)
+    runs = [
+        subprocess.Popen(
+            [*_ingest_command(seed_corpus, index_dir), "--json", "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_run_env(tmp_path),
+            cwd=tmp_path,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=600) for run in runs]
+    codes = [run.returncode for run in runs]
+    assert sorted(codes) == [0, 2], [err for _, err in outputs]
+    refused = outputs[codes.index(2)][1]
+    assert "open in another process" in refused and "CHROMA_HOST" in refused
+    assert "Traceback" not in refused
+    _assert_consistent(index_dir, SEED_ARTICLES + GENERATED // 2)
+
+
+def test_a_second_reload_is_refused_while_one_runs(seed_corpus: Path, run_sync, index_dir) -> None:
+    with reload_lock(index_dir):
+        with pytest.raises(IndexBusy, match="Another reload"):
+            run_sync(seed_corpus)
+    run_sync(seed_corpus)  # the lock is free again
+    _assert_consistent(index_dir, SEED_ARTICLES)
+
+
+def test_lost_vectors_are_re_embedded_by_the_next_sync(
+    seed_corpus: Path, run_sync, index_dir: Path
+) -> None:
+    """What moving an index to a new (empty) Chroma does: the next sync restores the vectors."""
+    first = run_sync(seed_corpus)
+    with IndexStore(index_dir) as store:
+        store._client.delete_collection(store.get_meta("collection"))
+    report = run_sync(seed_corpus)
+    assert sorted(report.updated) == sorted(first.added)
+    assert report.chunks_written == first.chunks_written
+    _assert_consistent(index_dir, SEED_ARTICLES)
