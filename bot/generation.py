@@ -28,6 +28,9 @@ REPLY_SCHEMA = {
     },
     "required": ["sources", "answer"],
 }
+# Greedy and unpenalised, spelled out so the model server decodes exactly as in-process
+# (llama_cpp.server defaults repeat_penalty to 1.1, create_chat_completion to 1.0).
+SAMPLING = {"temperature": 0.0, "repeat_penalty": 1.0}
 _PARTIAL_ANSWER = re.compile(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)')
 
 TextCallback = Callable[[str], None]
@@ -135,8 +138,8 @@ class LlamaGenerator:
                 stream = self._llm.create_chat_completion(
                     messages=messages,
                     response_format={"type": "json_object", "schema": REPLY_SCHEMA},
-                    temperature=0.0,
                     max_tokens=self.max_tokens,
+                    **SAMPLING,
                     stream=True,
                 )
                 pieces = (chunk["choices"][0]["delta"].get("content") or "" for chunk in stream)

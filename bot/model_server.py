@@ -15,7 +15,14 @@ from collections.abc import Iterator
 
 import httpx
 
-from bot.generation import REPLY_SCHEMA, GenerationFailed, Reply, TextCallback, collect_reply
+from bot.generation import (
+    REPLY_SCHEMA,
+    SAMPLING,
+    GenerationFailed,
+    Reply,
+    TextCallback,
+    collect_reply,
+)
 from retrieval.errors import ModelUnavailable
 
 _CONNECT_SECONDS = 5.0
@@ -61,8 +68,8 @@ class ServerGenerator:
         body = {
             "model": self.model,
             "messages": messages,
-            "temperature": 0.0,
             "max_tokens": self.max_tokens,
+            **SAMPLING,
             "stream": True,
             "response_format": {"type": "json_object", "schema": REPLY_SCHEMA},
         }

@@ -8,22 +8,15 @@ from pathlib import Path
 import pytest
 
 from bot.answering import NOT_FOUND, Answer, Engine, EngineOptions
-from bot.app import load_generator
 from bot.generation import GenerationFailed, LlamaGenerator, Reply
 from bot.model_files import check_gguf, resolve_model_path
 from bot.prompting import Prompts
-from bot.settings import Settings
 from retrieval.errors import ModelUnavailable
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
 from tests.conftest import PROJECT, SEED_CORPUS
 
 PROMPTS = Prompts.load(PROJECT / "prompts")
-
-
-@pytest.fixture(scope="session")
-def generator() -> LlamaGenerator:
-    return load_generator(Settings(_env_file=None))
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -18,40 +17,17 @@ from retrieval.errors import IndexBusy
 from retrieval.locking import reload_lock
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
-from tests.conftest import PROJECT
-from tests.retrieval.article_factory import write_articles
+from tests.retrieval.reload_support import (
+    assert_consistent,
+    ingest_command,
+    reopened,
+    run_env,
+    write_articles,
+)
 
 pytestmark = pytest.mark.slow
 SEED_ARTICLES = 5
 GENERATED = 80  # about 400 chunks: two embedding batches, so a kill can land between them
-
-
-def _ingest_command(corpus: Path, index: Path) -> list[str]:
-    return [sys.executable, "-m", "bot", "ingest", "--corpus", str(corpus), "--index", str(index)]
-
-
-def _run_env(tmp_path: Path) -> dict[str, str]:
-    return os.environ | {"PYTHONPATH": str(PROJECT), "PYTHONUNBUFFERED": "1"}
-
-
-def _reopened(index_dir: Path) -> IndexStore:
-    """The store as on disk now: forget this process's cached embedded Chroma state,
-    which another process (the ingest under test) has changed."""
-    from chromadb.api.client import SharedSystemClient
-
-    SharedSystemClient.clear_system_cache()
-    return IndexStore(index_dir)
-
-
-def _assert_consistent(index_dir: Path, articles: int) -> None:
-    """Every article has its chunks, every chunk a vector, and no vector is left over."""
-    with _reopened(index_dir) as store:
-        assert store.article_count() == articles
-        assert store.vector_count() == store.chunk_count() > 0
-        for article_id in store.manifest():
-            chunks = store.chunks_of(article_id)
-            assert chunks, article_id
-            assert set(store.vectors([c.chunk_id for c in chunks])) == {c.chunk_id for c in chunks}
 
 
 def test_readers_see_the_old_index_or_the_new_one_never_a_mix(
@@ -92,7 +68,7 @@ def test_readers_see_the_old_index_or_the_new_one_never_a_mix(
     assert before[0] == SEED_ARTICLES and after[0] == SEED_ARTICLES + GENERATED
     assert seen <= {before, after}, f"a reader saw a half-done reload: {seen}"
     assert before in seen and not problems
-    _assert_consistent(index_dir, SEED_ARTICLES + GENERATED)
+    assert_consistent(index_dir, SEED_ARTICLES + GENERATED)
 
 
 def test_sigkill_mid_ingest_keeps_the_old_index_and_the_next_ingest_completes(
@@ -104,8 +80,8 @@ def test_sigkill_mid_ingest_keeps_the_old_index_and_the_next_ingest_completes(
     write_articles(seed_corpus, GENERATED)
 
     ingest = subprocess.Popen(
-        _ingest_command(seed_corpus, index_dir),
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=_run_env(tmp_path), cwd=tmp_path,
+        ingest_command(seed_corpus, index_dir),
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=run_env(tmp_path), cwd=tmp_path,
     )  # fmt: skip
     progress = b""
     while ingest.poll() is None:  # kill as soon as the first batch is embedded and staged
@@ -117,21 +93,21 @@ def test_sigkill_mid_ingest_keeps_the_old_index_and_the_next_ingest_completes(
     ingest.wait(timeout=60)
     assert ingest.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
 
-    with _reopened(index_dir) as store:  # the previous index, whole and searchable
+    with reopened(index_dir) as store:  # the previous index, whole and searchable
         assert store.article_count() == SEED_ARTICLES and store.chunk_count() == old_chunks
         found = Searcher(store, embedder).search("Where did Zuckerberg and Trump have dinner?", 3)
         assert "Mar-a-Lago" in " ".join(p.text for p in found.passages)
         assert all(p.article_id.startswith(("generated-",)) is False for p in found.passages)
 
     finished = subprocess.run(
-        [*_ingest_command(seed_corpus, index_dir), "--json"],
-        capture_output=True, text=True, env=_run_env(tmp_path), cwd=tmp_path, timeout=600,
+        [*ingest_command(seed_corpus, index_dir), "--json"],
+        capture_output=True, text=True, env=run_env(tmp_path), cwd=tmp_path, timeout=600,
     )  # fmt: skip
     assert finished.returncode == 0, finished.stderr
     summary = json.loads(finished.stdout)
     assert len(summary["added"]) == GENERATED
     assert 0 < summary["chunks_embedded"] < summary["chunks"] - old_chunks  # staged work reused
-    _assert_consistent(index_dir, SEED_ARTICLES + GENERATED)
+    assert_consistent(index_dir, SEED_ARTICLES + GENERATED)
 
 
 def test_a_second_process_cannot_open_an_embedded_index_in_use(
@@ -142,11 +118,11 @@ def test_a_second_process_cannot_open_an_embedded_index_in_use(
     write_articles(seed_corpus, GENERATED // 2)
     runs = [
         subprocess.Popen(
-            [*_ingest_command(seed_corpus, index_dir), "--json", "--quiet"],
+            [*ingest_command(seed_corpus, index_dir), "--json", "--quiet"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=_run_env(tmp_path),
+            env=run_env(tmp_path),
             cwd=tmp_path,
         )  # fmt: skip
         for _ in range(2)
@@ -157,7 +133,7 @@ def test_a_second_process_cannot_open_an_embedded_index_in_use(
     refused = outputs[codes.index(2)][1]
     assert "open in another process" in refused and "CHROMA_HOST" in refused
     assert "Traceback" not in refused
-    _assert_consistent(index_dir, SEED_ARTICLES + GENERATED // 2)
+    assert_consistent(index_dir, SEED_ARTICLES + GENERATED // 2)
 
 
 def test_a_second_reload_is_refused_while_one_runs(seed_corpus: Path, run_sync, index_dir) -> None:
@@ -165,7 +141,7 @@ def test_a_second_reload_is_refused_while_one_runs(seed_corpus: Path, run_sync, 
         with pytest.raises(IndexBusy, match="Another reload"):
             run_sync(seed_corpus)
     run_sync(seed_corpus)  # the lock is free again
-    _assert_consistent(index_dir, SEED_ARTICLES)
+    assert_consistent(index_dir, SEED_ARTICLES)
 
 
 def test_lost_vectors_are_re_embedded_by_the_next_sync(
@@ -178,4 +154,4 @@ def test_lost_vectors_are_re_embedded_by_the_next_sync(
     report = run_sync(seed_corpus)
     assert sorted(report.updated) == sorted(first.added)
     assert report.chunks_written == first.chunks_written
-    _assert_consistent(index_dir, SEED_ARTICLES)
+    assert_consistent(index_dir, SEED_ARTICLES)

@@ -1,0 +1,129 @@
+"""Generation on a real `llama_cpp.server` on loopback with the default model: the same
+verified quotes and abstentions as in-process, streaming, and clear failures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.answering import NOT_FOUND, Engine, EngineOptions
+from bot.model_files import resolve_model_path
+from bot.model_server import ServerGenerator
+from bot.prompting import Prompts
+from retrieval.errors import ModelUnavailable
+from retrieval.search import Searcher
+from retrieval.store import IndexStore
+from tests.conftest import PROJECT, SEED_CORPUS
+
+pytestmark = pytest.mark.slow
+PROMPTS = Prompts.load(PROJECT / "prompts")
+DINNER = "Where did Zuckerberg and Trump have dinner?"
+UNHURRIED = EngineOptions(time_budget_seconds=300)  # a busy test machine must not cause a fallback
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def model_server() -> Iterator[str]:
+    """`python -m llama_cpp.server` with the default GGUF; yields its /v1 base URL."""
+    port = free_port()
+    model = resolve_model_path(None, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base_url}/models", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            pytest.fail("the model server did not start")
+        time.sleep(0.5)
+    yield base_url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def server_engine(model_server: str, seed_index: Path, embedder) -> Iterator[Engine]:
+    generator = ServerGenerator(model_server)
+    with IndexStore(seed_index) as store:
+        yield Engine(store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED)
+    generator.close()
+
+
+def test_server_answers_with_the_same_verified_quote_as_in_process(
+    server_engine: Engine, generator, seed_index: Path, embedder
+) -> None:
+    streamed: list[str] = []
+    remote = server_engine.ask(DINNER, on_text=streamed.append)
+    with IndexStore(seed_index) as store:
+        local = Engine(store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED).ask(DINNER)
+    assert not remote.abstained and not remote.reason, remote.reason
+    assert "Mar-a-Lago" in remote.quotes[0].text
+    assert [(q.article_id, q.start, q.end) for q in remote.quotes] == [
+        (q.article_id, q.start, q.end) for q in local.quotes
+    ]
+    for quote in remote.quotes:
+        article = server_engine.store.article(quote.article_id)
+        assert article.text[quote.start : quote.end] == quote.text
+    assert streamed and streamed[-1] == remote.answer  # tokens streamed as they came
+
+
+def test_the_time_budget_applies_to_the_server_too(server_engine: Engine) -> None:
+    server_engine.options = EngineOptions(time_budget_seconds=0.001)
+    answer = server_engine.ask(DINNER)
+    assert answer.reason.startswith("fallback") and answer.quotes  # extractive, still quoted
+
+
+def test_ask_command_uses_the_server_from_settings(
+    model_server: str, seed_index: Path, tmp_path: Path
+) -> None:
+    """The whole CLI path with LLM_BASE_URL: no model is loaded in the process itself."""
+    index = tmp_path / "index"  # a copy: this test process may hold the embedded original
+    shutil.copytree(seed_index, index, ignore=shutil.ignore_patterns("*.lock"))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(Path.home()),
+        "PYTHONPATH": str(PROJECT),
+        "LLM_BASE_URL": model_server,
+        "MODEL_PATH": str(tmp_path / "no-such-model.gguf"),  # proves the server answers
+        "PROMPTS_DIR": str(PROJECT / "prompts"),
+        "LLM_TIME_BUDGET_SECONDS": "300",
+    }
+    questions = "\n".join(
+        [DINNER, "Which restaurant did Elon Musk visit with Trump in Washington?"]
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--index", str(index), "--corpus",
+         str(SEED_CORPUS)],
+        input=questions, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    answered, off_corpus = [json.loads(line) for line in run.stdout.splitlines()]
+    assert not answered["abstained"] and "Mar-a-Lago" in answered["quotes"][0]["text"]
+    assert off_corpus["abstained"] and off_corpus["answer"] == NOT_FOUND
+
+
+def test_an_unreachable_model_server_says_how_to_fix_it() -> None:
+    with pytest.raises(ModelUnavailable, match="llama_cpp.server"):
+        ServerGenerator(f"http://127.0.0.1:{free_port()}/v1")

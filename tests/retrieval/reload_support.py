@@ -1,0 +1,67 @@
+"""Helpers for reload tests: generated articles, ingest subprocesses, consistency checks."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+from retrieval.store import IndexStore
+from retrieval.vectors import ChromaServer
+from tests.conftest import PROJECT
+
+_WORDS = (
+    "council harbour budget river festival school railway museum bridge market library "
+    "election hospital stadium orchestra farmers bakery ferry tunnel garden airport "
+    "committee mayor engineers volunteers residents teachers drivers nurses students "
+    "approved delayed announced opened repaired expanded funded visited praised rejected "
+    "north south coastal historic annual regional local national temporary modern"
+).split()
+
+
+def write_articles(folder: Path, count: int, words_each: int = 500, seed: int = 7) -> list[str]:
+    """Write `count` articles of about `words_each` words; returns their file names."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for number in range(count):
+        sentences, total = [], 0
+        while total < words_each:
+            length = rng.randint(8, 18)
+            words = [rng.choice(_WORDS) for _ in range(length)]
+            sentences.append(" ".join(words).capitalize() + f" in district {number}.")
+            total += length + 3
+        name = f"generated-{number:03d}.txt"
+        title = f"Report {number} on the {rng.choice(_WORDS)} {rng.choice(_WORDS)}"
+        (folder / name).write_text(title + "\n\n" + " ".join(sentences) + "\n", encoding="utf-8")
+        names.append(name)
+    return names
+
+
+def ingest_command(corpus: Path, index: Path) -> list[str]:
+    return [sys.executable, "-m", "bot", "ingest", "--corpus", str(corpus), "--index", str(index)]
+
+
+def run_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return os.environ | extra | {"PYTHONPATH": str(PROJECT), "PYTHONUNBUFFERED": "1"}
+
+
+def reopened(index_dir: Path, server: ChromaServer | None = None) -> IndexStore:
+    """The store as on disk now: forget this process's cached embedded Chroma state,
+    which another process (the ingest under test) has changed."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+    return IndexStore(index_dir, server)
+
+
+def assert_consistent(index_dir: Path, articles: int, server: ChromaServer | None = None) -> None:
+    """Every article has its chunks, every chunk a vector, and no vector is left over."""
+    with reopened(index_dir, server) as store:
+        assert store.article_count() == articles
+        assert store.vector_count() == store.chunk_count() > 0
+        for article_id in store.manifest():
+            chunks = store.chunks_of(article_id)
+            assert chunks, article_id
+            assert set(store.vectors([c.chunk_id for c in chunks])) == {c.chunk_id for c in chunks}

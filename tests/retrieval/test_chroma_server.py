@@ -1,0 +1,135 @@
+"""Vectors on a real `chroma run` server on loopback: same answers as embedded, shared by
+several processes, reloads taking turns, and a clear error when the server is down."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from retrieval.errors import IndexUnavailable
+from retrieval.search import Searcher
+from retrieval.store import IndexStore
+from retrieval.vectors import ChromaServer
+from tests.retrieval.reload_support import (
+    assert_consistent,
+    ingest_command,
+    run_env,
+    write_articles,
+)
+
+pytestmark = pytest.mark.slow
+QUESTIONS = [
+    "Where did Zuckerberg and Trump have dinner?",
+    "How much did Zuckerberg's charity give to fund election infrastructure?",
+    "What is the weather in Dubai?",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """A real Chroma server with a temp data dir, for this module's tests."""
+    port = free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    data = tmp_path_factory.mktemp("chroma-server")
+    process = subprocess.Popen(
+        [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    server = ChromaServer("127.0.0.1", port)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("the Chroma server did not start")
+            time.sleep(0.3)
+    yield server
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_server_index_searches_exactly_like_the_embedded_one(
+    chroma_server: ChromaServer, seed_corpus: Path, seed_index: Path, tmp_path: Path, embedder
+) -> None:
+    from retrieval.sync import sync_corpus
+
+    with IndexStore(tmp_path / "index", chroma_server) as remote:
+        sync_corpus(
+            seed_corpus, remote, embedder, chunk_words=120, chunk_overlap_words=30,
+            max_article_bytes=5_000_000,
+        )  # fmt: skip
+        with IndexStore(seed_index) as local:
+            for question in QUESTIONS:
+                there = Searcher(remote, embedder).search(question, 4)
+                here = Searcher(local, embedder).search(question, 4)
+                assert [p.chunk_id for p in there.passages] == [p.chunk_id for p in here.passages]
+                assert there.relevance == pytest.approx(here.relevance, abs=1e-4)
+
+
+def test_processes_share_a_server_index_and_their_reloads_take_turns(
+    chroma_server: ChromaServer, seed_corpus: Path, tmp_path: Path, embedder
+) -> None:
+    index_dir = tmp_path / "index"
+    write_articles(seed_corpus, 40)
+    env = run_env(tmp_path, CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(chroma_server.port))
+    with IndexStore(index_dir, chroma_server) as reader:  # a bot process, open all along
+        runs = [
+            subprocess.Popen(
+                [*ingest_command(seed_corpus, index_dir), "--json", "--quiet"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=tmp_path,
+            )  # fmt: skip
+            for _ in range(2)
+        ]
+        outputs = [run.communicate(timeout=600) for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
+        summaries = [json.loads(out) for out, _ in outputs]
+        assert sorted(len(s["added"]) for s in summaries) == [0, 45]
+        assert sorted(s["chunks_embedded"] for s in summaries)[0] == 0  # no work done twice
+        assert any("Waiting for it to finish" in err for _, err in outputs)
+
+        found = Searcher(reader, embedder).search("Where did Zuckerberg and Trump have dinner?", 3)
+        assert "Mar-a-Lago" in " ".join(p.text for p in found.passages)
+        assert reader.article_count() == 45
+    assert_consistent(index_dir, 45, chroma_server)
+
+
+def test_an_embedded_index_moves_to_the_server_with_one_ingest(
+    chroma_server: ChromaServer, seed_corpus: Path, seed_index: Path, tmp_path: Path, embedder
+) -> None:
+    from retrieval.sync import sync_corpus
+
+    moved = tmp_path / "moved"
+    shutil.copytree(seed_index, moved, ignore=shutil.ignore_patterns("chroma", "*.lock"))
+    with IndexStore(moved, chroma_server) as store:
+        report = sync_corpus(
+            seed_corpus, store, embedder, chunk_words=120, chunk_overlap_words=30,
+            max_article_bytes=5_000_000,
+        )  # fmt: skip
+        assert len(report.updated) == 5 and report.chunks_written == store.chunk_count()
+    assert_consistent(moved, 5, chroma_server)
+
+
+def test_an_unreachable_server_says_how_to_fix_it(tmp_path: Path) -> None:
+    with pytest.raises(IndexUnavailable, match="chroma run --path"):
+        IndexStore(tmp_path / "index", ChromaServer("127.0.0.1", free_port()))
