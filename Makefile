@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup console ingest test lint bench-ingest bench-search bench-answer bench-discord clean
+.PHONY: setup console ingest test lint bench-ingest bench-search bench-answer bench-model-server bench-discord clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed; run make PYTHON=python3.11")'
@@ -41,6 +41,9 @@ bench-search: setup
 
 bench-answer: ingest
 	$(PY) benchmarks/answer.py
+
+bench-model-server: ingest
+	$(PY) benchmarks/model_server.py
 
 bench-discord: ingest
 	$(PY) benchmarks/discord_load.py

@@ -3,7 +3,8 @@
 Usage: python benchmarks/answer.py [INDEX_DIR] [QA.jsonl ...]
 Defaults: INDEX_DIR from settings (.index, the demo corpus after `make ingest`) and the
 seed dev questions (../shared/eval/seed_dev_qa.jsonl, eval/seed_extra_qa.jsonl).
-Targets: p50 end-to-end <= 4 s, first token <= 1.5 s.
+Targets: p50 end-to-end <= 4 s, first token <= 1.5 s. Set LLM_BASE_URL to time a model
+server instead (benchmarks/model_server.py compares the two).
 """
 
 from __future__ import annotations
@@ -25,34 +26,57 @@ DEFAULT_QA = [
 ]
 
 
+def measure(engine, questions: list[str]) -> dict:  # noqa: ANN001 - Engine
+    """Ask every question once (after one warm-up) and collect the timings."""
+    engine.ask(questions[0])  # warm-up: the first call pays one-off costs
+    totals, firsts, generated = [], [], []
+    abstained = 0
+    for question in questions:
+        answer = engine.ask(question)
+        totals.append(answer.timings["total"])
+        abstained += answer.abstained
+        if "first_token" in answer.timings:
+            firsts.append(answer.timings["first_token"])
+            generated.append(answer.timings["generate"])
+    return {
+        "model": engine.generator.name,
+        "questions": len(questions),
+        "abstained": abstained,
+        "totals": totals,
+        "firsts": firsts,
+        "generated": generated,
+    }
+
+
+def report(figures: dict) -> None:
+    """Print p50/p95 end-to-end and first-token times against the targets."""
+    totals, firsts = figures["totals"], figures["firsts"]
+    print(f"model            {figures['model']}")
+    print(f"questions        {figures['questions']} ({figures['abstained']} abstained)")
+    print(
+        f"end-to-end       p50 {statistics.median(totals):5.2f} s   "
+        f"p95 {percentile(totals, 95):5.2f} s   (target p50 <= 4 s)"
+    )
+    if firsts:
+        print(
+            f"first token      p50 {statistics.median(firsts):5.2f} s   "
+            f"p95 {percentile(firsts, 95):5.2f} s   (target <= 1.5 s; {len(firsts)} calls)"
+        )
+        print(f"generation       p50 {statistics.median(figures['generated']):5.2f} s")
+
+
+def questions_from(files: list[Path]) -> list[str]:
+    """The questions of the given QA files, or of the default seed sets."""
+    files = files or [p for p in DEFAULT_QA if p.exists()]
+    return [item.question for path in files for item in load_qa(path)]
+
+
 def main() -> int:
     overrides = {"index_dir": Path(sys.argv[1])} if len(sys.argv) > 1 else {}
     settings = Settings(**overrides)
-    files = [Path(p) for p in sys.argv[2:]] or [p for p in DEFAULT_QA if p.exists()]
-    questions = [item.question for path in files for item in load_qa(path)]
+    questions = questions_from([Path(p) for p in sys.argv[2:]])
     with open_engine(settings) as engine:
-        engine.ask(questions[0])  # warm-up: the first call pays one-off costs
-        totals, firsts, generated = [], [], []
-        abstained = 0
-        for question in questions:
-            answer = engine.ask(question)
-            totals.append(answer.timings["total"])
-            abstained += answer.abstained
-            if "first_token" in answer.timings:
-                firsts.append(answer.timings["first_token"])
-                generated.append(answer.timings["generate"])
-        print(f"model            {engine.generator.name}")
-        print(f"questions        {len(questions)} ({abstained} abstained)")
-        print(
-            f"end-to-end       p50 {statistics.median(totals):5.2f} s   "
-            f"p95 {percentile(totals, 95):5.2f} s   (target p50 <= 4 s)"
-        )
-        if firsts:
-            print(
-                f"first token      p50 {statistics.median(firsts):5.2f} s   "
-                f"p95 {percentile(firsts, 95):5.2f} s   (target <= 1.5 s; {len(firsts)} calls)"
-            )
-            print(f"generation       p50 {statistics.median(generated):5.2f} s")
+        report(measure(engine, questions))
     return 0
 
 

@@ -101,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     discord_cmd.set_defaults(handler=cmd_discord)
 
+    model_path = commands.add_parser(
+        "model-path",
+        parents=[common],
+        help="print the answer model's GGUF path (assembling the default model if needed)",
+        description="For starting a shared model server: "
+        '`python -m llama_cpp.server --model "$(python -m bot model-path)"`.',
+    )
+    model_path.set_defaults(handler=cmd_model_path)
+
     evaluate = commands.add_parser(
         "eval",
         parents=[common],
@@ -314,6 +323,14 @@ def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
             asyncio.run(run_bot(engine, settings))
         except KeyboardInterrupt:
             pass
+    return 0
+
+
+def cmd_model_path(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the local GGUF the settings name (the default one is assembled and checked)."""
+    from bot.model_files import resolve_model_path
+
+    print(resolve_model_path(settings.model_path, settings.model_cache_dir))
     return 0
 
 

@@ -132,14 +132,25 @@ class IndexStore:
                 f"Cannot open the index in {self.index_dir}: {error}. Check the folder is "
                 "writable, or point --index / INDEX_DIR somewhere else."
             ) from error
-        self._claim = None if chroma_server else EmbeddedIndexLock(self.index_dir)
-        self._client = open_chroma(self.index_dir, chroma_server)
+        self._claim: EmbeddedIndexLock | None = None
+        self._chroma = None  # opened on first use: `status` needs only SQLite
         self._collections: dict[str, object] = {}
-        self._max_batch = self._client.get_max_batch_size()
         self._lock = threading.RLock()
         self._snapshot_depth = 0
+        if chroma_server is not None:
+            self._client  # noqa: B018 - connect now: a down server is reported at start-up
         if self.get_meta("index_uid") is None:
             self.set_meta("index_uid", uuid.uuid4().hex[:12])
+
+    @property
+    def _client(self):  # noqa: ANN202 - chromadb's ClientAPI
+        """The Chroma client, opened (and embedded vectors claimed) on first use."""
+        with self._lock:
+            if self._chroma is None:
+                if self.chroma_server is None:
+                    self._claim = EmbeddedIndexLock(self.index_dir)
+                self._chroma = open_chroma(self.index_dir, self.chroma_server)
+            return self._chroma
 
     @_locked
     def close(self) -> None:
@@ -352,11 +363,12 @@ class IndexStore:
     def add_vectors(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Add chunk vectors to `collection`; invisible to readers until `commit` lists them."""
         target = self._collection(collection)
-        for at in range(0, len(chunks), self._max_batch):
-            part = chunks[at : at + self._max_batch]
+        size = self._client.get_max_batch_size()
+        for at in range(0, len(chunks), size):
+            part = chunks[at : at + size]
             target.upsert(
                 ids=[chunk.chunk_id for chunk in part],
-                embeddings=np.asarray(vectors[at : at + self._max_batch], dtype=np.float32),
+                embeddings=np.asarray(vectors[at : at + size], dtype=np.float32),
                 metadatas=[{"article_id": chunk.article_id} for chunk in part],
             )
 

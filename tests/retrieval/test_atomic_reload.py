@@ -110,10 +110,11 @@ def test_sigkill_mid_ingest_keeps_the_old_index_and_the_next_ingest_completes(
     assert_consistent(index_dir, SEED_ARTICLES + GENERATED)
 
 
-def test_a_second_process_cannot_open_an_embedded_index_in_use(
+def test_two_ingests_at_once_on_an_embedded_index_take_turns_or_one_is_refused(
     seed_corpus: Path, run_sync, index_dir: Path, tmp_path: Path
 ) -> None:
-    """Embedded Chroma is per process: two ingests at once, the loser is refused clearly."""
+    """The second ingest waits for the reload lock; if the first still has the embedded
+    vectors open when it gets it, it is refused with a how-to. Never both at once."""
     run_sync(seed_corpus)
     write_articles(seed_corpus, GENERATED // 2)
     runs = [
@@ -129,10 +130,16 @@ def test_a_second_process_cannot_open_an_embedded_index_in_use(
     ]
     outputs = [run.communicate(timeout=600) for run in runs]
     codes = [run.returncode for run in runs]
-    assert sorted(codes) == [0, 2], [err for _, err in outputs]
-    refused = outputs[codes.index(2)][1]
-    assert "open in another process" in refused and "CHROMA_HOST" in refused
-    assert "Traceback" not in refused
+    errors = [err for _, err in outputs]
+    assert all("Traceback" not in err for err in errors), errors
+    if sorted(codes) == [0, 0]:
+        summaries = [json.loads(out) for out, _ in outputs]
+        assert sorted(len(s["added"]) for s in summaries) == [0, GENERATED // 2]
+        assert min(s["chunks_embedded"] for s in summaries) == 0  # no work done twice
+    else:
+        assert sorted(codes) == [0, 2], errors
+        refused = errors[codes.index(2)]
+        assert "open in another process" in refused and "CHROMA_HOST" in refused
     assert_consistent(index_dir, SEED_ARTICLES + GENERATED // 2)
 
 
