@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,17 +21,12 @@ from retrieval.errors import ModelUnavailable
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
 from tests.conftest import PROJECT, SEED_CORPUS
+from tests.loopback import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 PROMPTS = Prompts.load(PROJECT / "prompts")
 DINNER = "Where did Zuckerberg and Trump have dinner?"
 UNHURRIED = EngineOptions(time_budget_seconds=300)  # a busy test machine must not cause a fallback
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +40,16 @@ def model_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while True:
+
+    def serving() -> bool:
         try:
-            if httpx.get(f"{base_url}/models", timeout=1).status_code == 200:
-                break
+            return httpx.get(f"{base_url}/models", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            pytest.fail("the model server did not start")
-        time.sleep(0.5)
+            return False
+
+    if not wait_until(serving, lambda: process.poll() is None, 120):
+        process.kill()
+        pytest.fail("the model server did not start")
     yield base_url
     process.terminate()
     process.wait(timeout=30)

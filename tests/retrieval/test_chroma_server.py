@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from retrieval.errors import IndexUnavailable
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
 from retrieval.vectors import ChromaServer
+from tests.loopback import free_port, wait_until
 from tests.retrieval.reload_support import (
     assert_consistent,
     ingest_command,
@@ -33,12 +33,6 @@ QUESTIONS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
     """A real Chroma server with a temp data dir, for this module's tests."""
@@ -50,16 +44,14 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaSe
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     server = ChromaServer("127.0.0.1", port)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("the Chroma server did not start")
-            time.sleep(0.3)
+
+    def listening() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    if not wait_until(listening, lambda: process.poll() is None, 60):
+        process.kill()
+        pytest.fail("the Chroma server did not start")
     yield server
     process.terminate()
     process.wait(timeout=30)

@@ -1,0 +1,55 @@
+"""Questions keep being answered, correctly and with verified quotes, while a reload of
+40 new articles runs in another thread (real model, real index)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot.answering import Engine, EngineOptions
+from bot.app import reload_corpus
+from bot.prompting import Prompts
+from bot.settings import Settings
+from retrieval.search import Searcher
+from retrieval.store import IndexStore
+from tests.conftest import PROJECT
+from tests.retrieval.reload_support import write_articles
+
+pytestmark = pytest.mark.slow
+QUESTIONS = [
+    ("Where did Zuckerberg and Trump have dinner?", "Mar-a-Lago"),
+    ("How much did Zuckerberg's charity give to fund election infrastructure?", "420 million"),
+]
+
+
+def test_every_question_asked_during_a_reload_is_answered(
+    seed_corpus: Path, run_sync, index_dir: Path, embedder, generator
+) -> None:
+    run_sync(seed_corpus)
+    write_articles(seed_corpus, 40)
+    settings = Settings(_env_file=None, corpus_dir=seed_corpus, index_dir=index_dir)
+    with IndexStore(index_dir) as store:
+        engine = Engine(
+            store, Searcher(store, embedder), generator, Prompts.load(PROJECT / "prompts"),
+            EngineOptions(time_budget_seconds=300),  # a busy machine must not force a fallback
+        )  # fmt: skip
+        outcome: dict = {}
+        reload = threading.Thread(
+            target=lambda: outcome.update(report=reload_corpus(settings, store, embedder))
+        )
+        reload.start()
+        answers = []
+        while reload.is_alive() or not answers:
+            question, gold = QUESTIONS[len(answers) % len(QUESTIONS)]
+            answers.append((engine.ask(question), gold, reload.is_alive()))
+        reload.join()
+        during = [(answer, gold) for answer, gold, running in answers if running]
+        assert len(during) >= 2, "the reload finished before questions could overlap it"
+        for answer, gold in during:
+            assert not answer.abstained, answer.reason
+            assert any(gold in quote.text for quote in answer.quotes)
+            for quote in answer.quotes:
+                assert store.article(quote.article_id).text[quote.start : quote.end] == quote.text
+        assert len(outcome["report"].added) == 40 and store.article_count() == 45
