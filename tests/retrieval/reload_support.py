@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,3 +66,22 @@ def assert_consistent(index_dir: Path, articles: int, server: ChromaServer | Non
             chunks = store.chunks_of(article_id)
             assert chunks, article_id
             assert set(store.vectors([c.chunk_id for c in chunks])) == {c.chunk_id for c in chunks}
+
+
+def run_ingests_at_once(
+    corpus: Path, index: Path, env: dict[str, str], cwd: Path, count: int = 2
+) -> list[tuple[int, str, str]]:
+    """Start `count` `ingest --json` processes together; (exit code, stdout, stderr) each."""
+    runs = [
+        subprocess.Popen(
+            [*ingest_command(corpus, index), "--json", "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=cwd,
+        )  # fmt: skip
+        for _ in range(count)
+    ]
+    outputs = [run.communicate(timeout=600) for run in runs]
+    return [(run.returncode, out, err) for run, (out, err) in zip(runs, outputs, strict=True)]

@@ -22,6 +22,7 @@ from tests.retrieval.reload_support import (
     ingest_command,
     reopened,
     run_env,
+    run_ingests_at_once,
     write_articles,
 )
 
@@ -117,23 +118,12 @@ def test_two_ingests_at_once_on_an_embedded_index_take_turns_or_one_is_refused(
     vectors open when it gets it, it is refused with a how-to. Never both at once."""
     run_sync(seed_corpus)
     write_articles(seed_corpus, GENERATED // 2)
-    runs = [
-        subprocess.Popen(
-            [*ingest_command(seed_corpus, index_dir), "--json", "--quiet"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=run_env(tmp_path),
-            cwd=tmp_path,
-        )  # fmt: skip
-        for _ in range(2)
-    ]
-    outputs = [run.communicate(timeout=600) for run in runs]
-    codes = [run.returncode for run in runs]
-    errors = [err for _, err in outputs]
+    results = run_ingests_at_once(seed_corpus, index_dir, run_env(tmp_path), tmp_path)
+    codes = [code for code, _, _ in results]
+    errors = [err for _, _, err in results]
     assert all("Traceback" not in err for err in errors), errors
     if sorted(codes) == [0, 0]:
-        summaries = [json.loads(out) for out, _ in outputs]
+        summaries = [json.loads(out) for _, out, _ in results]
         assert sorted(len(s["added"]) for s in summaries) == [0, GENERATED // 2]
         assert min(s["chunks_embedded"] for s in summaries) == 0  # no work done twice
     else:
