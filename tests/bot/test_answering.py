@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.answering import NOT_FOUND, Answer, Engine, EngineOptions
 from bot.generation import GenerationFailed, LlamaGenerator, Reply
@@ -196,3 +198,27 @@ def test_odd_questions_get_an_answer_object_never_an_exception(
     assert isinstance(answer, Answer) and answer.answer
     assert len(answer.question) <= 1000
     assert all(q.text for q in answer.quotes)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    question=st.text(alphabet=st.characters(codec="utf-8"), max_size=300)
+    | st.builds(
+        lambda a, b: f"{a} where did Zuckerberg and Trump have dinner {b}",
+        st.text(max_size=40),
+        st.text(max_size=40),
+    )  # fmt: skip
+)
+def test_any_question_gets_an_answer_with_only_verified_quotes(
+    seed_index: Path, embedder, question: str
+) -> None:
+    with IndexStore(seed_index) as store:
+        engine = Engine(store, Searcher(store, embedder), ScriptedGenerator("Mar-a-Lago"), PROMPTS)
+        answer = engine.ask(question)
+        assert isinstance(answer, Answer) and answer.answer.strip()
+        assert answer.abstained or answer.quotes
+        for quote in answer.quotes:
+            assert store.article(quote.article_id).text[quote.start : quote.end] == quote.text
