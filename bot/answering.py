@@ -132,8 +132,9 @@ class Engine:
         if not evidence:
             return self._abstain(question, timings, started, closest, "no sentences to quote")
 
+        budget = self.options.time_budget_seconds
         try:
-            reply, chosen, reason = self._attempt(question, evidence, weights, on_text, started)
+            reply, chosen, reason = self._attempt(question, evidence, weights, on_text, budget)
         except GenerationFailed as error:
             timings["total"] = _since(started)
             return self._extractive(question, evidence, timings, f"fallback: {error}")
@@ -144,7 +145,8 @@ class Engine:
             # the best one, it reads that one. The same checks judge the second reply.
             focused = [replace(evidence[0], number=1)]
             try:
-                reply, chosen, reason = self._attempt(question, focused, weights, on_text, started)
+                retry = self._attempt(question, focused, weights, on_text, budget - reply.seconds)
+                reply, chosen, reason = retry
                 timings["generate"] += reply.seconds
             except GenerationFailed:
                 pass  # out of time: keep the first verdict
@@ -162,11 +164,10 @@ class Engine:
         evidence: list[Evidence],
         weights: dict[str, float],
         on_text: TextCallback | None,
-        started: float,
+        budget: float,
     ) -> tuple[Reply, list[Evidence], str]:
         """Ask the model once; its reply, the sentences it rests on, and why not ("" if fine)."""
         messages = build_messages(self.prompts, question, evidence)
-        budget = self.options.time_budget_seconds - (time.perf_counter() - started)
         if budget <= 0:
             raise GenerationFailed("no time left in the budget")
         reply = self.generator.generate(messages, on_text, budget)
