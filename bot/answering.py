@@ -25,6 +25,7 @@ from bot.grounding import (
     only_repeats_question,
     quote_is_exact,
     says_not_found,
+    wrong_kind_of_answer,
 )
 from bot.prompting import Prompts, build_messages
 from retrieval.lexical import query_terms
@@ -175,6 +176,8 @@ class Engine:
             return reply, [], "model found no answer"
         if only_repeats_question(reply.answer, question):
             return reply, [], "answer repeats the question"
+        if wrong_kind_of_answer(reply.answer, question):
+            return reply, [], "answer is a date the question did not ask for"
         chosen = self._supporting(reply.answer, reply.sources, evidence)
         if not chosen:
             return reply, [], "answer not in the sentences"
