@@ -16,15 +16,16 @@ the prompt:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.evidence import Evidence, select_evidence, weighted_coverage
-from bot.generation import GenerationFailed, Generator, TextCallback
+from bot.generation import GenerationFailed, Generator, Reply, TextCallback
 from bot.grounding import (
     answer_support,
     only_repeats_question,
     quote_is_exact,
     says_not_found,
+    wrong_kind_of_answer,
 )
 from bot.prompting import Prompts, build_messages
 from retrieval.lexical import query_terms
@@ -34,6 +35,10 @@ from retrieval.store import IndexStore
 NOT_FOUND = "I couldn't find that in the articles."
 MAX_QUESTION_CHARS = 1000
 MAX_QUOTES = 2
+# Replies that tried to answer but failed a check; the model gets one more, focused try.
+_RETRYABLE = frozenset(
+    {"answer repeats the question", "answer not in the sentences", "quotes miss the question"}
+)
 
 
 @dataclass(frozen=True)
@@ -128,29 +133,57 @@ class Engine:
         if not evidence:
             return self._abstain(question, timings, started, closest, "no sentences to quote")
 
-        messages = build_messages(self.prompts, question, evidence)
+        budget = self.options.time_budget_seconds
         try:
-            reply = self.generator.generate(messages, on_text, self.options.time_budget_seconds)
+            reply, chosen, reason = self._attempt(question, evidence, weights, on_text, budget)
         except GenerationFailed as error:
             timings["total"] = _since(started)
             return self._extractive(question, evidence, timings, f"fallback: {error}")
         timings["first_token"] = reply.first_token_seconds
         timings["generate"] = reply.seconds
-
-        if says_not_found(reply.answer):
-            return self._abstain(question, timings, started, closest, "model found no answer")
-        if only_repeats_question(reply.answer, question):
-            return self._abstain(question, timings, started, closest, "answer repeats the question")
-        chosen = self._supporting(reply.answer, reply.sources, evidence)
-        if not chosen:
-            return self._abstain(question, timings, started, closest, "answer not in the sentences")
-        if not self._addresses_question(chosen, weights):
-            return self._abstain(question, timings, started, closest, "quotes miss the question")
+        if reason in _RETRYABLE and len(evidence) > 1:
+            # A small model often answers from the wrong sentence; asked again with only
+            # the best one, it reads that one. The same checks judge the second reply.
+            focused = [replace(evidence[0], number=1)]
+            try:
+                retry = self._attempt(question, focused, weights, on_text, budget - reply.seconds)
+                reply, chosen, reason = retry
+                timings["generate"] += reply.seconds
+            except GenerationFailed:
+                pass  # out of time: keep the first verdict
+        if reason:
+            return self._abstain(question, timings, started, closest, reason)
         quotes = self._verified_quotes(chosen)
         if not quotes:
             return self._abstain(question, timings, started, closest, "no quote verified")
         timings["total"] = _since(started)
         return Answer(question, reply.answer, quotes, False, timings)
+
+    def _attempt(
+        self,
+        question: str,
+        evidence: list[Evidence],
+        weights: dict[str, float],
+        on_text: TextCallback | None,
+        budget: float,
+    ) -> tuple[Reply, list[Evidence], str]:
+        """Ask the model once; its reply, the sentences it rests on, and why not ("" if fine)."""
+        messages = build_messages(self.prompts, question, evidence)
+        if budget <= 0:
+            raise GenerationFailed("no time left in the budget")
+        reply = self.generator.generate(messages, on_text, budget)
+        if says_not_found(reply.answer):
+            return reply, [], "model found no answer"
+        if only_repeats_question(reply.answer, question):
+            return reply, [], "answer repeats the question"
+        if wrong_kind_of_answer(reply.answer, question):
+            return reply, [], "answer is a date the question did not ask for"
+        chosen = self._supporting(reply.answer, reply.sources, evidence)
+        if not chosen:
+            return reply, [], "answer not in the sentences"
+        if not self._addresses_question(chosen, weights):
+            return reply, [], "quotes miss the question"
+        return reply, chosen, ""
 
     # -- steps --------------------------------------------------------------------
     def _supporting(

@@ -27,6 +27,24 @@ _INSTRUCTION = re.compile(
 )
 _MIN_WORDS = 4
 _RANK_PENALTY = 0.05  # sentences from lower-ranked passages need a little more to win
+# A sentence read with the one before it ("It aims to extend this figure to 99.4%") may
+# match the question only through that context; the pair wins if it scores this much more.
+_CONTEXT_COSINE_DISCOUNT = 0.05
+_CONTEXT_COVERAGE_DISCOUNT = 0.15
+_TYPE_MISMATCH_PENALTY = 0.15  # a "how many" question's answer sentence holds a number
+_WANTS_NUMBER = re.compile(
+    r"\bhow (?:many|much|fast|big|long|far|old|large|high|tall|heavy)\b|"
+    r"\bwhat (?:share|percentage|proportion|level|price|amount|figure|sum|year|date)\b|"
+    r"\b(?:at|by) what (?:level|price|rate)\b|\bin (?:which|what) year\b|^\s*when\b",
+    re.IGNORECASE,
+)
+_WANTS_NAME = re.compile(
+    r"^\s*(?:who|whom|whose)\b|\bwhich (?:person|man|woman|player|singer|actor|comedian|"
+    r"prince|director|minister|executive|boss|star)\b",
+    re.IGNORECASE,
+)
+_DIGITS = re.compile(r"\d+")
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+")
 
 
 @dataclass(frozen=True)
@@ -84,27 +102,68 @@ def sentences_of(passages: tuple[Passage, ...] | list[Passage]) -> list[Evidence
     `score` holds the rank of the passage the sentence came from (0 = best) until
     `select_evidence` scores it.
     """
+    return [sentence for sentence, _ in sentences_in_context(passages)]
+
+
+def sentences_in_context(
+    passages: tuple[Passage, ...] | list[Passage],
+) -> list[tuple[Evidence, Evidence | None]]:
+    """Every distinct sentence, paired with the span of it and the sentence before it.
+
+    The pair is stored text too (one slice of the passage), so it can be quoted
+    exactly; it is None for a passage's first sentence.
+    """
     seen: set[tuple[str, int]] = set()
-    found: list[Evidence] = []
+    found: list[tuple[Evidence, Evidence | None]] = []
     for rank, passage in enumerate(passages):
+        previous: int | None = None
         for start, end in split_sentences(passage.text):
             key = (passage.article_id, passage.start + start)
+            lead, previous = previous, start
             if key in seen:
                 continue  # overlapping chunks repeat sentences
             seen.add(key)
             found.append(
-                Evidence(
-                    number=0,
-                    article_id=passage.article_id,
-                    title=passage.title,
-                    source=passage.source,
-                    text=passage.text[start:end],
-                    start=passage.start + start,
-                    end=passage.start + end,
-                    score=float(rank),
+                (
+                    _span(passage, start, end, rank),
+                    None if lead is None else _span(passage, lead, end, rank),
                 )
             )
     return found
+
+
+def _span(passage: Passage, start: int, end: int, rank: int) -> Evidence:
+    return Evidence(
+        number=0,
+        article_id=passage.article_id,
+        title=passage.title,
+        source=passage.source,
+        text=passage.text[start:end],
+        start=passage.start + start,
+        end=passage.start + end,
+        score=float(rank),
+    )
+
+
+def expected_answer(question: str) -> str:
+    """What kind of answer the question asks for: "number", "name" or "" (anything)."""
+    if _WANTS_NUMBER.search(question):
+        return "number"
+    if _WANTS_NAME.search(question):
+        return "name"
+    return ""
+
+
+def could_answer(kind: str, question: str, text: str) -> bool:
+    """Whether `text` holds something of the kind asked for that the question lacks."""
+    if kind == "number":
+        given = set(_DIGITS.findall(question))
+        return any(n not in given for n in _DIGITS.findall(text))
+    if kind == "name":  # a capitalised word past the first, since every sentence has one
+        given = content_words(question)
+        rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
+        return any(_stem(w.lower()) not in given for w in _CAPITALISED.findall(rest))
+    return True
 
 
 def select_evidence(
@@ -117,23 +176,43 @@ def select_evidence(
     """The `limit` sentences most related to the question, numbered 1..limit, best first.
 
     Score = cosine to the question + IDF-weighted coverage of its terms (`weights`)
-    - a small penalty per rank of the sentence's passage.
+    - a small penalty per rank of the sentence's passage - a penalty when it holds
+    nothing of the kind asked for (no new number for "how many"). A sentence that
+    matches only together with the sentence before it is offered as that pair.
     """
-    sentences = [
-        s
-        for s in sentences_of(passages)
+    candidates = [
+        (s, None if pair is None or looks_like_instruction(pair.text) else pair)
+        for s, pair in sentences_in_context(passages)
         if len(s.text.split()) >= _MIN_WORDS and not looks_like_instruction(s.text)
     ]
-    if not sentences:
+    if not candidates:
         return []
-    vectors = embedder.embed([question, *[s.text for s in sentences]])
-    cosines = vectors[1:] @ vectors[0]
+    pairs = [pair for _, pair in candidates if pair is not None]
+    texts = [question, *[s.text for s, _ in candidates], *[p.text for p in pairs]]
+    vectors = embedder.embed(texts)
+    cosines = np.asarray(vectors[1:] @ vectors[0]).tolist()
+    alone, together = cosines[: len(candidates)], iter(cosines[len(candidates) :])
+    kind = expected_answer(question)
     scored = []
-    for sentence, cosine in zip(sentences, np.asarray(cosines).tolist(), strict=True):
+    for (sentence, pair), cosine in zip(candidates, alone, strict=True):
         coverage = weighted_coverage(sentence.text, weights)
-        score = cosine + coverage - _RANK_PENALTY * sentence.score
-        scored.append((score, cosine, sentence))
+        best = (cosine + coverage, cosine, sentence)
+        if pair is not None:
+            pair_cosine = max(cosine, next(together) - _CONTEXT_COSINE_DISCOUNT)
+            pair_coverage = weighted_coverage(pair.text, weights) - _CONTEXT_COVERAGE_DISCOUNT
+            pair_score = pair_cosine + max(coverage, pair_coverage)
+            if pair_score > best[0]:
+                best = (pair_score, pair_cosine, pair)
+        penalty = _RANK_PENALTY * sentence.score
+        if kind and not could_answer(kind, question, sentence.text):
+            penalty += _TYPE_MISMATCH_PENALTY
+        scored.append((best[0] - penalty, best[1], best[2]))
     scored.sort(key=lambda item: item[0], reverse=True)
+    chosen: list[tuple[float, float, Evidence]] = []
+    for item in scored:
+        _add_span(chosen, item)
+        if len(chosen) == limit:
+            break
     return [
         Evidence(
             n,
@@ -146,5 +225,21 @@ def select_evidence(
             round(score, 4),
             round(cosine, 4),
         )  # fmt: skip
-        for n, (score, cosine, s) in enumerate(scored[:limit], start=1)
+        for n, (score, cosine, s) in enumerate(chosen, start=1)
     ]
+
+
+def _add_span(chosen: list[tuple[float, float, Evidence]], item: tuple) -> None:
+    """Add a scored span unless it repeats text already chosen; a pair replaces its lead."""
+    span = item[2]
+    for index, other in enumerate(chosen):
+        if not _overlaps(span, other[2]):
+            continue
+        if span.start <= other[2].start and other[2].end <= span.end:
+            chosen[index] = (other[0], max(other[1], item[1]), span)
+        return
+    chosen.append(item)
+
+
+def _overlaps(a: Evidence, b: Evidence) -> bool:
+    return a.article_id == b.article_id and a.start < b.end and b.start < a.end

@@ -15,6 +15,12 @@ from retrieval.lexical import STOPWORDS
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*")
+_YEAR_OR_DATE = re.compile(
+    r"^\W*(?:(?:on |in )?(?:\d{1,2} )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
+    r"(?: \d{1,2})?(?:,? (?:19|20)\d\d)?|(?:in )?(?:19|20)\d\d)\W*$",
+    re.IGNORECASE,
+)
+_ASKS_WHEN = re.compile(r"\bwhen\b|\b(?:year|date|day|month)\b", re.IGNORECASE)
 _NOT_FOUND = re.compile(
     r"^\W*(?:(?:not found|n/?a|none|unknown|no answer)\W*$|i (?:do not|don't|cannot|can't) "
     r"(?:know|find|answer)|(?:the )?(?:sentences|articles|text|context) (?:do(?:es)? not|don't) "
@@ -54,3 +60,9 @@ def only_repeats_question(answer: str, question: str) -> bool:
     """The answer adds nothing the question did not already say ("Who wrote Santy?" → "Santy")."""
     words = content_words(answer)
     return bool(words) and words <= content_words(question)
+
+
+def wrong_kind_of_answer(answer: str, question: str) -> bool:
+    """A bare date or year given to a question that asks for no date ("How many…?" → "2005")."""
+    dated = any(c.isdigit() for c in answer) and _YEAR_OR_DATE.match(answer.strip())
+    return bool(dated) and not _ASKS_WHEN.search(question)

@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 
 from bot.evidence import looks_like_instruction
-from bot.grounding import answer_support, only_repeats_question, quote_is_exact, says_not_found
+from bot.grounding import (
+    answer_support,
+    only_repeats_question,
+    quote_is_exact,
+    says_not_found,
+    wrong_kind_of_answer,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,3 +65,20 @@ def test_quote_must_match_stored_text_exactly() -> None:
 )
 def test_instructions_to_the_model_are_recognised(sentence: str, is_injection: bool) -> None:
     assert looks_like_instruction(sentence) is is_injection
+
+
+@pytest.mark.parametrize(
+    "answer,question,wrong",
+    [
+        ("2005", "What annual salary was he paid?", True),
+        ("16 November", "How many copies were sold?", True),
+        ("2 December", "On what date did it go on sale?", False),
+        ("2004", "In which year did it open?", False),
+        ("May", "Which prime minister resigned?", False),
+        ("£16.5m", "How much did Chelsea pay?", False),
+    ],
+)
+def test_a_date_is_no_answer_unless_one_was_asked_for(
+    answer: str, question: str, wrong: bool
+) -> None:
+    assert wrong_kind_of_answer(answer, question) is wrong
