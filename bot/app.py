@@ -20,7 +20,7 @@ from retrieval.embedding import Embedder
 from retrieval.errors import CorpusError, IndexUnavailable
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
-from retrieval.sync import ProgressCallback, SyncReport, sync_corpus
+from retrieval.sync import PIPELINE_VERSION, ProgressCallback, SyncReport, sync_corpus
 from retrieval.vectors import ChromaServer
 
 
@@ -62,8 +62,14 @@ def open_searcher(
         raise IndexUnavailable(
             f"The index in '{settings.index_dir}' is empty. Run `python -m bot ingest` first."
         )
+    config = store.config() or {}
+    if config.get("pipeline_version") != PIPELINE_VERSION or not store.get_meta("collection"):
+        raise IndexUnavailable(
+            f"The index in '{settings.index_dir}' was built by an older version of the bot. "
+            "Run `python -m bot ingest` to rebuild it."
+        )
     embedder = embedder or Embedder(settings.embedding_model_path, settings.embed_batch_size)
-    built_with = (store.config() or {}).get("embedding_model")
+    built_with = config.get("embedding_model")
     if built_with != embedder.name:
         raise IndexUnavailable(
             f"The index was built with embedding model '{built_with}' but the settings name "

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,21 @@ def test_eval_reports_every_mode(seed_index: Path, capsys) -> None:
 def test_search_without_index_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert main(["search", "anything", "--index", str(tmp_path / "none")]) == 2
     assert "python -m bot ingest" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_an_index_from_an_older_version_asks_for_a_rebuild(
+    seed_corpus: Path, index_dir: Path, capsys
+) -> None:
+    assert main(["ingest", "--corpus", str(seed_corpus), "--index", str(index_dir), "--quiet"]) == 0
+    with sqlite3.connect(index_dir / "articles.sqlite") as db:  # as version 1 left it
+        config = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+        config["pipeline_version"] = 1
+        db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(config),))
+        db.execute("DELETE FROM meta WHERE key = 'collection'")
+    assert main(["search", "dinner", "--index", str(index_dir)]) == 2
+    assert "older version" in capsys.readouterr().err
+    assert main(["ingest", "--corpus", str(seed_corpus), "--index", str(index_dir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rebuilt"] is True
+    assert main(["search", "Where did they have dinner?", "--index", str(index_dir)]) == 0
+    assert "Mar-a-Lago" in capsys.readouterr().out
