@@ -19,12 +19,14 @@ from retrieval.store import IndexStore
 from tests.conftest import PROJECT, SEED_CORPUS
 
 PROMPTS = Prompts.load(PROJECT / "prompts")
+# Answers, not speed, are under test: a busy machine must not turn them into fallbacks.
+UNHURRIED = EngineOptions(time_budget_seconds=300)
 
 
 @pytest.fixture
 def engine(seed_index: Path, embedder, generator):
     with IndexStore(seed_index) as store:
-        yield Engine(store, Searcher(store, embedder), generator, PROMPTS, EngineOptions())
+        yield Engine(store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED)
 
 
 def _assert_quotes_verified(answer: Answer, store: IndexStore) -> None:
@@ -86,7 +88,7 @@ def test_an_injected_article_does_not_steer_the_answer(
     )
     run_sync(corpus)
     with IndexStore(index_dir) as store:
-        engine = Engine(store, Searcher(store, embedder), generator, PROMPTS, EngineOptions())
+        engine = Engine(store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED)
         own_topic = engine.ask("When does the town fair open?")
         other_topic = engine.ask("Where did Zuckerberg and Trump have dinner?")
         for answer in (own_topic, other_topic):
