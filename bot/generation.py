@@ -10,6 +10,7 @@ thread-safe); callers queue in front of it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -115,7 +116,8 @@ class LlamaGenerator:
             self._llm = Llama(
                 model_path=str(model_path),
                 n_ctx=context_tokens,
-                n_threads=threads,
+                # llama.cpp's own default is half the cores; measured here, all is faster.
+                n_threads=threads or os.cpu_count(),
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as error:
