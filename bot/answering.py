@@ -22,7 +22,9 @@ from bot.evidence import Evidence, select_evidence, weighted_coverage
 from bot.generation import GenerationFailed, Generator, Reply, TextCallback
 from bot.grounding import (
     answer_support,
+    names_missing_from,
     only_repeats_question,
+    question_names,
     quote_is_exact,
     says_not_found,
     wrong_kind_of_answer,
@@ -183,9 +185,18 @@ class Engine:
             return reply, [], "answer not in the sentences"
         if not self._addresses_question(chosen, weights):
             return reply, [], "quotes miss the question"
+        names = question_names(question)
+        missing = names_missing_from(question, self._article_texts(chosen))
+        if names and len(missing) * 2 > len(names):  # one missing may be a paraphrase ("US")
+            return reply, [], "quoted articles are about something else"
         return reply, chosen, ""
 
     # -- steps --------------------------------------------------------------------
+    def _article_texts(self, chosen: list[Evidence]) -> list[str]:
+        """Title and text of each quoted article, for the names check."""
+        found = (self.store.article(aid) for aid in dict.fromkeys(e.article_id for e in chosen))
+        return [f"{article.title}\n{article.text}" for article in found if article is not None]
+
     def _supporting(
         self, answer: str, sources: tuple[int, ...], evidence: list[Evidence]
     ) -> list[Evidence]:

@@ -9,6 +9,7 @@ and every quote must equal the stored article text at its offsets.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.evidence import content_words
 from retrieval.lexical import STOPWORDS
@@ -20,7 +21,13 @@ _YEAR_OR_DATE = re.compile(
     r"(?: \d{1,2})?(?:,? (?:19|20)\d\d)?|(?:in )?(?:19|20)\d\d)\W*$",
     re.IGNORECASE,
 )
-_ASKS_WHEN = re.compile(r"\bwhen\b|\b(?:year|date|day|month)\b", re.IGNORECASE)
+_ASKS_WHEN = re.compile(
+    r"\bwhen\b|\b(?:what|which|whose|in|on) (?:\w+ )?(?:year|date|day|month)s?\b|"
+    r"\bwhat time\b|\bhow long ago\b",
+    re.IGNORECASE,
+)
+_CAPITALISED_WORD = re.compile(r"\b[A-Z][\w'’-]*")
+_QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "i"}
 _NOT_FOUND = re.compile(
     r"^\W*(?:(?:not found|n/?a|none|unknown|no answer)\W*$|i (?:do not|don't|cannot|can't) "
     r"(?:know|find|answer)|(?:the )?(?:sentences|articles|text|context) (?:do(?:es)? not|don't) "
@@ -66,3 +73,34 @@ def wrong_kind_of_answer(answer: str, question: str) -> bool:
     """A bare date or year given to a question that asks for no date ("How many…?" → "2005")."""
     dated = any(c.isdigit() for c in answer) and _YEAR_OR_DATE.match(answer.strip())
     return bool(dated) and not _ASKS_WHEN.search(question)
+
+
+def _folded(text: str) -> str:
+    """Lower case without accents, so "Nestle" finds "Nestlé"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def question_names(question: str) -> list[str]:
+    """The capitalised words of a question after its first word: the names it asks about."""
+    names = []
+    for match in _CAPITALISED_WORD.finditer(question):
+        word = re.sub(r"['’]s$", "", match.group()).strip("'’-")
+        if match.start() == 0 or not word or word.lower() in _QUESTION_WORDS:
+            continue
+        names.append(word)
+    return names
+
+
+def names_missing_from(question: str, articles: list[str]) -> list[str]:
+    """Names the question asks about that none of the quoted articles mention.
+
+    A true sentence from an article about someone else is no answer ("how much did
+    Chelsea pay for Kezman?" answered from a story about Stam's transfer to Lazio).
+    """
+    folded = " ".join(_folded(text) for text in articles)
+    return [
+        name
+        for name in question_names(question)
+        if not re.search(rf"(?<!\w){re.escape(_folded(name))}(?!\w)", folded)
+    ]

@@ -5,7 +5,9 @@ import pytest
 from bot.evidence import looks_like_instruction
 from bot.grounding import (
     answer_support,
+    names_missing_from,
     only_repeats_question,
+    question_names,
     quote_is_exact,
     says_not_found,
     wrong_kind_of_answer,
@@ -81,4 +83,43 @@ def test_instructions_to_the_model_are_recognised(sentence: str, is_injection: b
 def test_a_date_is_no_answer_unless_one_was_asked_for(
     answer: str, question: str, wrong: bool
 ) -> None:
+    assert wrong_kind_of_answer(answer, question) is wrong
+
+
+@pytest.mark.parametrize(
+    "question,names",
+    [
+        (
+            "On what date did the Nintendo DS go on sale in Australia?",
+            ["Nintendo", "DS", "Australia"],
+        ),
+        ("Where did Zuckerberg and Trump have dinner?", ["Zuckerberg", "Trump"]),
+        ("How much did Zuckerberg's charity give?", ["Zuckerberg"]),
+        ("What did I say about the budget?", []),
+    ],
+)
+def test_question_names_are_its_capitalised_words_after_the_first(question, names) -> None:
+    assert question_names(question) == names
+
+
+def test_names_are_looked_for_in_the_quoted_articles_ignoring_accents_and_case() -> None:
+    articles = ["Nestlé results\nRevenue dipped at NESTLÉ in 2004, said Paul Bulcke."]
+    assert names_missing_from("What net profit did Nestle report?", articles) == []
+    assert names_missing_from("How much did Chelsea pay for Kezman?", articles) == [
+        "Chelsea",
+        "Kezman",
+    ]
+    assert names_missing_from("Did Nest report?", articles) == ["Nest"]  # whole words only
+
+
+@pytest.mark.parametrize(
+    "answer,question,wrong",
+    [
+        ("16 November", "How many copies did Valve sell in its first month on sale?", True),
+        ("2 December", "On what date did the DS go on sale?", False),
+        ("2005", "In which year did he join?", False),
+        ("1998", "When did the company start?", False),
+    ],
+)
+def test_a_date_answers_only_a_question_about_a_date(answer, question, wrong) -> None:
     assert wrong_kind_of_answer(answer, question) is wrong
