@@ -186,7 +186,7 @@ class Engine:
         if not self._addresses_question(chosen, weights):
             return reply, [], "quotes miss the question"
         names = question_names(question)
-        missing = names_missing_from(question, self._article_texts(chosen))
+        missing = names_missing_from(names, self._article_texts(chosen))
         if names and len(missing) * 2 > len(names):  # one missing may be a paraphrase ("US")
             return reply, [], "quoted articles are about something else"
         return reply, chosen, ""

@@ -26,7 +26,6 @@ _ASKS_WHEN = re.compile(
     r"\bwhat time\b|\bhow long ago\b",
     re.IGNORECASE,
 )
-_CAPITALISED_WORD = re.compile(r"\b[A-Z][\w'’-]*")
 _QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "i"}
 _NOT_FOUND = re.compile(
     r"^\W*(?:(?:not found|n/?a|none|unknown|no answer)\W*$|i (?:do not|don't|cannot|can't) "
@@ -84,7 +83,7 @@ def _folded(text: str) -> str:
 def question_names(question: str) -> list[str]:
     """The capitalised words of a question after its first word: the names it asks about."""
     names = []
-    for match in _CAPITALISED_WORD.finditer(question):
+    for match in _NAME.finditer(question):
         word = re.sub(r"['’]s$", "", match.group()).strip("'’-")
         if match.start() == 0 or not word or word.lower() in _QUESTION_WORDS:
             continue
@@ -92,7 +91,7 @@ def question_names(question: str) -> list[str]:
     return names
 
 
-def names_missing_from(question: str, articles: list[str]) -> list[str]:
+def names_missing_from(names: list[str], articles: list[str]) -> list[str]:
     """Names the question asks about that none of the quoted articles mention.
 
     A true sentence from an article about someone else is no answer ("how much did
@@ -100,7 +99,5 @@ def names_missing_from(question: str, articles: list[str]) -> list[str]:
     """
     folded = " ".join(_folded(text) for text in articles)
     return [
-        name
-        for name in question_names(question)
-        if not re.search(rf"(?<!\w){re.escape(_folded(name))}(?!\w)", folded)
+        name for name in names if not re.search(rf"(?<!\w){re.escape(_folded(name))}(?!\w)", folded)
     ]
