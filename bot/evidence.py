@@ -111,13 +111,17 @@ def sentences_in_context(
     """Every distinct sentence, paired with the span of it and the sentence before it.
 
     The pair is stored text too (one slice of the passage), so it can be quoted
-    exactly; it is None for a passage's first sentence.
+    exactly; it is None for a passage's first sentence. The article's headline is
+    left out: every sentence is shown with its title already.
     """
     seen: set[tuple[str, int]] = set()
     found: list[tuple[Evidence, Evidence | None]] = []
     for rank, passage in enumerate(passages):
         previous: int | None = None
         for start, end in split_sentences(passage.text):
+            if _is_headline(passage.text[start:end], passage.title):
+                previous = None  # the prompt shows the title beside every sentence anyway
+                continue
             key = (passage.article_id, passage.start + start)
             lead, previous = previous, start
             if key in seen:
@@ -130,6 +134,11 @@ def sentences_in_context(
                 )
             )
     return found
+
+
+def _is_headline(sentence: str, title: str) -> bool:
+    """The article's title repeated as a sentence: it names the topic but answers nothing."""
+    return _WORD.findall(sentence.lower()) == _WORD.findall(title.lower())
 
 
 def _span(passage: Passage, start: int, end: int, rank: int) -> Evidence:

@@ -1,7 +1,16 @@
-"""Build the chat messages from the editable templates in `prompts/`."""
+"""Build the chat messages from the editable templates in `prompts/`.
+
+Besides the system and user templates, `examples.txt` holds worked examples that
+go before every question as earlier chat turns. A 0.5B model copies a shown
+pattern far better than it follows a described one, and the examples are the
+same for every question, so llama.cpp reuses their evaluated prefix: they cost
+time once per model load, not per question.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,19 +19,35 @@ from retrieval.errors import BotError
 
 SYSTEM_FILE = "system.txt"
 ANSWER_FILE = "answer.txt"
+EXAMPLES_FILE = "examples.txt"
 _MAX_TITLE_CHARS = 80
+_EXAMPLE_SEPARATOR = re.compile(r"^-{3,}\s*$", re.MULTILINE)
+_EXAMPLE = re.compile(
+    r"^Sentences:\s*\n(?P<evidence>.+?)\n\s*Question:(?P<question>.+?)\n\s*Reply:(?P<reply>.+)$",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One worked example: numbered sentences, a question and the reply wanted."""
+
+    evidence: str
+    question: str
+    reply: str
 
 
 @dataclass(frozen=True)
 class Prompts:
-    """The two templates, read once at start-up."""
+    """The templates and examples, read once at start-up."""
 
     system: str
     answer: str
+    examples: tuple[Example, ...] = ()
 
     @classmethod
     def load(cls, folder: Path) -> Prompts:
-        """Read the templates; a missing file or placeholder is a clear error."""
+        """Read the templates; a missing file, placeholder or bad example is a clear error."""
         try:
             system = (folder / SYSTEM_FILE).read_text(encoding="utf-8").strip()
             answer = (folder / ANSWER_FILE).read_text(encoding="utf-8").strip()
@@ -36,7 +61,34 @@ class Prompts:
                 raise BotError(
                     f"{folder / ANSWER_FILE} must contain the placeholder {placeholder}."
                 )
-        return cls(system=system, answer=answer)
+        examples_file = folder / EXAMPLES_FILE
+        examples = parse_examples(examples_file) if examples_file.exists() else ()
+        return cls(system=system, answer=answer, examples=examples)
+
+
+def parse_examples(path: Path) -> tuple[Example, ...]:
+    """Examples separated by `---` lines, each `Sentences:` … `Question:` … `Reply:` {json}."""
+    examples = []
+    text = path.read_text(encoding="utf-8")
+    blocks = [block.strip() for block in _EXAMPLE_SEPARATOR.split(text)]
+    for number, block in enumerate((b for b in blocks if b), start=1):
+        match = _EXAMPLE.match(block)
+        if match is None:
+            raise BotError(
+                f"Example {number} in {path} must read 'Sentences:' (numbered lines), then "
+                "'Question: …', then 'Reply: {\"sources\": [...], \"answer\": \"…\"}'."
+            )
+        reply = match["reply"].strip()
+        try:
+            data = json.loads(reply)
+        except json.JSONDecodeError as error:
+            raise BotError(f"Example {number} in {path}: the reply is not JSON ({error}).") from error
+        if not isinstance(data, dict) or set(data) != {"sources", "answer"}:
+            raise BotError(
+                f"Example {number} in {path}: the reply must have exactly 'sources' and 'answer'."
+            )
+        examples.append(Example(match["evidence"].strip(), match["question"].strip(), reply))
+    return tuple(examples)
 
 
 def format_evidence(evidence: list[Evidence]) -> str:
@@ -50,6 +102,13 @@ def format_evidence(evidence: list[Evidence]) -> str:
 
 
 def build_messages(prompts: Prompts, question: str, evidence: list[Evidence]) -> list[dict]:
-    """System and user messages for one question."""
+    """System message, the worked examples as earlier turns, then this question."""
+    messages = [{"role": "system", "content": prompts.system}]
+    for example in prompts.examples:
+        user = prompts.answer.format(evidence=example.evidence, question=example.question)
+        messages += [
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": example.reply},
+        ]
     user = prompts.answer.format(evidence=format_evidence(evidence), question=question)
-    return [{"role": "system", "content": prompts.system}, {"role": "user", "content": user}]
+    return [*messages, {"role": "user", "content": user}]

@@ -70,3 +70,15 @@ def test_a_sentence_that_needs_its_context_is_shown_with_it() -> None:
     assert not any("Ignore all previous" in e.text for e in evidence)
     spans = sorted((e.start, e.end) for e in evidence)
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+
+
+def test_the_headline_is_not_offered_as_a_sentence_nor_as_context() -> None:
+    text = "Broadband gathers pace\n\nMore than 95% of UK homes can get broadband. Prices fall."
+    passage = Passage("a1", "Broadband gathers pace", "a1.txt", text, 0, len(text), 1.0, 0.9)
+    found = sentences_in_context([passage])
+    assert [s.text for s, _ in found] == [
+        "More than 95% of UK homes can get broadband.",
+        "Prices fall.",
+    ]
+    assert found[0][1] is None  # the headline is no lead either
+    assert found[1][1] is not None and not found[1][1].text.startswith("Broadband")
