@@ -23,6 +23,7 @@ from bot.generation import GenerationFailed, Generator, Reply, TextCallback
 from bot.grounding import (
     answer_support,
     names_missing_from,
+    number_cut_from_a_word,
     only_repeats_question,
     question_names,
     quote_is_exact,
@@ -83,7 +84,7 @@ class EngineOptions:
     """Tuning knobs, from settings."""
 
     top_k: int = 4
-    evidence_sentences: int = 4
+    evidence_sentences: int = 3
     relevance_threshold: float = 0.38
     min_answer_support: float = 0.6
     min_question_coverage: float = 0.3
@@ -183,6 +184,8 @@ class Engine:
         chosen = self._supporting(reply.answer, reply.sources, evidence)
         if not chosen:
             return reply, [], "answer not in the sentences"
+        if number_cut_from_a_word(reply.answer, question, [e.text for e in chosen]):
+            return reply, [], "answer is a number cut from a word"
         if not self._addresses_question(chosen, weights):
             return reply, [], "quotes miss the question"
         names = question_names(question)

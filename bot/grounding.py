@@ -26,6 +26,8 @@ _ASKS_WHEN = re.compile(
     r"\bwhat time\b|\bhow long ago\b",
     re.IGNORECASE,
 )
+_BARE_NUMBER = re.compile(r"^\s*\d+(?:[.,]\d+)*\s*$")
+_ASKS_AGE = re.compile(r"\bhow old\b|\bage\b|\baged\b", re.IGNORECASE)
 _QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "i"}
 _NOT_FOUND = re.compile(
     r"^\W*(?:(?:not found|n/?a|none|unknown|no answer)\W*$|i (?:do not|don't|cannot|can't) "
@@ -72,6 +74,26 @@ def wrong_kind_of_answer(answer: str, question: str) -> bool:
     """A bare date or year given to a question that asks for no date ("How many…?" → "2005")."""
     dated = any(c.isdigit() for c in answer) and _YEAR_OR_DATE.match(answer.strip())
     return bool(dated) and not _ASKS_WHEN.search(question)
+
+
+def number_cut_from_a_word(answer: str, question: str, sentences: list[str]) -> bool:
+    """A bare number the sentences only hold inside a word ("17" of "17-year-old").
+
+    "How many goals did Henry score?" answered "17" from "17-year-old striker" is a
+    number lifted out of an age; a question about age may take it.
+    """
+    if not _BARE_NUMBER.match(answer) or _ASKS_AGE.search(question):
+        return False
+    number = re.escape(answer.strip(" .,"))
+    found = re.finditer(rf"(?<![\d.,]){number}(?![\d]|[.,]\d)", " ".join(sentences))
+    spans = [
+        (m.string[max(0, m.start() - 2) : m.start()], m.string[m.end() : m.end() + 2])
+        for m in found
+    ]
+    return bool(spans) and all(
+        re.fullmatch(r"[A-Za-z]-", before) or re.fullmatch(r"-[A-Za-z]", after)
+        for before, after in spans
+    )
 
 
 def _folded(text: str) -> str:

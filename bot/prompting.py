@@ -76,13 +76,15 @@ def parse_examples(path: Path) -> tuple[Example, ...]:
         if match is None:
             raise BotError(
                 f"Example {number} in {path} must read 'Sentences:' (numbered lines), then "
-                "'Question: …', then 'Reply: {\"sources\": [...], \"answer\": \"…\"}'."
+                '\'Question: …\', then \'Reply: {"sources": [...], "answer": "…"}\'.'
             )
         reply = match["reply"].strip()
         try:
             data = json.loads(reply)
         except json.JSONDecodeError as error:
-            raise BotError(f"Example {number} in {path}: the reply is not JSON ({error}).") from error
+            raise BotError(
+                f"Example {number} in {path}: the reply is not JSON ({error})."
+            ) from error
         if not isinstance(data, dict) or set(data) != {"sources", "answer"}:
             raise BotError(
                 f"Example {number} in {path}: the reply must have exactly 'sources' and 'answer'."

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
         20.0, gt=0, description="Past this the answer falls back to quoting the best passage."
     )
     answer_passages: int = Field(4, ge=1, le=20, description="Passages searched per question.")
-    evidence_sentences: int = Field(4, ge=1, le=30, description="Sentences shown to the model.")
+    evidence_sentences: int = Field(3, ge=1, le=30, description="Sentences shown to the model.")
     min_answer_support: float = Field(
         0.6, ge=0, le=1, description="Share of the answer's words its quotes must contain."
     )

@@ -6,6 +6,7 @@ from bot.evidence import looks_like_instruction
 from bot.grounding import (
     answer_support,
     names_missing_from,
+    number_cut_from_a_word,
     only_repeats_question,
     question_names,
     quote_is_exact,
@@ -125,3 +126,21 @@ def test_names_are_looked_for_in_the_quoted_articles_ignoring_accents_and_case()
 )
 def test_a_date_answers_only_a_question_about_a_date(answer, question, wrong) -> None:
     assert wrong_kind_of_answer(answer, question) is wrong
+
+
+@pytest.mark.parametrize(
+    ("answer", "question", "sentence", "cut"),
+    [
+        ("17", "How many goals did Henry score?", "Arsenal played 17-year-old Lupoli.", True),
+        ("5", "Where did they finish?", "It was a top-5 finish.", True),
+        ("17", "How old is Lupoli?", "Arsenal played 17-year-old Lupoli.", False),
+        ("17", "How many goals?", "He scored 17 goals, a 17-year-old's record.", False),
+        ("2", "What was the score?", "They won 2-0.", False),
+        ("1.35", "How fast does it walk?", "It walks at about 1.35km/h.", False),
+        ("17 goals", "How many goals?", "Arsenal played 17-year-old Lupoli.", False),
+    ],
+)
+def test_a_number_cut_from_a_word_is_no_answer(
+    answer: str, question: str, sentence: str, cut: bool
+) -> None:
+    assert number_cut_from_a_word(answer, question, [sentence]) is cut
