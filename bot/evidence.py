@@ -96,15 +96,6 @@ def looks_like_instruction(text: str) -> bool:
     return _INSTRUCTION.search(text) is not None
 
 
-def sentences_of(passages: tuple[Passage, ...] | list[Passage]) -> list[Evidence]:
-    """Every distinct sentence of the passages, with article offsets.
-
-    `score` holds the rank of the passage the sentence came from (0 = best) until
-    `select_evidence` scores it.
-    """
-    return [sentence for sentence, _ in sentences_in_context(passages)]
-
-
 def sentences_in_context(
     passages: tuple[Passage, ...] | list[Passage],
 ) -> list[tuple[Evidence, Evidence | None]]:
@@ -112,14 +103,16 @@ def sentences_in_context(
 
     The pair is stored text too (one slice of the passage), so it can be quoted
     exactly; it is None for a passage's first sentence. The article's headline is
-    left out: every sentence is shown with its title already.
+    left out: every sentence is shown with its title already. `score` holds the rank
+    of the passage the sentence came from (0 = best) until `select_evidence` scores it.
     """
     seen: set[tuple[str, int]] = set()
     found: list[tuple[Evidence, Evidence | None]] = []
     for rank, passage in enumerate(passages):
         previous: int | None = None
+        headline = _WORD.findall(passage.title.lower())
         for start, end in split_sentences(passage.text):
-            if _is_headline(passage.text[start:end], passage.title):
+            if _WORD.findall(passage.text[start:end].lower()) == headline:
                 previous = None  # the prompt shows the title beside every sentence anyway
                 continue
             key = (passage.article_id, passage.start + start)
@@ -134,11 +127,6 @@ def sentences_in_context(
                 )
             )
     return found
-
-
-def _is_headline(sentence: str, title: str) -> bool:
-    """The article's title repeated as a sentence: it names the topic but answers nothing."""
-    return _WORD.findall(sentence.lower()) == _WORD.findall(title.lower())
 
 
 def _span(passage: Passage, start: int, end: int, rank: int) -> Evidence:
@@ -170,7 +158,7 @@ def could_answer(kind: str, question: str, text: str) -> bool:
         return any(n not in given for n in _DIGITS.findall(text))
     if kind == "name":  # a capitalised word past the first, since every sentence has one
         given = content_words(question)
-        rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
+        rest = "".join(text.split(None, 1)[1:])
         return any(_stem(w.lower()) not in given for w in _CAPITALISED.findall(rest))
     return True
 

@@ -26,7 +26,6 @@ _ASKS_WHEN = re.compile(
     r"\bwhat time\b|\bhow long ago\b",
     re.IGNORECASE,
 )
-_BARE_NUMBER = re.compile(r"^\s*\d+(?:[.,]\d+)*\s*$")
 _ASKS_AGE = re.compile(r"\bhow old\b|\bage\b|\baged\b", re.IGNORECASE)
 _QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "i"}
 _NOT_FOUND = re.compile(
@@ -82,9 +81,9 @@ def number_cut_from_a_word(answer: str, question: str, sentences: list[str]) -> 
     "How many goals did Henry score?" answered "17" from "17-year-old striker" is a
     number lifted out of an age; a question about age may take it.
     """
-    if not _BARE_NUMBER.match(answer) or _ASKS_AGE.search(question):
+    if not _NUMBER.fullmatch(answer.strip()) or _ASKS_AGE.search(question):
         return False
-    number = re.escape(answer.strip(" .,"))
+    number = re.escape(answer.strip())
     found = re.finditer(rf"(?<![\d.,]){number}(?![\d]|[.,]\d)", " ".join(sentences))
     spans = [
         (m.string[max(0, m.start() - 2) : m.start()], m.string[m.end() : m.end() + 2])
