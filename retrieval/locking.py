@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from retrieval.errors import IndexBusy
 
@@ -28,8 +29,7 @@ def reload_lock(
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
+            holder = _holder(handle)
             message = f"Another reload of the index in {index_dir} is running (process {holder})."
             if not wait:
                 raise IndexBusy(message + " Wait for it to finish, then try again.") from None
@@ -37,10 +37,7 @@ def reload_lock(
                 on_wait(message + " Waiting for it to finish…")
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
+            _mark_holder(handle, str(os.getpid()))
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
@@ -59,8 +56,7 @@ class EmbeddedIndexLock:
         try:
             fcntl.lockf(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            self._handle.seek(0)
-            holder = self._handle.read().strip() or "unknown"
+            holder = _holder(self._handle)
             self._handle.close()
             raise IndexBusy(
                 f"The index in {index_dir} is open in another process ({holder}). Its embedded "
@@ -68,12 +64,23 @@ class EmbeddedIndexLock:
                 "or stop it first; to share one index between processes, run a Chroma server "
                 "and set CHROMA_HOST (see the README's Deployment section)."
             ) from None
-        self._handle.seek(0)
-        self._handle.truncate()
-        self._handle.write(f"process {os.getpid()}")
-        self._handle.flush()
+        _mark_holder(self._handle, f"process {os.getpid()}")
 
     def release(self) -> None:
         """Let other processes open the index."""
         if not self._handle.closed:
             self._handle.close()  # closing drops the record lock
+
+
+def _holder(handle: IO[str]) -> str:
+    """Who holds a lock file, as its holder wrote it."""
+    handle.seek(0)
+    return handle.read().strip() or "unknown"
+
+
+def _mark_holder(handle: IO[str], holder: str) -> None:
+    """Write who holds the lock, for the message another process will show."""
+    handle.seek(0)
+    handle.truncate()
+    handle.write(holder)
+    handle.flush()

@@ -177,7 +177,7 @@ class Searcher:
 
     def term_weights(self, terms: list[str]) -> dict[str, float]:
         """Each term's IDF over the indexed chunks: rare terms say most about a question."""
-        total = self.store.total_chunks()
+        total = self.store.chunk_count()
         return {term: idf(self.store.document_frequency(term), total) for term in terms}
 
     def _coverage(self, terms: list[str], chunk_ids: list[str]) -> dict[str, float]:

@@ -228,8 +228,6 @@ class IndexStore:
         """How many chunks are indexed (each has a vector and a full-text entry)."""
         return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 
-    total_chunks = chunk_count
-
     @_locked
     def vector_count(self) -> int:
         """How many vectors the active collection holds (equals `chunk_count` after a sync)."""
