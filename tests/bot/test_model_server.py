@@ -21,7 +21,7 @@ from retrieval.errors import ModelUnavailable
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
 from tests.conftest import PROJECT, SEED_CORPUS
-from tests.loopback import free_port, wait_until
+from tests.loopback import free_port, serving
 
 pytestmark = pytest.mark.slow
 PROMPTS = Prompts.load(PROJECT / "prompts")
@@ -34,25 +34,18 @@ def model_server() -> Iterator[str]:
     """`python -m llama_cpp.server` with the default GGUF; yields its /v1 base URL."""
     port = free_port()
     model = resolve_model_path(None, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}/v1"
 
-    def serving() -> bool:
+    def answering() -> bool:
         try:
             return httpx.get(f"{base_url}/models", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
-    if not wait_until(serving, lambda: process.poll() is None, 120):
-        process.kill()
-        pytest.fail("the model server did not start")
-    yield base_url
-    process.terminate()
-    process.wait(timeout=30)
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"]  # fmt: skip
+    with serving(command, answering, 120, "the model server"):
+        yield base_url
 
 
 @pytest.fixture

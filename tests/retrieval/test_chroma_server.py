@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from retrieval.errors import IndexUnavailable
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
 from retrieval.vectors import ChromaServer
-from tests.loopback import free_port, wait_until
+from tests.loopback import free_port, serving
 from tests.retrieval.reload_support import (
     assert_consistent,
     run_env,
@@ -39,22 +38,14 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaSe
     port = free_port()
     chroma = Path(sys.executable).parent / "chroma"
     data = tmp_path_factory.mktemp("chroma-server")
-    process = subprocess.Popen(
-        [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    server = ChromaServer("127.0.0.1", port)
 
     def listening() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
 
-    if not wait_until(listening, lambda: process.poll() is None, 60):
-        process.kill()
-        pytest.fail("the Chroma server did not start")
-    yield server
-    process.terminate()
-    process.wait(timeout=30)
+    command = [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)]
+    with serving(command, listening, 60, "the Chroma server"):
+        yield ChromaServer("127.0.0.1", port)
 
 
 def test_server_index_searches_exactly_like_the_embedded_one(
