@@ -85,6 +85,7 @@ class EngineOptions:
 
     top_k: int = 4
     evidence_sentences: int = 3
+    evidence_margin: float = 0.4
     relevance_threshold: float = 0.38
     min_answer_support: float = 0.6
     min_question_coverage: float = 0.3
@@ -131,6 +132,7 @@ class Engine:
                 self.searcher.embedder,
                 self.options.evidence_sentences,
                 weights,
+                self.options.evidence_margin,
             )
         timings["evidence"] = _since(started) - timings["search"]
         if not evidence:

@@ -102,6 +102,7 @@ def engine_options(settings: Settings) -> EngineOptions:
     return EngineOptions(
         top_k=settings.answer_passages,
         evidence_sentences=settings.evidence_sentences,
+        evidence_margin=settings.evidence_margin,
         relevance_threshold=settings.relevance_threshold,
         min_answer_support=settings.min_answer_support,
         min_question_coverage=settings.min_question_coverage,

@@ -169,6 +169,7 @@ def select_evidence(
     embedder: Embedder,
     limit: int,
     weights: dict[str, float],
+    margin: float = float("inf"),
 ) -> list[Evidence]:
     """The `limit` sentences most related to the question, numbered 1..limit, best first.
 
@@ -176,6 +177,8 @@ def select_evidence(
     - a small penalty per rank of the sentence's passage - a penalty when it holds
     nothing of the kind asked for (no new number for "how many"). A sentence that
     matches only together with the sentence before it is offered as that pair.
+    A sentence scoring more than `margin` below the best is left out: a small model
+    answers from such distractors far more often than they hold the answer.
     """
     candidates = [
         (s, None if pair is None or looks_like_instruction(pair.text) else pair)
@@ -207,6 +210,8 @@ def select_evidence(
     scored.sort(key=lambda item: item[0], reverse=True)
     chosen: list[tuple[float, float, Evidence]] = []
     for item in scored:
+        if item[0] < scored[0][0] - margin:
+            break
         _add_span(chosen, item)
         if len(chosen) == limit:
             break

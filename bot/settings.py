@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     )
     answer_passages: int = Field(4, ge=1, le=20, description="Passages searched per question.")
     evidence_sentences: int = Field(3, ge=1, le=30, description="Sentences shown to the model.")
+    evidence_margin: float = Field(
+        0.4, ge=0, description="Sentences scoring this much below the best are not shown."
+    )
     min_answer_support: float = Field(
         0.6, ge=0, le=1, description="Share of the answer's words its quotes must contain."
     )

@@ -82,3 +82,15 @@ def test_the_headline_is_not_offered_as_a_sentence_nor_as_context() -> None:
     ]
     assert found[0][1] is None  # the headline is no lead either
     assert found[1][1] is not None and not found[1][1].text.startswith("Broadband")
+
+
+def test_sentences_far_below_the_best_are_left_out() -> None:
+    question = "What share of UK homes can get broadband?"
+    weights = {"share": 1.0, "uk": 1.0, "home": 1.0, "broadband": 1.0}
+    everything = select_evidence(question, [_passage()], BagOfWords(), 4, weights)
+    assert len(everything) > 1 and "95%" in everything[0].text
+    margin = (everything[0].score - everything[-1].score) / 2
+    close = select_evidence(question, [_passage()], BagOfWords(), 4, weights, margin)
+    assert close[0].text == everything[0].text
+    assert all(e.score >= close[0].score - margin for e in close)
+    assert len(close) < len(everything)
