@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from bot.evidence import Evidence, select_evidence, weighted_coverage
+from bot.evidence import Evidence, headline_of, select_evidence, weighted_coverage
 from bot.generation import GenerationFailed, Generator, Reply, TextCallback
 from bot.grounding import (
     answer_support,
@@ -205,7 +205,11 @@ class Engine:
     def _supporting(
         self, answer: str, sources: tuple[int, ...], evidence: list[Evidence]
     ) -> list[Evidence]:
-        """The sentences the answer rests on: cited ones that support it, else the best one."""
+        """The sentences the answer rests on: cited ones that support it, else the best one.
+
+        Failing those, the headline of a shown sentence's article, since the model
+        reads the title beside each sentence.
+        """
         minimum = self.options.min_answer_support
         cited = [evidence[n - 1] for n in dict.fromkeys(sources) if 1 <= n <= len(evidence)]
         backing = [e for e in cited if answer_support(answer, [e.text]) >= minimum]
@@ -215,7 +219,26 @@ class Engine:
             pair = cited[:2]  # an answer that combines two cited sentences
             if answer_support(answer, [e.text for e in pair]) >= minimum:
                 backing = pair
+        if not backing:
+            backing = self._supporting_headline(answer, [*cited, *evidence])
         return backing[:MAX_QUOTES]
+
+    def _supporting_headline(self, answer: str, shown: list[Evidence]) -> list[Evidence]:
+        """The first headline, among the shown sentences' articles, that holds the answer.
+
+        It is quoted with the sentence it was shown beside, which is what ties it to
+        the question.
+        """
+        minimum = self.options.min_answer_support
+        articles: dict[str, Evidence] = {}
+        for item in shown:
+            articles.setdefault(item.article_id, item)
+        for item in articles.values():
+            article = self.store.article(item.article_id)
+            headline = headline_of(item, article.text) if article else None
+            if headline and answer_support(answer, [headline.text]) >= minimum:
+                return [headline, item]
+        return []
 
     def _addresses_question(self, chosen: list[Evidence], weights: dict[str, float]) -> bool:
         """The quotes are about the question: its meaning, or its key terms, are in them."""

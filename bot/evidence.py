@@ -8,7 +8,7 @@ model cites can be quoted verbatim from the stored text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -127,6 +127,22 @@ def sentences_in_context(
                 )
             )
     return found
+
+
+def headline_of(evidence: Evidence, article_text: str) -> Evidence | None:
+    """The article's headline as a quotable span, when its stored text opens with it.
+
+    The model sees each sentence's title, and sometimes answers from it ("which
+    newspaper…?" → the headline "…, writes Wall Street Journal."). The headline is
+    never offered as a sentence, but it is stored text and can be quoted.
+    """
+    spans = split_sentences(article_text[:1000])
+    if not spans:
+        return None
+    start, end = spans[0]
+    if _WORD.findall(article_text[start:end].lower()) != _WORD.findall(evidence.title.lower()):
+        return None
+    return replace(evidence, text=article_text[start:end], start=start, end=end)
 
 
 def _span(passage: Passage, start: int, end: int, rank: int) -> Evidence:

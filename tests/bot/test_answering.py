@@ -134,6 +134,20 @@ def test_unsupported_model_answers_are_never_shown(seed_index: Path, embedder, r
 
 
 @pytest.mark.slow
+def test_an_answer_read_from_a_title_quotes_the_headline(seed_index: Path, embedder) -> None:
+    reply = ScriptedGenerator("Wall Street Journal")
+    with IndexStore(seed_index) as store:
+        engine = Engine(store, Searcher(store, embedder), reply, PROMPTS, EngineOptions())
+        answer = engine.ask("Which newspaper reported the news that the company itself confirmed?")
+        assert not answer.abstained, answer.reason
+        assert (
+            answer.quotes[0].text == "The company itself confirms this, writes Wall Street Journal."
+        )
+        assert answer.quotes[0].start == 0
+        _assert_quotes_verified(answer, store)
+
+
+@pytest.mark.slow
 def test_model_failure_falls_back_to_an_extractive_answer(seed_index: Path, embedder) -> None:
     with IndexStore(seed_index) as store:
         engine = Engine(store, Searcher(store, embedder), ScriptedGenerator("", fail=True), PROMPTS)

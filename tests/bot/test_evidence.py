@@ -3,7 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.evidence import could_answer, expected_answer, select_evidence, sentences_in_context
+from bot.evidence import (
+    could_answer,
+    expected_answer,
+    headline_of,
+    select_evidence,
+    sentences_in_context,
+)
 from retrieval.search import Passage
 
 ARTICLE = (
@@ -94,3 +100,13 @@ def test_sentences_far_below_the_best_are_left_out() -> None:
     assert close[0].text == everything[0].text
     assert all(e.score >= close[0].score - margin for e in close)
     assert len(close) < len(everything)
+
+
+def test_the_headline_is_quotable_only_when_the_text_opens_with_it() -> None:
+    text = "Broadband gathers pace\n\nMore than 95% of UK homes can get broadband. Prices fall."
+    passage = Passage("a1", "Broadband gathers pace", "a1.txt", text, 0, len(text), 1.0, 0.9)
+    sentence = sentences_in_context([passage])[0][0]
+    headline = headline_of(sentence, text)
+    assert headline is not None and (headline.start, headline.end) == (0, 22)
+    assert text[headline.start : headline.end] == headline.text == "Broadband gathers pace"
+    assert headline_of(sentence, "More than 95% of UK homes can get broadband.") is None
