@@ -48,14 +48,18 @@ def answer_support(answer: str, sentences: list[str]) -> float:
     present = {n.replace(",", "") for n in _NUMBER.findall(joined)}
     if numbers - present:
         return 0.0  # an invented figure is the worst kind of wrong answer
-    lowered = joined.lower()
-    names = {n.lower() for n in _NAME.findall(answer) if n.lower() not in STOPWORDS}
-    if any(name not in lowered for name in names):
+    names = {n for n in _NAME.findall(answer) if n.lower() not in STOPWORDS}
+    if any(not _names_word(name, joined) for name in names):
         return 0.0  # so is a person, place or organisation the sentences never mention
     wanted = content_words(answer)
     if not wanted:
         return 1.0 if sentences else 0.0
     return len(wanted & content_words(joined)) / len(wanted)
+
+
+def _names_word(name: str, text: str) -> bool:
+    """`text` has `name` as a capitalised word (a plural allowed): "Met" is not "met" nor "Meta"."""
+    return re.search(rf"(?<!\w){re.escape(name)}(?:e?s)?(?!\w)", text) is not None
 
 
 def quote_is_exact(article_text: str | None, text: str, start: int, end: int) -> bool:

@@ -24,6 +24,9 @@ from bot.grounding import (
         ("$430 million", "a $420 million donation by the charity", False),
         ("Sam Altman gave $1 million", "Zuckerberg's $1 million donation", False),
         ("The dinner was at Mar-a-Lago", "a dinner at Mar-a-Lago", True),
+        ("Met", "Trump and Musk have not met since May; Meta's boss has.", False),
+        ("Oscar", "a double Oscar-winner", True),
+        ("the Oscar", "his two Oscars", True),
     ],
 )
 def test_answer_support(answer: str, sentence: str, supported: bool) -> None:
