@@ -188,7 +188,7 @@ class Engine:
             return reply, [], "answer not in the sentences"
         if number_cut_from_a_word(reply.answer, question, [e.text for e in chosen]):
             return reply, [], "answer is a number cut from a word"
-        if not self._addresses_question(chosen, weights):
+        if not self._addresses_question(chosen, weights, evidence[0]):
             return reply, [], "quotes miss the question"
         names = question_names(question)
         missing = names_missing_from(names, self._article_texts(chosen))
@@ -240,8 +240,16 @@ class Engine:
                 return [headline, item]
         return []
 
-    def _addresses_question(self, chosen: list[Evidence], weights: dict[str, float]) -> bool:
-        """The quotes are about the question: its meaning, or its key terms, are in them."""
+    def _addresses_question(
+        self, chosen: list[Evidence], weights: dict[str, float], best: Evidence
+    ) -> bool:
+        """The quotes are about the question: its meaning, or its key terms, are in them.
+
+        A quote from the same story as the best sentence shown may lean on that
+        sentence ("Under the plans, Patrick Cescau will become chief executive").
+        """
+        if any(e.article_id == best.article_id for e in chosen):
+            chosen = [*chosen, best]
         if max(e.cosine for e in chosen) >= self.options.min_quote_similarity:
             return True
         if not weights:
