@@ -110,9 +110,9 @@ def sentences_in_context(
     found: list[tuple[Evidence, Evidence | None]] = []
     for rank, passage in enumerate(passages):
         previous: int | None = None
-        headline = _WORD.findall(passage.title.lower())
+        headline = _words(passage.title)
         for start, end in split_sentences(passage.text):
-            if _WORD.findall(passage.text[start:end].lower()) == headline:
+            if _words(passage.text[start:end]) == headline:
                 previous = None  # the prompt shows the title beside every sentence anyway
                 continue
             key = (passage.article_id, passage.start + start)
@@ -140,9 +140,14 @@ def headline_of(evidence: Evidence, article_text: str) -> Evidence | None:
     if not spans:
         return None
     start, end = spans[0]
-    if _WORD.findall(article_text[start:end].lower()) != _WORD.findall(evidence.title.lower()):
+    if _words(article_text[start:end]) != _words(evidence.title):
         return None
     return replace(evidence, text=article_text[start:end], start=start, end=end)
+
+
+def _words(text: str) -> list[str]:
+    """Lower-cased words in order: a headline matches its title whatever the punctuation."""
+    return _WORD.findall(text.lower())
 
 
 def _span(passage: Passage, start: int, end: int, rank: int) -> Evidence:
