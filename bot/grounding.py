@@ -49,7 +49,7 @@ def answer_support(answer: str, sentences: list[str]) -> float:
     if numbers - present:
         return 0.0  # an invented figure is the worst kind of wrong answer
     names = {n for n in _NAME.findall(answer) if n.lower() not in STOPWORDS}
-    if any(not _names_word(name, joined) for name in names):
+    if any(not _has_name(name, joined) for name in names):
         return 0.0  # so is a person, place or organisation the sentences never mention
     wanted = content_words(answer)
     if not wanted:
@@ -57,7 +57,7 @@ def answer_support(answer: str, sentences: list[str]) -> float:
     return len(wanted & content_words(joined)) / len(wanted)
 
 
-def _names_word(name: str, text: str) -> bool:
+def _has_name(name: str, text: str) -> bool:
     """`text` has `name` as a capitalised word (a plural allowed): "Met" is not "met" nor "Meta"."""
     return re.search(rf"(?<!\w){re.escape(name)}(?:e?s)?(?!\w)", text) is not None
 
