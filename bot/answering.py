@@ -18,9 +18,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from bot.evidence import Evidence, headline_of, select_evidence, weighted_coverage
+from bot.evidence import Evidence, headline_of, select_evidence
 from bot.generation import GenerationFailed, Generator, Reply, TextCallback
 from bot.grounding import (
+    addresses_question,
     answer_support,
     names_missing_from,
     number_cut_from_a_word,
@@ -188,7 +189,14 @@ class Engine:
             return reply, [], "answer not in the sentences"
         if number_cut_from_a_word(reply.answer, question, [e.text for e in chosen]):
             return reply, [], "answer is a number cut from a word"
-        if not self._addresses_question(chosen, weights, evidence[0]):
+        options = self.options
+        if not addresses_question(
+            chosen,
+            evidence[0],
+            weights,
+            options.min_quote_similarity,
+            options.min_question_coverage,
+        ):
             return reply, [], "quotes miss the question"
         names = question_names(question)
         missing = names_missing_from(names, self._article_texts(chosen))
@@ -239,23 +247,6 @@ class Engine:
             if headline and answer_support(answer, [headline.text]) >= minimum:
                 return [headline, item]
         return []
-
-    def _addresses_question(
-        self, chosen: list[Evidence], weights: dict[str, float], best: Evidence
-    ) -> bool:
-        """The quotes are about the question: its meaning, or its key terms, are in them.
-
-        A quote from the same story as the best sentence shown may lean on that
-        sentence ("Under the plans, Patrick Cescau will become chief executive").
-        """
-        if any(e.article_id == best.article_id for e in chosen):
-            chosen = [*chosen, best]
-        if max(e.cosine for e in chosen) >= self.options.min_quote_similarity:
-            return True
-        if not weights:
-            return True
-        quoted = " ".join(f"{e.title} {e.text}" for e in chosen)
-        return weighted_coverage(quoted, weights) >= self.options.min_question_coverage
 
     def _verified_quotes(self, chosen: list[Evidence]) -> tuple[Quote, ...]:
         """Quotes whose text is exactly the stored article text at their offsets."""

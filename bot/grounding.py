@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.evidence import content_words
+from bot.evidence import Evidence, content_words, weighted_coverage
 from retrieval.lexical import STOPWORDS
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -60,6 +60,28 @@ def answer_support(answer: str, sentences: list[str]) -> float:
 def _has_name(name: str, text: str) -> bool:
     """`text` has `name` as a capitalised word (a plural allowed): "Met" is not "met" nor "Meta"."""
     return re.search(rf"(?<!\w){re.escape(name)}(?:e?s)?(?!\w)", text) is not None
+
+
+def addresses_question(
+    chosen: list[Evidence],
+    best: Evidence,
+    weights: dict[str, float],
+    min_similarity: float,
+    min_coverage: float,
+) -> bool:
+    """The quotes are about the question: its meaning, or its key terms, are in them.
+
+    A quote from the same story as the best sentence shown may lean on that sentence
+    ("Under the plans, Patrick Cescau will become chief executive").
+    """
+    if any(e.article_id == best.article_id for e in chosen):
+        chosen = [*chosen, best]
+    if max(e.cosine for e in chosen) >= min_similarity:
+        return True
+    if not weights:
+        return True
+    quoted = " ".join(f"{e.title} {e.text}" for e in chosen)
+    return weighted_coverage(quoted, weights) >= min_coverage
 
 
 def quote_is_exact(article_text: str | None, text: str, start: int, end: int) -> bool:

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.evidence import looks_like_instruction
+from bot.evidence import Evidence, looks_like_instruction
 from bot.grounding import (
+    addresses_question,
     answer_support,
     names_missing_from,
     number_cut_from_a_word,
@@ -147,3 +148,22 @@ def test_a_number_cut_from_a_word_is_no_answer(
     answer: str, question: str, sentence: str, cut: bool
 ) -> None:
     assert number_cut_from_a_word(answer, question, [sentence]) is cut
+
+
+def _sentence(article_id: str, text: str, cosine: float) -> Evidence:
+    return Evidence(1, article_id, "Harbour Foods shake-up", f"{article_id}.txt", text, 0,
+                    len(text), cosine, cosine)  # fmt: skip
+
+
+def test_a_quote_may_lean_on_the_best_sentence_of_its_own_story() -> None:
+    weights = {"chief executive": 3.0, "dual": 2.0, "chairmanship": 3.0, "2004": 1.0}
+    best = _sentence("a1", "Harbour Foods is to scrap its dual chairmanship after 2004.", 0.7)
+    answer = _sentence("a1", "Under the plans, Nina Vos will take the top job.", 0.3)
+    elsewhere = _sentence("a2", "Nina Vos took the top job at a bakery.", 0.3)
+
+    def about(chosen: list[Evidence], best: Evidence) -> bool:
+        return addresses_question(chosen, best, weights, 0.6, 0.3)
+
+    assert about([answer], best)
+    assert not about([elsewhere], best)  # another story gets no help
+    assert not about([answer], _sentence("a1", "Shares fell.", 0.3))  # nor from a weak best
