@@ -140,9 +140,11 @@ def headline_of(evidence: Evidence, article_text: str) -> Evidence | None:
     if not spans:
         return None
     start, end = spans[0]
-    if _words(article_text[start:end]) != _words(evidence.title):
+    text = article_text[start:end]
+    if _words(text) != _words(evidence.title):
         return None
-    return replace(evidence, text=article_text[start:end], start=start, end=end)
+    # Only the article details carry over: the sentence's score and similarity are not its.
+    return replace(evidence, text=text, start=start, end=end, score=0.0, cosine=0.0)
 
 
 def _words(text: str) -> list[str]:
