@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/answer.py [INDEX_DIR] [QA.jsonl ...]
 Defaults: INDEX_DIR from settings (.index, the demo corpus after `make ingest`) and the
-seed dev questions (../shared/eval/seed_dev_qa.jsonl, eval/seed_extra_qa.jsonl).
+demo-corpus holdout questions (eval/seed_holdout.jsonl).
 Targets: p50 end-to-end <= 4 s, first token <= 1.5 s. Set LLM_BASE_URL to time a model
 server instead (benchmarks/model_server.py compares the two).
 """
@@ -20,10 +20,7 @@ from bot.evaluation import load_qa, percentile  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_QA = [
-    ROOT.parent / "shared" / "eval" / "seed_dev_qa.jsonl",
-    ROOT / "eval" / "seed_extra_qa.jsonl",
-]
+DEFAULT_QA = [ROOT / "eval" / "seed_holdout.jsonl"]
 
 
 def measure(engine, questions: list[str]) -> dict:  # noqa: ANN001 - Engine

@@ -1,7 +1,7 @@
 """Search latency benchmark: warm p50 / p95 over an index, with the dev questions.
 
 Usage: python benchmarks/search.py [INDEX_DIR] [QA.jsonl]
-Defaults: the index in INDEX_DIR (.index) and eval/bbc_dev_qa.jsonl. Build a BBC index
+Defaults: the index in INDEX_DIR (.index) and eval/bbc_holdout.jsonl. Build a BBC index
 first with `python -m bot ingest --corpus ../shared/corpora/bbc --index /tmp/bbc-index`.
 Target: p50 <= 50 ms.
 """
@@ -28,7 +28,7 @@ ROUNDS = 3
 def main() -> int:
     settings = Settings()
     index = Path(sys.argv[1]) if len(sys.argv) > 1 else settings.index_dir
-    qa = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "eval" / "bbc_dev_qa.jsonl"
+    qa = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "eval" / "bbc_holdout.jsonl"
     questions = [item.question for item in load_qa(qa)]
     embedder = Embedder(settings.embedding_model_path, settings.embed_batch_size)
     with IndexStore(index) as store:

@@ -106,7 +106,7 @@ def test_search_json_shape(seed_index: Path, capsys) -> None:
 
 @pytest.mark.slow
 def test_eval_reports_every_mode(seed_index: Path, capsys) -> None:
-    qa = Path(__file__).resolve().parents[2] / "eval" / "seed_extra_qa.jsonl"
+    qa = Path(__file__).resolve().parents[2] / "eval" / "seed_holdout.jsonl"
     assert main(["eval", str(qa), "--index", str(seed_index), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     modes = {r["mode"]: r for r in report["retrieval"]}

@@ -70,9 +70,19 @@ def test_load_qa_names_the_bad_line(tmp_path: Path) -> None:
         load_qa(path)
 
 
-@pytest.mark.parametrize("name", ["bbc_dev_qa.jsonl", "seed_extra_qa.jsonl"])
-def test_shipped_dev_sets_are_well_formed(name: str) -> None:
-    items = load_qa(Path(__file__).resolve().parents[2] / "eval" / name)
-    assert sum(i.answerable for i in items) >= 12
-    assert sum(not i.answerable for i in items) >= 6
+@pytest.mark.parametrize(
+    ("corpus", "answerable", "unanswerable"), [("bbc", 150, 40), ("seed", 40, 15)]
+)
+def test_shipped_dev_sets_are_split_and_large_enough(
+    corpus: str, answerable: int, unanswerable: int
+) -> None:
+    folder = Path(__file__).resolve().parents[2] / "eval"
+    tune = load_qa(folder / f"{corpus}_tune.jsonl")
+    holdout = load_qa(folder / f"{corpus}_holdout.jsonl")
+    assert not {i.question for i in tune} & {i.question for i in holdout}
+    assert not {i.qid for i in tune} & {i.qid for i in holdout}
+    items = [*tune, *holdout]
+    assert sum(i.answerable for i in items) >= answerable
+    assert sum(not i.answerable for i in items) >= unanswerable
     assert all(i.answers for i in items if i.answerable)
+    assert not any(i.answers for i in items if not i.answerable)
