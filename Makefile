@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup console ingest test lint bench-ingest bench-search bench-answer bench-model-server bench-discord clean
+.PHONY: setup console ingest test lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-model-server bench-discord clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed; run make PYTHON=python3.11")'
@@ -31,12 +31,32 @@ test: setup
 lint: setup
 	$(PY) -m ruff check bot retrieval tests benchmarks
 
+# Answer quality with 95 % intervals and the risk/coverage curve, tune and holdout.
+eval: ingest
+	$(PY) -m bot eval eval/seed --answers --mode hybrid
+
+BENCH_INDEX ?= /tmp/bbc-index
+$(BENCH_INDEX)/articles.sqlite: | setup
+	$(PY) -m bot ingest --corpus ../shared/corpora/bbc --index $(BENCH_INDEX)
+
+eval-bbc: setup $(BENCH_INDEX)/articles.sqlite
+	$(PY) -m bot eval eval/bbc --answers --mode hybrid --index $(BENCH_INDEX)
+
+# Refit bot/confidence.json: record every candidate (MIN_CONFIDENCE=0) on tune and holdout,
+# fit on tune only, and print the curves (holdout re-scored, never fitted on).
+RUNS ?= .runs
+calibrate: ingest $(BENCH_INDEX)/articles.sqlite
+	mkdir -p $(RUNS)
+	for split in tune holdout; do \
+	  MIN_CONFIDENCE=0 $(PY) -m bot eval eval/seed_$$split.jsonl --answers --mode hybrid --json > $(RUNS)/seed_$$split.json && \
+	  MIN_CONFIDENCE=0 $(PY) -m bot eval eval/bbc_$$split.jsonl --answers --mode hybrid --json --index $(BENCH_INDEX) > $(RUNS)/bbc_$$split.json || exit 1; \
+	done
+	$(PY) -m bot calibrate $(RUNS)/seed_tune.json $(RUNS)/bbc_tune.json --holdout $(RUNS)/seed_holdout.json $(RUNS)/bbc_holdout.json
+
 bench-ingest: setup
 	$(PY) benchmarks/ingest.py
 
-BENCH_INDEX ?= /tmp/bbc-index
-bench-search: setup
-	test -f $(BENCH_INDEX)/articles.sqlite || $(PY) -m bot ingest --corpus ../shared/corpora/bbc --index $(BENCH_INDEX)
+bench-search: setup $(BENCH_INDEX)/articles.sqlite
 	$(PY) benchmarks/search.py $(BENCH_INDEX)
 
 bench-answer: ingest

@@ -1,48 +1,47 @@
-"""The answering engine: question → search → evidence → model → verified, quoted answer.
+"""The answering engine: search → evidence → generate → score → quote.
 
-Console, CLI and Discord all call `Engine.ask`. The guarantees live here, not in
-the prompt:
+Console, CLI and Discord all call `Engine.ask`. Hard guarantees stay outside the
+confidence score:
 - every quote is the stored article text at its offsets, checked before it is
-  returned (a quote that fails is dropped);
-- a non-abstained answer carries at least one quote, and its words must be
-  supported by the quoted sentences, which must in turn be about the question
-  (its key terms, or its meaning by embedding similarity); an answer that only
-  repeats the question is no answer; otherwise the engine abstains;
-- when retrieval finds nothing relevant the model is not even asked;
-- when the model fails or runs over its budget, the best sentences are
-  returned as an extractive answer instead of an error.
+  returned, and a shown answer carries at least one, holding the answer's words;
+- when retrieval finds nothing relevant the model is not asked;
+- article text that addresses the model is never shown to it (`bot/evidence.py`).
+Between them, one calibrated confidence (`bot/signals.py`, `bot/confidence.py`)
+decides whether the model's answer is shown. When it is not, or the model is too
+slow, the reader gets the closest verified passage, marked as related, not as
+an answer.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
+from bot import signals
 from bot.evidence import Evidence, headline_of, select_evidence
 from bot.generation import GenerationFailed, Generator, Reply, TextCallback
-from bot.grounding import (
-    addresses_question,
-    answer_support,
-    names_missing_from,
-    number_cut_from_a_word,
-    only_repeats_question,
-    question_names,
-    quote_is_exact,
-    says_not_found,
-    wrong_kind_of_answer,
-)
+from bot.policy import AnswerPolicy
 from bot.prompting import Prompts, build_messages
-from retrieval.lexical import query_terms
+from bot.question import Question, parse_question
 from retrieval.search import Searcher, SearchResults
 from retrieval.store import IndexStore
 
 NOT_FOUND = "I couldn't find that in the articles."
-MAX_QUESTION_CHARS = 1000
-MAX_QUOTES = 2
-# Replies that tried to answer but failed a check; the model gets one more, focused try.
-_RETRYABLE = frozenset(
-    {"answer repeats the question", "answer not in the sentences", "quotes miss the question"}
+UNSURE = "I'm not sure this answers it, but the closest passage says:"
+SLOW = (
+    "The model is slow right now, so I have no checked answer. "
+    "This is the closest passage I found, not an answer:"
 )
+MAX_QUOTES = 2
+_NOT_FOUND = re.compile(
+    r"^\W*(?:(?:not found|n/?a|none|unknown|no answer)\W*$|i (?:do not|don't|cannot|can't) "
+    r"(?:know|find|answer)|(?:the )?(?:sentences|articles|text|context) (?:do(?:es)? not|don't) "
+    r"(?:say|state|mention|contain|provide)|there is no (?:information|mention))",
+    re.IGNORECASE,
+)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,31 +66,38 @@ class Answer:
     abstained: bool
     timings: dict[str, float] = field(default_factory=dict)
     closest: tuple[str, ...] = ()  # titles of the nearest articles, when abstaining
-    reason: str = ""  # why it abstained or fell back, for logs and eval
+    reason: str = ""  # why it abstained, for logs and eval
+    related: Quote | None = None  # when abstaining: the closest passage, never an answer
+    confidence: float | None = None
+    signals: dict[str, float | None] = field(default_factory=dict)
+    candidate: str = ""  # the model's answer, also when it was not shown (for eval)
+    candidate_quotes: tuple[Quote, ...] = ()
+    fallback: str = ""  # set when the model could not answer in time or failed
 
     def as_dict(self) -> dict:
         """JSON-ready form (the `ask --json` shape)."""
-        return {
+        data = {
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
             "quotes": [quote.__dict__ for quote in self.quotes],
+            "related": self.related.__dict__ if self.related else None,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "timings": self.timings,
         }
+        if self.fallback:
+            data["fallback"] = self.fallback
+        return data
 
 
-@dataclass(frozen=True)
-class EngineOptions:
-    """Tuning knobs, from settings."""
+def says_not_found(answer: str) -> bool:
+    """True when the model's answer is a refusal or empty."""
+    return not answer.strip() or bool(_NOT_FOUND.match(answer.strip()))
 
-    top_k: int = 4
-    evidence_sentences: int = 3
-    evidence_margin: float = 0.4
-    relevance_threshold: float = 0.38
-    min_answer_support: float = 0.6
-    min_question_coverage: float = 0.3
-    min_quote_similarity: float = 0.6
-    time_budget_seconds: float = 20.0
+
+def quote_is_exact(article_text: str | None, text: str, start: int, end: int) -> bool:
+    """The quote is exactly the stored article text at its offsets."""
+    return article_text is not None and 0 <= start < end and article_text[start:end] == text
 
 
 class Engine:
@@ -103,155 +109,126 @@ class Engine:
         searcher: Searcher,
         generator: Generator,
         prompts: Prompts,
-        options: EngineOptions | None = None,
+        policy: AnswerPolicy,
     ) -> None:
         self.store = store
         self.searcher = searcher
         self.generator = generator
         self.prompts = prompts
-        self.options = options or EngineOptions()
+        self.policy = policy
 
-    def ask(self, question: str, on_text: TextCallback | None = None) -> Answer:
+    def ask(self, text: str, on_text: TextCallback | None = None) -> Answer:
         """Answer one question; `on_text` receives the model's answer as it streams."""
         started = time.perf_counter()
-        question = " ".join(question.split())[:MAX_QUESTION_CHARS]
         timings: dict[str, float] = {}
-        if not question.strip(" ?!.,"):
-            return Answer(question, "Please ask a question about the articles.", (), True,
+        if not " ".join(text.split()).strip(" ?!.,"):
+            return Answer(text.strip(), "Please ask a question about the articles.", (), True,
                           timings, reason="empty question")  # fmt: skip
-
+        policy = self.policy
         with self.store.snapshot():  # a reload switching meanwhile stays unseen until done
-            results = self.searcher.search(question, k=self.options.top_k)
+            question = parse_question(text, self.searcher.term_weights)
+            results = self.searcher.search(question.text, k=policy.passages)
             timings["search"] = _since(started)
             closest = _closest_titles(results)
-            if results.relevance < self.options.relevance_threshold:
+            if results.relevance < policy.relevance_threshold:
                 return self._abstain(question, timings, started, closest, "nothing relevant found")
-            weights = self.searcher.term_weights(query_terms(question))
             evidence = select_evidence(
-                question,
-                results.passages,
-                self.searcher.embedder,
-                self.options.evidence_sentences,
-                weights,
-                self.options.evidence_margin,
+                question, results.passages, self.searcher.embedder, policy.evidence
             )
-        timings["evidence"] = _since(started) - timings["search"]
-        if not evidence:
-            return self._abstain(question, timings, started, closest, "no sentences to quote")
+            timings["evidence"] = _since(started) - timings["search"]
+            related = self._verified(evidence[:1])
+            if not evidence or not related:
+                return self._abstain(question, timings, started, closest, "no sentences to quote")
 
-        budget = self.options.time_budget_seconds
         try:
-            reply, chosen, reason = self._attempt(question, evidence, weights, on_text, budget)
+            reply = self._generate(question, evidence, on_text)
         except GenerationFailed as error:
             timings["total"] = _since(started)
-            return self._extractive(question, evidence, timings, f"fallback: {error}")
+            log.warning("answer fell back (%s) after %s", error, timings)
+            return Answer(question.text, SLOW, (), True, timings, closest, f"fallback: {error}",
+                          related[0], fallback=str(error))  # fmt: skip
         timings["first_token"] = reply.first_token_seconds
         timings["generate"] = reply.seconds
-        if reason in _RETRYABLE and len(evidence) > 1:
-            # A small model often answers from the wrong sentence; asked again with only
-            # the best one, it reads that one. The same checks judge the second reply.
-            focused = [replace(evidence[0], number=1)]
-            try:
-                retry = self._attempt(question, focused, weights, on_text, budget - reply.seconds)
-                reply, chosen, reason = retry
-                timings["generate"] += reply.seconds
-            except GenerationFailed:
-                pass  # out of time: keep the first verdict
-        if reason:
-            return self._abstain(question, timings, started, closest, reason)
-        quotes = self._verified_quotes(chosen)
-        if not quotes:
-            return self._abstain(question, timings, started, closest, "no quote verified")
-        timings["total"] = _since(started)
-        return Answer(question, reply.answer, quotes, False, timings)
-
-    def _attempt(
-        self,
-        question: str,
-        evidence: list[Evidence],
-        weights: dict[str, float],
-        on_text: TextCallback | None,
-        budget: float,
-    ) -> tuple[Reply, list[Evidence], str]:
-        """Ask the model once; its reply, the sentences it rests on, and why not ("" if fine)."""
-        messages = build_messages(self.prompts, question, evidence)
-        if budget <= 0:
-            raise GenerationFailed("no time left in the budget")
-        reply = self.generator.generate(messages, on_text, budget)
+        unsure = (question, timings, started, closest)
         if says_not_found(reply.answer):
-            return reply, [], "model found no answer"
-        if only_repeats_question(reply.answer, question):
-            return reply, [], "answer repeats the question"
-        if wrong_kind_of_answer(reply.answer, question):
-            return reply, [], "answer is a date the question did not ask for"
-        chosen = self._supporting(reply.answer, reply.sources, evidence)
-        if not chosen:
-            return reply, [], "answer not in the sentences"
-        if number_cut_from_a_word(reply.answer, question, [e.text for e in chosen]):
-            return reply, [], "answer is a number cut from a word"
-        options = self.options
-        if not addresses_question(
-            chosen,
-            evidence[0],
-            weights,
-            options.min_quote_similarity,
-            options.min_question_coverage,
-        ):
-            return reply, [], "quotes miss the question"
-        names = question_names(question)
-        missing = names_missing_from(names, self._article_texts(chosen))
-        if names and len(missing) * 2 > len(names):  # one missing may be a paraphrase ("US")
-            return reply, [], "quoted articles are about something else"
-        return reply, chosen, ""
+            return self._abstain(*unsure, "model found no answer", related[0])
+        with self.store.snapshot():
+            candidate = self._candidate(reply, evidence)
+            if candidate is None:
+                return self._abstain(*unsure, "answer not in the sentences", related[0])
+            quotes = self._verified(candidate.quoted)
+            found = signals.compute(
+                question,
+                results.relevance,
+                evidence,
+                candidate,
+                self._article_texts(candidate.quoted),
+                policy.evidence.margin,
+            )
+        confidence = policy.confidence.score(found)
+        scored = {"confidence": confidence, "signals": found, "candidate": candidate.answer,
+                  "candidate_quotes": quotes}  # fmt: skip
+        if not quotes:
+            return self._abstain(*unsure, "no quote verified", related[0], **scored)
+        if confidence < policy.min_confidence:
+            reason = f"confidence {confidence:.2f} below {policy.min_confidence:.2f}"
+            return self._abstain(*unsure, reason, related[0], **scored)
+        timings["total"] = _since(started)
+        return Answer(question.text, candidate.answer, quotes, False, timings, **scored)
 
     # -- steps --------------------------------------------------------------------
-    def _article_texts(self, chosen: list[Evidence]) -> list[str]:
-        """Title and text of each quoted article, for the names check."""
-        found = (self.store.article(aid) for aid in dict.fromkeys(e.article_id for e in chosen))
-        return [f"{article.title}\n{article.text}" for article in found if article is not None]
+    def _generate(
+        self, question: Question, evidence: list[Evidence], on_text: TextCallback | None
+    ) -> Reply:
+        messages = build_messages(self.prompts, question.text, evidence)
+        return self.generator.generate(messages, on_text, self.policy.time_budget_seconds)
 
-    def _supporting(
-        self, answer: str, sources: tuple[int, ...], evidence: list[Evidence]
-    ) -> list[Evidence]:
-        """The sentences the answer rests on: cited ones that support it, else the best one.
+    def _candidate(self, reply: Reply, evidence: list[Evidence]) -> signals.Candidate | None:
+        """The model's answer with the stored text that holds it, or None if none does.
 
-        Failing those, the headline of a shown sentence's article, since the model
-        reads the title beside each sentence.
+        The cited sentences first, then any shown sentence, then two cited ones together,
+        then the headline of a shown sentence's article (the model reads each title).
         """
-        minimum = self.options.min_answer_support
-        cited = [evidence[n - 1] for n in dict.fromkeys(sources) if 1 <= n <= len(evidence)]
-        backing = [e for e in cited if answer_support(answer, [e.text]) >= minimum]
-        if not backing:
-            backing = [e for e in evidence if answer_support(answer, [e.text]) >= minimum][:1]
-        if not backing and len(cited) >= 2:
-            pair = cited[:2]  # an answer that combines two cited sentences
-            if answer_support(answer, [e.text for e in pair]) >= minimum:
-                backing = pair
-        if not backing:
-            backing = self._supporting_headline(answer, [*cited, *evidence])
-        return backing[:MAX_QUOTES]
+        minimum = self.policy.min_answer_support
 
-    def _supporting_headline(self, answer: str, shown: list[Evidence]) -> list[Evidence]:
-        """The first headline, among the shown sentences' articles, that holds the answer.
+        def holds(items: list[Evidence]) -> bool:
+            return signals.answer_support(reply.answer, [e.text for e in items]) >= minimum
 
-        It is quoted with the sentence it was shown beside, which is what ties it to
-        the question.
-        """
-        minimum = self.options.min_answer_support
-        articles: dict[str, Evidence] = {}
-        for item in shown:
-            articles.setdefault(item.article_id, item)
-        for item in articles.values():
+        cited = [evidence[n - 1] for n in dict.fromkeys(reply.sources) if 1 <= n <= len(evidence)]
+        options = [[e] for e in cited] + [[e] for e in evidence] + [cited[:2]] * (len(cited) > 1)
+        quoted = next((items for items in options if holds(items)), None)
+        if quoted is None:
+            headline = self._headline_holding(reply.answer, [*cited, *evidence])
+            quoted = headline and [headline[0]]
+            rank = 0
+        else:
+            rank = evidence.index(quoted[0]) + 1
+        if not quoted:
+            return None
+        return signals.Candidate(
+            reply.answer, tuple(quoted[:MAX_QUOTES]), rank, reply.cite_probability(len(evidence))
+        )
+
+    def _headline_holding(self, answer: str, shown: list[Evidence]) -> list[Evidence] | None:
+        """The first headline, among the shown sentences' articles, that holds the answer."""
+        for item in {e.article_id: e for e in reversed(shown)}.values():
             article = self.store.article(item.article_id)
             headline = headline_of(item, article.text) if article else None
-            if headline and answer_support(answer, [headline.text]) >= minimum:
-                return [headline, item]
-        return []
+            if headline and signals.answer_support(answer, [headline.text]) >= (
+                self.policy.min_answer_support
+            ):
+                return [headline]
+        return None
 
-    def _verified_quotes(self, chosen: list[Evidence]) -> tuple[Quote, ...]:
+    def _article_texts(self, quoted: tuple[Evidence, ...]) -> list[str]:
+        """Title and text of each quoted article, for the names signal."""
+        found = (self.store.article(aid) for aid in dict.fromkeys(e.article_id for e in quoted))
+        return [f"{article.title}\n{article.text}" for article in found if article is not None]
+
+    def _verified(self, items: list[Evidence] | tuple[Evidence, ...]) -> tuple[Quote, ...]:
         """Quotes whose text is exactly the stored article text at their offsets."""
         quotes = []
-        for item in chosen:
+        for item in items:
             article = self.store.article(item.article_id)
             stored = article.text if article else None
             if quote_is_exact(stored, item.text, item.start, item.end):
@@ -260,26 +237,19 @@ class Engine:
                 )
         return tuple(quotes)
 
-    def _extractive(
-        self, question: str, evidence: list[Evidence], timings: dict[str, float], reason: str
-    ) -> Answer:
-        """When the model cannot answer, show the best-supported sentence itself."""
-        quotes = self._verified_quotes(evidence[:1])
-        if not quotes:
-            return Answer(question, NOT_FOUND, (), True, timings, reason=reason)
-        text = "The model is unavailable right now; this is the most relevant passage I found."
-        return Answer(question, text, quotes, False, timings, reason=reason)
-
     def _abstain(
         self,
-        question: str,
+        question: Question,
         timings: dict[str, float],
         started: float,
         closest: tuple[str, ...],
         reason: str,
+        related: Quote | None = None,
+        **scored: object,
     ) -> Answer:
         timings["total"] = _since(started)
-        return Answer(question, NOT_FOUND, (), True, timings, closest, reason)
+        text = UNSURE if related else NOT_FOUND
+        return Answer(question.text, text, (), True, timings, closest, reason, related, **scored)
 
 
 def _since(started: float) -> float:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from bot.answering import Engine, EngineOptions
+from bot.answering import Engine
 from bot.generation import Generator, LlamaGenerator
 from bot.model_files import resolve_model_path
 from bot.model_server import ServerGenerator
+from bot.policy import AnswerPolicy
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.embedding import Embedder
@@ -97,20 +98,6 @@ def load_generator(settings: Settings) -> Generator:
     )
 
 
-def engine_options(settings: Settings) -> EngineOptions:
-    """The engine's tuning knobs from settings."""
-    return EngineOptions(
-        top_k=settings.answer_passages,
-        evidence_sentences=settings.evidence_sentences,
-        evidence_margin=settings.evidence_margin,
-        relevance_threshold=settings.relevance_threshold,
-        min_answer_support=settings.min_answer_support,
-        min_question_coverage=settings.min_question_coverage,
-        min_quote_similarity=settings.min_quote_similarity,
-        time_budget_seconds=settings.llm_time_budget_seconds,
-    )
-
-
 def status_info(settings: Settings, store: IndexStore) -> dict:
     """What the index holds, for `status` in every front end."""
     config = store.config() or {}
@@ -159,6 +146,7 @@ def open_engine(settings: Settings, generator: Generator | None = None) -> Itera
     """An engine over the configured index and models; closes the index on exit."""
     require_index(settings)
     prompts = Prompts.load(settings.prompts_dir)
+    policy = AnswerPolicy.from_settings(settings)  # a bad confidence file fails before models load
     with open_store(settings) as store:
         searcher = open_searcher(settings, store)
         yield Engine(
@@ -166,5 +154,5 @@ def open_engine(settings: Settings, generator: Generator | None = None) -> Itera
             searcher,
             generator or load_generator(settings),
             prompts,
-            engine_options(settings),
+            policy,
         )

@@ -113,11 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "eval",
         parents=[common],
-        help="score retrieval (and with --answers, answers) on a QA .jsonl file",
+        help="score retrieval (and with --answers, answers) on QA .jsonl files",
         description="Recall@1/3/5, MRR and how well the relevance signal separates answerable "
-        "from unanswerable questions, per search mode.",
+        "from unanswerable questions, per search mode; with --answers, precision, accuracy "
+        "and abstention with 95%% intervals and the risk/coverage curve. Each file is "
+        "reported on its own; a set name such as eval/bbc stands for eval/bbc_tune.jsonl "
+        "and eval/bbc_holdout.jsonl.",
     )
-    evaluate.add_argument("qa_file", type=Path, metavar="QA.jsonl")
+    evaluate.add_argument("qa_files", type=Path, nargs="+", metavar="QA.jsonl")
     evaluate.add_argument(
         "--mode", choices=[*MODES, "all"], default="all", help="search mode(s) to score (all)"
     )
@@ -126,6 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.set_defaults(handler=cmd_eval)
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        parents=[common],
+        help="fit the answer confidence on `eval --answers --json` runs of tune sets",
+        description="Fit the logistic regression that turns the answer signals into one "
+        "confidence, on the recorded runs of tune sets (run them with MIN_CONFIDENCE=0 so "
+        "every candidate is recorded), and write its coefficients. Holdout runs given with "
+        "--holdout are only scored, never fitted on.",
+    )
+    calibrate.add_argument("runs", type=Path, nargs="+", metavar="RUN.json")
+    calibrate.add_argument(
+        "--holdout", type=Path, nargs="*", default=[], metavar="RUN.json", help="runs to score"
+    )
+    calibrate.add_argument(
+        "--out", type=Path, default=None, help="where to write (default: bot/confidence.json)"
+    )
+    calibrate.add_argument("--l2", type=float, default=1.0, help="ridge penalty (1.0)")
+    calibrate.set_defaults(handler=cmd_calibrate)
     return parser
 
 
@@ -225,42 +247,62 @@ def _passage_dict(passage) -> dict:  # noqa: ANN001 - Passage
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    """Score retrieval per search mode on a QA file, and with --answers the answers too."""
+    """Score retrieval per search mode on each QA file, and with --answers the answers too."""
     from bot.app import open_engine
-    from bot.evaluation import format_answers, format_retrieval, load_qa, score_answers
+    from bot.evaluation import expand_sets, format_answers, format_retrieval, load_qa, score_answers
 
-    items = load_qa(args.qa_file)
-    report: dict = {"qa_file": str(args.qa_file), "questions": len(items)}
+    files = expand_sets(args.qa_files)
+    sets = [(path, load_qa(path)) for path in files]
+    reports: list[dict] = []
     if args.answers:
         with open_engine(settings) as engine:
-            report["retrieval"] = _score_modes(items, engine.searcher, args.mode, settings)
             store = engine.store
 
             def quote_is_valid(quote) -> bool:  # noqa: ANN001 - Quote
                 article = store.article(quote.article_id)
                 return article is not None and article.text[quote.start : quote.end] == quote.text
 
-            report["answers"] = score_answers(items, engine.ask, quote_is_valid)
+            for path, items in sets:
+                report = {"qa_file": str(path), "questions": len(items)}
+                report["retrieval"] = _score_modes(items, engine.searcher, args.mode, settings)
+                report["answers"] = score_answers(items, engine.ask, quote_is_valid)
+                reports.append(report)
     else:
         require_index(settings)
         with open_store(settings) as store:
             searcher = open_searcher(settings, store)
-            report["retrieval"] = _score_modes(items, searcher, args.mode, settings)
+            for path, items in sets:
+                retrieval = _score_modes(items, searcher, args.mode, settings)
+                reports.append(
+                    {"qa_file": str(path), "questions": len(items), "retrieval": retrieval}
+                )
     if args.json:
-        report["retrieval"] = [s.as_dict() for s in report["retrieval"]]
-        if "answers" in report:
-            report["answers"] = report["answers"].as_dict()
-        print(json.dumps(report, indent=2))
+        for report in reports:
+            report["retrieval"] = [s.as_dict() for s in report["retrieval"]]
+            if "answers" in report:
+                report["answers"] = report["answers"].as_dict()
+        print(json.dumps({"min_confidence": settings.min_confidence, "sets": reports}, indent=2))
         return 0
-    print(f"{args.qa_file}: {len(items)} questions")
-    print(format_retrieval(report["retrieval"]))
-    for s in report["retrieval"]:
-        if s.misses:
-            print(
-                f"{s.mode}: no gold passage in the top {max(RECALL_AT)} for {', '.join(s.misses)}"
-            )
-    if "answers" in report:
-        print(format_answers(report["answers"]))
+    for report in reports:
+        print(f"\n{report['qa_file']}: {report['questions']} questions")
+        print(format_retrieval(report["retrieval"]))
+        for s in report["retrieval"]:
+            if s.misses:
+                print(
+                    f"{s.mode}: no gold passage in the top {max(RECALL_AT)} for "
+                    f"{', '.join(s.misses)}"
+                )
+        if "answers" in report:
+            print(f"MIN_CONFIDENCE {settings.min_confidence}")
+            print(format_answers(report["answers"]))
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Fit the confidence model on tune runs; print its curve on tune and on any holdout."""
+    from bot.calibration import calibrate_from_runs
+
+    print(calibrate_from_runs(args.runs, args.holdout, args.out, args.l2))
     return 0
 
 

@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import TextIO
 
-from bot.answering import Answer, Engine
+from bot.answering import Answer, Engine, Quote
 from bot.app import open_engine, reload_corpus, status_info
 from bot.settings import Settings
 from retrieval.errors import BotError
@@ -27,17 +27,27 @@ _HISTORY_FILE = ".console_history"
 
 
 def print_answer(answer: Answer, out: TextIO = sys.stdout) -> None:
-    """The answer, then each quote with its article title and source."""
+    """The answer, then each quote with its article title and source.
+
+    When the engine abstained, the closest passage is shown as related, not as an answer.
+    """
     print(_fill(answer.answer, _WIDTH), file=out)
     for quote in answer.quotes:
-        print(file=out)
-        print(textwrap.indent(_fill(f"“{quote.text}”", _WIDTH - 4), "    "), file=out)
-        where = quote.title if quote.source == quote.title else f"{quote.title} ({quote.source})"
-        print(f"      — {where}", file=out)
-    if answer.abstained and answer.closest:
+        _print_quote(quote, out)
+    if answer.related is not None:
+        _print_quote(answer.related, out)
+        print("      (related, not an answer)", file=out)
+    elif answer.abstained and answer.closest:
         print("Closest articles:", file=out)
         for title in answer.closest:
             print(f"  - {title}", file=out)
+
+
+def _print_quote(quote: Quote, out: TextIO) -> None:
+    print(file=out)
+    print(textwrap.indent(_fill(f"“{quote.text}”", _WIDTH - 4), "    "), file=out)
+    where = quote.title if quote.source == quote.title else f"{quote.title} ({quote.source})"
+    print(f"      — {where}", file=out)
 
 
 def _fill(text: str, width: int) -> str:

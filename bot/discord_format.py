@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from bot.answering import Answer
+from bot.answering import Answer, Quote
 
 MESSAGE_LIMIT = 2000
 _MARKDOWN = re.compile(r"([\\*_`~|>#\[\]()-])")
@@ -30,13 +30,19 @@ def _source_line(title: str, source: str) -> str:
     return f"— *{escape_markdown(title)}* (`{source.replace('`', '')}`)"
 
 
+def _quote_block(quote: Quote) -> str:
+    lines = " ".join(quote.text.split())
+    return f"> {escape_markdown(lines)}\n{_source_line(quote.title, quote.source)}"
+
+
 def answer_blocks(answer: Answer) -> list[str]:
     """The pieces of a reply, in order; each is kept whole in one message when it fits."""
     blocks = [escape_markdown(answer.answer)]
     for quote in answer.quotes:
-        lines = " ".join(quote.text.split())
-        blocks.append(f"> {escape_markdown(lines)}\n{_source_line(quote.title, quote.source)}")
-    if answer.abstained and answer.closest:
+        blocks.append(_quote_block(quote))
+    if answer.related is not None:
+        blocks.append(_quote_block(answer.related) + " · *related, not an answer*")
+    elif answer.abstained and answer.closest:
         closest = "\n".join(f"• {escape_markdown(title)}" for title in answer.closest)
         blocks.append(f"Closest articles:\n{closest}")
     return blocks

@@ -57,18 +57,24 @@ class RetrievalScores:
 
 @dataclass
 class AnswerScores:
-    """Answer quality over a QA set."""
+    """Answer quality over a QA set; every share comes with its 95 % Wilson interval."""
 
     answerable: int = 0
     unanswerable: int = 0
-    accuracy: float | None = None  # answerables answered with a gold string in answer or quotes
+    answered: int = 0  # questions of either type given an answer
+    correct: int = 0  # answerables answered with a gold string in the answer or its quotes
+    precision: float | None = None  # correct / answered: how far a shown answer can be trusted
+    accuracy: float | None = None  # correct / answerable
     false_abstention: float | None = None  # answerables the engine declined
     abstention: float | None = None  # unanswerables the engine declined (higher is better)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     quote_validity: float | None = None  # quotes equal to the stored text at their offsets
     quotes: int = 0
     latency_p50: float = 0.0
     latency_p95: float = 0.0
     first_token_p50: float = 0.0
+    fallbacks: int = 0  # answers the model could not give in time
+    curve: list[dict] = field(default_factory=list)  # risk/coverage: precision per threshold
     wrong: list[str] = field(default_factory=list)  # answered but no gold string
     missed: list[str] = field(default_factory=list)  # abstained on an answerable
     invented: list[str] = field(default_factory=list)  # answered an unanswerable
@@ -77,6 +83,32 @@ class AnswerScores:
     def as_dict(self) -> dict:
         """JSON-ready form."""
         return dict(self.__dict__)
+
+
+def wilson(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of a share: honest at small counts and near 0 or 1."""
+    if total <= 0:
+        return (0.0, 1.0)
+    share = successes / total
+    denominator = 1 + z * z / total
+    centre = (share + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / denominator
+    return (round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4))
+
+
+SPLITS = ("tune", "holdout")
+
+
+def expand_sets(paths: Sequence[Path]) -> list[Path]:
+    """Files as given; a set name (`eval/bbc`) stands for its tune and holdout files."""
+    files: list[Path] = []
+    for path in paths:
+        split = [path.with_name(f"{path.name}_{name}.jsonl") for name in SPLITS]
+        if not path.exists() and all(p.is_file() for p in split):
+            files += split
+        else:
+            files.append(path)
+    return files
 
 
 def load_qa(path: Path) -> list[QAItem]:
@@ -198,8 +230,12 @@ def format_retrieval(all_scores: Sequence[RetrievalScores]) -> str:
 
 def answer_is_correct(answer, golds: Sequence[str]) -> bool:  # noqa: ANN001 - Answer
     """A gold string appears in the answer text or one of its quotes (case-insensitive)."""
-    haystack = " ".join([answer.answer, *(q.text for q in answer.quotes)]).lower()
-    return any(gold.lower() in haystack for gold in golds)
+    return _holds_gold(answer.answer, [q.text for q in answer.quotes], golds)
+
+
+def _holds_gold(text: str, quotes: Sequence[str], golds: Sequence[str]) -> bool:
+    haystack = " ".join([text, *quotes]).lower()
+    return bool(golds) and any(gold.lower() in haystack for gold in golds)
 
 
 def score_answers(
@@ -207,9 +243,9 @@ def score_answers(
     ask: Callable[[str], object],
     quote_is_valid: Callable[[object], bool],
 ) -> AnswerScores:
-    """Ask every question and score accuracy, abstention, quote validity and latency."""
+    """Ask every question and score precision, accuracy, abstention, quotes and latency."""
     scores = AnswerScores()
-    correct = declined_yes = declined_no = valid = 0
+    valid = 0
     latencies: list[float] = []
     first_tokens: list[float] = []
     for item in items:
@@ -217,6 +253,7 @@ def score_answers(
         latencies.append(answer.timings.get("total", 0.0))
         if "first_token" in answer.timings:
             first_tokens.append(answer.timings["first_token"])
+        candidate_quotes = [q.text for q in answer.candidate_quotes]
         scores.details.append(
             {
                 "id": item.qid,
@@ -226,55 +263,135 @@ def score_answers(
                 "abstained": answer.abstained,
                 "reason": answer.reason,
                 "quotes": [q.text for q in answer.quotes],
+                "related": answer.related.text if answer.related else None,
+                "confidence": answer.confidence,
+                "signals": answer.signals,
+                "candidate": answer.candidate,
+                "candidate_quotes": candidate_quotes,
+                "candidate_correct": _holds_gold(answer.candidate, candidate_quotes, item.answers)
+                if answer.signals
+                else None,
                 "seconds": answer.timings.get("total"),
             }
         )
+        scores.fallbacks += bool(answer.fallback)
         scores.quotes += len(answer.quotes)
         valid += sum(quote_is_valid(quote) for quote in answer.quotes)
+        scores.answered += not answer.abstained
         if item.answerable:
             scores.answerable += 1
             if answer.abstained:
-                declined_yes += 1
                 scores.missed.append(item.qid)
             elif answer_is_correct(answer, item.answers):
-                correct += 1
+                scores.correct += 1
             else:
                 scores.wrong.append(item.qid)
         else:
             scores.unanswerable += 1
-            if answer.abstained:
-                declined_no += 1
-            else:
+            if not answer.abstained:
                 scores.invented.append(item.qid)
-    if scores.answerable:
-        scores.accuracy = correct / scores.answerable
-        scores.false_abstention = declined_yes / scores.answerable
-    if scores.unanswerable:
-        scores.abstention = declined_no / scores.unanswerable
+    _fill_shares(scores)
     scores.quote_validity = valid / scores.quotes if scores.quotes else None
     scores.latency_p50 = statistics.median(latencies) if latencies else 0.0
     scores.latency_p95 = percentile(latencies, 95)
     scores.first_token_p50 = statistics.median(first_tokens) if first_tokens else 0.0
+    scores.curve = risk_coverage(scores.details)
     return scores
 
 
-def format_answers(scores: AnswerScores) -> str:
-    """A readable block of answer scores."""
+def _fill_shares(scores: AnswerScores) -> None:
+    """Each share and its interval, from the counts."""
+    shares = {
+        "precision": (scores.correct, scores.answered),
+        "accuracy": (scores.correct, scores.answerable),
+        "false_abstention": (len(scores.missed), scores.answerable),
+        "abstention": (scores.unanswerable - len(scores.invented), scores.unanswerable),
+    }
+    for name, (hits, total) in shares.items():
+        setattr(scores, name, hits / total if total else None)
+        if total:
+            scores.intervals[name] = wilson(hits, total)
 
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{value:.1%}"
 
-    return "\n".join(
-        [
-            f"answers: {scores.answerable} answerable, {scores.unanswerable} unanswerable",
-            f"  accuracy on answerables  {pct(scores.accuracy)}",
-            f"  false abstentions        {pct(scores.false_abstention)}",
-            f"  unanswerables abstained  {pct(scores.abstention)}",
-            f"  quote validity           {pct(scores.quote_validity)} of {scores.quotes} quotes",
-            f"  latency p50 / p95        {scores.latency_p50:.2f} s / {scores.latency_p95:.2f} s "
-            f"(first token p50 {scores.first_token_p50:.2f} s)",
-            f"  wrong: {', '.join(scores.wrong) or '-'}",
-            f"  abstained on answerable: {', '.join(scores.missed) or '-'}",
-            f"  answered unanswerable: {', '.join(scores.invented) or '-'}",
+CURVE_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def risk_coverage(
+    details: Sequence[dict], thresholds: Sequence[float] = CURVE_THRESHOLDS
+) -> list[dict]:
+    """Precision against the share answered, had MIN_CONFIDENCE been each threshold.
+
+    Read off the recorded confidences, so one run draws the whole curve. A question
+    with no candidate (nothing relevant, the model declined) is never answered.
+    """
+    total = len(details)
+    answerable = sum(d["answerable"] for d in details)
+    rows = []
+    for threshold in thresholds:
+        given = [
+            d for d in details if d.get("confidence") is not None and d["confidence"] >= threshold
         ]
-    )
+        right = sum(bool(d["candidate_correct"]) for d in given)
+        rows.append(
+            {
+                "min_confidence": threshold,
+                "answered": round(len(given) / total, 4) if total else 0.0,
+                "precision": round(right / len(given), 4) if given else None,
+                "accuracy": round(right / answerable, 4) if answerable else None,
+                "unanswerables_abstained": round(
+                    1 - sum(not d["answerable"] for d in given) / (total - answerable), 4
+                )
+                if total > answerable
+                else None,
+            }
+        )
+    return rows
+
+
+def format_curve(curve: Sequence[dict]) -> list[str]:
+    """Risk/coverage rows as text."""
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    lines = ["    t     answered  precision  accuracy  unanswerables abstained"]
+    for row in curve:
+        lines.append(
+            f"    {row['min_confidence']:.1f}   {share(row['answered']):>8}  "
+            f"{share(row['precision']):>9}  {share(row['accuracy']):>8}  "
+            f"{share(row['unanswerables_abstained']):>8}"
+        )
+    return lines
+
+
+def format_answers(scores: AnswerScores) -> str:
+    """A readable block of answer scores, with 95 % intervals and the risk/coverage curve."""
+
+    def pct(name: str) -> str:
+        value = getattr(scores, name)
+        if value is None:
+            return "-"
+        low, high = scores.intervals.get(name, (value, value))
+        return f"{value:6.1%}  [{low:.1%} – {high:.1%}]"
+
+    lines = [
+        f"answers: {scores.answerable} answerable, {scores.unanswerable} unanswerable "
+        "(95 % Wilson intervals)",
+        f"  precision                {pct('precision')}  ({scores.correct} of {scores.answered})",
+        f"  accuracy on answerables  {pct('accuracy')}",
+        f"  false abstentions        {pct('false_abstention')}",
+        f"  unanswerables abstained  {pct('abstention')}",
+        f"  quote validity           "
+        f"{'-' if scores.quote_validity is None else f'{scores.quote_validity:.1%}'} "
+        f"of {scores.quotes} quotes",
+        f"  latency p50 / p95        {scores.latency_p50:.2f} s / {scores.latency_p95:.2f} s "
+        f"(first token p50 {scores.first_token_p50:.2f} s; {scores.fallbacks} fallbacks)",
+        "  risk/coverage (had MIN_CONFIDENCE been t):",
+        *format_curve(scores.curve),
+    ]
+    lines += [
+        f"  wrong: {', '.join(scores.wrong) or '-'}",
+        f"  abstained on answerable: {', '.join(scores.missed) or '-'}",
+        f"  answered unanswerable: {', '.join(scores.invented) or '-'}",
+    ]
+    return "\n".join(lines)

@@ -12,12 +12,21 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from bot.policy import EvidenceRules
+from bot.question import Question
 from retrieval.chunking import split_sentences
 from retrieval.embedding import Embedder
-from retrieval.lexical import STOPWORDS
 from retrieval.search import Passage
+from retrieval.text import (
+    MONTHS,
+    NUMBER,
+    QUESTION_WORDS,
+    content_words,
+    stem,
+    weighted_coverage,
+    words,
+)
 
-_WORD = re.compile(r"\w+")
 # Sentences that talk to the model rather than report news are never shown to it.
 _INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|forget)\b.{0,20}\b(?:previous|prior|above|earlier|all|your|any)\b"
@@ -25,25 +34,6 @@ _INSTRUCTION = re.compile(
     r"\byou are now\b|\bsystem prompt\b|\bas an ai\b|^\s*(?:system|assistant)\s*:",
     re.IGNORECASE,
 )
-_MIN_WORDS = 4
-_RANK_PENALTY = 0.05  # sentences from lower-ranked passages need a little more to win
-# A sentence read with the one before it ("It aims to extend this figure to 99.4%") may
-# match the question only through that context; the pair wins if it scores this much more.
-_CONTEXT_COSINE_DISCOUNT = 0.05
-_CONTEXT_COVERAGE_DISCOUNT = 0.15
-_TYPE_MISMATCH_PENALTY = 0.15  # a "how many" question's answer sentence holds a number
-_WANTS_NUMBER = re.compile(
-    r"\bhow (?:many|much|fast|big|long|far|old|large|high|tall|heavy)\b|"
-    r"\bwhat (?:share|percentage|proportion|level|price|amount|figure|sum|year|date)\b|"
-    r"\b(?:at|by) what (?:level|price|rate)\b|\bin (?:which|what) year\b|^\s*when\b",
-    re.IGNORECASE,
-)
-_WANTS_NAME = re.compile(
-    r"^\s*(?:who|whom|whose)\b|\bwhich (?:person|man|woman|player|singer|actor|comedian|"
-    r"prince|director|minister|executive|boss|star)\b",
-    re.IGNORECASE,
-)
-_DIGITS = re.compile(r"\d+")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+")
 
 
@@ -60,35 +50,6 @@ class Evidence:
     end: int
     score: float  # ranking score: cosine plus term coverage
     cosine: float = 0.0  # similarity in meaning to the question
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased words that carry meaning (no stopwords), crudely de-pluralised."""
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS}
-
-
-def _stem(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
-def mentions(words: str, term: str) -> bool:
-    """Whether space-joined lower-case words contain a term, allowing plural/verb endings."""
-    parts = term.split()
-    stem = " ".join(parts[:-1] + [parts[-1].rstrip("s")]) if len(parts[-1]) > 3 else term
-    return re.search(rf"(?<!\w){re.escape(stem)}", words) is not None
-
-
-def weighted_coverage(text: str, weights: dict[str, float]) -> float:
-    """Share of the question's term weight (IDF) whose terms appear in `text`, 0..1."""
-    total = sum(weights.values())
-    if not total:
-        return 0.0
-    words = " ".join(_WORD.findall(text.lower()))
-    return sum(w for term, w in weights.items() if mentions(words, term)) / total
 
 
 def looks_like_instruction(text: str) -> bool:
@@ -110,9 +71,9 @@ def sentences_in_context(
     found: list[tuple[Evidence, Evidence | None]] = []
     for rank, passage in enumerate(passages):
         previous: int | None = None
-        headline = _words(passage.title)
+        headline = words(passage.title)
         for start, end in split_sentences(passage.text):
-            if _words(passage.text[start:end]) == headline:
+            if words(passage.text[start:end]) == headline:
                 previous = None  # the prompt shows the title beside every sentence anyway
                 continue
             key = (passage.article_id, passage.start + start)
@@ -132,24 +93,19 @@ def sentences_in_context(
 def headline_of(evidence: Evidence, article_text: str) -> Evidence | None:
     """The article's headline as a quotable span, when its stored text opens with it.
 
-    The model sees each sentence's title, and sometimes answers from it ("which
-    newspaper…?" → the headline "…, writes Wall Street Journal."). The headline is
-    never offered as a sentence, but it is stored text and can be quoted.
+    The model sees each sentence's title and sometimes answers from it. The headline
+    is never offered as a sentence, but it is stored text and can be quoted. It is
+    the stored text's first line, when that line's words are the title's.
     """
-    spans = split_sentences(article_text[:1000])
-    if not spans:
+    line_end = article_text.find("\n")
+    text = article_text if line_end < 0 else article_text[:line_end]
+    start = len(text) - len(text.lstrip())
+    text = text.strip()
+    if not text or words(text) != words(evidence.title):
         return None
-    start, end = spans[0]
-    text = article_text[start:end]
-    if _words(text) != _words(evidence.title):
-        return None
+    end = start + len(text)
     # Only the article details carry over: the sentence's score and similarity are not its.
     return replace(evidence, text=text, start=start, end=end, score=0.0, cosine=0.0)
-
-
-def _words(text: str) -> list[str]:
-    """Lower-cased words in order: a headline matches its title whatever the punctuation."""
-    return _WORD.findall(text.lower())
 
 
 def _span(passage: Passage, start: int, end: int, rank: int) -> Evidence:
@@ -165,78 +121,69 @@ def _span(passage: Passage, start: int, end: int, rank: int) -> Evidence:
     )
 
 
-def expected_answer(question: str) -> str:
-    """What kind of answer the question asks for: "number", "name" or "" (anything)."""
-    if _WANTS_NUMBER.search(question):
-        return "number"
-    if _WANTS_NAME.search(question):
-        return "name"
-    return ""
-
-
-def could_answer(kind: str, question: str, text: str) -> bool:
+def could_answer(question: Question, text: str) -> bool:
     """Whether `text` holds something of the kind asked for that the question lacks."""
-    if kind == "number":
-        given = set(_DIGITS.findall(question))
-        return any(n not in given for n in _DIGITS.findall(text))
-    if kind == "name":  # a capitalised word past the first, since every sentence has one
-        given = content_words(question)
+    if question.kind in ("number", "date"):
+        given = set(NUMBER.findall(question.text))
+        if any(n not in given for n in NUMBER.findall(text)):
+            return True
+        return question.kind == "date" and bool(MONTHS.search(text))
+    if question.kind in ("name", "place"):  # a capitalised word past the first
+        given = content_words(question.text) | QUESTION_WORDS
         rest = "".join(text.split(None, 1)[1:])
-        return any(_stem(w.lower()) not in given for w in _CAPITALISED.findall(rest))
+        return any(stem(w.lower()) not in given for w in _CAPITALISED.findall(rest))
     return True
 
 
 def select_evidence(
-    question: str,
+    question: Question,
     passages: tuple[Passage, ...] | list[Passage],
     embedder: Embedder,
-    limit: int,
-    weights: dict[str, float],
-    margin: float = float("inf"),
+    rules: EvidenceRules,
 ) -> list[Evidence]:
-    """The `limit` sentences most related to the question, numbered 1..limit, best first.
+    """The sentences most related to the question, numbered 1..`rules.sentences`, best first.
 
-    Score = cosine to the question + IDF-weighted coverage of its terms (`weights`)
+    Score = cosine to the question + IDF-weighted coverage of its terms
     - a small penalty per rank of the sentence's passage - a penalty when it holds
     nothing of the kind asked for (no new number for "how many"). A sentence that
     matches only together with the sentence before it is offered as that pair.
-    A sentence scoring more than `margin` below the best is left out: a small model
+    A sentence scoring more than `rules.margin` below the best is left out: a small model
     answers from such distractors far more often than they hold the answer.
     """
     candidates = [
         (s, None if pair is None or looks_like_instruction(pair.text) else pair)
         for s, pair in sentences_in_context(passages)
-        if len(s.text.split()) >= _MIN_WORDS and not looks_like_instruction(s.text)
+        if len(s.text.split()) >= rules.min_words and not looks_like_instruction(s.text)
     ]
     if not candidates:
         return []
     pairs = [pair for _, pair in candidates if pair is not None]
-    texts = [question, *[s.text for s, _ in candidates], *[p.text for p in pairs]]
+    texts = [question.text, *[s.text for s, _ in candidates], *[p.text for p in pairs]]
     vectors = embedder.embed(texts)
     cosines = np.asarray(vectors[1:] @ vectors[0]).tolist()
     alone, together = cosines[: len(candidates)], iter(cosines[len(candidates) :])
-    kind = expected_answer(question)
+    weights = question.weights
     scored = []
     for (sentence, pair), cosine in zip(candidates, alone, strict=True):
         coverage = weighted_coverage(sentence.text, weights)
         best = (cosine + coverage, cosine, sentence)
         if pair is not None:
-            pair_cosine = max(cosine, next(together) - _CONTEXT_COSINE_DISCOUNT)
-            pair_coverage = weighted_coverage(pair.text, weights) - _CONTEXT_COVERAGE_DISCOUNT
+            pair_cosine = max(cosine, next(together) - rules.context_cosine_discount)
+            pair_coverage = weighted_coverage(pair.text, weights) - rules.context_coverage_discount
             pair_score = pair_cosine + max(coverage, pair_coverage)
             if pair_score > best[0]:
                 best = (pair_score, pair_cosine, pair)
-        penalty = _RANK_PENALTY * sentence.score
-        if kind and not could_answer(kind, question, sentence.text):
-            penalty += _TYPE_MISMATCH_PENALTY
+        penalty = rules.rank_penalty * sentence.score
+        if not could_answer(question, sentence.text):
+            penalty += rules.kind_penalty
         scored.append((best[0] - penalty, best[1], best[2]))
     scored.sort(key=lambda item: item[0], reverse=True)
     chosen: list[tuple[float, float, Evidence]] = []
     for item in scored:
-        if item[0] < scored[0][0] - margin:
+        if item[0] < scored[0][0] - rules.margin:
             break
         _add_span(chosen, item)
-        if len(chosen) == limit:
+        if len(chosen) == rules.sentences:
             break
     return [
         Evidence(

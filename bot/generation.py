@@ -10,14 +10,17 @@ thread-safe); callers queue in front of it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
+
+import numpy as np
 
 from retrieval.errors import BotError, ModelUnavailable
 
@@ -33,6 +36,8 @@ REPLY_SCHEMA = {
 # (llama_cpp.server defaults repeat_penalty to 1.1, create_chat_completion to 1.0).
 SAMPLING = {"temperature": 0.0, "repeat_penalty": 1.0}
 _PARTIAL_ANSWER = re.compile(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)')
+_BEFORE_FIRST_SOURCE = re.compile(r'^\s*\{\s*"sources"\s*:\s*\[\s*$')
+SOURCE_TOKENS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "]")
 
 TextCallback = Callable[[str], None]
 
@@ -49,6 +54,26 @@ class Reply:
     answer: str
     first_token_seconds: float
     seconds: float
+    # The model's log-probability of each first source it could have written ("1".."9",
+    # and "]" for none), where the generator can see them; empty otherwise.
+    source_logprobs: dict[str, float] = field(default_factory=dict)
+
+    def cite_probability(self, shown: int) -> float | None:
+        """The model's probability for its first cited sentence, among the `shown` ones or none.
+
+        A model sure of its pick puts nearly all the mass on one number; one that
+        hesitates between sentences is more often wrong.
+        """
+        if not self.sources or not self.source_logprobs:
+            return None
+        options = [str(n) for n in range(1, min(shown, 9) + 1)] + ["]"]
+        known = {o: self.source_logprobs[o] for o in options if o in self.source_logprobs}
+        cited = str(self.sources[0])
+        if cited not in known:
+            return None
+        top = max(known.values())
+        total = sum(math.exp(v - top) for v in known.values())
+        return math.exp(known[cited] - top) / total
 
 
 class Generator(Protocol):
@@ -129,6 +154,11 @@ class LlamaGenerator:
         self.name = Path(model_path).name
         self.max_tokens = max_tokens
         self._lock = threading.Lock()
+        self._source_token_ids = {
+            text: ids[0]
+            for text in SOURCE_TOKENS
+            if len(ids := self._llm.tokenize(text.encode(), add_bos=False, special=False)) == 1
+        }
 
     def generate(
         self, messages: list[dict], on_text: TextCallback | None, time_budget: float
@@ -136,20 +166,56 @@ class LlamaGenerator:
         """Stream a JSON reply; give up (GenerationFailed) past `time_budget` seconds."""
         with self._lock:
             started = time.perf_counter()
+            watcher = _SourceWatcher(self._llm, self._source_token_ids)
             try:
+                from llama_cpp import LogitsProcessorList
+
                 stream = self._llm.create_chat_completion(
                     messages=messages,
                     response_format={"type": "json_object", "schema": REPLY_SCHEMA},
                     max_tokens=self.max_tokens,
                     **SAMPLING,
                     stream=True,
+                    logits_processor=LogitsProcessorList([watcher]),
                 )
                 pieces = (chunk["choices"][0]["delta"].get("content") or "" for chunk in stream)
-                return collect_reply(pieces, on_text, time_budget, started)
+                reply = collect_reply(pieces, on_text, time_budget, started)
+                return replace(reply, source_logprobs=watcher.logprobs)
             except GenerationFailed:
                 raise
             except Exception as error:  # llama.cpp raises assorted errors mid-stream
                 raise GenerationFailed(f"the model failed: {error}") from error
+
+
+class _SourceWatcher:
+    """Reads the model's raw scores at the step where it writes its first source number.
+
+    A logits processor that changes nothing: llama.cpp calls it before every token,
+    and the grammar still decides what is sampled.
+    """
+
+    def __init__(self, llm, token_ids: dict[str, int]) -> None:  # noqa: ANN001 - Llama
+        self._llm = llm
+        self._token_ids = token_ids
+        self._prompt_tokens: int | None = None
+        self._done = False
+        self.logprobs: dict[str, float] = {}
+
+    def __call__(self, input_ids, scores):  # noqa: ANN001, ANN204 - numpy arrays
+        if self._prompt_tokens is None:
+            self._prompt_tokens = len(input_ids)
+        if self._done or not self._token_ids:
+            return scores
+        written = self._llm.detokenize(list(input_ids[self._prompt_tokens :])).decode(
+            "utf-8", errors="ignore"
+        )
+        if _BEFORE_FIRST_SOURCE.match(written):
+            top = float(scores.max())
+            log_total = top + math.log(float(np.exp(scores - top).sum()))
+            self.logprobs = {t: float(scores[i]) - log_total for t, i in self._token_ids.items()}
+        elif self.logprobs:
+            self._done = True  # the first source is written; later steps are other numbers
+        return scores
 
 
 def collect_reply(

@@ -89,12 +89,16 @@ class Settings(BaseSettings):
     min_answer_support: float = Field(
         0.6, ge=0, le=1, description="Share of the answer's words its quotes must contain."
     )
-    min_question_coverage: float = Field(
-        0.3, ge=0, le=1, description="Share of the question's key terms its quotes must contain."
+    min_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Answer only when the calibrated confidence reaches this; higher trades "
+        "answers for precision.",
     )
-
-    min_quote_similarity: float = Field(
-        0.6, ge=0, le=1, description="Or: embedding similarity of a quote to the question."
+    confidence_model: Path | None = Field(
+        None,
+        description="The fitted confidence coefficients (JSON); empty = bot/confidence.json.",
     )
     discord_token: SecretStr | None = Field(
         None, description="The bot token from the Discord developer portal. Never logged."
@@ -135,6 +139,7 @@ class Settings(BaseSettings):
         "model_path",
         "model_cache_dir",
         "llm_threads",
+        "confidence_model",
         mode="before",
     )
     @classmethod

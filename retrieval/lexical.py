@@ -9,20 +9,8 @@ from __future__ import annotations
 
 import re
 
-STOPWORDS = frozenset(
-    """
-    a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for
-    from further had has have having he her here hers herself him himself his how i if in
-    into is it its itself just me more most my myself no nor not now of off on once only or
-    other our ours ourselves out over own same she should so some such than that the their
-    theirs them themselves then there these they this those through to too under until up
-    very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves whose say said says tell told according also many much
-    one ones get got make made take took give gave use used like
-    """.split()
-)
-_WORD = re.compile(r"\w+")
+from retrieval.text import STOPWORDS, WORD
+
 _POSSESSIVE = re.compile(r"['’]s?(?=\W*$)", re.IGNORECASE)
 
 
@@ -31,7 +19,7 @@ def query_terms(question: str) -> list[str]:
     terms: list[str] = []
     for token in question.split():
         token = _POSSESSIVE.sub("", token)
-        parts = [part.lower() for part in _WORD.findall(token)]
+        parts = [part.lower() for part in WORD.findall(token)]
         if not parts:
             continue
         if len(parts) == 1:

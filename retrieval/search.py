@@ -20,12 +20,12 @@ mentions scores low even when its topic is close.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from retrieval.embedding import Embedder
 from retrieval.lexical import match_expression, query_terms
 from retrieval.store import IndexStore
+from retrieval.text import words
 
 MODES = ("hybrid", "dense", "lexical")
 DEFAULT_CANDIDATES = 30
@@ -34,7 +34,6 @@ DUPLICATE_JACCARD = 0.6
 RRF_WEIGHT = 30.0
 # Relevance = COSINE_WEIGHT * cosine + (1 - COSINE_WEIGHT) * coverage; calibrated on eval/.
 COSINE_WEIGHT = 0.7
-_WORDS = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int = RRF_K) -> dict[st
 
 def word_set(text: str) -> frozenset[str]:
     """The distinct lower-cased words of a text."""
-    return frozenset(_WORDS.findall(text.lower()))
+    return frozenset(words(text))
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:

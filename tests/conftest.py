@@ -13,6 +13,48 @@ from retrieval.sync import SyncReport, sync_corpus
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = PROJECT / "corpus"
+# Invented local news for tests of the answer path: no dev-set question is about them.
+TOWN_ARTICLES = {
+    "glenfield_bridge.txt": "Glenfield approves river footbridge\n\n"
+    "Glenfield council approved a new footbridge over the River Alder on Tuesday. "
+    "The bridge will cost £4.2m and is due to open in 2026, council leader Mara Quist said. "
+    "Residents had campaigned for a crossing for ten years. "
+    "Work on the foundations starts in the spring.\n",
+    "kestrel_flights.txt": "Kestrel Airlines cuts Dunmore flights\n\n"
+    "Kestrel Airlines will cut 40 daily flights from Dunmore airport from March. "
+    "Chief executive Ivo Brandt blamed rising fuel costs for the cuts. "
+    "About 300 staff will move to other routes, the airline said. "
+    "Dunmore airport handled 2.1 million passengers last year.\n",
+    "orchard_festival.txt": "Pellham orchard festival returns\n\n"
+    "The Pellham orchard festival returns on 14 September with 60 stalls. "
+    "Organiser Tilde Marsh said tickets would cost £8 for adults. "
+    "Last year the festival drew 9,000 visitors to the village green. "
+    "A cider tent will open for the first time.\n",
+    "brookvale_library.txt": "Brookvale library reopens\n\n"
+    "Brookvale library reopened on Monday after a two-year refurbishment. "
+    "The work was paid for by the Halvorsen Trust. "
+    "Head librarian Owen Pryce said the building now has a children's wing and a cafe.\n",
+}
+# (question, a gold string in the answer or its quote) over TOWN_ARTICLES
+TOWN_QUESTIONS = [
+    ("Who leads the council in Glenfield?", "Mara Quist"),
+    ("What is the price of the new Alder footbridge?", "4.2m"),
+    ("Which trust funded the Brookvale library works?", "Halvorsen Trust"),
+]
+# Questions about the same people and places that no article answers.
+TOWN_UNANSWERABLE = [
+    "How many votes did Mara Quist win at the last election?",
+    "What is the boiling point of mercury?",
+    "Which engineering firm designed the Alder footbridge?",
+]
+
+
+def write_town_corpus(folder: Path) -> Path:
+    """The invented local-news articles, written into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in TOWN_ARTICLES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +102,23 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
     with IndexStore(index) as store:
         sync_corpus(
             SEED_CORPUS,
+            store,
+            embedder,
+            chunk_words=120,
+            chunk_overlap_words=30,
+            max_article_bytes=5_000_000,
+        )
+    return index
+
+
+@pytest.fixture(scope="session")
+def town_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """The invented local news indexed once for the whole session; tests must not modify it."""
+    corpus = write_town_corpus(tmp_path_factory.mktemp("town-corpus"))
+    index = tmp_path_factory.mktemp("town-index")
+    with IndexStore(index) as store:
+        sync_corpus(
+            corpus,
             store,
             embedder,
             chunk_words=120,

@@ -2,13 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.app import load_generator
-from bot.generation import LlamaGenerator
+from bot.generation import GenerationFailed, LlamaGenerator, Reply
+from bot.policy import AnswerPolicy
 from bot.settings import Settings
 
 
 @pytest.fixture(scope="session")
 def generator() -> LlamaGenerator:
     return load_generator(Settings(_env_file=None))
+
+
+def policy(**changes: object) -> AnswerPolicy:
+    """The default answer policy with some fields changed."""
+    return replace(AnswerPolicy.from_settings(Settings(_env_file=None)), **changes)
+
+
+# Answers, not speed, are under test: a busy machine must not turn them into fallbacks.
+UNHURRIED = policy(time_budget_seconds=300)
+# For plumbing tests with a scripted model: every supported answer is shown.
+TRUSTING = policy(min_confidence=0.0)
+
+
+class ScriptedGenerator:
+    """Replies with a fixed answer: for checking the engine's plumbing, not answer quality."""
+
+    name = "scripted"
+
+    def __init__(self, answer: str, sources: tuple[int, ...] = (1,), fail: bool = False) -> None:
+        self.reply = Reply(sources, answer, 0.01, 0.02)
+        self.fail = fail
+
+    def generate(self, messages, on_text, time_budget) -> Reply:  # noqa: ANN001
+        if self.fail:
+            raise GenerationFailed("scripted failure")
+        if on_text is not None:
+            on_text(self.reply.answer)
+        return self.reply

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.conftest import TOWN_QUESTIONS, TOWN_UNANSWERABLE
 
 
 @pytest.fixture(autouse=True)
@@ -109,7 +110,8 @@ def test_eval_reports_every_mode(seed_index: Path, capsys) -> None:
     qa = Path(__file__).resolve().parents[2] / "eval" / "seed_holdout.jsonl"
     assert main(["eval", str(qa), "--index", str(seed_index), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    modes = {r["mode"]: r for r in report["retrieval"]}
+    [one] = report["sets"]
+    modes = {r["mode"]: r for r in one["retrieval"]}
     assert set(modes) == {"hybrid", "dense", "lexical"}
     assert modes["hybrid"]["recall"]["@5"] >= 0.8
 
@@ -135,3 +137,29 @@ def test_an_index_from_an_older_version_asks_for_a_rebuild(
     assert json.loads(capsys.readouterr().out)["rebuilt"] is True
     assert main(["search", "Where did they have dinner?", "--index", str(index_dir)]) == 0
     assert "Mar-a-Lago" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_eval_answers_reports_tune_and_holdout_with_intervals_and_the_curve(
+    town_index: Path, tmp_path: Path, capsys
+) -> None:
+    lines = {
+        "tune": [{"question": q, "answers": [g], "type": "answerable"} for q, g in TOWN_QUESTIONS],
+        "holdout": [
+            {"question": q, "answers": [], "type": "unanswerable"} for q in TOWN_UNANSWERABLE
+        ],
+    }
+    for split, rows in lines.items():
+        text = "\n".join(json.dumps(row) for row in rows)
+        (tmp_path / f"town_{split}.jsonl").write_text(text)
+    args = ["eval", str(tmp_path / "town"), "--answers", "--mode", "hybrid"]
+    assert main([*args, "--index", str(town_index)]) == 0
+    text = capsys.readouterr().out
+    assert "town_tune.jsonl: 3 questions" in text and "town_holdout.jsonl: 3 questions" in text
+    assert "precision" in text and "[" in text and "risk/coverage" in text
+    assert main([*args, "--index", str(town_index), "--json"]) == 0
+    tune, holdout = json.loads(capsys.readouterr().out)["sets"]
+    assert tune["answers"]["answerable"] == 3 and holdout["answers"]["unanswerable"] == 3
+    assert set(tune["answers"]["intervals"]) >= {"precision", "accuracy", "false_abstention"}
+    assert [row["min_confidence"] for row in holdout["answers"]["curve"]][:2] == [0.0, 0.1]
+    assert all("signals" in d for d in tune["answers"]["details"])

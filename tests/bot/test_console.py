@@ -1,19 +1,18 @@
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import pytest
 
-from bot.answering import Answer, Engine, EngineOptions, Quote
+from bot.answering import UNSURE, Answer, Engine, Quote
 from bot.console import handle_line, print_answer
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
-from tests.bot.test_answering import ScriptedGenerator
-from tests.conftest import PROJECT, SEED_CORPUS
+from tests.bot.conftest import TRUSTING, ScriptedGenerator
+from tests.conftest import PROJECT, write_town_corpus
 
 
 def test_print_answer_shows_each_quote_with_its_article() -> None:
@@ -27,6 +26,15 @@ def test_print_answer_shows_each_quote_with_its_article() -> None:
     assert "— Dinner story (https://x.org/a)" in text
 
 
+def test_a_related_passage_is_marked_as_not_an_answer() -> None:
+    out = io.StringIO()
+    related = Quote("The bridge opens in 2026.", "b.txt", "Bridge", "b.txt", 0, 25)
+    print_answer(Answer("q", UNSURE, (), True, {}, ("Bridge",), related=related), out)
+    text = out.getvalue()
+    assert UNSURE in text and "“The bridge opens in 2026.”" in text
+    assert "(related, not an answer)" in text and "Closest articles" not in text
+
+
 def test_abstention_lists_the_closest_articles() -> None:
     out = io.StringIO()
     print_answer(
@@ -38,16 +46,16 @@ def test_abstention_lists_the_closest_articles() -> None:
 @pytest.fixture
 def console_engine(tmp_path: Path, embedder, run_sync, index_dir: Path):
     corpus = tmp_path / "corpus"
-    shutil.copytree(SEED_CORPUS, corpus)
+    write_town_corpus(corpus)
     run_sync(corpus)
     settings = Settings(_env_file=None, corpus_dir=corpus, index_dir=index_dir)
     with IndexStore(index_dir) as store:
         engine = Engine(
             store,
             Searcher(store, embedder),
-            ScriptedGenerator("Mar-a-Lago"),
+            ScriptedGenerator("Mara Quist"),
             Prompts.load(PROJECT / "prompts"),
-            EngineOptions(),
+            TRUSTING,
         )
         yield engine, settings, corpus
 
@@ -59,7 +67,7 @@ def test_console_commands(console_engine) -> None:
     assert handle_line("/help", engine, settings, out)
     assert handle_line("/status", engine, settings, out)
     assert handle_line("/nonsense", engine, settings, out)
-    assert handle_line("Where did Zuckerberg and Trump have dinner?", engine, settings, out)
+    assert handle_line("Who leads the council in Glenfield?", engine, settings, out)
     (corpus / "new.txt").write_text(
         "Budget approved\n\nThe council approved the budget on Tuesday.\n"
     )
@@ -70,4 +78,4 @@ def test_console_commands(console_engine) -> None:
     assert "/reload" in text and "Unknown command /nonsense" in text
     assert "articles             5" in text and "articles             6" in text
     assert "1 added, 0 updated, 0 removed, 5 unchanged" in text
-    assert "“" in text and "Mar-a-Lago" in text
+    assert "“" in text and "Mara Quist" in text

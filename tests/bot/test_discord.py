@@ -7,33 +7,31 @@ because these tests cover the Discord layer, not answer quality (see test_answer
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import discord
 import pytest
 
 from bot.answer_queue import AnswerQueue
-from bot.answering import Engine, EngineOptions
+from bot.answering import Engine
 from bot.app import reload_corpus
 from bot.discord_bot import AnswerBot
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
-from tests.bot.test_answering import ScriptedGenerator
-from tests.conftest import PROJECT, SEED_CORPUS
+from tests.bot.conftest import TRUSTING, ScriptedGenerator
+from tests.conftest import PROJECT, write_town_corpus
 
 pytestmark = pytest.mark.slow
-QUESTION = "Where did Zuckerberg and Trump have dinner?"
+QUESTION = "Who leads the council in Glenfield?"
 MOD_ROLE = 4242
 
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     target = tmp_path / "corpus"
-    shutil.copytree(SEED_CORPUS, target)
-    return target
+    return write_town_corpus(target)
 
 
 @pytest.fixture
@@ -54,9 +52,9 @@ def engine(settings: Settings, embedder, run_sync, corpus: Path):
         yield Engine(
             store,
             Searcher(store, embedder),
-            ScriptedGenerator("Mar-a-Lago"),
+            ScriptedGenerator("Mara Quist"),
             Prompts.load(PROJECT / "prompts"),
-            EngineOptions(),
+            TRUSTING,
         )
 
 
@@ -208,4 +206,4 @@ async def test_questions_are_answered_while_a_reload_runs(engine: Engine, settin
     report = await reload
     await queue.stop()
     assert len(report.added) == 30
-    assert all(not a.abstained and "Mar-a-Lago" in a.quotes[0].text for a in answers)
+    assert all(not a.abstained and "Mara Quist" in a.quotes[0].text for a in answers)

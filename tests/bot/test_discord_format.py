@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answering import Answer, Quote
+from bot.answering import UNSURE, Answer, Quote
 from bot.discord_format import MESSAGE_LIMIT, escape_markdown, render_messages, split_block
 
 
@@ -44,3 +44,11 @@ def test_abstention_lists_closest_articles() -> None:
 
 def test_markdown_and_mention_text_is_escaped_not_altered() -> None:
     assert escape_markdown("a_b *c* `d` @everyone") == "a\\_b \\*c\\* \\`d\\` @everyone"
+
+
+def test_a_related_passage_is_quoted_and_marked_as_not_an_answer() -> None:
+    answer = Answer("q", UNSURE, (), True, {}, ("One",), related=_quote("The bridge opens in May."))
+    [message] = render_messages(answer)
+    assert message.startswith(escape_markdown(UNSURE))
+    assert "> The bridge opens in May." in message and "related, not an answer" in message
+    assert "Closest articles" not in message

@@ -5,7 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluation import QAItem, auc, hit_rank, load_qa, percentile, score_retrieval
+from bot.evaluation import (
+    QAItem,
+    auc,
+    expand_sets,
+    hit_rank,
+    load_qa,
+    percentile,
+    risk_coverage,
+    score_retrieval,
+    wilson,
+)
 from retrieval.errors import BotError
 from retrieval.search import Passage, SearchResults
 
@@ -86,3 +96,45 @@ def test_shipped_dev_sets_are_split_and_large_enough(
     assert sum(not i.answerable for i in items) >= unanswerable
     assert all(i.answers for i in items if i.answerable)
     assert not any(i.answers for i in items if not i.answerable)
+
+
+def test_wilson_interval_is_wide_on_few_questions_and_narrow_on_many() -> None:
+    low, high = wilson(15, 16)
+    assert low < 0.72 < 0.9 < high <= 1.0
+    low, high = wilson(900, 1000)
+    assert 0.87 < low < 0.9 < high < 0.92
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+def _detail(answerable: bool, confidence: float | None, correct: bool | None) -> dict:
+    return {"answerable": answerable, "confidence": confidence, "candidate_correct": correct}
+
+
+def test_risk_coverage_reads_precision_off_the_recorded_confidences() -> None:
+    details = [
+        _detail(True, 0.9, True),
+        _detail(True, 0.6, False),
+        _detail(False, 0.3, False),
+        _detail(True, None, None),  # the model declined: never answered
+    ]
+    curve = {row["min_confidence"]: row for row in risk_coverage(details, (0.0, 0.5, 0.8))}
+    assert curve[0.0]["answered"] == 0.75 and curve[0.0]["precision"] == pytest.approx(
+        1 / 3, abs=1e-3
+    )
+    assert curve[0.5]["answered"] == 0.5 and curve[0.5]["precision"] == 0.5
+    assert curve[0.8]["precision"] == 1.0 and curve[0.8]["accuracy"] == pytest.approx(
+        1 / 3, abs=1e-3
+    )
+    assert curve[0.0]["unanswerables_abstained"] == 0.0
+    assert curve[0.5]["unanswerables_abstained"] == 1.0
+
+
+def test_a_set_name_stands_for_its_tune_and_holdout_files(tmp_path: Path) -> None:
+    for split in ("tune", "holdout"):
+        (tmp_path / f"news_{split}.jsonl").write_text("")
+    other = tmp_path / "other.jsonl"
+    assert expand_sets([tmp_path / "news", other]) == [
+        tmp_path / "news_tune.jsonl",
+        tmp_path / "news_holdout.jsonl",
+        other,
+    ]

@@ -13,20 +13,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.answering import NOT_FOUND, Engine, EngineOptions
+from bot.answering import NOT_FOUND, Engine
 from bot.model_files import resolve_model_path
 from bot.model_server import ServerGenerator
 from bot.prompting import Prompts
 from retrieval.errors import ModelUnavailable
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
-from tests.conftest import PROJECT, SEED_CORPUS
+from tests.bot.conftest import UNHURRIED, policy
+from tests.conftest import PROJECT, TOWN_UNANSWERABLE, write_town_corpus
 from tests.loopback import free_port, serving
 
 pytestmark = pytest.mark.slow
 PROMPTS = Prompts.load(PROJECT / "prompts")
-DINNER = "Where did Zuckerberg and Trump have dinner?"
-UNHURRIED = EngineOptions(time_budget_seconds=300)  # a busy test machine must not cause a fallback
+QUESTION, GOLD = "Who leads the council in Glenfield?", "Mara Quist"
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +49,24 @@ def model_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def server_engine(model_server: str, seed_index: Path, embedder) -> Iterator[Engine]:
+def server_engine(model_server: str, town_index: Path, embedder) -> Iterator[Engine]:
     generator = ServerGenerator(model_server)
-    with IndexStore(seed_index) as store:
+    with IndexStore(town_index) as store:
         yield Engine(store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED)
     generator.close()
 
 
 def test_server_answers_with_the_same_verified_quote_as_in_process(
-    server_engine: Engine, generator, seed_index: Path, embedder
+    server_engine: Engine, generator, town_index: Path, embedder
 ) -> None:
     streamed: list[str] = []
-    remote = server_engine.ask(DINNER, on_text=streamed.append)
-    with IndexStore(seed_index) as store:
-        local = Engine(store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED).ask(DINNER)
+    remote = server_engine.ask(QUESTION, on_text=streamed.append)
+    with IndexStore(town_index) as store:
+        local = Engine(store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED).ask(
+            QUESTION
+        )
     assert not remote.abstained and not remote.reason, remote.reason
-    assert "Mar-a-Lago" in remote.quotes[0].text
+    assert GOLD in remote.quotes[0].text
     assert [(q.article_id, q.start, q.end) for q in remote.quotes] == [
         (q.article_id, q.start, q.end) for q in local.quotes
     ]
@@ -75,17 +77,17 @@ def test_server_answers_with_the_same_verified_quote_as_in_process(
 
 
 def test_the_time_budget_applies_to_the_server_too(server_engine: Engine) -> None:
-    server_engine.options = EngineOptions(time_budget_seconds=0.001)
-    answer = server_engine.ask(DINNER)
-    assert answer.reason.startswith("fallback") and answer.quotes  # extractive, still quoted
+    server_engine.policy = policy(time_budget_seconds=0.001)
+    answer = server_engine.ask(QUESTION)
+    assert answer.fallback and answer.abstained and answer.related is not None
 
 
 def test_ask_command_uses_the_server_from_settings(
-    model_server: str, seed_index: Path, tmp_path: Path
+    model_server: str, town_index: Path, tmp_path: Path
 ) -> None:
     """The whole CLI path with LLM_BASE_URL: no model is loaded in the process itself."""
     index = tmp_path / "index"  # a copy: this test process may hold the embedded original
-    shutil.copytree(seed_index, index, ignore=shutil.ignore_patterns("*.lock"))
+    shutil.copytree(town_index, index, ignore=shutil.ignore_patterns("*.lock"))
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(Path.home()),
@@ -95,17 +97,15 @@ def test_ask_command_uses_the_server_from_settings(
         "PROMPTS_DIR": str(PROJECT / "prompts"),
         "LLM_TIME_BUDGET_SECONDS": "300",
     }
-    questions = "\n".join(
-        [DINNER, "Which restaurant did Elon Musk visit with Trump in Washington?"]
-    )
+    questions = "\n".join([QUESTION, TOWN_UNANSWERABLE[1]])
     run = subprocess.run(
         [sys.executable, "-m", "bot", "ask", "--index", str(index), "--corpus",
-         str(SEED_CORPUS)],
+         str(write_town_corpus(tmp_path / "corpus"))],
         input=questions, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     answered, off_corpus = [json.loads(line) for line in run.stdout.splitlines()]
-    assert not answered["abstained"] and "Mar-a-Lago" in answered["quotes"][0]["text"]
+    assert not answered["abstained"] and GOLD in answered["quotes"][0]["text"]
     assert off_corpus["abstained"] and off_corpus["answer"] == NOT_FOUND
 
 

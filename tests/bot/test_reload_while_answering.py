@@ -8,32 +8,31 @@ from pathlib import Path
 
 import pytest
 
-from bot.answering import Engine, EngineOptions
+from bot.answering import Engine
 from bot.app import reload_corpus
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
-from tests.conftest import PROJECT
+from tests.bot.conftest import UNHURRIED
+from tests.conftest import PROJECT, TOWN_QUESTIONS, write_town_corpus
 from tests.retrieval.reload_support import write_articles
 
 pytestmark = pytest.mark.slow
-QUESTIONS = [
-    ("Where did Zuckerberg and Trump have dinner?", "Mar-a-Lago"),
-    ("How much did Zuckerberg's charity give to fund election infrastructure?", "420 million"),
-]
+QUESTIONS = TOWN_QUESTIONS[:2]
 
 
 def test_every_question_asked_during_a_reload_is_answered(
-    seed_corpus: Path, run_sync, index_dir: Path, embedder, generator
+    tmp_path: Path, run_sync, index_dir: Path, embedder, generator
 ) -> None:
-    run_sync(seed_corpus)
-    write_articles(seed_corpus, 40)
-    settings = Settings(_env_file=None, corpus_dir=seed_corpus, index_dir=index_dir)
+    corpus = write_town_corpus(tmp_path / "corpus")
+    run_sync(corpus)
+    write_articles(corpus, 40)
+    settings = Settings(_env_file=None, corpus_dir=corpus, index_dir=index_dir)
     with IndexStore(index_dir) as store:
         engine = Engine(
             store, Searcher(store, embedder), generator, Prompts.load(PROJECT / "prompts"),
-            EngineOptions(time_budget_seconds=300),  # a busy machine must not force a fallback
+            UNHURRIED,  # a busy machine must not force a fallback
         )  # fmt: skip
         outcome: dict = {}
         reload = threading.Thread(
@@ -52,4 +51,4 @@ def test_every_question_asked_during_a_reload_is_answered(
             assert any(gold in quote.text for quote in answer.quotes)
             for quote in answer.quotes:
                 assert store.article(quote.article_id).text[quote.start : quote.end] == quote.text
-        assert len(outcome["report"].added) == 40 and store.article_count() == 45
+        assert len(outcome["report"].added) == 40 and store.article_count() == 44

@@ -1,0 +1,125 @@
+"""One calibrated confidence per candidate answer, from the answer signals.
+
+A logistic regression over standardised signals, fitted on the `tune` dev sets
+only (`python -m bot calibrate`). Its coefficients live in a small JSON file in
+the repo (`bot/confidence.json`), so a change of the combiner is a reviewable
+diff with its measured effect. The engine answers when the confidence reaches
+`MIN_CONFIDENCE`; below it, it abstains.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.errors import BotError
+
+BUNDLED_MODEL = Path(__file__).with_name("confidence.json")
+
+
+@dataclass(frozen=True)
+class ConfidenceModel:
+    """Logistic regression: P(answer is right) = sigmoid(bias + Σ w·(x - mean) / scale)."""
+
+    features: tuple[str, ...]
+    means: tuple[float, ...]
+    scales: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    info: dict = field(default_factory=dict)  # what it was fitted on, for the record
+
+    def score(self, signals: dict[str, float | None]) -> float:
+        """Confidence 0..1; a missing signal counts as its mean (it says nothing)."""
+        total = self.bias
+        for name, mean, scale, weight in zip(
+            self.features, self.means, self.scales, self.weights, strict=True
+        ):
+            value = signals.get(name)
+            if value is not None:
+                total += weight * (float(value) - mean) / scale
+        return 1.0 / (1.0 + math.exp(-max(min(total, 40.0), -40.0)))
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> ConfidenceModel:
+        """Read the coefficients; a missing or malformed file is a clear error."""
+        path = path or BUNDLED_MODEL
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            model = cls(
+                features=tuple(data["features"]),
+                means=tuple(float(v) for v in data["means"]),
+                scales=tuple(float(v) for v in data["scales"]),
+                weights=tuple(float(v) for v in data["weights"]),
+                bias=float(data["bias"]),
+                info=dict(data.get("info", {})),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise BotError(
+                f"Cannot read the confidence model '{path}' ({error}). Leave CONFIDENCE_MODEL "
+                "empty for the bundled one, or fit one with `python -m bot calibrate`."
+            ) from error
+        if not len(model.features) == len(model.means) == len(model.scales) == len(model.weights):
+            raise BotError(f"The confidence model '{path}' has lists of different lengths.")
+        return model
+
+    def save(self, path: Path) -> None:
+        """Write the coefficients as readable JSON."""
+        data = {
+            "features": list(self.features),
+            "means": [round(v, 6) for v in self.means],
+            "scales": [round(v, 6) for v in self.scales],
+            "weights": [round(v, 6) for v in self.weights],
+            "bias": round(self.bias, 6),
+            "info": self.info,
+        }
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def fit(
+    rows: Sequence[dict[str, float | None]],
+    labels: Sequence[int],
+    features: Sequence[str],
+    l2: float = 1.0,
+    info: dict | None = None,
+) -> ConfidenceModel:
+    """Fit the logistic regression by Newton's method with an L2 penalty (bias unpenalised).
+
+    Missing values are replaced by the feature's mean, as `score` does.
+    """
+    if len(rows) != len(labels) or not rows:
+        raise BotError("Fitting needs as many labels as rows, and at least one row.")
+    raw = np.array(
+        [[np.nan if row.get(f) is None else float(row[f]) for f in features] for row in rows]
+    )
+    known = ~np.isnan(raw)
+    counts = known.sum(axis=0)
+    means = np.where(counts > 0, np.nansum(raw, axis=0) / np.maximum(counts, 1), 0.0)
+    raw = np.where(np.isnan(raw), means, raw)
+    scales = raw.std(axis=0)
+    scales[scales < 1e-9] = 1.0
+    x = np.hstack([np.ones((len(rows), 1)), (raw - means) / scales])
+    y = np.asarray(labels, dtype=float)
+    beta = np.zeros(x.shape[1])
+    penalty = np.eye(x.shape[1]) * l2
+    penalty[0, 0] = 0.0
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-x @ beta))
+        gradient = x.T @ (p - y) + penalty @ beta
+        hessian = x.T @ (x * (p * (1 - p))[:, None]) + penalty + np.eye(x.shape[1]) * 1e-9
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return ConfidenceModel(
+        features=tuple(features),
+        means=tuple(float(v) for v in means),
+        scales=tuple(float(v) for v in scales),
+        weights=tuple(float(v) for v in beta[1:]),
+        bias=float(beta[0]),
+        info=info or {},
+    )

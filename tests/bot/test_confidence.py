@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from bot.calibration import calibrate_from_runs
+from bot.confidence import BUNDLED_MODEL, ConfidenceModel, fit
+from bot.signals import FEATURES
+from retrieval.errors import BotError
+
+
+def _rows(count: int, seed: int = 1) -> tuple[list[dict], list[int]]:
+    """Synthetic candidates: right ones have high support, wrong ones low; noise elsewhere."""
+    rng = random.Random(seed)
+    rows, labels = [], []
+    for _ in range(count):
+        right = rng.random() < 0.5
+        rows.append(
+            {
+                "answer_support": rng.uniform(0.6, 1.0) if right else rng.uniform(0.0, 0.7),
+                "relevance": rng.uniform(0.3, 0.8),
+            }
+        )
+        labels.append(int(right))
+    return rows, labels
+
+
+def test_fit_learns_which_signal_separates_right_from_wrong() -> None:
+    rows, labels = _rows(400)
+    model = fit(rows, labels, ["answer_support", "relevance"])
+    support, relevance = model.weights
+    assert support > 1.0 and abs(relevance) < support / 4
+    assert model.score({"answer_support": 0.95, "relevance": 0.5}) > 0.8
+    assert model.score({"answer_support": 0.1, "relevance": 0.5}) < 0.2
+
+
+def test_a_missing_signal_counts_as_its_mean() -> None:
+    rows, labels = _rows(200)
+    model = fit(rows, labels, ["answer_support", "relevance"])
+    mean = model.means[1]
+    assert model.score({"answer_support": 0.8}) == pytest.approx(
+        model.score({"answer_support": 0.8, "relevance": mean})
+    )
+    assert model.score({"answer_support": 0.8, "relevance": None}) == model.score(
+        {"answer_support": 0.8}
+    )
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    rows, labels = _rows(100)
+    model = fit(rows, labels, ["answer_support", "relevance"], info={"fitted_on": ["x"]})
+    model.save(tmp_path / "c.json")
+    loaded = ConfidenceModel.load(tmp_path / "c.json")
+    assert loaded.features == model.features and loaded.info == {"fitted_on": ["x"]}
+    assert loaded.score(rows[0]) == pytest.approx(model.score(rows[0]), abs=1e-5)
+
+
+def test_the_bundled_model_covers_every_signal() -> None:
+    model = ConfidenceModel.load(BUNDLED_MODEL)
+    assert model.features == FEATURES
+    assert any(model.weights), "the bundled confidence model was never fitted"
+    assert all("holdout" not in name for name in model.info.get("fitted_on", []))
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"features": ["a"], "means": []}'])
+def test_a_broken_confidence_file_says_how_to_fix(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(content)
+    with pytest.raises(BotError, match="CONFIDENCE_MODEL|different lengths"):
+        ConfidenceModel.load(path)
+
+
+def _run_file(path: Path, qa_file: str, rows: list[dict], labels: list[int]) -> Path:
+    details = [
+        {"answerable": True, "signals": row, "candidate_correct": bool(label), "confidence": 0.5}
+        for row, label in zip(rows, labels, strict=True)
+    ]
+    sets = [{"qa_file": qa_file, "answers": {"details": details}}]
+    path.write_text(json.dumps({"sets": sets}))
+    return path
+
+
+def test_calibrate_fits_on_tune_and_only_scores_holdout(tmp_path: Path) -> None:
+    rows, labels = _rows(200)
+    tune = _run_file(tmp_path / "tune.json", "eval/x_tune.jsonl", rows, labels)
+    held_rows, held_labels = _rows(100, seed=2)
+    holdout = _run_file(tmp_path / "holdout.json", "eval/x_holdout.jsonl", held_rows, held_labels)
+    out = tmp_path / "fitted.json"
+    report = calibrate_from_runs([tune], [holdout], out, l2=1.0)
+    assert "holdout (100 questions)" in report and "tune (200 questions)" in report
+    model = ConfidenceModel.load(out)
+    assert model.info["fitted_on"] == ["x_tune.jsonl"] and model.info["candidates"] == 200
+    with pytest.raises(BotError, match="tune runs only"):
+        calibrate_from_runs([holdout], [], out, l2=1.0)
