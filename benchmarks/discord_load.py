@@ -25,9 +25,9 @@ from bot.settings import Settings  # noqa: E402
 
 ASKERS = 50
 QUESTIONS = [
-    "Where did Zuckerberg and Trump have dinner?",
+    "Which estate hosted the Zuckerberg and Trump dinner?",
     "How much did Zuckerberg's charity donate for election infrastructure?",
-    "What is Mark Zuckerberg's net worth?",
+    "How rich is Mark Zuckerberg these days?",
     "What did Zuckerberg give Trump?",
     "Which newspaper reported the change in tone?",
 ]

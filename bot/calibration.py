@@ -10,6 +10,8 @@ runs given, re-scored with the new coefficients.
 from __future__ import annotations
 
 import json
+import math
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +19,9 @@ from bot.confidence import BUNDLED_MODEL, ConfidenceModel, fit
 from bot.evaluation import format_curve, risk_coverage
 from bot.signals import FEATURES
 from retrieval.errors import BotError
+
+FOLDS = 5
+MIN_GAIN = 0.002  # log loss a signal must save on held-out folds to be kept
 
 
 def load_details(paths: Sequence[Path]) -> list[dict]:
@@ -34,6 +39,48 @@ def load_details(paths: Sequence[Path]) -> list[dict]:
             for record in one.get("answers", {}).get("details", []):
                 details.append({**record, "qa_file": one["qa_file"]})
     return details
+
+
+def cross_validated_log_loss(
+    signals: Sequence[dict], labels: Sequence[int], features: Sequence[str], l2: float
+) -> float:
+    """Mean log loss of the model on held-out folds of tune (5 folds, fixed shuffle)."""
+    folds = [i % FOLDS for i in range(len(signals))]
+    random.Random(0).shuffle(folds)
+    loss = 0.0
+    for k in range(FOLDS):
+        train = [i for i, f in enumerate(folds) if f != k]
+        if len({labels[i] for i in train}) < 2:
+            continue
+        model = fit([signals[i] for i in train], [labels[i] for i in train], features, l2=l2)
+        for i, f in enumerate(folds):
+            if f == k:
+                p = min(max(model.score(signals[i]), 1e-9), 1 - 1e-9)
+                loss -= math.log(p if labels[i] else 1 - p)
+    return loss / len(signals)
+
+
+def select_features(
+    signals: Sequence[dict], labels: Sequence[int], candidates: Sequence[str], l2: float
+) -> tuple[tuple[str, ...], list[list]]:
+    """Forward selection on tune: add the signal that lowers cross-validated log loss most,
+    while it lowers it by at least MIN_GAIN. A signal that does not pay is left out."""
+    chosen: list[str] = []
+    best = cross_validated_log_loss(signals, labels, [], l2)
+    trail: list[list] = [["(none)", round(best, 4)]]
+    while len(chosen) < len(candidates):
+        tried = [
+            (cross_validated_log_loss(signals, labels, [*chosen, name], l2), name)
+            for name in candidates
+            if name not in chosen
+        ]
+        loss, name = min(tried)
+        if loss > best - MIN_GAIN:
+            break
+        chosen.append(name)
+        best = loss
+        trail.append([name, round(loss, 4)])
+    return tuple(chosen), trail
 
 
 def rescored(details: Sequence[dict], model: ConfidenceModel) -> list[dict]:
@@ -55,16 +102,18 @@ def calibrate_from_runs(
     if len({bool(d["candidate_correct"]) for d in rows}) < 2:
         raise BotError("The runs need both right and wrong candidates to fit a confidence.")
     files = sorted({Path(d["qa_file"]).name for d in tune})
-    info = {"fitted_on": files, "candidates": len(rows), "l2": l2}
-    model = fit(
-        [d["signals"] for d in rows], [int(bool(d["candidate_correct"])) for d in rows],
-        FEATURES, l2=l2, info=info,
-    )  # fmt: skip
+    signals = [d["signals"] for d in rows]
+    labels = [int(bool(d["candidate_correct"])) for d in rows]
+    chosen, trail = select_features(signals, labels, FEATURES, l2)
+    info = {"fitted_on": files, "candidates": len(rows), "l2": l2, "cv_log_loss": trail}
+    model = fit(signals, labels, chosen, l2=l2, info=info)
     target = out or BUNDLED_MODEL
     model.save(target)
     lines = [f"Fitted on {len(rows)} candidates from {', '.join(files)}; wrote {target}."]
+    lines.append(f"Signals kept by 5-fold cross-validation on tune (log loss): {trail}")
     lines += [
-        f"  {name:<18} {weight:+.3f}" for name, weight in zip(FEATURES, model.weights, strict=True)
+        f"  {name:<18} {weight:+.3f}"
+        for name, weight in zip(model.features, model.weights, strict=True)
     ]
     for label, details in (("tune", tune), ("holdout", load_details(holdout))):
         if details:

@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--out", type=Path, default=None, help="where to write (default: bot/confidence.json)"
     )
-    calibrate.add_argument("--l2", type=float, default=1.0, help="ridge penalty (1.0)")
+    calibrate.add_argument("--l2", type=float, default=3.0, help="ridge penalty (3.0)")
     calibrate.set_defaults(handler=cmd_calibrate)
     return parser
 

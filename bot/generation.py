@@ -36,6 +36,7 @@ REPLY_SCHEMA = {
 # (llama_cpp.server defaults repeat_penalty to 1.1, create_chat_completion to 1.0).
 SAMPLING = {"temperature": 0.0, "repeat_penalty": 1.0}
 _PARTIAL_ANSWER = re.compile(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)')
+_SOURCES_OPENED = re.compile(r'^\s*\{\s*"sources"\s*:\s*\[')
 _BEFORE_FIRST_SOURCE = re.compile(r'^\s*\{\s*"sources"\s*:\s*\[\s*$')
 SOURCE_TOKENS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "]")
 
@@ -64,8 +65,10 @@ class Reply:
         A model sure of its pick puts nearly all the mass on one number; one that
         hesitates between sentences is more often wrong.
         """
-        if not self.sources or not self.source_logprobs:
-            return None
+        if not self.source_logprobs:
+            return None  # the generator could not watch the model's scores
+        if not self.sources:
+            return 0.0  # it answered without citing any sentence
         options = [str(n) for n in range(1, min(shown, 9) + 1)] + ["]"]
         known = {o: self.source_logprobs[o] for o in options if o in self.source_logprobs}
         cited = str(self.sources[0])
@@ -209,6 +212,8 @@ class _SourceWatcher:
         written = self._llm.detokenize(list(input_ids[self._prompt_tokens :])).decode(
             "utf-8", errors="ignore"
         )
+        if _SOURCES_OPENED.match(written) and not self.logprobs:
+            self.logprobs = {"]": 0.0}  # seen, though no number may follow ("[]")
         if _BEFORE_FIRST_SOURCE.match(written):
             top = float(scores.max())
             log_total = top + math.log(float(np.exp(scores - top).sum()))

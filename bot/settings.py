@@ -90,7 +90,7 @@ class Settings(BaseSettings):
         0.6, ge=0, le=1, description="Share of the answer's words its quotes must contain."
     )
     min_confidence: float = Field(
-        0.5,
+        0.8,
         ge=0,
         le=1,
         description="Answer only when the calibrated confidence reaches this; higher trades "

@@ -15,7 +15,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = PROJECT / "corpus"
 # Invented local news for tests of the answer path: no dev-set question is about them.
 TOWN_ARTICLES = {
-    "glenfield_bridge.txt": "Glenfield approves river footbridge\n\n"
+    "glenfield_bridge.txt": "Glenfield backs riverside walkway\n\n"
     "Glenfield council approved a new footbridge over the River Alder on Tuesday. "
     "The bridge will cost £4.2m and is due to open in 2026, council leader Mara Quist said. "
     "Residents had campaigned for a crossing for ten years. "
@@ -39,7 +39,7 @@ TOWN_ARTICLES = {
 TOWN_QUESTIONS = [
     ("Who leads the council in Glenfield?", "Mara Quist"),
     ("What is the price of the new Alder footbridge?", "4.2m"),
-    ("Which trust funded the Brookvale library works?", "Halvorsen Trust"),
+    ("Who paid for the Brookvale library works?", "Halvorsen Trust"),
 ]
 # Questions about the same people and places that no article answers.
 TOWN_UNANSWERABLE = [
@@ -98,24 +98,17 @@ def run_sync(embedder: Embedder, index_dir: Path):
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """The demo corpus indexed once for the whole session; tests must not modify it."""
-    index = tmp_path_factory.mktemp("seed-index")
-    with IndexStore(index) as store:
-        sync_corpus(
-            SEED_CORPUS,
-            store,
-            embedder,
-            chunk_words=120,
-            chunk_overlap_words=30,
-            max_article_bytes=5_000_000,
-        )
-    return index
+    return _index_once(SEED_CORPUS, tmp_path_factory.mktemp("seed-index"), embedder)
 
 
 @pytest.fixture(scope="session")
 def town_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """The invented local news indexed once for the whole session; tests must not modify it."""
     corpus = write_town_corpus(tmp_path_factory.mktemp("town-corpus"))
-    index = tmp_path_factory.mktemp("town-index")
+    return _index_once(corpus, tmp_path_factory.mktemp("town-index"), embedder)
+
+
+def _index_once(corpus: Path, index: Path, embedder: Embedder) -> Path:
     with IndexStore(index) as store:
         sync_corpus(
             corpus,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.calibration import calibrate_from_runs
+from bot.calibration import calibrate_from_runs, select_features
 from bot.confidence import BUNDLED_MODEL, ConfidenceModel, fit
 from bot.signals import FEATURES
 from retrieval.errors import BotError
@@ -37,6 +37,13 @@ def test_fit_learns_which_signal_separates_right_from_wrong() -> None:
     assert model.score({"answer_support": 0.1, "relevance": 0.5}) < 0.2
 
 
+def test_forward_selection_keeps_only_signals_that_pay_on_held_out_folds() -> None:
+    rows, labels = _rows(300)
+    chosen, trail = select_features(rows, labels, ["relevance", "answer_support"], l2=1.0)
+    assert chosen == ("answer_support",)
+    assert trail[0][0] == "(none)" and trail[1][1] < trail[0][1]
+
+
 def test_a_missing_signal_counts_as_its_mean() -> None:
     rows, labels = _rows(200)
     model = fit(rows, labels, ["answer_support", "relevance"])
@@ -60,8 +67,8 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
 
 def test_the_bundled_model_covers_every_signal() -> None:
     model = ConfidenceModel.load(BUNDLED_MODEL)
-    assert model.features == FEATURES
-    assert any(model.weights), "the bundled confidence model was never fitted"
+    assert model.features and set(model.features) <= set(FEATURES)
+    assert all(model.weights), "the bundled confidence model was never fitted"
     assert all("holdout" not in name for name in model.info.get("fitted_on", []))
 
 
@@ -93,5 +100,6 @@ def test_calibrate_fits_on_tune_and_only_scores_holdout(tmp_path: Path) -> None:
     assert "holdout (100 questions)" in report and "tune (200 questions)" in report
     model = ConfidenceModel.load(out)
     assert model.info["fitted_on"] == ["x_tune.jsonl"] and model.info["candidates"] == 200
+    assert model.features[0] == "answer_support"
     with pytest.raises(BotError, match="tune runs only"):
         calibrate_from_runs([holdout], [], out, l2=1.0)

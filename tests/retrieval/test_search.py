@@ -81,7 +81,7 @@ def test_every_mode_finds_something(seed_searcher: Searcher, mode: str) -> None:
 
 @pytest.mark.slow
 def test_relevance_separates_on_topic_from_off_corpus(seed_searcher: Searcher) -> None:
-    on_topic = seed_searcher.search("Where did Zuckerberg and Trump have dinner?")
+    on_topic = seed_searcher.search("Which estate hosted the Zuckerberg and Trump dinner?")
     off_corpus = seed_searcher.search("How long should I bake banana bread?")
     assert on_topic.relevance >= SETTINGS_THRESHOLD > off_corpus.relevance
 

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bot.generation import Reply
+
+
+def _reply(sources: tuple[int, ...], logprobs: dict[str, float]) -> Reply:
+    return Reply(sources, "an answer", 0.1, 0.2, logprobs)
+
+
+def test_cite_probability_is_renormalised_over_the_shown_sentences_and_none() -> None:
+    logprobs = {"1": math.log(0.6), "2": math.log(0.2), "3": math.log(0.1), "]": math.log(0.1)}
+    assert _reply((1,), logprobs).cite_probability(3) == pytest.approx(0.6)
+    # with two sentences shown, "3" cannot be cited: the rest of the mass is shared out
+    assert _reply((2,), logprobs).cite_probability(2) == pytest.approx(0.2 / 0.9)
+
+
+def test_an_answer_citing_nothing_has_probability_zero() -> None:
+    assert _reply((), {"]": 0.0}).cite_probability(3) == 0.0
+
+
+def test_without_the_models_scores_the_probability_is_unknown() -> None:
+    assert _reply((1,), {}).cite_probability(3) is None
+    assert _reply((7,), {"1": -0.1, "]": -3.0}).cite_probability(3) is None  # not shown
