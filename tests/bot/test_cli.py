@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.conftest import TOWN_QUESTIONS, TOWN_UNANSWERABLE
+from tests.conftest import PROJECT, TOWN_QUESTIONS, TOWN_UNANSWERABLE
 
 
 @pytest.fixture(autouse=True)
@@ -141,8 +141,9 @@ def test_an_index_from_an_older_version_asks_for_a_rebuild(
 
 @pytest.mark.slow
 def test_eval_answers_reports_tune_and_holdout_with_intervals_and_the_curve(
-    town_index: Path, tmp_path: Path, capsys
+    town_index: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
+    monkeypatch.setenv("PROMPTS_DIR", str(PROJECT / "prompts"))
     lines = {
         "tune": [{"question": q, "answers": [g], "type": "answerable"} for q, g in TOWN_QUESTIONS],
         "holdout": [

@@ -76,6 +76,6 @@ def test_console_commands(console_engine) -> None:
     assert not handle_line("/quit", engine, settings, out)
     text = out.getvalue()
     assert "/reload" in text and "Unknown command /nonsense" in text
-    assert "articles             5" in text and "articles             6" in text
-    assert "1 added, 0 updated, 0 removed, 5 unchanged" in text
+    assert "articles             4" in text and "articles             5" in text
+    assert "1 added, 0 updated, 0 removed, 4 unchanged" in text
     assert "“" in text and "Mara Quist" in text
