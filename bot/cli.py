@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="score retrieval (and with --answers, answers) on QA .jsonl files",
         description="Recall@1/3/5, MRR and how well the relevance signal separates answerable "
         "from unanswerable questions, per search mode; with --answers, precision, accuracy "
-        "and abstention with 95%% intervals and the risk/coverage curve. Each file is "
+        "and abstention with 95 % intervals and the risk/coverage curve. Each file is "
         "reported on its own; a set name such as eval/bbc stands for eval/bbc_tune.jsonl "
         "and eval/bbc_holdout.jsonl.",
     )
