@@ -195,29 +195,33 @@ class Engine:
             return signals.answer_support(reply.answer, [e.text for e in items]) >= minimum
 
         cited = [evidence[n - 1] for n in dict.fromkeys(reply.sources) if 1 <= n <= len(evidence)]
-        options = [[e] for e in cited] + [[e] for e in evidence] + [cited[:2]] * (len(cited) > 1)
+        options = [[e] for e in cited] + [[e] for e in evidence]
+        if len(cited) > 1:
+            options.append(cited[:2])  # an answer that combines two cited sentences
         quoted = next((items for items in options if holds(items)), None)
-        if quoted is None:
-            headline = self._headline_holding(reply.answer, [*cited, *evidence])
-            quoted = headline and [headline[0]]
-            rank = 0
-        else:
+        if quoted is not None:
             rank = evidence.index(quoted[0]) + 1
-        if not quoted:
-            return None
+        else:
+            headline = self._headline_holding(reply.answer, [*cited, *evidence])
+            if headline is None:
+                return None
+            quoted, rank = [headline], 0
         return signals.Candidate(
             reply.answer, tuple(quoted[:MAX_QUOTES]), rank, reply.cite_probability(len(evidence))
         )
 
-    def _headline_holding(self, answer: str, shown: list[Evidence]) -> list[Evidence] | None:
+    def _headline_holding(self, answer: str, shown: list[Evidence]) -> Evidence | None:
         """The first headline, among the shown sentences' articles, that holds the answer."""
-        for item in {e.article_id: e for e in reversed(shown)}.values():
+        first: dict[str, Evidence] = {}
+        for item in shown:
+            first.setdefault(item.article_id, item)
+        for item in first.values():
             article = self.store.article(item.article_id)
             headline = headline_of(item, article.text) if article else None
             if headline and signals.answer_support(answer, [headline.text]) >= (
                 self.policy.min_answer_support
             ):
-                return [headline]
+                return headline
         return None
 
     def _article_texts(self, quoted: tuple[Evidence, ...]) -> list[str]:
