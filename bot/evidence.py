@@ -18,6 +18,7 @@ from retrieval.chunking import split_sentences
 from retrieval.embedding import Embedder
 from retrieval.search import Passage
 from retrieval.text import (
+    CAPITALISED_WORD,
     MONTHS,
     NUMBER,
     QUESTION_WORDS,
@@ -34,7 +35,6 @@ _INSTRUCTION = re.compile(
     r"\byou are now\b|\bsystem prompt\b|\bas an ai\b|^\s*(?:system|assistant)\s*:",
     re.IGNORECASE,
 )
-_CAPITALISED = re.compile(r"\b[A-Z][a-z]+")
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def could_answer(question: Question, text: str) -> bool:
     if question.kind in ("name", "place"):  # a capitalised word past the first
         given = content_words(question.text) | QUESTION_WORDS
         rest = "".join(text.split(None, 1)[1:])
-        return any(stem(w.lower()) not in given for w in _CAPITALISED.findall(rest))
+        return any(stem(w.lower()) not in given for w in CAPITALISED_WORD.findall(rest))
     return True
 
 

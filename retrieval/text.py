@@ -26,6 +26,7 @@ STOPWORDS = frozenset(
 WORD = re.compile(r"\w+")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 NAME = re.compile(r"\b[A-Z][\w'’-]*")
+CAPITALISED_WORD = re.compile(r"\b[A-Z][a-z]+")  # a plain word with a capital: "Otis", not "DS"
 NUMBER_WORDS = frozenset(
     "two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
     "hundred hundreds thousand thousands million millions billion billions half dozen".split()
