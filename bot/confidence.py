@@ -65,6 +65,14 @@ class ConfidenceModel:
             ) from error
         if not len(model.features) == len(model.means) == len(model.scales) == len(model.weights):
             raise BotError(f"The confidence model '{path}' has lists of different lengths.")
+        from bot.signals import FEATURES  # here, not at the top: signals → policy → here
+
+        unknown = [name for name in model.features if name not in FEATURES]
+        if unknown:  # a misspelt signal would silently count as "says nothing"
+            raise BotError(
+                f"The confidence model '{path}' uses unknown signals: {', '.join(unknown)}. "
+                f"Known signals: {', '.join(FEATURES)}. Refit it with `python -m bot calibrate`."
+            )
         return model
 
     def save(self, path: Path) -> None:

@@ -80,6 +80,16 @@ def test_a_broken_confidence_file_says_how_to_fix(tmp_path: Path, content: str) 
         ConfidenceModel.load(path)
 
 
+def test_a_confidence_file_with_an_unknown_signal_is_refused(tmp_path: Path) -> None:
+    rows, labels = _rows(60)
+    model = fit(rows, labels, ["answer_support"])
+    path = tmp_path / "c.json"
+    model.save(path)
+    path.write_text(path.read_text().replace('"answer_support"', '"answer_suport"', 1))
+    with pytest.raises(BotError, match="unknown signals: answer_suport"):
+        ConfidenceModel.load(path)
+
+
 def _run_file(path: Path, qa_file: str, rows: list[dict], labels: list[int]) -> Path:
     details = [
         {"answerable": True, "signals": row, "candidate_correct": bool(label), "confidence": 0.5}
