@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup console ingest test lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-model-server bench-discord clean
+.PHONY: setup console ingest test lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-contention bench-model-server bench-discord clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed; run make PYTHON=python3.11")'
@@ -61,6 +61,9 @@ bench-search: setup $(BENCH_INDEX)/articles.sqlite
 
 bench-answer: ingest
 	$(PY) benchmarks/answer.py
+
+bench-contention: ingest
+	$(PY) benchmarks/contention.py
 
 bench-model-server: ingest
 	$(PY) benchmarks/model_server.py

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from bot import signals
 from bot.evidence import Evidence, headline_of, select_evidence
-from bot.generation import GenerationFailed, Generator, Reply, TextCallback
+from bot.generation import GenerationFailed, Generator, ModelTooSlow, Reply, TextCallback
 from bot.policy import AnswerPolicy
 from bot.prompting import Prompts, build_messages
 from bot.question import Question, parse_question
@@ -32,6 +32,10 @@ NOT_FOUND = "I couldn't find that in the articles."
 UNSURE = "I'm not sure this answers it, but the closest passage says:"
 SLOW = (
     "The model is slow right now, so I have no checked answer. "
+    "This is the closest passage I found, not an answer:"
+)
+FAILED = (
+    "The model could not answer just now, so I have no checked answer. "
     "This is the closest passage I found, not an answer:"
 )
 MAX_QUOTES = 2
@@ -117,6 +121,11 @@ class Engine:
         self.prompts = prompts
         self.policy = policy
 
+    def warm_up(self) -> None:
+        """Run the model once over the prompt every question starts with, so loading and
+        that first evaluation never count against a question's time budget."""
+        self.generator.warm_up(build_messages(self.prompts, "", []))
+
     def ask(self, text: str, on_text: TextCallback | None = None) -> Answer:
         """Answer one question; `on_text` receives the model's answer as it streams."""
         started = time.perf_counter()
@@ -144,8 +153,9 @@ class Engine:
             reply = self._generate(question, evidence, on_text)
         except GenerationFailed as error:
             timings["total"] = _since(started)
-            log.warning("answer fell back (%s) after %s", error, timings)
-            return Answer(question.text, SLOW, (), True, timings, closest, f"fallback: {error}",
+            log.warning("answer fell back (%s); timings %s", error, timings)
+            text = SLOW if isinstance(error, ModelTooSlow) else FAILED
+            return Answer(question.text, text, (), True, timings, closest, f"fallback: {error}",
                           related[0], fallback=str(error))  # fmt: skip
         timings["first_token"] = reply.first_token_seconds
         timings["generate"] = reply.seconds

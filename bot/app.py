@@ -143,16 +143,18 @@ def reload_corpus(
 
 @contextmanager
 def open_engine(settings: Settings, generator: Generator | None = None) -> Iterator[Engine]:
-    """An engine over the configured index and models; closes the index on exit."""
+    """An engine over the configured index and models, warmed up; closes the index on exit."""
     require_index(settings)
     prompts = Prompts.load(settings.prompts_dir)
     policy = AnswerPolicy.from_settings(settings)  # a bad confidence file fails before models load
     with open_store(settings) as store:
         searcher = open_searcher(settings, store)
-        yield Engine(
+        engine = Engine(
             store,
             searcher,
             generator or load_generator(settings),
             prompts,
             policy,
         )
+        engine.warm_up()
+        yield engine

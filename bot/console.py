@@ -74,6 +74,10 @@ class _StreamPrinter:
         self.out.flush()
         self.shown = True
 
+    def thinking(self) -> None:
+        """Say the question is being worked on, until the answer starts to stream."""
+        self("thinking…")
+
     def clear(self) -> None:
         if self.shown:
             self.out.write("\r\x1b[2K")
@@ -126,6 +130,7 @@ def handle_line(line: str, engine: Engine, settings: Settings, out: TextIO) -> b
         print(f"Unknown command {command}. Type /help.", file=out)
     else:
         stream = _StreamPrinter(out)
+        stream.thinking()
         answer = engine.ask(command, on_text=stream)
         stream.clear()
         print_answer(answer, out)

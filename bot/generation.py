@@ -47,6 +47,10 @@ class GenerationFailed(BotError):
     """The model did not produce a usable reply (error, bad output or time budget)."""
 
 
+class ModelTooSlow(GenerationFailed):
+    """No answer began within the time budget: the model is busy or slow, not broken."""
+
+
 @dataclass(frozen=True)
 class Reply:
     """What the model said: cited sentence numbers and its short answer."""
@@ -90,6 +94,10 @@ class Generator(Protocol):
         """Run the model; `on_text` receives the answer text so far as it streams."""
         ...
 
+    def warm_up(self, messages: list[dict]) -> None:
+        """Evaluate the prompt prefix every question shares, before the first question."""
+        ...
+
 
 def parse_reply(raw: str) -> tuple[tuple[int, ...], str]:
     """Sources and answer from the model's JSON (tolerating junk around it)."""
@@ -101,11 +109,24 @@ def parse_reply(raw: str) -> tuple[tuple[int, ...], str]:
     if not isinstance(data, dict):
         raise GenerationFailed(f"the model's reply was not JSON: {raw[:200]!r}")
     sources = data.get("sources") or []
-    numbers = tuple(
-        int(n) for n in sources if isinstance(n, int | float | str) and str(n).strip().isdigit()
-    )
+    if not isinstance(sources, list) or not all(map(_is_sentence_number, sources)):
+        raise GenerationFailed(
+            f"the model cited something other than sentence numbers: {raw[:200]!r}"
+        )
+    numbers = tuple(int(n) for n in sources)
     answer = data.get("answer")
     return numbers, answer.strip() if isinstance(answer, str) else ""
+
+
+def _is_sentence_number(value: object) -> bool:
+    """An int, or a string of ASCII digits: "²" or "٣" pass str.isdigit but are no citation."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal()
 
 
 def partial_answer(raw: str) -> str | None:
@@ -163,10 +184,19 @@ class LlamaGenerator:
             if len(ids := self._llm.tokenize(text.encode(), add_bos=False, special=False)) == 1
         }
 
+    def warm_up(self, messages: list[dict]) -> None:
+        """Evaluate `messages` once, so llama.cpp keeps their shared prefix (system message,
+        worked examples) and no question's budget pays for it."""
+        with self._lock:
+            try:
+                self._llm.create_chat_completion(messages=messages, max_tokens=1, **SAMPLING)
+            except Exception as error:  # llama.cpp raises assorted errors
+                raise ModelUnavailable(f"The model failed its first run: {error}") from error
+
     def generate(
         self, messages: list[dict], on_text: TextCallback | None, time_budget: float
     ) -> Reply:
-        """Stream a JSON reply; give up (GenerationFailed) past `time_budget` seconds."""
+        """Stream a JSON reply; give up (ModelTooSlow) if none begins within `time_budget`."""
         with self._lock:
             started = time.perf_counter()
             watcher = _SourceWatcher(self._llm, self._source_token_ids)
@@ -224,28 +254,41 @@ class _SourceWatcher:
 
 
 def collect_reply(
-    pieces: Iterable[str], on_text: TextCallback | None, time_budget: float, started: float
+    pieces: Iterable[str],
+    on_text: TextCallback | None,
+    time_budget: float,
+    started: float,
+    stall_seconds: float | None = None,
 ) -> Reply:
     """Join streamed text into a `Reply`, passing the answer so far to `on_text`.
 
-    Shared by the in-process model and the model server, so both stream, time out
-    and parse alike.
+    `time_budget` is the wall-clock wait for the first piece of text: past it the model
+    is too slow (ModelTooSlow). Once text streams it may finish, bounded by the token
+    limit; a remote server, which could send keep-alives forever, must also not go
+    silent for `stall_seconds`. Empty pieces (keep-alive comments, empty deltas) count
+    as silence. Shared by the in-process model and the model server, so both stream,
+    time out and parse alike.
     """
     first: float | None = None
+    last_text = started
     raw = shown = ""
     for piece in pieces:
+        now = time.perf_counter()
+        if first is None and now - started > time_budget:
+            raise ModelTooSlow(f"no answer began within the {time_budget:g} s budget")
         if not piece:
+            if first is not None and stall_seconds is not None and now - last_text > stall_seconds:
+                raise GenerationFailed(f"the model sent nothing for {stall_seconds:g} s")
             continue
         if first is None:
-            first = time.perf_counter() - started
+            first = now - started
+        last_text = now
         raw += piece
         if on_text is not None:
             text = partial_answer(raw)
             if text and text != shown:
                 shown = text
                 on_text(text)
-        if time.perf_counter() - started > time_budget:
-            raise GenerationFailed(f"the model ran over its {time_budget:.0f} s budget")
     sources, answer = parse_reply(raw)
     elapsed = time.perf_counter() - started
     return Reply(sources, answer, first if first is not None else elapsed, elapsed)

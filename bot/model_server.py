@@ -9,6 +9,7 @@ the stored articles and pass the same checks.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from bot.generation import (
     REPLY_SCHEMA,
     SAMPLING,
     GenerationFailed,
+    ModelTooSlow,
     Reply,
     TextCallback,
     collect_reply,
@@ -26,6 +28,8 @@ from bot.generation import (
 from retrieval.errors import ModelUnavailable
 
 _CONNECT_SECONDS = 5.0
+_WARM_UP_SECONDS = 120.0  # a cold server may load its model first
+log = logging.getLogger(__name__)
 
 
 class ServerGenerator:
@@ -61,10 +65,21 @@ class ServerGenerator:
         """Close the HTTP connection pool."""
         self._http.close()
 
+    def warm_up(self, messages: list[dict]) -> None:
+        """One short request, so the server caches the shared prompt prefix; a failure is
+        only logged: the server was reachable, and each question has its own fallback."""
+        body = {"model": self.model, "messages": messages, "max_tokens": 1, **SAMPLING}
+        try:
+            with self._lock:
+                self._http.post("/chat/completions", json=body, timeout=_WARM_UP_SECONDS)
+        except httpx.HTTPError as error:
+            log.warning("warming up the model server failed: %s", error)
+
     def generate(
         self, messages: list[dict], on_text: TextCallback | None, time_budget: float
     ) -> Reply:
-        """Stream a JSON reply from the server; give up past `time_budget` seconds."""
+        """Stream a JSON reply from the server; give up (ModelTooSlow) if none begins
+        within `time_budget` seconds, whatever the server sends meanwhile."""
         body = {
             "model": self.model,
             "messages": messages,
@@ -86,16 +101,22 @@ class ServerGenerator:
                             f"the model server answered HTTP {response.status_code}: {detail}"
                         )
                     return collect_reply(
-                        _content_pieces(response.iter_lines()), on_text, time_budget, started
-                    )
+                        _content_pieces(response.iter_lines()), on_text, time_budget, started,
+                        stall_seconds=time_budget,  # as the read timeout, for keep-alives
+                    )  # fmt: skip
+            except httpx.ReadTimeout as error:
+                raise ModelTooSlow(
+                    f"the model server sent nothing for {time_budget:g} s"
+                ) from error
             except httpx.HTTPError as error:
                 raise GenerationFailed(f"the model server failed: {error}") from error
 
 
 def _content_pieces(lines: Iterator[str]) -> Iterator[str]:
-    """The text deltas of an OpenAI-style server-sent event stream."""
+    """The text deltas of an OpenAI-style server-sent event stream ("" for other lines)."""
     for line in lines:
         if not line.startswith("data:"):
+            yield ""  # a keep-alive comment or blank line: lets the caller check the clock
             continue
         data = line[5:].strip()
         if data == "[DONE]":

@@ -37,6 +37,9 @@ class ScriptedGenerator:
         self.reply = Reply(sources, answer, 0.01, 0.02)
         self.fail = fail
 
+    def warm_up(self, messages) -> None:  # noqa: ANN001
+        self.warmed_with = messages
+
     def generate(self, messages, on_text, time_budget) -> Reply:  # noqa: ANN001
         if self.fail:
             raise GenerationFailed("scripted failure")

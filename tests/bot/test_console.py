@@ -43,6 +43,20 @@ def test_abstention_lists_the_closest_articles() -> None:
     assert "Closest articles:\n  - A\n  - B" in out.getvalue()
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.slow
+def test_a_question_shows_thinking_until_the_answer_comes(console_engine) -> None:
+    engine, settings, _ = console_engine
+    out = _Terminal()
+    handle_line("Who leads the council in Glenfield?", engine, settings, out)
+    text = out.getvalue()
+    assert "thinking…" in text and text.index("thinking…") < text.index("Mara Quist")
+
+
 @pytest.fixture
 def console_engine(tmp_path: Path, embedder, run_sync, index_dir: Path):
     corpus = tmp_path / "corpus"

@@ -4,7 +4,11 @@ import math
 
 import pytest
 
+from bot.answering import Engine
 from bot.generation import Reply
+from bot.prompting import Prompts
+from tests.bot.conftest import policy
+from tests.conftest import PROJECT
 
 
 def _reply(sources: tuple[int, ...], logprobs: dict[str, float]) -> Reply:
@@ -25,3 +29,14 @@ def test_an_answer_citing_nothing_has_probability_zero() -> None:
 def test_without_the_models_scores_the_probability_is_unknown() -> None:
     assert _reply((1,), {}).cite_probability(3) is None
     assert _reply((7,), {"1": -0.1, "]": -3.0}).cite_probability(3) is None  # not shown
+
+
+@pytest.mark.slow
+def test_warm_up_leaves_the_shared_prompt_prefix_evaluated(generator) -> None:  # noqa: ANN001
+    """Loading and the long worked-examples prefix are paid before the first question."""
+    prompts = Prompts.load(PROJECT / "prompts")
+    Engine(None, None, generator, prompts, policy()).warm_up()  # type: ignore[arg-type]
+    llm = generator._llm
+    cached = llm.detokenize(llm.input_ids[: llm.n_tokens].tolist()).decode("utf-8", "replace")
+    assert prompts.system.strip() in cached
+    assert prompts.examples[-1].reply in cached  # the last worked example, whole
