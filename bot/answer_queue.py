@@ -99,17 +99,10 @@ class AnswerQueue:
         on_position: PositionCallback | None = None,
     ) -> Answer:
         """Queue a question and wait for its answer; refuses at once when it cannot queue."""
-        now = self._clock()
-        if any(job.user_id == user_id for job in self._jobs()):
-            raise AlreadyQueued("You already have a question in line; I'll answer it first.")
-        last = self._last_asked.get(user_id)
-        if last is not None and now - last < self.cooldown_seconds:
-            raise OnCooldown(self.cooldown_seconds - (now - last))
-        if len(self._waiting) >= self.max_waiting:
-            raise QueueFull(
-                "I'm answering a lot of questions right now; please try again in a minute."
-            )
-        self._last_asked[user_id] = now
+        refused = self.refusal(user_id)
+        if refused is not None:
+            raise refused
+        self._last_asked[user_id] = self._clock()
         job = _Job(
             user_id, question, on_text, on_position, asyncio.get_running_loop().create_future()
         )
@@ -119,6 +112,24 @@ class AnswerQueue:
         elif on_position is not None:
             await on_position(len(self._waiting))
         return await job.future
+
+    def refusal(self, user_id: int) -> BotError | None:
+        """Why a question from `user_id` would be refused now, or None.
+
+        Front ends ask before doing anything visible (such as opening a thread), so a
+        refused question leaves nothing behind.
+        """
+        if any(job.user_id == user_id for job in self._jobs()):
+            return AlreadyQueued("You already have a question in line; I'll answer it first.")
+        last = self._last_asked.get(user_id)
+        now = self._clock()
+        if last is not None and now - last < self.cooldown_seconds:
+            return OnCooldown(self.cooldown_seconds - (now - last))
+        if len(self._waiting) >= self.max_waiting:
+            return QueueFull(
+                "I'm answering a lot of questions right now; please try again in a minute."
+            )
+        return None
 
     def _jobs(self) -> list[_Job]:
         return [*self._waiting, *([self._running] if self._running else [])]

@@ -356,10 +356,11 @@ def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
     import discord
 
     from bot.app import open_engine
-    from bot.discord_bot import require_token, run_bot
+    from bot.discord_bot import check_login, require_token, run_bot
 
     discord.utils.setup_logging(level=logging.INFO)
-    require_token(settings)  # before loading the models: fail fast
+    token = require_token(settings)  # before loading the models: fail fast
+    asyncio.run(check_login(token))
     with open_engine(settings) as engine:
         try:
             asyncio.run(run_bot(engine, settings))

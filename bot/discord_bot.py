@@ -10,7 +10,10 @@ traceback goes to the log and the bot keeps running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import re
+from collections.abc import AsyncIterator
 
 import aiohttp
 import discord
@@ -100,36 +103,63 @@ async def send_reply(
         log.exception("Could not send an error reply")
 
 
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
+LOGIN_SECONDS = 30.0
+
+
 def require_token(settings: Settings) -> str:
-    """The Discord token, or a clear error saying where to get one."""
+    """The Discord token, or a clear error saying where to get one or what is wrong with it."""
     token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
     if not token:
         raise BotError(
             "DISCORD_TOKEN is not set. Create a bot in the Discord developer portal, copy its "
             "token into .env as DISCORD_TOKEN=..., and run again (see README, Discord)."
         )
+    if not _TOKEN_SHAPE.fullmatch(token):
+        hint = (
+            " Leave out the 'Bot ' prefix." if token.lower().startswith("bot ") else
+            " Leave out any quotes or spaces." if any(c in token for c in "\"' ") else ""
+        )  # fmt: skip
+        raise BotError(
+            "DISCORD_TOKEN does not look like a bot token (three parts separated by dots, "
+            f"about 70 characters).{hint} Copy it again from the developer portal "
+            "(Bot → Reset Token)."
+        )
     return token
+
+
+@contextlib.asynccontextmanager
+async def _discord_errors() -> AsyncIterator[None]:
+    """Turn the ways logging in can fail into one clear message each."""
+    try:
+        yield
+    except discord.LoginFailure as error:
+        raise BotError(
+            "Discord rejected DISCORD_TOKEN. Reset the token in the developer portal "
+            "(Bot → Reset Token) and put the new one in .env."
+        ) from error
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        raise BotError(
+            f"Cannot reach Discord ({type(error).__name__}: {error}). Check this machine's "
+            "network connection and try again."
+        ) from error
+    except discord.PrivilegedIntentsRequired as error:
+        raise BotError(
+            "Discord refused the bot's intents. Enable them for the application in the "
+            "developer portal (Bot → Privileged Gateway Intents)."
+        ) from error
+
+
+async def check_login(token: str) -> None:
+    """Log in once and out again, before the models load: a wrong token or no network
+    is reported in a second, not after the models have loaded."""
+    async with _discord_errors(), discord.Client(intents=discord.Intents.none()) as probe:
+        await asyncio.wait_for(probe.login(token), LOGIN_SECONDS)
 
 
 async def run_bot(engine: Engine, settings: Settings) -> None:
     """Connect and serve until stopped; a missing or rejected token is a clear error."""
     token = require_token(settings)
     bot = AnswerBot(engine, settings)
-    async with bot:
-        try:
-            await bot.start(token)
-        except discord.LoginFailure as error:
-            raise BotError(
-                "Discord rejected DISCORD_TOKEN. Reset the token in the developer portal "
-                "(Bot → Reset Token) and put the new one in .env."
-            ) from error
-        except (aiohttp.ClientError, OSError) as error:
-            raise BotError(
-                f"Cannot reach Discord ({type(error).__name__}: {error}). Check this machine's "
-                "network connection and try again."
-            ) from error
-        except discord.PrivilegedIntentsRequired as error:
-            raise BotError(
-                "Discord refused the bot's intents. Enable them for the application in the "
-                "developer portal (Bot → Privileged Gateway Intents)."
-            ) from error
+    async with bot, _discord_errors():
+        await bot.start(token)

@@ -15,6 +15,9 @@ from bot.answering import Answer, Quote
 
 MESSAGE_LIMIT = 2000
 _MARKDOWN = re.compile(r"([\\*_`~|>#\[\]()-])")
+# A link only when the whole source is a plain web address: no spaces, brackets or angle
+# brackets that could close the <…> and hide another (masked) link inside the reply.
+_PLAIN_URL = re.compile(r"https?://[^\s<>()\[\]`\\\"']+", re.IGNORECASE)
 
 
 def escape_markdown(text: str) -> str:
@@ -23,7 +26,7 @@ def escape_markdown(text: str) -> str:
 
 
 def _source_line(title: str, source: str) -> str:
-    if source.startswith(("http://", "https://")):
+    if _PLAIN_URL.fullmatch(source):
         return f"— *{escape_markdown(title)}* (<{source}>)"
     if source == title:
         return f"— *{escape_markdown(title)}*"

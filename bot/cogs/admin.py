@@ -16,6 +16,11 @@ from bot.cogs.replies import NO_PINGS
 from retrieval.errors import BotError
 
 MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can reload the articles."
+STATUS_SECONDS = 10.0
+STATUS_SLOW = (
+    "The index did not answer within 10 s (a Chroma server or the disk may be stuck); "
+    "questions may fail too. The operator's log has details."
+)
 ALREADY_RELOADING = "A reload is already running; its summary will appear when it finishes."
 
 
@@ -24,6 +29,7 @@ class AdminCog(commands.Cog):
 
     def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
         self.bot = bot
+        self.status_seconds = STATUS_SECONDS
 
     @app_commands.command(name="reload")
     @app_commands.default_permissions(manage_guild=True)
@@ -91,7 +97,11 @@ class AdminCog(commands.Cog):
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction) -> None:
         """Show how many articles the bot knows, its model, last reload and queue length."""
-        info = status_info(self.bot.settings, self.bot.engine.store)
+        await interaction.response.defer(thinking=True)
+        info = await read_status(self.bot.settings, self.bot.engine.store, self.status_seconds)
+        if info is None:
+            await interaction.edit_original_response(content=STATUS_SLOW, allowed_mentions=NO_PINGS)
+            return
         lines = [
             f"**Articles:** {info['articles']}  ·  **Passages:** {info['chunks']}",
             f"**Answer model:** {self.bot.engine.generator.name}",
@@ -101,7 +111,18 @@ class AdminCog(commands.Cog):
         ]
         if self.bot.reload_lock.locked():
             lines.append("A reload is running now.")
-        await interaction.response.send_message("\n".join(lines), allowed_mentions=NO_PINGS)
+        await interaction.edit_original_response(
+            content="\n".join(lines), allowed_mentions=NO_PINGS
+        )
+
+
+async def read_status(settings, store, seconds: float) -> dict | None:  # noqa: ANN001
+    """`status_info` in a worker thread, so a busy or stuck index never blocks the event
+    loop (every other member's question); None when it takes longer than `seconds`."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(status_info, settings, store), seconds)
+    except TimeoutError:
+        return None
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -34,6 +34,10 @@ class AskCog(commands.Cog):
         if message.author.bot or me is None or me not in message.mentions:
             return
         question = _MENTION.sub(" ", message.content)
+        refused = self.bot.queue.refusal(message.author.id)
+        if refused is not None:  # before any thread: a refused question leaves none behind
+            await MessageTarget(message).show(str(refused))
+            return
         channel = None
         if self.bot.settings.reply_in_thread and isinstance(message.channel, discord.TextChannel):
             name = shorten(" ".join(question.split()) or "Question", 90)

@@ -4,6 +4,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import discord
 import pytest
 
 from bot.cli import main
@@ -164,3 +165,30 @@ def test_eval_answers_reports_tune_and_holdout_with_intervals_and_the_curve(
     assert set(tune["answers"]["intervals"]) >= {"precision", "accuracy", "false_abstention"}
     assert [row["min_confidence"] for row in holdout["answers"]["curve"]][:2] == [0.0, 0.1]
     assert all("signals" in d for d in tune["answers"]["details"])
+
+
+_WELL_SHAPED = "M" * 24 + "." + "G" * 6 + "." + "x" * 38  # the shape of a bot token, not a real one
+
+
+@pytest.mark.parametrize(
+    ("token", "hint"),
+    [("Bot " + _WELL_SHAPED, "'Bot ' prefix"), (f'"{_WELL_SHAPED}"', "quotes"), ("abc", "")],
+)
+def test_a_token_of_the_wrong_shape_is_refused_before_anything_loads(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, token: str, hint: str
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", token)
+    assert main(["discord", "--index", str(tmp_path / "no-index")]) == 2
+    err = capsys.readouterr().err
+    assert "does not look like a bot token" in err and hint in err
+
+
+def test_discord_logs_in_before_loading_the_models(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No index, no network: the login is what fails, so the models were never loaded."""
+    monkeypatch.setenv("DISCORD_TOKEN", _WELL_SHAPED)
+    monkeypatch.setattr(discord.http.Route, "BASE", "http://127.0.0.1:9/api/v10")  # closed port
+    assert main(["discord", "--index", str(tmp_path / "no-index")]) == 2
+    message = capsys.readouterr().err.strip().splitlines()[-1]  # after discord.py's log lines
+    assert "Cannot reach Discord" in message and "index" not in message.lower()

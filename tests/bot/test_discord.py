@@ -7,6 +7,7 @@ because these tests cover the Discord layer, not answer quality (see test_answer
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import discord
@@ -15,6 +16,7 @@ import pytest
 from bot.answer_queue import AnswerQueue
 from bot.answering import Engine
 from bot.app import reload_corpus
+from bot.cogs.admin import read_status
 from bot.discord_bot import AnswerBot
 from bot.prompting import Prompts
 from bot.settings import Settings
@@ -170,6 +172,17 @@ async def test_cooldown_and_full_queue_are_told_at_once(world) -> None:
     assert "a lot of questions" in busy.response.content
 
 
+async def test_mentions_within_the_cooldown_open_no_extra_threads(world) -> None:
+    env, _, channel, alice = world
+    env.bot.settings = env.bot.settings.model_copy(update={"reply_in_thread": True})
+    env.bot.queue.cooldown_seconds = 60
+    for _ in range(6):
+        await alice.send(channel, f"{env.bot.user.mention} {QUESTION}")
+    assert len(channel.threads) == 1, "one question answered, in one thread"
+    told = [m.content for m in channel.history() if "Please wait" in m.content]
+    assert len(told) == 5, told  # each refused mention is told so, in the channel
+
+
 async def test_a_failing_engine_gets_a_polite_reply_and_the_bot_goes_on(world) -> None:
     env, _, channel, alice = world
     real_ask = env.bot.engine.ask
@@ -191,6 +204,40 @@ async def test_status_shows_index_model_and_queue(world) -> None:
     text = result.response.content
     assert "**Articles:** 4" in text and "**Answer model:** scripted" in text
     assert "**Questions in line:** 0" in text
+
+
+async def test_status_is_read_off_the_event_loop_and_gives_up_in_time(
+    settings: Settings, engine: Engine
+) -> None:
+    """While a search holds the index, the loop keeps serving others and status says so."""
+    holding, release = threading.Event(), threading.Event()
+
+    def search_in_progress() -> None:
+        with engine.store.snapshot():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=search_in_progress)
+    holder.start()
+    holding.wait(10)
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.05)
+            ticks += 1
+
+    beating = asyncio.create_task(heartbeat())
+    try:
+        busy = await read_status(settings, engine.store, 1.0)
+    finally:
+        beating.cancel()
+        release.set()
+        holder.join()
+    assert busy is None and ticks >= 10, "gave up after 1 s; the loop ran meanwhile"
+    info = await read_status(settings, engine.store, 10.0)
+    assert info is not None and info["articles"] == 4
 
 
 async def test_questions_are_answered_while_a_reload_runs(engine: Engine, settings, corpus) -> None:

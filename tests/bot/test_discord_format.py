@@ -21,6 +21,21 @@ def test_file_sources_are_shown_as_code() -> None:
     assert message.endswith("(`news/a.txt`)")
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "[click](https://evil.example)",
+        "https://good.example/a>)[click](https://evil.example)",
+        "https://good.example/a [click](https://evil.example)",
+        "javascript:alert(1)",
+    ],
+)
+def test_a_source_holding_markdown_is_shown_as_text_never_as_a_link(source: str) -> None:
+    [message] = render_messages(Answer("q", "Yes", (_quote("It rained.", source),), False))
+    assert message.endswith(f"(`{source}`)"), message  # a code span: no link inside it
+    assert "(<" not in message
+
+
 @pytest.mark.parametrize("length", [1990, 2500, 9000])
 def test_long_replies_split_under_the_limit_and_lose_nothing(length: int) -> None:
     words = " ".join(f"w{i}" for i in range(length // 5))
