@@ -83,11 +83,12 @@ def plan_sync(
     """Decide, from fingerprints, which sources to (re)index and which articles to drop.
 
     Articles whose file exists but could not be read or was skipped this time are
-    kept as indexed: a broken file never costs the index what it already had.
+    kept as indexed: a broken file never costs the index what it already had. Paths
+    the scan refused (links out of the corpus, loops) are dropped: they must not stay.
     Articles in `missing_vectors` are redone even if unchanged (their vectors are gone).
     """
     seen = {source.article_id for source in scan.sources}
-    protected_paths = scan.unreadable_paths | {skip.path for skip in scan.skipped}
+    protected_paths = (scan.unreadable_paths | {s.path for s in scan.skipped}) - scan.refused_paths
     to_index = [
         source
         for source in scan.sources
