@@ -111,6 +111,7 @@ def status_info(settings: Settings, store: IndexStore) -> dict:
         "chunk_words": config.get("chunk_words"),
         "chunk_overlap_words": config.get("chunk_overlap_words"),
         "last_sync": store.get_meta("last_sync"),
+        "indexed_from": store.corpus_folder(),
     }
 
 
@@ -122,10 +123,13 @@ def reload_corpus(
     *,
     wait: bool = False,
     on_wait: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> SyncReport:
     """Sync the index with the corpus folder (incremental, atomic), as `ingest` and `/reload` do.
 
     Another reload of the same index raises `IndexBusy`, or with `wait=True` is waited for.
+    A sync from another folder, or one removing most articles, raises `SyncRefused`
+    unless `force`.
     """
     require_corpus(settings)
     return sync_corpus(
@@ -138,6 +142,7 @@ def reload_corpus(
         on_progress=on_progress,
         wait=wait,
         on_wait=on_wait,
+        force=force,
     )
 
 

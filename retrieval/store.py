@@ -196,6 +196,11 @@ class IndexStore:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     @_locked
+    def corpus_folder(self) -> str | None:
+        """The resolved corpus folder the index was last synced from (None: not recorded)."""
+        return self.get_meta("corpus_dir")
+
+    @_locked
     def config(self) -> dict | None:
         """The configuration the stored vectors were built with, or None for a new index."""
         raw = self.get_meta("config")
