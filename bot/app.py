@@ -24,6 +24,11 @@ from retrieval.store import IndexStore
 from retrieval.sync import PIPELINE_VERSION, ProgressCallback, SyncReport, sync_corpus
 from retrieval.vectors import ChromaServer
 
+RESTORE_VECTORS = (
+    "Run `python -m bot ingest` to embed the articles again (their texts are kept), "
+    "or `/reload` from a running bot."
+)
+
 
 def chroma_server(settings: Settings) -> ChromaServer | None:
     """The Chroma server the settings name, or None for the embedded database."""
@@ -69,6 +74,12 @@ def open_searcher(
             f"The index in '{settings.index_dir}' was built by an older version of the bot. "
             "Run `python -m bot ingest` to rebuild it."
         )
+    missing = store.missing_vectors()
+    if missing:
+        raise IndexUnavailable(
+            f"The vectors of the index in '{settings.index_dir}' are missing ({missing}), so "
+            f"no question could be answered. {RESTORE_VECTORS}"
+        )
     embedder = embedder or Embedder(settings.embedding_model_path, settings.embed_batch_size)
     built_with = config.get("embedding_model")
     if built_with != embedder.name:
@@ -106,12 +117,22 @@ def status_info(settings: Settings, store: IndexStore) -> dict:
         "corpus_dir": str(settings.corpus_dir),
         "articles": store.article_count(),
         "chunks": store.chunk_count(),
-        "vectors": "embedded" if store.chroma_server is None else str(store.chroma_server),
+        "vectors": _vectors_status(store),
         "embedding_model": config.get("embedding_model"),
         "chunk_words": config.get("chunk_words"),
         "chunk_overlap_words": config.get("chunk_overlap_words"),
         "last_sync": store.get_meta("last_sync"),
+        "indexed_from": store.corpus_folder(),
     }
+
+
+def _vectors_status(store: IndexStore) -> str:
+    """Where the vectors are, or that they are missing and how to get them back."""
+    embedded = store.chroma_server is None
+    missing = store.missing_vectors(open_vectors=not embedded)  # never claim a bot's vectors
+    if missing:
+        return f"missing: {missing}. {RESTORE_VECTORS}"
+    return "embedded" if embedded else str(store.chroma_server)
 
 
 def reload_corpus(
@@ -122,10 +143,13 @@ def reload_corpus(
     *,
     wait: bool = False,
     on_wait: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> SyncReport:
     """Sync the index with the corpus folder (incremental, atomic), as `ingest` and `/reload` do.
 
     Another reload of the same index raises `IndexBusy`, or with `wait=True` is waited for.
+    A sync from another folder, or one removing most articles, raises `SyncRefused`
+    unless `force`.
     """
     require_corpus(settings)
     return sync_corpus(
@@ -138,6 +162,7 @@ def reload_corpus(
         on_progress=on_progress,
         wait=wait,
         on_wait=on_wait,
+        force=force,
     )
 
 

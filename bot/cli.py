@@ -50,10 +50,18 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="index the corpus folder (only new and changed articles are embedded)",
         description="Clean, chunk and embed the articles in the corpus folder into the index. "
-        "Unchanged articles are skipped, changed ones replaced, deleted ones removed.",
+        "Unchanged articles are skipped, changed ones replaced, deleted ones removed. A sync "
+        "from another folder than the index's, or one removing more than half of its "
+        "articles, is refused unless --force is given.",
     )
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ingest.add_argument(
+        "--force",
+        action="store_true",
+        help="sync even from another folder than the index was built from, or when more "
+        "than half of the indexed articles would be removed",
+    )
     ingest.set_defaults(handler=cmd_ingest)
 
     status = commands.add_parser("status", parents=[common], help="show what the index holds")
@@ -170,7 +178,13 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     embedder = Embedder(settings.embedding_model_path, settings.embed_batch_size)
     with open_store(settings) as store, ProgressBar(enabled=not args.quiet) as bar:
         report = reload_corpus(
-            settings, store, embedder, on_progress=bar.update, wait=True, on_wait=_say
+            settings,
+            store,
+            embedder,
+            on_progress=bar.update,
+            wait=True,
+            on_wait=_say,
+            force=args.force,
         )
         totals = {"articles": store.article_count(), "chunks": store.chunk_count()}
     if args.json:
@@ -185,8 +199,9 @@ def _say(message: str) -> None:
 
 
 def format_report(report, settings: Settings, totals: dict) -> str:  # noqa: ANN001 - SyncReport
-    """The human summary of a sync: skipped files with reasons, counts, index size."""
+    """The human summary of a sync: skipped files with reasons, changes by name, counts, size."""
     lines = [f"  skipped {skip.path}: {skip.reason}" for skip in report.skipped]
+    lines += [f"  {change}" for change in report.changes()]
     lines.append(report.summary())
     lines.append(
         f"Index {settings.index_dir} now holds {totals['articles']} articles "

@@ -14,13 +14,14 @@ from typing import TextIO
 from bot.answering import Answer, Engine, Quote
 from bot.app import open_engine, reload_corpus, status_info
 from bot.settings import Settings
-from retrieval.errors import BotError
+from retrieval.errors import BotError, SyncRefused
 
 HELP = """Ask any question about the articles. Every answer quotes the article text it rests on.
 Commands:
   /help     this help
   /status   what the index holds
-  /reload   re-sync the corpus folder (only new and changed articles are embedded)
+  /reload   re-sync the corpus folder (only new and changed articles are embedded);
+            /reload --force also syncs from another folder or removes most articles
   /quit     leave (Ctrl-D works too)"""
 _WIDTH = 96
 _HISTORY_FILE = ".console_history"
@@ -108,6 +109,21 @@ def _save_history(readline, history: Path) -> None:  # noqa: ANN001 - the readli
         pass
 
 
+def reload_in_console(engine: Engine, settings: Settings, out: TextIO, force: bool) -> None:
+    """Re-sync the corpus and print what changed; a refused sync says why and how to force it."""
+    print("Re-syncing the corpus…", file=out)
+    try:
+        report = reload_corpus(settings, engine.store, engine.searcher.embedder, force=force)
+    except SyncRefused as refused:
+        print(f"The reload did not run: {refused}", file=out)
+        return
+    for skip in report.skipped:
+        print(f"  skipped {skip.path}: {skip.reason}", file=out)
+    for change in report.changes():
+        print(f"  {change}", file=out)
+    print(report.summary(), file=out)
+
+
 def handle_line(line: str, engine: Engine, settings: Settings, out: TextIO) -> bool:
     """Act on one input line; False means leave."""
     command = line.strip()
@@ -120,12 +136,8 @@ def handle_line(line: str, engine: Engine, settings: Settings, out: TextIO) -> b
     elif command == "/status":
         for key, value in status_info(settings, engine.store).items():
             print(f"  {key.replace('_', ' '):<20} {value if value is not None else '-'}", file=out)
-    elif command == "/reload":
-        print("Re-syncing the corpus…", file=out)
-        report = reload_corpus(settings, engine.store, engine.searcher.embedder)
-        for skip in report.skipped:
-            print(f"  skipped {skip.path}: {skip.reason}", file=out)
-        print(report.summary(), file=out)
+    elif command in ("/reload", "/reload --force"):
+        reload_in_console(engine, settings, out, force=command.endswith("--force"))
     elif command.startswith("/"):
         print(f"Unknown command {command}. Type /help.", file=out)
     else:

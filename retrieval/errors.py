@@ -13,6 +13,10 @@ class CorpusError(BotError):
     """The corpus folder is missing or cannot be indexed."""
 
 
+class SyncRefused(BotError):
+    """A sync would replace or wipe the index (another folder, most articles gone)."""
+
+
 class IndexUnavailable(BotError):
     """The index is missing, from another version, or cannot be opened."""
 

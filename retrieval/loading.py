@@ -9,8 +9,10 @@ reason a person can act on.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,8 @@ class Scan:
     skipped: list[Skipped] = field(default_factory=list)
     # Files that exist but could not be read this time; their indexed articles are kept.
     unreadable_paths: set[str] = field(default_factory=set)
+    # Links out of the corpus, loops, broken links: anything indexed from them is dropped.
+    refused_paths: set[str] = field(default_factory=set)
 
 
 def fingerprint(data: bytes) -> str:
@@ -62,14 +66,62 @@ def decode(data: bytes) -> str:
     return data.decode("latin-1")
 
 
-def discover(corpus_dir: Path) -> list[Path]:
-    """Every non-hidden file below `corpus_dir`, in a stable order."""
-    return sorted(
-        path
-        for path in corpus_dir.rglob("*")
-        if path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(corpus_dir).parts)
-    )
+@dataclass
+class Discovery:
+    """The files to read below the corpus folder, and the paths refused on the way."""
+
+    files: list[Path] = field(default_factory=list)
+    refused: list[Skipped] = field(default_factory=list)
+
+
+def discover(corpus_dir: Path) -> Discovery:
+    """Every non-hidden file below `corpus_dir`, in a stable order, never leaving the folder.
+
+    Symbolic links are followed only while their target stays inside the corpus folder:
+    a link out of it would hand any file of the host (a .env, /etc/passwd) to every
+    reader. Walks with a list, not recursion, so any depth of folders is fine.
+    """
+    root = corpus_dir.resolve()
+    found = Discovery()
+    pending: list[tuple[Path, tuple[Path, ...]]] = [(corpus_dir, (root,))]
+    while pending:
+        folder, ancestors = pending.pop()  # ancestors: the resolved folders down to `folder`
+        for entry in os.scandir(folder):
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            target, problem = _follow(path, root) if entry.is_symlink() else (path, None)
+            if target is not None and target.is_dir():
+                resolved = target if entry.is_symlink() else ancestors[-1] / entry.name
+                if resolved in ancestors:
+                    problem = "symbolic link loop (it points back to a folder that holds it)"
+                else:
+                    pending.append((path, (*ancestors, resolved)))
+                    continue
+            elif target is not None and target.is_file():
+                found.files.append(path)
+                continue
+            rel = path.relative_to(corpus_dir).as_posix()
+            found.refused.append(Skipped(rel, problem or "not a regular file or folder"))
+    found.files.sort()
+    return found
+
+
+def _follow(link: Path, root: Path) -> tuple[Path | None, str | None]:
+    """Where a symbolic link leads, or why it must not be followed."""
+    try:
+        target = link.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 reports a loop this way
+        return None, "symbolic link loop; not followed"
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return None, "symbolic link loop; not followed"
+        if isinstance(error, FileNotFoundError):
+            return None, "broken symbolic link (its target does not exist)"
+        return None, f"cannot follow symbolic link: {error.strerror or error}"
+    if not target.is_relative_to(root):
+        return None, "symbolic link to a place outside the corpus folder; not read"
+    return target, None
 
 
 def scan_corpus(corpus_dir: Path, max_bytes: int) -> Scan:
@@ -80,7 +132,10 @@ def scan_corpus(corpus_dir: Path, max_bytes: int) -> Scan:
             "or point --corpus / CORPUS_DIR at your articles."
         )
     scan = Scan()
-    for path in discover(corpus_dir):
+    found = discover(corpus_dir)
+    scan.skipped.extend(found.refused)
+    scan.refused_paths.update(skip.path for skip in found.refused)
+    for path in found.files:
         rel = path.relative_to(corpus_dir).as_posix()
         suffix = path.suffix.lower()
         if suffix not in TEXT_SUFFIXES:

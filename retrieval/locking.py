@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from retrieval.errors import IndexBusy
+from retrieval.errors import IndexBusy, IndexUnavailable
 
 LOCK_FILE = "reload.lock"
 
@@ -24,8 +24,15 @@ def reload_lock(
     index_dir: Path, *, wait: bool = False, on_wait: Callable[[str], None] | None = None
 ) -> Iterator[None]:
     """Hold the index's reload lock; if taken, wait (`wait=True`) or raise `IndexBusy`."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / LOCK_FILE, "a+", encoding="utf-8") as handle:
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(index_dir / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115
+    except OSError as error:
+        raise IndexUnavailable(
+            f"Cannot sync the index in {index_dir}: {error.strerror or error}. Make the folder "
+            "writable (reading the index works without), or point --index / INDEX_DIR elsewhere."
+        ) from error
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

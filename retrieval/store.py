@@ -20,7 +20,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import shutil
 import sqlite3
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -97,14 +100,92 @@ class StoredPassage:
 
 
 def _locked(method: Callable[..., T]) -> Callable[..., T]:
-    """Run a store method under the store's lock: one thread at a time touches SQLite."""
+    """Run a store method under the store's lock: one thread at a time touches SQLite.
+
+    A damaged file, a full disk or a read-only folder becomes `IndexUnavailable` with
+    the next step, not a traceback; any other SQLite error is a bug and stays as it is.
+    """
 
     @functools.wraps(method)
     def wrapper(self: IndexStore, *args: object, **kwargs: object) -> T:
         with self._lock:
-            return method(self, *args, **kwargs)
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.DatabaseError as error:
+                fault = index_fault(error, self.index_dir)
+                if fault is None:
+                    raise
+                raise fault from error
 
     return wrapper
+
+
+def index_fault(error: sqlite3.DatabaseError, index_dir: Path) -> IndexUnavailable | None:
+    """The one-line message, with what to do, for a fault of the index's SQLite file."""
+    code = getattr(error, "sqlite_errorname", None) or ""
+    text = str(error)
+    if code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or (
+        "malformed" in text or "not a database" in text
+    ):
+        return IndexUnavailable(
+            f"The index in {index_dir} is damaged ({text}). Delete that folder (or move it "
+            "aside) and run `python -m bot ingest` to rebuild it from the corpus."
+        )
+    if code.startswith("SQLITE_FULL") or "disk is full" in text:
+        return IndexUnavailable(
+            f"The disk holding the index in {index_dir} is full ({text}); the index was left "
+            "as it was. Free some space, then run the sync again."
+        )
+    if code.startswith("SQLITE_READONLY") or "readonly database" in text:
+        return IndexUnavailable(
+            f"The index in {index_dir} is read-only ({text}). Reading it works; to change it, "
+            "make the folder writable."
+        )
+    if code.startswith("SQLITE_IOERR") or "disk I/O error" in text:
+        return IndexUnavailable(
+            f"The disk holding the index in {index_dir} failed ({text}). Check the disk; if "
+            "the error stays, delete the folder and run `python -m bot ingest` to rebuild it."
+        )
+    return None
+
+
+def _read_only(index_dir: Path) -> bool:
+    """Whether this process may only read an existing index (a read-only folder or file)."""
+    database = index_dir / "articles.sqlite"
+    if not database.is_file():
+        return False
+    return not (os.access(index_dir, os.W_OK) and os.access(database, os.W_OK))
+
+
+def _connect_read_only(database: Path) -> sqlite3.Connection:
+    """Open the index's SQLite file for reading only.
+
+    `mode=ro` needs the WAL side files or leave to create them; in a read-only folder
+    after a clean close there are none, and `immutable=1` reads the file as it is.
+    """
+    uri = database.as_uri()
+    db = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        db.execute("SELECT COUNT(*) FROM meta").fetchone()
+        return db
+    except sqlite3.OperationalError:  # no WAL side files, and none can be made here
+        db.close()
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
+
+
+def _make_writable(folder: Path) -> None:
+    """Give the owner write access to everything below `folder`."""
+    for parent, _, files in os.walk(folder):
+        os.chmod(parent, 0o700)
+        for name in files:
+            os.chmod(Path(parent) / name, 0o600)
+
+
+def _cannot_open(index_dir: Path, error: Exception) -> IndexUnavailable:
+    return IndexUnavailable(
+        f"Cannot open the index in {index_dir}: {error}. Check the folder is writable, or "
+        "point --index / INDEX_DIR somewhere else."
+    )
 
 
 class IndexStore:
@@ -118,46 +199,67 @@ class IndexStore:
     def __init__(self, index_dir: Path, chroma_server: ChromaServer | None = None) -> None:
         self.index_dir = Path(index_dir)
         self.chroma_server = chroma_server
+        self.read_only = _read_only(self.index_dir)
         try:
-            self.index_dir.mkdir(parents=True, exist_ok=True)
-            # Shared by the answer worker and a reload thread; every use holds self._lock.
-            self._db = sqlite3.connect(
-                self.index_dir / "articles.sqlite", check_same_thread=False, timeout=30
-            )
-            # WAL: readers in other processes keep their snapshot while a reload commits.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as error:
-            raise IndexUnavailable(
-                f"Cannot open the index in {self.index_dir}: {error}. Check the folder is "
-                "writable, or point --index / INDEX_DIR somewhere else."
-            ) from error
+            self._db = self._open_database()
+        except sqlite3.DatabaseError as error:
+            fault = index_fault(error, self.index_dir) or _cannot_open(self.index_dir, error)
+            raise fault from error
+        except OSError as error:
+            raise _cannot_open(self.index_dir, error) from error
         self._claim: EmbeddedIndexLock | None = None
         self._chroma = None  # opened on first use: `status` needs only SQLite
+        self._vector_copy: tempfile.TemporaryDirectory | None = None
         self._collections: dict[str, object] = {}
         self._lock = threading.RLock()
         self._snapshot_depth = 0
         if chroma_server is not None:
             self._client  # noqa: B018 - connect now: a down server is reported at start-up
-        if self.get_meta("index_uid") is None:
+        if not self.read_only and self.get_meta("index_uid") is None:
             self.set_meta("index_uid", uuid.uuid4().hex[:12])
+
+    def _open_database(self) -> sqlite3.Connection:
+        """The SQLite connection: read-write (created if new), or read-only when it must be."""
+        database = self.index_dir / "articles.sqlite"
+        if self.read_only:
+            return _connect_read_only(database)
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        # Shared by the answer worker and a reload thread; every use holds self._lock.
+        db = sqlite3.connect(database, check_same_thread=False, timeout=30)
+        # WAL: readers in other processes keep their snapshot while a reload commits.
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+        return db
 
     @property
     def _client(self):  # noqa: ANN202 - chromadb's ClientAPI
         """The Chroma client, opened (and embedded vectors claimed) on first use."""
         with self._lock:
+            if self._chroma is None and self.read_only and self.chroma_server is None:
+                self._chroma = self._open_vector_copy()
             if self._chroma is None:
                 if self.chroma_server is None:
                     self._claim = EmbeddedIndexLock(self.index_dir)
                 self._chroma = open_chroma(self.index_dir, self.chroma_server)
             return self._chroma
 
+    def _open_vector_copy(self):  # noqa: ANN202 - chromadb's ClientAPI
+        """Embedded Chroma on a private copy: Chroma writes even to read, and here it may not."""
+        self._vector_copy = tempfile.TemporaryDirectory(prefix="index-vectors-")
+        copy = Path(self._vector_copy.name)
+        if (self.index_dir / "chroma").is_dir():
+            shutil.copytree(self.index_dir / "chroma", copy / "chroma")
+            _make_writable(copy / "chroma")  # the copy keeps the originals' read-only modes
+        return open_chroma(copy)
+
     @_locked
     def close(self) -> None:
-        """Release the SQLite connection and the claim on embedded vectors."""
+        """Release the SQLite connection, the claim on embedded vectors and any vector copy."""
         self._db.close()
         if self._claim is not None:
             self._claim.release()
+        if self._vector_copy is not None:
+            self._vector_copy.cleanup()
 
     def __enter__(self) -> IndexStore:
         return self
@@ -194,6 +296,11 @@ class IndexStore:
         """Store a value in the meta table."""
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    @_locked
+    def corpus_folder(self) -> str | None:
+        """The resolved corpus folder the index was last synced from (None: not recorded)."""
+        return self.get_meta("corpus_dir")
 
     @_locked
     def config(self) -> dict | None:
@@ -233,6 +340,24 @@ class IndexStore:
         """How many vectors the active collection holds (equals `chunk_count` after a sync)."""
         active = self._active()
         return active.count() if active is not None else 0
+
+    @_locked
+    def missing_vectors(self, open_vectors: bool = True) -> str | None:
+        """Why indexed passages have no vectors (a deleted chroma/ folder, a new server), or None.
+
+        Without `open_vectors`, only what needs no Chroma is checked (for `status`, which
+        must not claim the embedded vectors of a running bot).
+        """
+        chunks = self.chunk_count()
+        if chunks == 0:
+            return None
+        folder = self.index_dir / "chroma"
+        if self.chroma_server is None and not folder.is_dir():
+            return f"the vector folder {folder} is gone"
+        vectors = self.vector_count() if open_vectors else chunks
+        if vectors < chunks:
+            return f"only {vectors} of the {chunks} passages have a vector"
+        return None
 
     @_locked
     def chunks_of(self, article_id: str) -> list[Chunk]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from retrieval.chunking import chunk_article
 from retrieval.embedding import Embedder
+from retrieval.errors import SyncRefused
 from retrieval.loading import Scan, Source, parse_source, scan_corpus
 from retrieval.locking import reload_lock
 from retrieval.models import Article, Chunk, Skipped
@@ -25,6 +26,11 @@ from retrieval.store import IndexStore, ManifestEntry
 # Bump when cleaning or chunking code changes what is stored: the index then rebuilds.
 PIPELINE_VERSION = 2  # 2: vectors per configuration, committed through SQLite
 _EMBED_BATCH_CHUNKS = 256
+_NAMES_SHOWN = 10  # articles named per kind of change in a summary
+FORCE_HINT = (
+    "If that is what you want, run it again with --force (`python -m bot ingest --force`; "
+    "`/reload --force` in the console; `/reload force:True` in Discord)."
+)
 
 ProgressCallback = Callable[[int, int], None]  # (articles done, articles to index)
 
@@ -76,6 +82,16 @@ class SyncReport:
         )
         return ("Rebuilt the index from scratch: " + line) if self.rebuilt else line
 
+    def changes(self, shown: int = _NAMES_SHOWN) -> list[str]:
+        """Which articles were added, updated and removed, by name, so a slip is seen at once."""
+        lines = []
+        kinds = (("added", self.added), ("updated", self.updated), ("removed", self.removed))
+        for label, ids in kinds:
+            if ids:
+                more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+                lines.append(f"{label}: {', '.join(ids[:shown])}{more}")
+        return lines
+
 
 def plan_sync(
     scan: Scan, manifest: dict[str, ManifestEntry], missing_vectors: frozenset[str] = frozenset()
@@ -83,11 +99,12 @@ def plan_sync(
     """Decide, from fingerprints, which sources to (re)index and which articles to drop.
 
     Articles whose file exists but could not be read or was skipped this time are
-    kept as indexed: a broken file never costs the index what it already had.
+    kept as indexed: a broken file never costs the index what it already had. Paths
+    the scan refused (links out of the corpus, loops) are dropped: they must not stay.
     Articles in `missing_vectors` are redone even if unchanged (their vectors are gone).
     """
     seen = {source.article_id for source in scan.sources}
-    protected_paths = scan.unreadable_paths | {skip.path for skip in scan.skipped}
+    protected_paths = (scan.unreadable_paths | {s.path for s in scan.skipped}) - scan.refused_paths
     to_index = [
         source
         for source in scan.sources
@@ -125,11 +142,14 @@ def sync_corpus(
     on_progress: ProgressCallback | None = None,
     wait: bool = False,
     on_wait: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> SyncReport:
     """Index new and changed articles, drop deleted ones, and report what happened.
 
     Holds the index's reload lock: a second reload (here or in another process)
-    raises `IndexBusy`, or with `wait=True` waits its turn.
+    raises `IndexBusy`, or with `wait=True` waits its turn. Unless `force`, a sync
+    from another folder than the index was built from, or one that would remove
+    more than half of its articles, raises `SyncRefused` before anything changes.
     """
     with reload_lock(store.index_dir, wait=wait, on_wait=on_wait):
         return _sync_locked(
@@ -139,6 +159,7 @@ def sync_corpus(
             index_config(embedder, chunk_words, chunk_overlap_words),
             max_article_bytes,
             on_progress,
+            force,
         )
 
 
@@ -149,20 +170,28 @@ def _sync_locked(
     config: IndexConfig,
     max_article_bytes: int,
     on_progress: ProgressCallback | None,
+    force: bool,
 ) -> SyncReport:
     started = time.perf_counter()
     report = SyncReport()
     settings = config.as_dict()
     rebuild = store.config() != settings
     report.rebuilt = rebuild and store.config() is not None
-    collection = store.collection_for(settings)
+    folder = str(corpus_dir.resolve())
+    if not force:
+        refuse_other_folder(store, folder)
 
     scan = scan_corpus(corpus_dir, max_article_bytes)
     report.skipped.extend(scan.skipped)
-    manifest = {} if rebuild else store.manifest()
+    indexed = store.manifest()
+    manifest = {} if rebuild else indexed
     repair = frozenset() if rebuild else frozenset(store.articles_missing_vectors())
     plan = plan_sync(scan, manifest, repair)
+    lost = articles_lost(scan, indexed) if rebuild else plan.removed
+    if not force:
+        refuse_mass_removal(store, folder, len(lost), len(indexed))
     report.unchanged = len(plan.unchanged)
+    collection = store.collection_for(settings)
 
     written: Batch = []
     done = 0
@@ -185,18 +214,50 @@ def _sync_locked(
         if on_progress:
             on_progress(done, len(plan.to_index))
 
-    report.removed.extend(plan.removed)
+    report.removed.extend(lost)
     store.commit(
         collection,
         settings,
         written,
         plan.removed,
         replace_all=rebuild,
-        extra_meta={"last_sync": datetime.now(UTC).isoformat(timespec="seconds")},
+        extra_meta={
+            "last_sync": datetime.now(UTC).isoformat(timespec="seconds"),
+            "corpus_dir": folder,
+        },
     )
     store.collect_garbage()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def refuse_other_folder(store: IndexStore, folder: str) -> None:
+    """Stop a sync from a folder other than the index's: a forgotten --corpus would replace it."""
+    built_from = store.corpus_folder()
+    if built_from is not None and built_from != folder:
+        raise SyncRefused(
+            f"The index in {store.index_dir} was built from the folder {built_from}, but this "
+            f"sync reads {folder}; it would replace those articles with this folder's. Check "
+            f"--corpus / CORPUS_DIR. {FORCE_HINT}"
+        )
+
+
+def refuse_mass_removal(store: IndexStore, folder: str, removing: int, indexed: int) -> None:
+    """Stop a sync that would drop most of the index: an emptied or wrong folder, not an edit."""
+    if 2 * removing <= indexed:
+        return
+    built_from = store.corpus_folder() or "a folder it did not record"
+    raise SyncRefused(
+        f"This sync would remove {removing} of the {indexed} articles in the index in "
+        f"{store.index_dir} (built from {built_from}; this sync reads {folder}). Check that "
+        f"the folder holds your articles. {FORCE_HINT}"
+    )
+
+
+def articles_lost(scan: Scan, indexed: dict[str, ManifestEntry]) -> list[str]:
+    """Indexed articles a rebuild would not bring back (a rebuild replaces the whole index)."""
+    kept = {source.article_id for source in scan.sources}
+    return sorted(article_id for article_id in indexed if article_id not in kept)
 
 
 Batch = list[tuple[Article, list[Chunk]]]

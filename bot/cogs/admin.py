@@ -34,7 +34,10 @@ class AdminCog(commands.Cog):
     @app_commands.command(name="reload")
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
-    async def reload(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(
+        force="also sync from another folder, or when most articles would be removed"
+    )
+    async def reload(self, interaction: discord.Interaction, force: bool = False) -> None:
         """Re-sync the articles folder (moderators only); answers continue meanwhile."""
         if not is_moderator(interaction.user, self.bot.settings):  # enforced here, not just hidden
             await interaction.response.send_message(MODERATORS_ONLY, ephemeral=True)
@@ -45,14 +48,15 @@ class AdminCog(commands.Cog):
         async with self.bot.reload_lock:
             await interaction.response.defer(thinking=True)
             try:
-                report = await self._reload_with_progress(interaction)
-            except BotError as error:  # e.g. another process is reloading, or no corpus folder
+                report = await self._reload_with_progress(interaction, force)
+            except BotError as error:  # another reload, no corpus folder, a refused sync
                 await interaction.edit_original_response(
                     content=f"The reload did not run: {error}"[:2000], allowed_mentions=NO_PINGS
                 )
                 return
             self.bot.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
             lines = [report.summary()]
+            lines += [f"• {discord.utils.escape_markdown(c)}" for c in report.changes()]
             lines += [f"• skipped `{s.path}`: {s.reason}" for s in report.skipped[:15]]
             if len(report.skipped) > 15:
                 lines.append(f"• … and {len(report.skipped) - 15} more skipped files")
@@ -60,7 +64,9 @@ class AdminCog(commands.Cog):
                 content="\n".join(lines)[:2000], allowed_mentions=NO_PINGS
             )
 
-    async def _reload_with_progress(self, interaction: discord.Interaction):  # noqa: ANN202
+    async def _reload_with_progress(  # noqa: ANN202 - SyncReport
+        self, interaction: discord.Interaction, force: bool
+    ):
         loop = asyncio.get_running_loop()
         progress: dict[str, int] = {}
         engine = self.bot.engine
@@ -88,6 +94,7 @@ class AdminCog(commands.Cog):
                 engine.store,
                 engine.searcher.embedder,
                 on_progress,
+                force=force,
             )
         finally:
             reporter.cancel()

@@ -93,3 +93,18 @@ def test_console_commands(console_engine) -> None:
     assert "articles             4" in text and "articles             5" in text
     assert "1 added, 0 updated, 0 removed, 4 unchanged" in text
     assert "“" in text and "Mara Quist" in text
+
+
+@pytest.mark.slow
+def test_console_reload_refuses_to_wipe_the_index_unless_forced(console_engine) -> None:
+    engine, settings, corpus = console_engine
+    for name in sorted(corpus.iterdir())[:3]:
+        name.unlink()
+    out = io.StringIO()
+    assert handle_line("/reload", engine, settings, out)
+    assert "The reload did not run" in out.getvalue() and "/reload --force" in out.getvalue()
+    assert engine.store.article_count() == 4
+    assert handle_line("/reload --force", engine, settings, out)
+    assert "0 added, 0 updated, 3 removed" in out.getvalue()
+    assert "removed: brookvale_library.txt, glenfield_bridge.txt" in out.getvalue()
+    assert engine.store.article_count() == 1

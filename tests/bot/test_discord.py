@@ -138,6 +138,26 @@ async def test_reload_by_manage_server_member_syncs_and_reports(world, corpus: P
     assert "**Articles:** 5" in status.response.content
 
 
+async def test_reload_from_another_folder_is_refused_in_discord_unless_forced(
+    world, tmp_path: Path
+) -> None:
+    env, guild, channel, _ = world
+    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
+    mod = guild.add_member(env.create_user("mod"), roles=[mods])
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "new.txt").write_text("Budget approved\n\nThe council approved the budget today.\n")
+    env.bot.settings = env.bot.settings.model_copy(update={"corpus_dir": other})
+    refused = (await mod.slash(channel, "reload")).response.content
+    assert "The reload did not run" in refused and "force:True" in refused
+    assert str(other.resolve()) in refused
+    with IndexStore(env.bot.settings.index_dir) as store:
+        assert store.article_count() == 4
+    forced = (await mod.slash(channel, "reload", force=True)).response.content
+    assert "1 added, 0 updated, 4 removed" in forced
+    assert "added: new.txt" in forced and "glenfield" in forced
+
+
 async def test_reload_by_configured_moderator_role(world) -> None:
     env, guild, channel, _ = world
     role = guild.create_role("Curators")

@@ -89,15 +89,16 @@ def test_processes_share_a_server_index_and_their_reloads_take_turns(
 
 
 def test_an_embedded_index_moves_to_the_server_with_one_ingest(
-    chroma_server: ChromaServer, seed_corpus: Path, seed_index: Path, tmp_path: Path, embedder
+    chroma_server: ChromaServer, seed_index: Path, tmp_path: Path, embedder
 ) -> None:
     from retrieval.sync import sync_corpus
+    from tests.conftest import SEED_CORPUS  # the folder seed_index was built from: no --force
 
     moved = tmp_path / "moved"
     shutil.copytree(seed_index, moved, ignore=shutil.ignore_patterns("chroma", "*.lock"))
     with IndexStore(moved, chroma_server) as store:
         report = sync_corpus(
-            seed_corpus, store, embedder, chunk_words=120, chunk_overlap_words=30,
+            SEED_CORPUS, store, embedder, chunk_words=120, chunk_overlap_words=30,
             max_article_bytes=5_000_000,
         )  # fmt: skip
         assert len(report.updated) == 5 and report.chunks_written == store.chunk_count()

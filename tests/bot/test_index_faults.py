@@ -1,0 +1,208 @@
+"""Index faults (damaged SQLite, deleted vectors, a full disk, a read-only folder).
+
+Each fault gets one line that says what to do, never a traceback or silence. Real
+indexes in temp folders, damaged the way disks and people damage them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.app import open_engine
+from bot.cli import main
+from bot.settings import Settings
+from retrieval.errors import BotError, IndexUnavailable
+from retrieval.store import IndexStore
+from retrieval.sync import sync_corpus
+from tests.bot.conftest import ScriptedGenerator
+from tests.conftest import PROJECT, TOWN_ARTICLES, write_town_corpus
+
+pytestmark = pytest.mark.slow
+QUESTION = "Who leads the council in Glenfield?"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, embedder) -> tuple[Path, Path]:
+    """The town corpus and an index of it, built once; tests damage copies."""
+    corpus = write_town_corpus(tmp_path_factory.mktemp("town"))
+    index = tmp_path_factory.mktemp("built") / "index"
+    with IndexStore(index) as store:
+        sync_corpus(
+            corpus,
+            store,
+            embedder,
+            chunk_words=120,
+            chunk_overlap_words=30,
+            max_article_bytes=5_000_000,
+        )
+    return corpus, index
+
+
+@pytest.fixture
+def index(built: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the built index to damage, with no developer settings leaking in."""
+    monkeypatch.chdir(tmp_path)
+    for key in ("CORPUS_DIR", "INDEX_DIR", "CHUNK_WORDS", "CHUNK_OVERLAP_WORDS"):
+        monkeypatch.delenv(key, raising=False)
+    return Path(shutil.copytree(built[1], tmp_path / "index"))
+
+
+def _error_line(capsys) -> str:  # noqa: ANN001 - pytest's CaptureFixture
+    """The one `error:` line a command printed (and that there is exactly one, no traceback)."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    [line] = [line for line in err.splitlines() if line.startswith("error:")]
+    return line
+
+
+def json_out(capsys) -> dict:  # noqa: ANN001 - pytest's CaptureFixture
+    return json.loads(capsys.readouterr().out)
+
+
+def _damage_pages(database: Path, tables: tuple[str, ...]) -> None:
+    """Overwrite the root pages of `tables` with junk, as a bad disk sector would."""
+    with sqlite3.connect(database) as db:
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        marks = ",".join("?" * len(tables))
+        pages = [
+            row[0]
+            for row in db.execute(
+                f"SELECT rootpage FROM sqlite_master WHERE name IN ({marks})", tables
+            )
+        ]
+    db.close()
+    with database.open("r+b") as raw:
+        for page in pages:
+            raw.seek((page - 1) * page_size)
+            raw.write(b"\xde\xad\xbe\xef" * (page_size // 4))
+
+
+@pytest.mark.parametrize(
+    "command", [["status"], ["search", QUESTION], ["ingest", "--quiet"]], ids=lambda c: c[0]
+)
+def test_a_damaged_index_gets_one_line_with_a_rebuild_hint(
+    built: tuple[Path, Path], index: Path, capsys, command: list[str]
+) -> None:
+    _damage_pages(index / "articles.sqlite", ("articles", "meta"))
+    assert main([*command, "--index", str(index), "--corpus", str(built[0])]) == 2
+    line = _error_line(capsys)
+    assert "damaged" in line and "python -m bot ingest" in line and str(index) in line
+
+
+def test_deleted_vectors_are_reported_by_status_and_start_up_and_ingest_restores_them(
+    built: tuple[Path, Path], index: Path, capsys
+) -> None:
+    shutil.rmtree(index / "chroma")
+    assert main(["status", "--index", str(index), "--json"]) == 0
+    vectors = json_out(capsys)["vectors"]
+    assert "missing" in vectors and "python -m bot ingest" in vectors
+    assert main(["search", QUESTION, "--index", str(index)]) == 2
+    line = _error_line(capsys)
+    assert "vectors" in line and "missing" in line and "python -m bot ingest" in line
+
+    settings = Settings(
+        _env_file=None, corpus_dir=built[0], index_dir=index, prompts_dir=PROJECT / "prompts"
+    )
+    with (
+        pytest.raises(IndexUnavailable, match="python -m bot ingest"),
+        open_engine(settings, ScriptedGenerator("unused")),
+    ):
+        pass
+
+    assert main(["ingest", "--quiet", "--corpus", str(built[0]), "--index", str(index)]) == 0
+    capsys.readouterr()
+    assert main(["search", QUESTION, "--index", str(index), "-k", "1"]) == 0
+    assert "glenfield_bridge.txt" in capsys.readouterr().out
+
+
+def test_a_full_disk_at_commit_gives_one_line_and_keeps_the_old_index(
+    built: tuple[Path, Path], index: Path, embedder, tmp_path: Path
+) -> None:
+    corpus = Path(shutil.copytree(built[0], tmp_path / "corpus"))
+    (corpus / "long.txt").write_text("Council report\n\n" + "The council met again. " * 3000)
+    with IndexStore(index) as store:
+        chunks = store.chunk_count()
+        pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+        store._db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own SQLITE_FULL
+        with pytest.raises(BotError) as full:
+            sync_corpus(
+                corpus,
+                store,
+                embedder,
+                chunk_words=120,
+                chunk_overlap_words=30,
+                max_article_bytes=5_000_000,
+                force=True,  # the copied corpus is another folder; only the disk is at issue
+            )
+    message = str(full.value)
+    assert "\n" not in message and "full" in message and "space" in message
+    with IndexStore(index) as store:
+        assert sorted(store.manifest()) == sorted(TOWN_ARTICLES)
+        assert store.chunk_count() == chunks and store.missing_vectors() is None
+
+
+def _read_only_copy(index: Path, into: Path) -> Path:
+    """A copy of `index` that cannot be written: files 0444, folders 0555."""
+    copy = Path(shutil.copytree(index, into))
+    for folder, _, files in os.walk(copy):
+        for name in files:
+            os.chmod(Path(folder) / name, 0o444)
+        os.chmod(folder, 0o555)
+    return copy
+
+
+def _as_reader(command: list[str]) -> list[str]:
+    """`command` run so it cannot write a read-only file: root ignores file modes, so root
+    runs it without the capabilities that override them."""
+    if os.geteuid() != 0:
+        return command
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot make a folder read-only to us")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", *command]
+
+
+def _run_on_read_only_copy(index: Path, tmp_path: Path, command: list[str]):  # noqa: ANN202
+    """Run a `python -m bot` command on a read-only copy of `index`, unable to write it."""
+    copy = _read_only_copy(index, tmp_path / "read-only")
+    try:
+        done = subprocess.run(
+            _as_reader([sys.executable, "-m", "bot", *command, "--index", str(copy)]),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(PROJECT)},
+        )
+    finally:
+        for folder, _, _ in os.walk(copy):
+            os.chmod(folder, 0o755)
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in copy.iterdir()) == sorted(p.name for p in index.iterdir())
+    return done
+
+
+@pytest.mark.parametrize(
+    "command", [["status"], ["search", QUESTION, "-k", "1"]], ids=lambda c: c[0]
+)
+def test_a_read_only_index_can_be_read(index: Path, tmp_path: Path, command: list[str]) -> None:
+    done = _run_on_read_only_copy(index, tmp_path, command)
+    assert done.returncode == 0, done.stderr
+    assert ("glenfield_bridge.txt" if command[0] == "search" else "articles") in done.stdout
+
+
+def test_syncing_a_read_only_index_says_to_make_it_writable(
+    built: tuple[Path, Path], index: Path, tmp_path: Path
+) -> None:
+    done = _run_on_read_only_copy(index, tmp_path, ["ingest", "--quiet", "--corpus", str(built[0])])
+    assert done.returncode == 2
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert "writable" in line

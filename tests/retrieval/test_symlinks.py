@@ -1,0 +1,151 @@
+"""Symbolic links never bring a file from outside the corpus folder into the index.
+
+Real symlink layouts in temp folders; an audit hook records every file Python opens,
+so the tests check that nothing outside the corpus is even read, not only indexed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.app import reload_corpus
+from bot.settings import Settings
+from retrieval.loading import scan_corpus
+from retrieval.store import IndexStore
+
+BODY = "The council approved the new budget on Tuesday after a long debate about schools.\n"
+SECRET = "DISCORD_TOKEN=never-index-this-secret-value"
+OUTSIDE = "outside the corpus folder"
+LOOP = "symbolic link loop"
+
+
+class _OpenedFiles:
+    """Paths opened while recording (an audit hook cannot be removed, so it is switched)."""
+
+    def __init__(self) -> None:
+        self.paths: list[Path] | None = None
+        sys.addaudithook(self._hook)
+
+    def _hook(self, event: str, args: tuple) -> None:
+        if event == "open" and self.paths is not None and isinstance(args[0], str | Path):
+            self.paths.append(Path(args[0]))
+
+    def during(self, action):  # noqa: ANN001, ANN201 - any callable
+        self.paths = []
+        try:
+            return action()
+        finally:
+            opened, self.paths = self.paths, None
+            self.last = opened
+
+
+@pytest.fixture(scope="module")
+def opened_files() -> _OpenedFiles:
+    return _OpenedFiles()
+
+
+def _outside_files(root: Path) -> Path:
+    """Files a corpus must never read: a passwd-like file, a memo, a .env and a folder."""
+    outside = root / "elsewhere"
+    (outside / "folder").mkdir(parents=True)
+    (outside / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n" + BODY)
+    (outside / "memo.txt").write_text("Secret memo\n\nThe merger closes on Friday. " + BODY)
+    (outside / ".env").write_text(SECRET + "\n" + BODY)
+    (outside / "folder" / "secret.txt").write_text("Hidden plans\n\n" + SECRET + " " + BODY)
+    return outside
+
+
+def _leaky_corpus(root: Path) -> Path:
+    """A corpus with every kind of link: out of the folder, inside it, looping, broken."""
+    outside = _outside_files(root)
+    corpus = root / "corpus"
+    (corpus / "news").mkdir(parents=True)
+    (corpus / "good.txt").write_text("Budget day\n\n" + BODY)
+    (corpus / "news" / "story.txt").write_text("School news\n\n" + BODY)
+    links = {
+        "passwd.txt": outside / "passwd",
+        "leak.txt": outside / "memo.txt",
+        "dotenv.md": outside / ".env",
+        "outdir": outside / "folder",
+        "up.txt": Path("../elsewhere/memo.txt"),  # relative, climbing out
+        "news/deep": Path("../../elsewhere/folder"),  # a folder link in a subfolder
+        "alias.txt": Path("news/story.txt"),  # stays inside: kept
+        "shortcut": Path("news"),  # stays inside: kept
+        "loop_a.txt": Path("loop_b.txt"),
+        "loop_b.txt": Path("loop_a.txt"),
+        "news/back": Path(".."),  # a folder that contains itself
+        "dangling.txt": Path("nowhere.txt"),
+    }
+    for name, target in links.items():
+        (corpus / name).symlink_to(target)
+    if Path("/etc/passwd").is_file():
+        (corpus / "etc_passwd.txt").symlink_to("/etc/passwd")
+    return corpus
+
+
+def _reasons(scan) -> dict[str, str]:  # noqa: ANN001 - Scan
+    return {skip.path: skip.reason for skip in scan.skipped}
+
+
+def test_links_out_of_the_corpus_are_skipped_and_never_read(
+    tmp_path: Path, opened_files: _OpenedFiles
+) -> None:
+    corpus = _leaky_corpus(tmp_path)
+    scan = opened_files.during(lambda: scan_corpus(corpus, 1_000_000))
+    assert sorted(s.article_id for s in scan.sources) == [
+        "alias.txt",
+        "good.txt",
+        "news/story.txt",
+        "shortcut/story.txt",
+    ]
+    reasons = _reasons(scan)
+    escaping = ["passwd.txt", "leak.txt", "dotenv.md", "outdir", "up.txt", "news/deep"]
+    if (corpus / "etc_passwd.txt").is_symlink():
+        escaping.append("etc_passwd.txt")
+    for name in escaping:
+        assert OUTSIDE in reasons[name], name
+    root = corpus.resolve()
+    assert [p for p in opened_files.last if not p.resolve().is_relative_to(root)] == []
+    assert all(SECRET.encode() not in s.raw and b"root:x" not in s.raw for s in scan.sources)
+
+
+def test_link_loops_and_broken_links_are_reported(tmp_path: Path) -> None:
+    reasons = _reasons(scan_corpus(_leaky_corpus(tmp_path), 1_000_000))
+    for name in ("loop_a.txt", "loop_b.txt", "news/back"):
+        assert LOOP in reasons[name], name
+    assert "broken symbolic link" in reasons["dangling.txt"]
+
+
+def test_a_corpus_reached_through_a_link_keeps_its_inside_links(tmp_path: Path) -> None:
+    corpus = _leaky_corpus(tmp_path)
+    (tmp_path / "corpus_link").symlink_to(corpus)
+    scan = scan_corpus(tmp_path / "corpus_link", 1_000_000)
+    assert {"alias.txt", "shortcut/story.txt", "good.txt"} <= {s.article_id for s in scan.sources}
+    assert OUTSIDE in _reasons(scan)["leak.txt"]
+
+
+@pytest.mark.slow
+def test_a_link_swapped_in_for_an_indexed_file_drops_it_from_the_index(
+    tmp_path: Path, embedder, index_dir: Path
+) -> None:
+    """Through `reload_corpus`, the path `ingest`, the console and Discord's /reload share."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    outside = _outside_files(tmp_path)
+    (corpus / "good.txt").write_text("Budget day\n\n" + BODY)
+    (corpus / "leak.txt").write_text((outside / "memo.txt").read_text())
+    settings = Settings(_env_file=None, corpus_dir=corpus, index_dir=index_dir)
+    with IndexStore(index_dir) as store:
+        assert sorted(reload_corpus(settings, store, embedder).added) == ["good.txt", "leak.txt"]
+        os.remove(corpus / "leak.txt")
+        (corpus / "leak.txt").symlink_to(outside / "memo.txt")
+        (corpus / "outdir").symlink_to(outside / "folder")
+        report = reload_corpus(settings, store, embedder)
+        assert report.removed == ["leak.txt"] and report.added == []
+        assert {s.path for s in report.skipped} == {"leak.txt", "outdir"}
+        assert list(store.manifest()) == ["good.txt"]
+        assert store.lexical_query('"merger"', 5) == store.lexical_query('"plans"', 5) == []
