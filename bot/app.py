@@ -34,7 +34,10 @@ def chroma_server(settings: Settings) -> ChromaServer | None:
     """The Chroma server the settings name, or None for the embedded database."""
     if not settings.chroma_host:
         return None
-    return ChromaServer(settings.chroma_host, settings.chroma_port, settings.chroma_ssl)
+    return ChromaServer(
+        settings.chroma_host, settings.chroma_port, settings.chroma_ssl,
+        timeout=settings.chroma_timeout_seconds,
+    )  # fmt: skip
 
 
 def open_store(settings: Settings) -> IndexStore:

@@ -37,7 +37,7 @@ import numpy as np
 from retrieval.errors import IndexUnavailable
 from retrieval.locking import EmbeddedIndexLock
 from retrieval.models import Article, Chunk
-from retrieval.vectors import ChromaServer, open_chroma
+from retrieval.vectors import ChromaServer, open_chroma, server_fault
 
 T = TypeVar("T")
 
@@ -113,6 +113,11 @@ def _locked(method: Callable[..., T]) -> Callable[..., T]:
                 return method(self, *args, **kwargs)
             except sqlite3.DatabaseError as error:
                 fault = index_fault(error, self.index_dir)
+                if fault is None:
+                    raise
+                raise fault from error
+            except Exception as error:  # a Chroma server that stopped answering, say
+                fault = server_fault(error, self.chroma_server)
                 if fault is None:
                     raise
                 raise fault from error

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import discord
@@ -167,6 +169,15 @@ def test_eval_answers_reports_tune_and_holdout_with_intervals_and_the_curve(
     assert all("signals" in d for d in tune["answers"]["details"])
 
 
+@pytest.fixture
+def _root_logging_restored() -> Iterator[None]:
+    """`discord` sets up logging on the root logger; later tests must not write through it."""
+    handlers, level = logging.root.handlers[:], logging.root.level
+    yield
+    logging.root.handlers[:] = handlers
+    logging.root.setLevel(level)
+
+
 _WELL_SHAPED = "M" * 24 + "." + "G" * 6 + "." + "x" * 38  # the shape of a bot token, not a real one
 
 
@@ -174,6 +185,7 @@ _WELL_SHAPED = "M" * 24 + "." + "G" * 6 + "." + "x" * 38  # the shape of a bot t
     ("token", "hint"),
     [("Bot " + _WELL_SHAPED, "'Bot ' prefix"), (f'"{_WELL_SHAPED}"', "quotes"), ("abc", "")],
 )
+@pytest.mark.usefixtures("_root_logging_restored")
 def test_a_token_of_the_wrong_shape_is_refused_before_anything_loads(
     tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, token: str, hint: str
 ) -> None:
@@ -183,6 +195,7 @@ def test_a_token_of_the_wrong_shape_is_refused_before_anything_loads(
     assert "does not look like a bot token" in err and hint in err
 
 
+@pytest.mark.usefixtures("_root_logging_restored")
 def test_discord_logs_in_before_loading_the_models(
     tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:

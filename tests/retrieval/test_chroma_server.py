@@ -7,6 +7,8 @@ import json
 import shutil
 import socket
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +110,72 @@ def test_an_embedded_index_moves_to_the_server_with_one_ingest(
 def test_an_unreachable_server_says_how_to_fix_it(tmp_path: Path) -> None:
     with pytest.raises(IndexUnavailable, match="chroma run --path"):
         IndexStore(tmp_path / "index", ChromaServer("127.0.0.1", free_port()))
+
+
+class _Relay:
+    """A TCP relay to the real server that can be told to go quiet: it keeps accepting and
+    reading, but forwards nothing, like a server that hangs."""
+
+    def __init__(self, target: ChromaServer) -> None:
+        self.target = target
+        self.quiet = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection((self.target.host, self.target.port))
+            except OSError:  # nothing behind the relay: hold the connection, answer nothing
+                threading.Thread(target=self._pipe, args=(client, client), daemon=True).start()
+                continue
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                if not self.quiet.is_set():
+                    sink.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_server_that_accepts_but_never_answers_is_reported_in_time(tmp_path: Path) -> None:
+    relay = _Relay(ChromaServer("127.0.0.1", free_port()))  # nothing behind it: never answers
+    relay.quiet.set()
+    started = time.monotonic()
+    with pytest.raises(IndexUnavailable, match="chroma run"):
+        IndexStore(tmp_path / "index", ChromaServer("127.0.0.1", relay.port, timeout=1.0))
+    assert time.monotonic() - started < 1.0 + 5.0
+    relay.close()
+
+
+def test_a_server_that_stops_answering_mid_use_is_a_clear_error_not_a_hang(
+    chroma_server: ChromaServer, seed_corpus: Path, tmp_path: Path, embedder
+) -> None:
+    from retrieval.sync import sync_corpus
+
+    relay = _Relay(chroma_server)
+    through = ChromaServer("127.0.0.1", relay.port, timeout=1.0)
+    with IndexStore(tmp_path / "index", through) as store:
+        sync_corpus(
+            seed_corpus, store, embedder, chunk_words=120, chunk_overlap_words=30,
+            max_article_bytes=5_000_000,
+        )  # fmt: skip
+        searcher = Searcher(store, embedder)
+        assert searcher.search("council budget", 4).passages  # answering normally
+        relay.quiet.set()
+        started = time.monotonic()
+        with pytest.raises(IndexUnavailable, match="did not answer"):
+            searcher.search("council budget", 4)
+        assert time.monotonic() - started < 1.0 + 5.0
+    relay.close()
