@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from retrieval.cleaning import clean_article, shorten
 from retrieval.errors import CorpusError
@@ -23,6 +25,9 @@ TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"
 _BINARY_SNIFF_BYTES = 8192
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 _MD_HEADING = re.compile(r"^#{1,6}\s+", re.MULTILINE)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_REASON_MAX_CHARS = 200
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,37 @@ class Scan:
     skipped: list[Skipped] = field(default_factory=list)
     # Files that exist but could not be read this time; their indexed articles are kept.
     unreadable_paths: set[str] = field(default_factory=set)
+
+    def extend(self, other: Scan) -> None:
+        """Add what another scan (one file's) found."""
+        self.sources.extend(other.sources)
+        self.skipped.extend(other.skipped)
+        self.unreadable_paths |= other.unreadable_paths
+
+
+def guarded(path: str, step: Callable[..., T], *args: object) -> T | Skipped:
+    """Run one file's step; any failure skips that file with a reason and the run goes on.
+
+    Bad input must never stop a run (or `/reload`), whatever it trips over.
+    """
+    try:
+        return step(*args)
+    except Exception as error:  # noqa: BLE001 - one bad file must never stop the others
+        return Skipped(path, failure_reason(error))
+
+
+def failure_reason(error: BaseException) -> str:
+    """A one-line reason for an unexpected failure on one file."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply to read (flatten its structure to index it)"
+    if isinstance(error, MemoryError):
+        return "too large to process in memory (split it or lower MAX_ARTICLE_BYTES)"
+    detail = " ".join(f"{type(error).__name__}: {error}".split())
+    if len(detail) > _REASON_MAX_CHARS:
+        detail = detail[: _REASON_MAX_CHARS - 1] + "…"
+    if isinstance(error, UnicodeError):
+        return f"holds text that is not valid Unicode ({detail}); re-save it as UTF-8"
+    return f"could not be processed ({detail}); please report this file as a bug"
 
 
 def fingerprint(data: bytes) -> str:
@@ -80,21 +116,73 @@ def scan_corpus(corpus_dir: Path, max_bytes: int) -> Scan:
             "or point --corpus / CORPUS_DIR at your articles."
         )
     scan = Scan()
-    for path in discover(corpus_dir):
-        rel = path.relative_to(corpus_dir).as_posix()
-        suffix = path.suffix.lower()
-        if suffix not in TEXT_SUFFIXES:
-            scan.skipped.append(Skipped(rel, f"unsupported file type '{suffix or path.name}'"))
-            continue
-        try:
-            if suffix == ".jsonl":
-                _scan_jsonl(path, rel, max_bytes, scan)
-            else:
-                _scan_single(path, rel, suffix, max_bytes, scan)
-        except OSError as error:
-            scan.unreadable_paths.add(rel)
-            scan.skipped.append(Skipped(rel, f"cannot read file: {error.strerror or error}"))
+    for path in _discover_or_refuse(corpus_dir):
+        _scan_path(path, corpus_dir, max_bytes, scan)
     return scan
+
+
+def _discover_or_refuse(corpus_dir: Path) -> list[Path]:
+    """All files to consider; a folder tree too deep to walk refuses the sync (index kept)."""
+    try:
+        return discover(corpus_dir)
+    except RecursionError:
+        raise CorpusError(
+            f"Folders in '{corpus_dir}' are nested too deeply to walk (hundreds of levels). "
+            "Move the deeply nested files nearer the top of the corpus folder, then sync again; "
+            "the index was left as it was."
+        ) from None
+
+
+def _scan_path(path: Path, corpus_dir: Path, max_bytes: int, scan: Scan) -> None:
+    """Add one file's sources, or why it is skipped, to `scan`; no file can stop the scan."""
+    rel = path.relative_to(corpus_dir).as_posix()
+    if not _is_valid_unicode(rel):
+        scan.skipped.append(
+            Skipped(
+                printable_name(rel),
+                "file name is not valid UTF-8; rename the file (for example with "
+                "`convmv -f latin1 -t utf8`) to index it",
+            )
+        )
+        return
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_SUFFIXES:
+        scan.skipped.append(Skipped(rel, f"unsupported file type '{suffix or path.name}'"))
+        return
+    found = guarded(rel, _read_file, path, rel, suffix, max_bytes)
+    if isinstance(found, Skipped):
+        scan.skipped.append(found)
+    else:
+        scan.extend(found)
+
+
+def _read_file(path: Path, rel: str, suffix: str, max_bytes: int) -> Scan:
+    """One file's sources and skips, collected apart so a failure midway adds none of them."""
+    found = Scan()
+    try:
+        if suffix == ".jsonl":
+            _scan_jsonl(path, rel, max_bytes, found)
+        else:
+            _scan_single(path, rel, suffix, max_bytes, found)
+    except OSError as error:
+        found = Scan(unreadable_paths={rel})
+        found.skipped.append(Skipped(rel, f"cannot read file: {error.strerror or error}"))
+    return found
+
+
+def _is_valid_unicode(text: str) -> bool:
+    """False for text with lone surrogates (undecodable file-name bytes): no store takes them."""
+    return _LONE_SURROGATE.search(text) is None
+
+
+def printable_name(name: str) -> str:
+    """A file name with its undecodable bytes shown as \\xNN, safe to print and to store."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def valid_unicode(text: str) -> str:
+    """`text` with lone surrogates (from JSON escapes like \\ud800) replaced by U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _scan_single(path: Path, rel: str, suffix: str, max_bytes: int, scan: Scan) -> None:
@@ -130,10 +218,13 @@ def _scan_jsonl(path: Path, rel: str, max_bytes: int, scan: Scan) -> None:
             except json.JSONDecodeError as error:
                 scan.skipped.append(Skipped(where, f"not valid JSON ({error.msg})"))
                 continue
+            except RecursionError:
+                scan.skipped.append(Skipped(where, "JSON nested too deeply to read; flatten it"))
+                continue
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                 scan.skipped.append(Skipped(where, 'needs an object with a "text" string'))
                 continue
-            key = str(record.get("id") or record.get("url") or f"line-{number}")
+            key = valid_unicode(str(record.get("id") or record.get("url") or f"line-{number}"))
             article_id = f"{rel}#{key}"
             if article_id in seen_ids:
                 scan.skipped.append(Skipped(where, f"duplicate id or url '{key}'"))
@@ -186,7 +277,7 @@ def parse_source(source: Source) -> Article | Skipped:
 
 
 def _str_or_none(value: object) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
+    return valid_unicode(value.strip()) or None if isinstance(value, str) else None
 
 
 def _strip_markdown(text: str) -> tuple[str, str | None]:
