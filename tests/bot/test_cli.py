@@ -164,3 +164,12 @@ def test_eval_answers_reports_tune_and_holdout_with_intervals_and_the_curve(
     assert set(tune["answers"]["intervals"]) >= {"precision", "accuracy", "false_abstention"}
     assert [row["min_confidence"] for row in holdout["answers"]["curve"]][:2] == [0.0, 0.1]
     assert all("signals" in d for d in tune["answers"]["details"])
+
+
+def test_an_unknown_env_key_is_a_warning_naming_the_closest_setting(
+    tmp_path: Path, capsys
+) -> None:
+    (tmp_path / ".env").write_text("RELEVANCE_TRESHOLD=0.2\n")
+    assert main(["status", "--index", str(tmp_path / "none")]) == 2  # no index: still warned
+    err = capsys.readouterr().err
+    assert err.startswith("warning: ") and "did you mean RELEVANCE_THRESHOLD?" in err
