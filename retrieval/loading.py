@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,9 @@ from retrieval.models import Article, Skipped
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"})
 _BINARY_SNIFF_BYTES = 8192
+# Text has next to no control characters; random bytes give about 9 % even as Windows-1252.
+_BINARY_MAX_UNPRINTABLE = 0.05
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 _MD_HEADING = re.compile(r"^#{1,6}\s+", re.MULTILINE)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -89,13 +93,68 @@ def fingerprint(data: bytes) -> str:
 
 
 def decode(data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM), falling back to Windows-1252 / Latin-1."""
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+    """Decode UTF-8 (with or without BOM), falling back to Windows-1252 / Latin-1.
+
+    A file that is mostly UTF-8 stays UTF-8, its few bad bytes becoming U+FFFD: one
+    stray byte must not turn every "’" of the file into "â€™".
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if _mostly_utf8(data):
+        return data.decode("utf-8-sig", errors="replace")
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """Whether valid multi-byte UTF-8 characters are at least as many as the bad bytes.
+
+    Windows-1252 text (é as one byte before ASCII) almost never forms a valid sequence.
+    """
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    return non_ascii - bad >= max(bad, 1)
+
+
+def unprintable_share(text: str) -> float:
+    """The share of characters that text never holds: control characters and U+FFFD."""
+    if not text:
+        return 0.0
+    unprintable = sum(
+        1
+        for ch in text
+        if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in _TEXT_CONTROLS)
+    )
+    return unprintable / len(text)
+
+
+def _binary_reason(sample: bytes) -> str | None:
+    """Why the start of a file looks binary (a NUL, or many unprintable bytes), or None."""
+    if b"\x00" in sample:
+        return "binary file, not text (it has NUL bytes)"
+    share = unprintable_share(decode(sample))
+    if share > _BINARY_MAX_UNPRINTABLE:
+        return f"binary file, not text ({share:.0%} of its first 8 KB is not printable)"
+    return None
+
+
+def require_corpus_folder(corpus_dir: Path) -> None:
+    """Fail with a how-to unless `corpus_dir` is a folder (a file gets its folder named)."""
+    if corpus_dir.is_file():
+        raise CorpusError(
+            f"'{corpus_dir}' is a file, not a folder. Point --corpus (or CORPUS_DIR) at the "
+            f"folder that holds your articles, e.g. --corpus {corpus_dir.parent}"
+        )
+    if not corpus_dir.is_dir():
+        raise CorpusError(
+            f"Corpus folder '{corpus_dir}' does not exist. Create it and put articles in it, "
+            "or point --corpus / CORPUS_DIR at your articles."
+        )
 
 
 def discover(corpus_dir: Path) -> list[Path]:
@@ -110,11 +169,7 @@ def discover(corpus_dir: Path) -> list[Path]:
 
 def scan_corpus(corpus_dir: Path, max_bytes: int) -> Scan:
     """Read and fingerprint every article in the corpus, skipping bad files with a reason."""
-    if not corpus_dir.is_dir():
-        raise CorpusError(
-            f"Corpus folder '{corpus_dir}' does not exist. Create it and put articles in it, "
-            "or point --corpus / CORPUS_DIR at your articles."
-        )
+    require_corpus_folder(corpus_dir)
     scan = Scan()
     for path in _discover_or_refuse(corpus_dir):
         _scan_path(path, corpus_dir, max_bytes, scan)
@@ -191,8 +246,9 @@ def _scan_single(path: Path, rel: str, suffix: str, max_bytes: int, scan: Scan) 
         scan.skipped.append(Skipped(rel, _too_large(size, max_bytes)))
         return
     data = path.read_bytes()
-    if b"\x00" in data[:_BINARY_SNIFF_BYTES]:
-        scan.skipped.append(Skipped(rel, "binary file, not text"))
+    binary = _binary_reason(data[:_BINARY_SNIFF_BYTES])
+    if binary:
+        scan.skipped.append(Skipped(rel, binary))
         return
     if not data.strip():
         scan.skipped.append(Skipped(rel, "empty file"))

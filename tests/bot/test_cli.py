@@ -173,3 +173,12 @@ def test_an_unknown_env_key_is_a_warning_naming_the_closest_setting(
     assert main(["status", "--index", str(tmp_path / "none")]) == 2  # no index: still warned
     err = capsys.readouterr().err
     assert err.startswith("warning: ") and "did you mean RELEVANCE_THRESHOLD?" in err
+
+
+def test_corpus_naming_a_file_says_so_and_names_its_folder(tmp_path: Path, capsys) -> None:
+    article = tmp_path / "articles" / "budget.txt"
+    article.parent.mkdir()
+    article.write_text("The council approved the budget.")
+    assert main(["ingest", "--corpus", str(article), "--index", str(tmp_path / "i")]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and f"--corpus {article.parent}" in err

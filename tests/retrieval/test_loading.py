@@ -211,3 +211,37 @@ def test_any_failure_in_one_files_step_becomes_a_skip_with_its_reason() -> None:
     skip = guarded("a.txt", broken)
     assert skip.path == "a.txt" and "ValueError: line one line two" in skip.reason
     assert "nested too deeply" in guarded("b.txt", too_deep).reason
+
+
+def test_a_binary_file_without_nul_bytes_is_skipped_by_its_share_of_control_bytes(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "blob.txt").write_bytes(bytes(range(1, 256)) * 40)  # no NUL in the first 8 KB
+    (tmp_path / "good.txt").write_text(BODY)
+    articles, skipped = _articles(tmp_path)
+    assert list(articles) == ["good.txt"]
+    assert [s.path for s in skipped] == ["blob.txt"] and "binary" in skipped[0].reason
+
+
+def test_text_with_a_few_control_characters_is_still_text(tmp_path: Path) -> None:
+    (tmp_path / "page.txt").write_text(f"{BODY}\f\n\x1b[0m{BODY}\n" * 5)
+    articles, skipped = _articles(tmp_path)
+    assert list(articles) == ["page.txt"] and skipped == []
+
+
+def test_one_bad_byte_keeps_a_utf8_file_utf8() -> None:
+    data = "Trump’s plan – a café".encode() + b"\x81" + b" for all."
+    assert decode(data) == "Trump’s plan – a café\ufffd for all."
+    assert decode("Trump’s".encode() + b"\xff") == "Trump’s\ufffd"
+
+
+def test_a_windows_1252_file_with_a_stray_utf8_pair_stays_windows_1252() -> None:
+    data = "Prices rise: £3 – café, naïve, déjà vu.".encode("cp1252") + "é".encode()
+    assert decode(data).startswith("Prices rise: £3 – café, naïve, déjà vu.")
+
+
+def test_a_corpus_path_that_is_a_file_names_the_folder_holding_it(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(BODY)
+    with pytest.raises(CorpusError, match="is a file, not a folder") as error:
+        scan_corpus(tmp_path / "a.txt", 1000)
+    assert f"--corpus {tmp_path}" in str(error.value)
