@@ -69,7 +69,7 @@ def guarded(path: str, step: Callable[..., T], *args: object) -> T | Skipped:
     """
     try:
         return step(*args)
-    except Exception as error:  # noqa: BLE001 - one bad file must never stop the others
+    except Exception as error:  # any error at all: one bad file must never stop the others
         return Skipped(path, failure_reason(error))
 
 

@@ -166,9 +166,7 @@ def test_eval_answers_reports_tune_and_holdout_with_intervals_and_the_curve(
     assert all("signals" in d for d in tune["answers"]["details"])
 
 
-def test_an_unknown_env_key_is_a_warning_naming_the_closest_setting(
-    tmp_path: Path, capsys
-) -> None:
+def test_an_unknown_env_key_is_a_warning_naming_the_closest_setting(tmp_path: Path, capsys) -> None:
     (tmp_path / ".env").write_text("RELEVANCE_TRESHOLD=0.2\n")
     assert main(["status", "--index", str(tmp_path / "none")]) == 2  # no index: still warned
     err = capsys.readouterr().err
