@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup console ingest test lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-contention bench-model-server bench-discord clean
+.PHONY: setup console ingest test fuzz lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-contention bench-model-server bench-discord clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed; run make PYTHON=python3.11")'
@@ -27,6 +27,11 @@ console: ingest
 
 test: setup
 	$(PY) -m pytest
+
+# Loading, cleaning, chunking and dates on >= 10,000 generated inputs (odd Unicode case,
+# deep nesting, punctuation runs, bad file names); prints cases, crashes and the slowest.
+fuzz: setup
+	$(PY) -m pytest tests/retrieval/test_fuzz.py --hypothesis-profile=fuzz -q
 
 lint: setup
 	$(PY) -m ruff check bot retrieval tests benchmarks

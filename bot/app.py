@@ -18,7 +18,8 @@ from bot.policy import AnswerPolicy
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.embedding import Embedder
-from retrieval.errors import CorpusError, IndexUnavailable
+from retrieval.errors import IndexUnavailable
+from retrieval.loading import require_corpus_folder
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
 from retrieval.sync import PIPELINE_VERSION, ProgressCallback, SyncReport, sync_corpus
@@ -55,12 +56,8 @@ def require_index(settings: Settings) -> None:
 
 
 def require_corpus(settings: Settings) -> None:
-    """Fail with a how-to unless the corpus folder exists."""
-    if not settings.corpus_dir.is_dir():
-        raise CorpusError(
-            f"Corpus folder '{settings.corpus_dir}' does not exist. Put your articles in a "
-            "folder and pass --corpus DIR (or set CORPUS_DIR in .env)."
-        )
+    """Fail with a how-to unless the corpus folder exists (and is a folder, not a file)."""
+    require_corpus_folder(settings.corpus_dir)
 
 
 def open_searcher(

@@ -12,6 +12,7 @@ import json
 import sys
 import textwrap
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from bot.app import (
     status_info,
 )
 from bot.evaluation import RECALL_AT
-from bot.settings import Settings
+from bot.settings import Settings, UnknownSettingWarning
 from retrieval.errors import BotError
 from retrieval.search import MODES
 
@@ -166,7 +167,12 @@ def load_settings(args: argparse.Namespace) -> Settings:
         overrides["corpus_dir"] = args.corpus
     if getattr(args, "index", None) is not None:
         overrides["index_dir"] = args.index
-    return Settings(**overrides)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownSettingWarning)
+        settings = Settings(**overrides)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    return settings
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,12 +1,15 @@
 """`python -m bot eval`: score retrieval (and later answers) on a QA file.
 
 QA files hold one JSON object per line:
-`{"question": ..., "answers": [gold strings], "type": "answerable" | "unanswerable"}`.
+`{"question": ..., "answers": [gold strings], "type": "answerable" | "unanswerable"}`,
+optionally with "id", "doc" and "near" (where the answer is, for people). Any other
+field or type stops the run at its line: a misspelt field would otherwise score wrong.
 A retrieved passage is a hit when it contains a gold string (case-insensitive).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import statistics
@@ -18,6 +21,9 @@ from retrieval.errors import BotError
 from retrieval.search import SearchResults
 
 RECALL_AT = (1, 3, 5)
+QA_FIELDS = ("id", "question", "answers", "type", "doc", "near")
+QA_TYPES = ("answerable", "unanswerable")
+QA_FORMAT = '{"question": ..., "answers": [...], "type": "answerable"|"unanswerable"}'
 RANK_DEPTH = 10
 
 
@@ -121,21 +127,51 @@ def load_qa(path: Path) -> list[QAItem]:
             continue
         try:
             record = json.loads(line)
-            kind = record.get("type", "answerable" if record.get("answers") else "unanswerable")
-            items.append(
-                QAItem(
-                    question=str(record["question"]),
-                    answers=tuple(str(a) for a in record.get("answers") or ()),
-                    answerable=kind == "answerable",
-                    qid=str(record.get("id", number)),
-                )
-            )
-        except (json.JSONDecodeError, KeyError, AttributeError) as error:
+        except json.JSONDecodeError as error:
             raise BotError(
-                f"{path}:{number} is not a QA line ({error}); expected "
-                '{"question": ..., "answers": [...], "type": "answerable"|"unanswerable"}.'
+                f"{path}:{number} is not a QA line ({error}); expected {QA_FORMAT}."
             ) from error
+        problem = qa_record_problem(record)
+        if problem:
+            raise BotError(f"{path}:{number}: {problem}. Expected {QA_FORMAT}.")
+        kind = record.get("type", "answerable" if record.get("answers") else "unanswerable")
+        items.append(
+            QAItem(
+                question=record["question"],
+                answers=tuple(record.get("answers") or ()),
+                answerable=kind == "answerable",
+                qid=str(record.get("id", number)),
+            )
+        )
     return items
+
+
+def qa_record_problem(record: object) -> str | None:
+    """What is wrong with one QA record, naming the closest valid spelling; None if fine."""
+    if not isinstance(record, dict):
+        return "a QA line must be a JSON object"
+    for key in record:
+        if key not in QA_FIELDS:
+            return f'unknown field "{key}"{_did_you_mean(key, QA_FIELDS)}'
+    question = record.get("question")
+    if not isinstance(question, str) or not question.strip():
+        return '"question" must be a non-empty string'
+    answers = record.get("answers", [])
+    if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+        return '"answers" must be a list of strings'
+    kind = record.get("type")
+    if kind is not None and kind not in QA_TYPES:
+        return f'"type" is "{kind}"; it must be "answerable" or "unanswerable"' + _did_you_mean(
+            str(kind), QA_TYPES
+        )
+    if kind == "answerable" and not answers:
+        return 'an "answerable" question needs at least one answer in "answers"'
+    return None
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    closest = difflib.get_close_matches(word, choices, n=1)
+    return f' (did you mean "{closest[0]}"?)' if closest else ""
 
 
 def hit_rank(results: SearchResults, answers: Sequence[str]) -> int | None:

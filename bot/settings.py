@@ -8,11 +8,17 @@ each key.
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class UnknownSettingWarning(UserWarning):
+    """A .env key that names no setting: ignored, most likely a typo."""
 
 
 class Settings(BaseSettings):
@@ -21,7 +27,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
         env_file_encoding="utf-8",
-        extra="ignore",
+        extra="allow",  # kept aside in `model_extra` so a misspelt key can be warned about
         case_sensitive=False,
         hide_input_in_errors=True,  # a bad DISCORD_TOKEN must not be echoed in an error
     )
@@ -150,6 +156,12 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
+    def _warn_about_unknown_keys(self) -> Settings:
+        for key in self.model_extra or {}:
+            warnings.warn(unknown_key_message(key), UnknownSettingWarning, stacklevel=2)
+        return self
+
+    @model_validator(mode="after")
     def _overlap_smaller_than_chunk(self) -> Settings:
         if self.chunk_overlap_words >= self.chunk_words:
             raise ValueError(
@@ -157,3 +169,11 @@ class Settings(BaseSettings):
                 f"CHUNK_WORDS ({self.chunk_words})."
             )
         return self
+
+
+def unknown_key_message(key: str) -> str:
+    """What to tell someone whose .env sets `key`, which is no setting."""
+    names = [name.upper() for name in Settings.model_fields]
+    closest = difflib.get_close_matches(key.upper(), names, n=1)
+    hint = f"did you mean {closest[0]}?" if closest else ".env.example lists every setting."
+    return f"{key.upper()} in .env is not a setting and is ignored; {hint}"

@@ -47,7 +47,9 @@ TEASER_HEADINGS = frozenset(
     }
 )
 
-_TEMPERATURE = re.compile(r"^[-+]?\d{1,3}(?:[.,]\d+)?\s*°?\s*[CF]$")
+# Possessive spaces (*+): two plain \s* around an optional ° backtrack quadratically
+# on a long run of spaces.
+_TEMPERATURE = re.compile(r"^[-+]?\d{1,3}(?:[.,]\d+)?\s*+°?\s*+[CF]$")
 _NO_LETTERS = re.compile(r"^[\W\d_]+$")
 _SOCIAL_EMBED = re.compile(
     r"^(?:view|see|watch|follow us|follow|share|open)\b.{0,30}\b(?:on|via)\s+"
@@ -58,7 +60,7 @@ _BOILERPLATE_LINE = re.compile(
     r"^(?:advertisement|sponsored(?: content)?|share this(?: article| story)?|"
     r"subscribe(?: to our newsletter| now)?|sign up for our newsletter|"
     r"click here to [\w ]{1,40}|skip to (?:main )?content|back to top|"
-    r"loading\.*|print this (?:article|page))\W*$",
+    r"loading|print this (?:article|page))\W*$",  # "loading...": the dots are \W*
     re.IGNORECASE,
 )
 _INLINE_DATE_PREFIX = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s+(?=\S)", re.IGNORECASE)

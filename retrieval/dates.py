@@ -49,15 +49,31 @@ def find_date(text: str) -> str | None:
     for match in _ISO.finditer(text):
         candidates.append((match.start(), int(match[1]), int(match[2]), int(match[3])))
     for match in _DAY_MONTH_YEAR.finditer(text):
-        month = _MONTHS[match[2].lower()]
+        month = month_number(match[2])
         candidates.append((match.start(), int(match[3]), month, int(match[1])))
     for match in _MONTH_DAY_YEAR.finditer(text):
-        month = _MONTHS[match[1].lower()]
+        month = month_number(match[1])
         candidates.append((match.start(), int(match[3]), month, int(match[2])))
     for _, year, month, day in sorted(candidates):
         if 1 <= month <= 12 and 1 <= day <= 31 and 1900 <= year <= 2200:
             return f"{year:04d}-{month:02d}-{day:02d}"
     return None
+
+
+def month_number(name: str) -> int:
+    """The month a matched month name stands for, by the same case rules the patterns use.
+
+    `re.IGNORECASE` matches "ſ" (long s) as "s" and "ı" (dotless i) as "i", which
+    `str.lower` does not undo, so a plain dictionary lookup would miss such names.
+    """
+    number = _MONTHS.get(name.lower())
+    if number is not None:
+        return number
+    return next(
+        number
+        for key, number in _MONTHS.items()
+        if re.fullmatch(re.escape(key), name, re.IGNORECASE)
+    )
 
 
 def strip_date_words(line: str) -> str:

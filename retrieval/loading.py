@@ -14,8 +14,11 @@ import hashlib
 import json
 import os
 import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from retrieval.cleaning import clean_article, shorten
 from retrieval.errors import CorpusError
@@ -23,8 +26,14 @@ from retrieval.models import Article, Skipped
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"})
 _BINARY_SNIFF_BYTES = 8192
+# Text has next to no control characters; random bytes give about 9 % even as Windows-1252.
+_BINARY_MAX_UNPRINTABLE = 0.05
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 _MD_HEADING = re.compile(r"^#{1,6}\s+", re.MULTILINE)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_REASON_MAX_CHARS = 200
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,37 @@ class Scan:
     # Links out of the corpus, loops, broken links: anything indexed from them is dropped.
     refused_paths: set[str] = field(default_factory=set)
 
+    def extend(self, other: Scan) -> None:
+        """Add what another scan (one file's) found."""
+        self.sources.extend(other.sources)
+        self.skipped.extend(other.skipped)
+        self.unreadable_paths |= other.unreadable_paths
+
+
+def guarded(path: str, step: Callable[..., T], *args: object) -> T | Skipped:
+    """Run one file's step; any failure skips that file with a reason and the run goes on.
+
+    Bad input must never stop a run (or `/reload`), whatever it trips over.
+    """
+    try:
+        return step(*args)
+    except Exception as error:  # any error at all: one bad file must never stop the others
+        return Skipped(path, failure_reason(error))
+
+
+def failure_reason(error: BaseException) -> str:
+    """A one-line reason for an unexpected failure on one file."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply to read (flatten its structure to index it)"
+    if isinstance(error, MemoryError):
+        return "too large to process in memory (split it or lower MAX_ARTICLE_BYTES)"
+    detail = " ".join(f"{type(error).__name__}: {error}".split())
+    if len(detail) > _REASON_MAX_CHARS:
+        detail = detail[: _REASON_MAX_CHARS - 1] + "…"
+    if isinstance(error, UnicodeError):
+        return f"holds text that is not valid Unicode ({detail}); re-save it as UTF-8"
+    return f"could not be processed ({detail}); please report this file as a bug"
+
 
 def fingerprint(data: bytes) -> str:
     """A content hash short enough to store, long enough never to collide here."""
@@ -57,13 +97,68 @@ def fingerprint(data: bytes) -> str:
 
 
 def decode(data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM), falling back to Windows-1252 / Latin-1."""
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+    """Decode UTF-8 (with or without BOM), falling back to Windows-1252 / Latin-1.
+
+    A file that is mostly UTF-8 stays UTF-8, its few bad bytes becoming U+FFFD: one
+    stray byte must not turn every "’" of the file into "â€™".
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if _mostly_utf8(data):
+        return data.decode("utf-8-sig", errors="replace")
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """Whether valid multi-byte UTF-8 characters are at least as many as the bad bytes.
+
+    Windows-1252 text (é as one byte before ASCII) almost never forms a valid sequence.
+    """
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    return non_ascii - bad >= max(bad, 1)
+
+
+def unprintable_share(text: str) -> float:
+    """The share of characters that text never holds: control characters and U+FFFD."""
+    if not text:
+        return 0.0
+    unprintable = sum(
+        1
+        for ch in text
+        if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in _TEXT_CONTROLS)
+    )
+    return unprintable / len(text)
+
+
+def _binary_reason(sample: bytes) -> str | None:
+    """Why the start of a file looks binary (a NUL, or many unprintable bytes), or None."""
+    if b"\x00" in sample:
+        return "binary file, not text (it has NUL bytes)"
+    share = unprintable_share(decode(sample))
+    if share > _BINARY_MAX_UNPRINTABLE:
+        return f"binary file, not text ({share:.0%} of its first 8 KB is not printable)"
+    return None
+
+
+def require_corpus_folder(corpus_dir: Path) -> None:
+    """Fail with a how-to unless `corpus_dir` is a folder (a file gets its folder named)."""
+    if corpus_dir.is_file():
+        raise CorpusError(
+            f"'{corpus_dir}' is a file, not a folder. Point --corpus (or CORPUS_DIR) at the "
+            f"folder that holds your articles, e.g. --corpus {corpus_dir.parent}"
+        )
+    if not corpus_dir.is_dir():
+        raise CorpusError(
+            f"Corpus folder '{corpus_dir}' does not exist. Create it and put articles in it, "
+            "or point --corpus / CORPUS_DIR at your articles."
+        )
 
 
 @dataclass
@@ -126,30 +221,78 @@ def _follow(link: Path, root: Path) -> tuple[Path | None, str | None]:
 
 def scan_corpus(corpus_dir: Path, max_bytes: int) -> Scan:
     """Read and fingerprint every article in the corpus, skipping bad files with a reason."""
-    if not corpus_dir.is_dir():
-        raise CorpusError(
-            f"Corpus folder '{corpus_dir}' does not exist. Create it and put articles in it, "
-            "or point --corpus / CORPUS_DIR at your articles."
-        )
+    require_corpus_folder(corpus_dir)
     scan = Scan()
-    found = discover(corpus_dir)
+    found = _discover_or_refuse(corpus_dir)
     scan.skipped.extend(found.refused)
     scan.refused_paths.update(skip.path for skip in found.refused)
     for path in found.files:
-        rel = path.relative_to(corpus_dir).as_posix()
-        suffix = path.suffix.lower()
-        if suffix not in TEXT_SUFFIXES:
-            scan.skipped.append(Skipped(rel, f"unsupported file type '{suffix or path.name}'"))
-            continue
-        try:
-            if suffix == ".jsonl":
-                _scan_jsonl(path, rel, max_bytes, scan)
-            else:
-                _scan_single(path, rel, suffix, max_bytes, scan)
-        except OSError as error:
-            scan.unreadable_paths.add(rel)
-            scan.skipped.append(Skipped(rel, f"cannot read file: {error.strerror or error}"))
+        _scan_path(path, corpus_dir, max_bytes, scan)
     return scan
+
+
+def _discover_or_refuse(corpus_dir: Path) -> Discovery:
+    """All files to consider; a folder tree too deep to walk refuses the sync (index kept)."""
+    try:
+        return discover(corpus_dir)
+    except RecursionError:
+        raise CorpusError(
+            f"Folders in '{corpus_dir}' are nested too deeply to walk (hundreds of levels). "
+            "Move the deeply nested files nearer the top of the corpus folder, then sync again; "
+            "the index was left as it was."
+        ) from None
+
+
+def _scan_path(path: Path, corpus_dir: Path, max_bytes: int, scan: Scan) -> None:
+    """Add one file's sources, or why it is skipped, to `scan`; no file can stop the scan."""
+    rel = path.relative_to(corpus_dir).as_posix()
+    if not _is_valid_unicode(rel):
+        scan.skipped.append(
+            Skipped(
+                printable_name(rel),
+                "file name is not valid UTF-8; rename the file (for example with "
+                "`convmv -f latin1 -t utf8`) to index it",
+            )
+        )
+        return
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_SUFFIXES:
+        scan.skipped.append(Skipped(rel, f"unsupported file type '{suffix or path.name}'"))
+        return
+    found = guarded(rel, _read_file, path, rel, suffix, max_bytes)
+    if isinstance(found, Skipped):
+        scan.skipped.append(found)
+    else:
+        scan.extend(found)
+
+
+def _read_file(path: Path, rel: str, suffix: str, max_bytes: int) -> Scan:
+    """One file's sources and skips, collected apart so a failure midway adds none of them."""
+    found = Scan()
+    try:
+        if suffix == ".jsonl":
+            _scan_jsonl(path, rel, max_bytes, found)
+        else:
+            _scan_single(path, rel, suffix, max_bytes, found)
+    except OSError as error:
+        found = Scan(unreadable_paths={rel})
+        found.skipped.append(Skipped(rel, f"cannot read file: {error.strerror or error}"))
+    return found
+
+
+def _is_valid_unicode(text: str) -> bool:
+    """False for text with lone surrogates (undecodable file-name bytes): no store takes them."""
+    return _LONE_SURROGATE.search(text) is None
+
+
+def printable_name(name: str) -> str:
+    """A file name with its undecodable bytes shown as \\xNN, safe to print and to store."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def valid_unicode(text: str) -> str:
+    """`text` with lone surrogates (from JSON escapes like \\ud800) replaced by U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _scan_single(path: Path, rel: str, suffix: str, max_bytes: int, scan: Scan) -> None:
@@ -158,8 +301,9 @@ def _scan_single(path: Path, rel: str, suffix: str, max_bytes: int, scan: Scan) 
         scan.skipped.append(Skipped(rel, _too_large(size, max_bytes)))
         return
     data = path.read_bytes()
-    if b"\x00" in data[:_BINARY_SNIFF_BYTES]:
-        scan.skipped.append(Skipped(rel, "binary file, not text"))
+    binary = _binary_reason(data[:_BINARY_SNIFF_BYTES])
+    if binary:
+        scan.skipped.append(Skipped(rel, binary))
         return
     if not data.strip():
         scan.skipped.append(Skipped(rel, "empty file"))
@@ -185,10 +329,13 @@ def _scan_jsonl(path: Path, rel: str, max_bytes: int, scan: Scan) -> None:
             except json.JSONDecodeError as error:
                 scan.skipped.append(Skipped(where, f"not valid JSON ({error.msg})"))
                 continue
+            except RecursionError:
+                scan.skipped.append(Skipped(where, "JSON nested too deeply to read; flatten it"))
+                continue
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                 scan.skipped.append(Skipped(where, 'needs an object with a "text" string'))
                 continue
-            key = str(record.get("id") or record.get("url") or f"line-{number}")
+            key = valid_unicode(str(record.get("id") or record.get("url") or f"line-{number}"))
             article_id = f"{rel}#{key}"
             if article_id in seen_ids:
                 scan.skipped.append(Skipped(where, f"duplicate id or url '{key}'"))
@@ -241,7 +388,7 @@ def parse_source(source: Source) -> Article | Skipped:
 
 
 def _str_or_none(value: object) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
+    return valid_unicode(value.strip()) or None if isinstance(value, str) else None
 
 
 def _strip_markdown(text: str) -> tuple[str, str | None]:

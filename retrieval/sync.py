@@ -18,7 +18,7 @@ from pathlib import Path
 from retrieval.chunking import chunk_article
 from retrieval.embedding import Embedder
 from retrieval.errors import SyncRefused
-from retrieval.loading import Scan, Source, parse_source, scan_corpus
+from retrieval.loading import Scan, Source, guarded, parse_source, scan_corpus
 from retrieval.locking import reload_lock
 from retrieval.models import Article, Chunk, Skipped
 from retrieval.store import IndexStore, ManifestEntry
@@ -274,15 +274,26 @@ def _batches(
     chunk_total = parsed = 0
     for source in sources:
         parsed += 1
-        result = parse_source(source)
+        result = guarded(source.path, _parse_and_chunk, source, chunk_words, overlap_words)
         if isinstance(result, Skipped):
             report.skipped.append(result)
             continue
-        chunks = chunk_article(result, chunk_words, overlap_words)
-        batch.append((result, chunks))
-        chunk_total += len(chunks)
+        batch.append(result)
+        chunk_total += len(result[1])
         if chunk_total >= _EMBED_BATCH_CHUNKS:
             yield batch, parsed
             batch, chunk_total, parsed = [], 0, 0
     if batch or parsed:
         yield batch, parsed
+
+
+def _parse_and_chunk(
+    source: Source, chunk_words: int, overlap_words: int
+) -> tuple[Article, list[Chunk]] | Skipped:
+    """Decode, clean, date and chunk one source, and check the store can take its text."""
+    article = parse_source(source)
+    if isinstance(article, Skipped):
+        return article
+    for value in (article.article_id, article.title, article.text, article.source, article.date):
+        (value or "").encode("utf-8")  # raises here, for this file only, not in the batch write
+    return article, chunk_article(article, chunk_words, overlap_words)

@@ -6,10 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from retrieval.embedding import Embedder
 from retrieval.store import IndexStore
 from retrieval.sync import SyncReport, sync_corpus
+
+# `make fuzz`: the fuzz tests at length (5 tests x 2,100 examples); `make test` keeps the default.
+settings.register_profile("fuzz", max_examples=2100, deadline=None)
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = PROJECT / "corpus"

@@ -205,3 +205,19 @@ def test_discord_logs_in_before_loading_the_models(
     assert main(["discord", "--index", str(tmp_path / "no-index")]) == 2
     message = capsys.readouterr().err.strip().splitlines()[-1]  # after discord.py's log lines
     assert "Cannot reach Discord" in message and "index" not in message.lower()
+
+
+def test_an_unknown_env_key_is_a_warning_naming_the_closest_setting(tmp_path: Path, capsys) -> None:
+    (tmp_path / ".env").write_text("RELEVANCE_TRESHOLD=0.2\n")
+    assert main(["status", "--index", str(tmp_path / "none")]) == 2  # no index: still warned
+    err = capsys.readouterr().err
+    assert err.startswith("warning: ") and "did you mean RELEVANCE_THRESHOLD?" in err
+
+
+def test_corpus_naming_a_file_says_so_and_names_its_folder(tmp_path: Path, capsys) -> None:
+    article = tmp_path / "articles" / "budget.txt"
+    article.parent.mkdir()
+    article.write_text("The council approved the budget.")
+    assert main(["ingest", "--corpus", str(article), "--index", str(tmp_path / "i")]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and f"--corpus {article.parent}" in err

@@ -138,3 +138,33 @@ def test_a_set_name_stands_for_its_tune_and_holdout_files(tmp_path: Path) -> Non
         tmp_path / "news_holdout.jsonl",
         other,
     ]
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"question": "Q?", "answer": ["A"], "type": "answerable"}, 'unknown field "answer"'),
+        ({"question": "Q?", "answer": ["A"], "type": "answerable"}, 'did you mean "answers"'),
+        ({"question": "Q?", "answers": [], "type": "unanswerabel"}, '"unanswerabel"'),
+        ({"question": "Q?", "answers": [], "type": "unanswerabel"}, 'did you mean "unanswerable"'),
+        ({"question": "Q?", "answers": "A", "type": "answerable"}, '"answers" must be a list'),
+        ({"question": "Q?", "answers": [], "type": "answerable"}, "needs at least one answer"),
+        ({"question": "", "answers": ["A"]}, '"question" must be a non-empty string'),
+    ],
+)
+def test_load_qa_stops_at_a_misspelt_field_or_value_with_the_line_number(
+    tmp_path: Path, record: dict, message: str
+) -> None:
+    path = tmp_path / "qa.jsonl"
+    good = {"question": "Fine?", "answers": ["yes"], "type": "answerable", "doc": "a.txt"}
+    path.write_text(json.dumps(good) + "\n" + json.dumps(record) + "\n")
+    with pytest.raises(BotError, match="qa.jsonl:2") as error:
+        load_qa(path)
+    assert message in str(error.value)
+
+
+def test_load_qa_accepts_every_field_the_shipped_sets_use(tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    record = {"id": "x", "question": "Q?", "answers": ["A"], "type": "answerable"}
+    path.write_text(json.dumps(record | {"doc": "a.txt", "near": "b.txt"}) + "\n")
+    assert [item.qid for item in load_qa(path)] == ["x"]

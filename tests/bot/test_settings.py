@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from bot.settings import Settings
+from bot.settings import Settings, UnknownSettingWarning
 from tests.conftest import PROJECT
 
 
@@ -40,3 +41,22 @@ def test_overlap_must_be_smaller_than_chunk(monkeypatch, tmp_path: Path) -> None
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValidationError, match="CHUNK_OVERLAP_WORDS"):
         Settings(chunk_words=40, chunk_overlap_words=40)
+
+
+def test_an_unknown_env_key_warns_with_the_closest_setting(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("RELEVANCE_TRESHOLD=0.2\nHF_HUB_OFFLINE=1\n")
+    with pytest.warns(UnknownSettingWarning) as caught:
+        settings = Settings()
+    messages = sorted(str(w.message) for w in caught)
+    assert "HF_HUB_OFFLINE" in messages[0] and "did you mean" not in messages[0]
+    assert "RELEVANCE_TRESHOLD" in messages[1] and "did you mean RELEVANCE_THRESHOLD" in messages[1]
+    assert settings.relevance_threshold == 0.38  # still ignored: only a warning
+
+
+def test_known_env_keys_give_no_warning(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("relevance_threshold=0.2\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Settings().relevance_threshold == 0.2

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -81,3 +83,27 @@ def test_offsets_always_slice_the_chunk_text(text: str, words: int, overlap: int
         assert chunk.text.strip() == chunk.text and chunk.text
     covered = "".join(text[c.start : c.end] for c in chunks)
     assert set(covered.split()) == set(text.split())
+
+
+@pytest.mark.parametrize("mark", ["!", ".", "?", "'", "!'"])
+@pytest.mark.parametrize("tail", ["", "x", " Next one."])
+def test_a_long_punctuation_run_splits_in_linear_time(mark: str, tail: str) -> None:
+    text = "It began " + mark * 20_000 + tail
+    started = time.process_time()
+    spans = split_sentences(text)
+    assert time.process_time() - started < 0.5
+    assert spans and all(text[s:e] == text[s:e].strip() for s, e in spans)
+    assert "".join(text[s:e] for s, e in spans).replace(" ", "") == text.replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Wow!!! Then more.", ["Wow!!!", "Then more."]),
+        ("Wait...x Now. Yes.", ["Wait...x Now.", "Yes."]),
+        ("He said \"go.'.' Now", ["He said \"go.'.'", "Now"]),
+        ("Stop?!) Fine.", ["Stop?!)", "Fine."]),
+    ],
+)  # fmt: skip
+def test_punctuation_runs_end_sentences_as_before(text: str, expected: list[str]) -> None:
+    assert _sentences(text) == expected

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from retrieval.cleaning import clean_article, make_title
@@ -104,3 +106,18 @@ def test_crlf_and_control_characters_are_normalised() -> None:
         "Headline here\r\n\r\nBody sentence with a\x07 bell in it, long enough to count."
     )
     assert clean.text == "Headline here\n\nBody sentence with a bell in it, long enough to count."
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Loading" + "." * 20_000 + "x",  # boilerplate "loading…" with a long tail
+        "1" + " " * 20_000 + "x",  # a temperature-like start with a long gap
+        "25" + " " * 10_000 + "°" + " " * 10_000 + "x",
+    ],
+)
+def test_furniture_patterns_take_linear_time_on_long_lines(line: str) -> None:
+    started = time.process_time()
+    clean = clean_article(f"{line}\n\nThe council approved the new budget on Tuesday evening.")
+    assert time.process_time() - started < 0.5
+    assert clean.text.endswith("The council approved the new budget on Tuesday evening.")

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from retrieval.errors import CorpusError
-from retrieval.loading import decode, parse_source, scan_corpus
+from retrieval.loading import decode, guarded, parse_source, scan_corpus
 from retrieval.models import Article, Skipped
 
 BODY = "The council approved the new budget on Tuesday after a long debate about schools."
@@ -134,3 +135,113 @@ def test_the_non_utf8_bbc_article_loads(tmp_path: Path) -> None:
     (tmp_path / "199.txt").write_bytes(bbc.read_bytes())
     articles, skipped = _articles(tmp_path)
     assert "fee for Mutu, a £15.8m" in articles["199.txt"].text and skipped == []
+
+
+def test_a_jsonl_line_nested_too_deeply_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    deep = "[" * 1000 + "]" * 1000  # 2 KB that json.loads cannot read without RecursionError
+    (tmp_path / "feed.jsonl").write_text(deep + "\n" + json.dumps({"text": BODY}) + "\n")
+    articles, skipped = _articles(tmp_path)
+    assert list(articles) == ["feed.jsonl#line-2"]
+    assert [s.path for s in skipped] == ["feed.jsonl:1"]
+    assert "nested too deeply" in skipped[0].reason
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_and_shown_readably(tmp_path: Path) -> None:
+    with open(os.path.join(os.fsencode(tmp_path), b"caf\xe9.txt"), "wb") as file:
+        file.write(BODY.encode())
+    (tmp_path / "good.txt").write_text(BODY)
+    articles, skipped = _articles(tmp_path)
+    assert list(articles) == ["good.txt"]
+    assert [s.path for s in skipped] == ["caf\\xe9.txt"]  # printable, unlike the raw name
+    assert "not valid UTF-8" in skipped[0].reason and "rename" in skipped[0].reason
+
+
+def test_jsonl_fields_with_lone_surrogates_become_storable_text(tmp_path: Path) -> None:
+    # JSON escapes for lone surrogates: json.loads turns them into str no store accepts
+    escaped = '{"id": "a\\ud800", "title": "T\\udfff", "url": "u\\udc80", "text": '
+    record = escaped + json.dumps(BODY) + "}"
+    (tmp_path / "feed.jsonl").write_text(record + "\n")
+    articles, skipped = _articles(tmp_path)
+    [article] = articles.values()
+    assert skipped == []
+    assert article.article_id == "feed.jsonl#a\ufffd" and article.title == "T\ufffd"
+    for value in (article.article_id, article.title, article.source, article.text):
+        value.encode("utf-8")
+
+
+def test_folders_nested_past_the_recursion_limit_stop_the_scan_with_a_clear_message(
+    tmp_path: Path,
+) -> None:
+    deepest = _nest_folders(tmp_path / "corpus", depth=1000)
+    try:
+        (deepest / "deep.txt").write_text(BODY)
+        with pytest.raises(CorpusError, match="nested too deeply"):
+            scan_corpus(tmp_path / "corpus", 1_000_000)
+    finally:
+        _remove_nested(tmp_path / "corpus", deepest)
+
+
+def _nest_folders(top: Path, depth: int) -> Path:
+    top.mkdir()
+    folder = top
+    for _ in range(depth):
+        folder = folder / "d"
+        folder.mkdir()
+    return folder
+
+
+def _remove_nested(top: Path, deepest: Path) -> None:
+    """Remove a folder chain from the bottom up (shutil.rmtree recurses and would fail)."""
+    for file in deepest.iterdir():
+        file.unlink()
+    folder = deepest
+    while folder != top.parent:
+        folder.rmdir()
+        folder = folder.parent
+
+
+def test_any_failure_in_one_files_step_becomes_a_skip_with_its_reason() -> None:
+    def broken() -> None:
+        raise ValueError("line one\nline two")
+
+    def too_deep() -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    assert guarded("a.txt", lambda: 7) == 7
+    skip = guarded("a.txt", broken)
+    assert skip.path == "a.txt" and "ValueError: line one line two" in skip.reason
+    assert "nested too deeply" in guarded("b.txt", too_deep).reason
+
+
+def test_a_binary_file_without_nul_bytes_is_skipped_by_its_share_of_control_bytes(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "blob.txt").write_bytes(bytes(range(1, 256)) * 40)  # no NUL in the first 8 KB
+    (tmp_path / "good.txt").write_text(BODY)
+    articles, skipped = _articles(tmp_path)
+    assert list(articles) == ["good.txt"]
+    assert [s.path for s in skipped] == ["blob.txt"] and "binary" in skipped[0].reason
+
+
+def test_text_with_a_few_control_characters_is_still_text(tmp_path: Path) -> None:
+    (tmp_path / "page.txt").write_text(f"{BODY}\f\n\x1b[0m{BODY}\n" * 5)
+    articles, skipped = _articles(tmp_path)
+    assert list(articles) == ["page.txt"] and skipped == []
+
+
+def test_one_bad_byte_keeps_a_utf8_file_utf8() -> None:
+    data = "Trump’s plan – a café".encode() + b"\x81" + b" for all."
+    assert decode(data) == "Trump’s plan – a café\ufffd for all."
+    assert decode("Trump’s".encode() + b"\xff") == "Trump’s\ufffd"
+
+
+def test_a_windows_1252_file_with_a_stray_utf8_pair_stays_windows_1252() -> None:
+    data = "Prices rise: £3 – café, naïve, déjà vu.".encode("cp1252") + "é".encode()
+    assert decode(data).startswith("Prices rise: £3 – café, naïve, déjà vu.")
+
+
+def test_a_corpus_path_that_is_a_file_names_the_folder_holding_it(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(BODY)
+    with pytest.raises(CorpusError, match="is a file, not a folder") as error:
+        scan_corpus(tmp_path / "a.txt", 1000)
+    assert f"--corpus {tmp_path}" in str(error.value)

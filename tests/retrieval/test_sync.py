@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -151,3 +152,29 @@ def test_interrupted_write_is_repaired_without_duplicates(seed_corpus, run_sync,
     assert _chunk_ids(index_dir) == expected
     with IndexStore(index_dir) as store:
         assert store.chunk_count() == sum(len(v) for v in expected.values())
+
+
+def _write_crashers(corpus: Path) -> None:
+    """One file for each input that used to stop a whole sync (issue 15, section 3)."""
+    (corpus / "odd_month.txt").write_text(f"1 ſep 2024\n\n{EXTRA}")
+    (corpus / "aprıl.txt").write_text(f"aprıl 3, 2024\n\n{EXTRA}")
+    deep = "[" * 1000 + "]" * 1000
+    (corpus / "feed.jsonl").write_text(f'{deep}\n{{"id": "x\\ud800", "text": "{EXTRA[17:-1]}"}}\n')
+    with open(os.path.join(os.fsencode(corpus), b"caf\xe9.txt"), "wb") as file:
+        file.write(EXTRA.encode())
+    (corpus / "bangs.txt").write_text("Budget cheered " + "!" * 40_000)
+
+
+def test_no_single_file_stops_a_sync(seed_corpus, run_sync, index_dir) -> None:
+    _write_crashers(seed_corpus)
+    report = run_sync(seed_corpus)
+    assert sorted(report.added) == sorted(
+        [*SEED_IDS, "odd_month.txt", "aprıl.txt", "feed.jsonl#x\ufffd", "bangs.txt"]
+    )
+    reasons = {skip.path: skip.reason for skip in report.skipped}
+    assert set(reasons) == {"feed.jsonl:1", "caf\\xe9.txt"}
+    assert "nested too deeply" in reasons["feed.jsonl:1"]
+    assert "not valid UTF-8" in reasons["caf\\xe9.txt"]
+    with IndexStore(index_dir) as store:
+        assert store.article("odd_month.txt").date == "2024-09-01"
+        assert store.chunks_of("feed.jsonl#x\ufffd")
