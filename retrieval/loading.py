@@ -223,24 +223,12 @@ def scan_corpus(corpus_dir: Path, max_bytes: int) -> Scan:
     """Read and fingerprint every article in the corpus, skipping bad files with a reason."""
     require_corpus_folder(corpus_dir)
     scan = Scan()
-    found = _discover_or_refuse(corpus_dir)
+    found = discover(corpus_dir)
     scan.skipped.extend(found.refused)
     scan.refused_paths.update(skip.path for skip in found.refused)
     for path in found.files:
         _scan_path(path, corpus_dir, max_bytes, scan)
     return scan
-
-
-def _discover_or_refuse(corpus_dir: Path) -> Discovery:
-    """All files to consider; a folder tree too deep to walk refuses the sync (index kept)."""
-    try:
-        return discover(corpus_dir)
-    except RecursionError:
-        raise CorpusError(
-            f"Folders in '{corpus_dir}' are nested too deeply to walk (hundreds of levels). "
-            "Move the deeply nested files nearer the top of the corpus folder, then sync again; "
-            "the index was left as it was."
-        ) from None
 
 
 def _scan_path(path: Path, corpus_dir: Path, max_bytes: int, scan: Scan) -> None:

@@ -169,14 +169,13 @@ def test_jsonl_fields_with_lone_surrogates_become_storable_text(tmp_path: Path) 
         value.encode("utf-8")
 
 
-def test_folders_nested_past_the_recursion_limit_stop_the_scan_with_a_clear_message(
-    tmp_path: Path,
-) -> None:
+def test_folders_nested_past_the_recursion_limit_are_read_like_any_other(tmp_path: Path) -> None:
     deepest = _nest_folders(tmp_path / "corpus", depth=1000)
     try:
         (deepest / "deep.txt").write_text(BODY)
-        with pytest.raises(CorpusError, match="nested too deeply"):
-            scan_corpus(tmp_path / "corpus", 1_000_000)
+        scan = scan_corpus(tmp_path / "corpus", 1_000_000)
+        assert [source.path.rsplit("/", 1)[-1] for source in scan.sources] == ["deep.txt"]
+        assert scan.skipped == []
     finally:
         _remove_nested(tmp_path / "corpus", deepest)
 
