@@ -122,8 +122,9 @@ class Engine:
         self.policy = policy
 
     def warm_up(self) -> None:
-        """Run the model once over the prompt every question starts with, so loading and
-        that first evaluation never count against a question's time budget."""
+        """Load both models and run the answer model once over the prompt every question
+        starts with, so none of that counts against the first question."""
+        self.searcher.embedder.embed(["warm up"])
         self.generator.warm_up(build_messages(self.prompts, "", []))
 
     def ask(self, text: str, on_text: TextCallback | None = None) -> Answer:

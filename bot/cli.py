@@ -179,9 +179,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Sync the index with the corpus folder and print a summary."""
     from retrieval.embedding import Embedder
 
-    require_corpus(settings)  # before the slow model load
-    print("Loading the embedding model…", file=sys.stderr)
-    embedder = Embedder(settings.embedding_model_path, settings.embed_batch_size)
+    require_corpus(settings)
+    embedder = Embedder(  # loads only if something changed
+        settings.embedding_model_path,
+        settings.embed_batch_size,
+        on_load=lambda: print("Loading the embedding model…", file=sys.stderr),
+    )
     with open_store(settings) as store, ProgressBar(enabled=not args.quiet) as bar:
         report = reload_corpus(
             settings,

