@@ -5,7 +5,7 @@ confidence score:
 - every quote is the stored article text at its offsets, checked before it is
   returned, and a shown answer carries at least one, holding the answer's words;
 - when retrieval finds nothing relevant the model is not asked;
-- article text that addresses the model is never shown to it (`bot/evidence.py`).
+- article text that gives the model orders is never shown to it (`bot/injection.py`).
 Between them, one calibrated confidence (`bot/signals.py`, `bot/confidence.py`)
 decides whether the model's answer is shown. When it is not, or the model is too
 slow, the reader gets the closest verified passage, marked as related, not as
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from bot import signals
 from bot.evidence import Evidence, headline_of, select_evidence
 from bot.generation import GenerationFailed, Generator, ModelTooSlow, Reply, TextCallback
+from bot.injection import InstructionExemplars
 from bot.policy import AnswerPolicy
 from bot.prompting import Prompts, build_messages
 from bot.question import Question, parse_question
@@ -120,11 +121,23 @@ class Engine:
         self.generator = generator
         self.prompts = prompts
         self.policy = policy
+        self._exemplars: InstructionExemplars | None = None
+
+    @property
+    def exemplars(self) -> InstructionExemplars:
+        """The instruction exemplars, embedded on first use with the search's own model."""
+        if self._exemplars is None:
+            self._exemplars = InstructionExemplars.embed(
+                self.prompts.injection_exemplars, self.searcher.embedder
+            )
+        return self._exemplars
 
     def warm_up(self) -> None:
         """Run the model once over the prompt every question starts with, so loading and
         that first evaluation never count against a question's time budget."""
         self.generator.warm_up(build_messages(self.prompts, "", []))
+        if self.searcher is not None:
+            _ = self.exemplars  # embedded now, not during the first question
 
     def ask(self, text: str, on_text: TextCallback | None = None) -> Answer:
         """Answer one question; `on_text` receives the model's answer as it streams."""
@@ -142,7 +155,7 @@ class Engine:
             if results.relevance < policy.relevance_threshold:
                 return self._abstain(question, timings, started, closest, "nothing relevant found")
             evidence = select_evidence(
-                question, results.passages, self.searcher.embedder, policy.evidence
+                question, results.passages, self.searcher.embedder, policy.evidence, self.exemplars
             )
             timings["evidence"] = _since(started) - timings["search"]
             related = self._verified(evidence[:1])
