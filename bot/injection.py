@@ -102,6 +102,8 @@ _ALWAYS = re.compile(
     r"\b(?:ignore|disregard|forget|overlook|override)\b.{0,30}\b(?:previous|prior|above|"
     r"earlier|preceding|all|your|any)\b.{0,20}\b(?:instructions|prompts?|rules|guidance|"
     r"sentences|paragraphs)\b|"
+    r"\b(?:ignore|disregard|forget|overlook)\s+(?:all\s+)?(?:the|these|those)\s+(?:instructions|"
+    r"sentences|paragraphs|lines|text)\s+(?:above|before|earlier)\b|"
     r"\byou are now\b|\bsystem prompt\b|\bas an ai\b|\bnew instructions? for\b|"
     r"\byour (?:new |only |real )?(?:task|job|role|instructions?) (?:is|are|has|have)\b|"
     r"^\W*(?:system|assistant|user)\s*:",

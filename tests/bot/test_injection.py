@@ -99,6 +99,13 @@ def test_meaning_alone_catches_an_order_with_no_order_pattern(
     assert ADDRESSED_MEANING_THRESHOLD < MEANING_THRESHOLD
 
 
+def test_an_order_dressed_as_reported_speech_is_still_an_order() -> None:
+    """Reported speech is exempt from the opening-verb rule, so the rest must still hold."""
+    dressed = f"{PLANTED[:-1]}, the editor said."
+    assert is_instruction(dressed, similarity=0.0)
+    assert instruction_targets(dressed) == ["PWNED"]  # and rule 2 would still refuse it
+
+
 @pytest.mark.parametrize(
     ("sentence", "targets"),
     [
