@@ -54,6 +54,12 @@ _VOCATIVE = re.compile(
     rf",\s*(?:dear\s+)?{_ADDRESSEE}\s*[,.!]",
     re.IGNORECASE,
 )
+# Naming an AI anywhere is a weak sign of an order ("It would be great if the assistant…").
+_AI_NAMED = re.compile(
+    r"\b(?:ai|a\.i\.|assistants?|chat\s?bots?|(?:large\s+)?language\s+models?|llms?)\b",
+    re.IGNORECASE,
+)
+_QUOTES = frozenset("\"'“”‘’")
 # Verbs that tell a model what to do with its answer or its rules.
 _DIRECTIVE = (
     r"(?:ignore|disregard|forget|overlook|skip|drop|override|reply|respond|answer|say|"
@@ -147,6 +153,8 @@ _TARGET_END = re.compile(
     re.IGNORECASE,
 )
 
+_NOT_TARGETS = frozenset(("it", "this", "that", "them", "the question", "a", "the"))
+
 
 @dataclass(frozen=True)
 class InstructionExemplars:
@@ -226,13 +234,6 @@ def speaks_to_someone(text: str) -> bool:
     return not quoted and re.search(r"\b(?:you|your)\b", text, re.IGNORECASE) is not None
 
 
-_QUOTES = frozenset("\"'“”‘’")
-_AI_NAMED = re.compile(
-    r"\b(?:ai|a\.i\.|assistants?|chat\s?bots?|(?:large\s+)?language\s+models?|llms?)\b",
-    re.IGNORECASE,
-)
-
-
 def is_instruction(text: str, similarity: float) -> bool:
     """Whether a sentence is an order to the model: by form, or by meaning.
 
@@ -268,9 +269,6 @@ def _said_by(text: str) -> list[str]:
     targets += [m["target"] for m in _CODE_TARGET.finditer(text)]
     cleaned = (t.strip("\"'“”‘’ ") for t in targets)
     return list(dict.fromkeys(t for t in cleaned if t and t.lower() not in _NOT_TARGETS))
-
-
-_NOT_TARGETS = frozenset(("it", "this", "that", "them", "the question", "a", "the"))
 
 
 def answer_is_target(answer: str, targets: list[str]) -> str | None:
