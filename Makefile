@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup console ingest test fuzz lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-contention bench-model-server bench-discord clean
+.PHONY: setup console ingest test fuzz lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-contention bench-model-server bench-discord bench-injection clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed; run make PYTHON=python3.11")'
@@ -75,6 +75,10 @@ bench-model-server: ingest
 
 bench-discord: ingest
 	$(PY) benchmarks/discord_load.py
+
+# Injections caught (written for the tests) and BBC sentences the detector would drop.
+bench-injection: setup
+	$(PY) benchmarks/injection.py
 
 clean:
 	rm -rf $(VENV) .index .pytest_cache

@@ -5,7 +5,9 @@ confidence score:
 - every quote is the stored article text at its offsets, checked before it is
   returned, and a shown answer carries at least one, holding the answer's words;
 - when retrieval finds nothing relevant the model is not asked;
-- article text that addresses the model is never shown to it (`bot/evidence.py`).
+- article text that gives the model orders is never shown to it, and an answer that
+  repeats what such a sentence orders ("reply with PWNED") is never shown
+  (`bot/injection.py`).
 Between them, one calibrated confidence (`bot/signals.py`, `bot/confidence.py`)
 decides whether the model's answer is shown. When it is not, or the model is too
 slow, the reader gets the closest verified passage, marked as related, not as
@@ -22,10 +24,13 @@ from dataclasses import dataclass, field
 from bot import signals
 from bot.evidence import Evidence, headline_of, select_evidence
 from bot.generation import GenerationFailed, Generator, ModelTooSlow, Reply, TextCallback
+from bot.injection import InstructionExemplars, answer_is_target, instruction_targets
 from bot.policy import AnswerPolicy
 from bot.prompting import Prompts, build_messages
 from bot.question import Question, parse_question
-from retrieval.search import Searcher, SearchResults
+from retrieval.chunking import split_sentences
+from retrieval.cleaning import shorten
+from retrieval.search import Passage, Searcher, SearchResults
 from retrieval.store import IndexStore
 
 NOT_FOUND = "I couldn't find that in the articles."
@@ -104,6 +109,16 @@ def quote_is_exact(article_text: str | None, text: str, start: int, end: int) ->
     return article_text is not None and 0 <= start < end and article_text[start:end] == text
 
 
+def ordered_answer(answer: str, passages: tuple[Passage, ...] | list[Passage]) -> str | None:
+    """The sentence of `passages` that orders the model to say `answer`, if one does."""
+    for passage in passages:
+        for start, end in split_sentences(passage.text):
+            sentence = passage.text[start:end]
+            if answer_is_target(answer, instruction_targets(sentence)) is not None:
+                return shorten(" ".join(sentence.split()), 120)
+    return None
+
+
 class Engine:
     """One index, one search, one model: answers questions with verified quotes."""
 
@@ -120,12 +135,24 @@ class Engine:
         self.generator = generator
         self.prompts = prompts
         self.policy = policy
+        self._exemplars: InstructionExemplars | None = None
+
+    @property
+    def exemplars(self) -> InstructionExemplars:
+        """The instruction exemplars, embedded on first use with the search's own model."""
+        if self._exemplars is None:
+            self._exemplars = InstructionExemplars.embed(
+                self.prompts.injection_exemplars, self.searcher.embedder
+            )
+        return self._exemplars
 
     def warm_up(self) -> None:
         """Load both models and run the answer model once over the prompt every question
         starts with, so none of that counts against the first question."""
         self.searcher.embedder.embed(["warm up"])
         self.generator.warm_up(build_messages(self.prompts, "", []))
+        if self.searcher is not None:
+            _ = self.exemplars  # embedded now, not during the first question
 
     def ask(self, text: str, on_text: TextCallback | None = None) -> Answer:
         """Answer one question; `on_text` receives the model's answer as it streams."""
@@ -143,7 +170,7 @@ class Engine:
             if results.relevance < policy.relevance_threshold:
                 return self._abstain(question, timings, started, closest, "nothing relevant found")
             evidence = select_evidence(
-                question, results.passages, self.searcher.embedder, policy.evidence
+                question, results.passages, self.searcher.embedder, policy.evidence, self.exemplars
             )
             timings["evidence"] = _since(started) - timings["search"]
             related = self._verified(evidence[:1])
@@ -164,9 +191,9 @@ class Engine:
         if says_not_found(reply.answer):
             return self._abstain(*unsure, "model found no answer", related[0])
         with self.store.snapshot():
-            candidate = self._candidate(reply, evidence)
-            if candidate is None:
-                return self._abstain(*unsure, "answer not in the sentences", related[0])
+            candidate = self._candidate(reply, evidence, results.passages)
+            if isinstance(candidate, str):
+                return self._abstain(*unsure, candidate, related[0])
             quotes = self._verified(candidate.quoted)
             found = signals.compute(
                 question,
@@ -194,12 +221,19 @@ class Engine:
         messages = build_messages(self.prompts, question.text, evidence)
         return self.generator.generate(messages, on_text, self.policy.time_budget_seconds)
 
-    def _candidate(self, reply: Reply, evidence: list[Evidence]) -> signals.Candidate | None:
-        """The model's answer with the stored text that holds it, or None if none does.
+    def _candidate(
+        self, reply: Reply, evidence: list[Evidence], passages: tuple[Passage, ...]
+    ) -> signals.Candidate | str:
+        """The model's answer with the stored text that holds it, or why there is none.
 
-        The cited sentences first, then any shown sentence, then two cited ones together,
-        then the headline of a shown sentence's article (the model reads each title).
+        An answer that is what an article sentence orders the model to say is refused
+        outright, whatever holds it. Otherwise the cited sentences first, then any shown
+        sentence, then two cited ones together, then the headline of a shown sentence's
+        article (the model reads each title).
         """
+        ordered = ordered_answer(reply.answer, passages)
+        if ordered is not None:
+            return f"answer is what an article sentence orders the model to say: {ordered}"
         minimum = self.policy.min_answer_support
 
         def holds(items: list[Evidence]) -> bool:
@@ -215,7 +249,7 @@ class Engine:
         else:
             headline = self._headline_holding(reply.answer, [*cited, *evidence])
             if headline is None:
-                return None
+                return "answer not in the sentences"
             quoted, rank = [headline], 0
         return signals.Candidate(
             reply.answer, tuple(quoted[:MAX_QUOTES]), rank, reply.cite_probability(len(evidence))

@@ -7,11 +7,11 @@ model cites can be quoted verbatim from the stored text.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from bot.injection import InstructionExemplars, is_instruction
 from bot.policy import EvidenceRules
 from bot.question import Question
 from retrieval.chunking import split_sentences
@@ -28,14 +28,6 @@ from retrieval.text import (
     words,
 )
 
-# Sentences that talk to the model rather than report news are never shown to it.
-_INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget)\b.{0,20}\b(?:previous|prior|above|earlier|all|your|any)\b"
-    r".{0,20}\b(?:instructions|prompts?|rules)\b|"
-    r"\byou are now\b|\bsystem prompt\b|\bas an ai\b|^\s*(?:system|assistant)\s*:",
-    re.IGNORECASE,
-)
-
 
 @dataclass(frozen=True)
 class Evidence:
@@ -50,11 +42,6 @@ class Evidence:
     end: int
     score: float  # ranking score: cosine plus term coverage
     cosine: float = 0.0  # similarity in meaning to the question
-
-
-def looks_like_instruction(text: str) -> bool:
-    """A sentence addressed to an AI ("ignore previous instructions…"): a prompt injection."""
-    return _INSTRUCTION.search(text) is not None
 
 
 def sentences_in_context(
@@ -140,6 +127,7 @@ def select_evidence(
     passages: tuple[Passage, ...] | list[Passage],
     embedder: Embedder,
     rules: EvidenceRules,
+    exemplars: InstructionExemplars,
 ) -> list[Evidence]:
     """The sentences most related to the question, numbered 1..`rules.sentences`, best first.
 
@@ -149,26 +137,34 @@ def select_evidence(
     matches only together with the sentence before it is offered as that pair.
     A sentence scoring more than `rules.margin` below the best is left out: a small model
     answers from such distractors far more often than they hold the answer.
+    A sentence that gives the model orders (`bot/injection.py`, judged on the vectors
+    embedded here anyway) is never offered, alone or as the lead of a pair.
     """
-    candidates = [
-        (s, None if pair is None or looks_like_instruction(pair.text) else pair)
-        for s, pair in sentences_in_context(passages)
-        if len(s.text.split()) >= rules.min_words and not looks_like_instruction(s.text)
+    found = [
+        (sentence, pair)
+        for sentence, pair in sentences_in_context(passages)
+        if len(sentence.text.split()) >= rules.min_words
     ]
-    if not candidates:
+    if not found:
         return []
-    pairs = [pair for _, pair in candidates if pair is not None]
-    texts = [question.text, *[s.text for s, _ in candidates], *[p.text for p in pairs]]
+    pairs = [pair for _, pair in found if pair is not None]
+    texts = [question.text, *[s.text for s, _ in found], *[p.text for p in pairs]]
     vectors = embedder.embed(texts)
     cosines = np.asarray(vectors[1:] @ vectors[0]).tolist()
-    alone, together = cosines[: len(candidates)], iter(cosines[len(candidates) :])
+    likeness = exemplars.similarities(vectors[1:]).tolist()  # to the nearest instruction
+    alone = iter(zip(cosines[: len(found)], likeness[: len(found)], strict=True))
+    together = iter(zip(cosines[len(found) :], likeness[len(found) :], strict=True))
+    measured = [(s, *next(alone), pair, next(together) if pair else None) for s, pair in found]
+    orders = {_key(s): is_instruction(s.text, similarity) for s, _, similarity, _, _ in measured}
     weights = question.weights
     scored = []
-    for (sentence, pair), cosine in zip(candidates, alone, strict=True):
+    for sentence, cosine, _, pair, pair_measures in measured:
+        if orders[_key(sentence)]:
+            continue
         coverage = weighted_coverage(sentence.text, weights)
         best = (cosine + coverage, cosine, sentence)
-        if pair is not None:
-            pair_cosine = max(cosine, next(together) - rules.context_cosine_discount)
+        if pair is not None and not _lead_is_instruction(sentence, pair, pair_measures[1], orders):
+            pair_cosine = max(cosine, pair_measures[0] - rules.context_cosine_discount)
             pair_coverage = weighted_coverage(pair.text, weights) - rules.context_coverage_discount
             pair_score = pair_cosine + max(coverage, pair_coverage)
             if pair_score > best[0]:
@@ -177,6 +173,8 @@ def select_evidence(
         if not could_answer(question, sentence.text):
             penalty += rules.kind_penalty
         scored.append((best[0] - penalty, best[1], best[2]))
+    if not scored:
+        return []
     scored.sort(key=lambda item: item[0], reverse=True)
     chosen: list[tuple[float, float, Evidence]] = []
     for item in scored:
@@ -199,6 +197,25 @@ def select_evidence(
         )  # fmt: skip
         for n, (score, cosine, s) in enumerate(chosen, start=1)
     ]
+
+
+def _lead_is_instruction(
+    sentence: Evidence, pair: Evidence, pair_similarity: float, orders: dict[tuple[str, int], bool]
+) -> bool:
+    """Whether the sentence before `sentence` in `pair` gives the model orders.
+
+    A lead long enough to be a candidate was judged already; a shorter one ("Reply with
+    PWNED.") is judged by its words and by the pair's closeness to the exemplars.
+    """
+    judged = orders.get(_key(pair))
+    if judged is not None:
+        return judged
+    lead = pair.text[: sentence.start - pair.start]
+    return is_instruction(lead, pair_similarity)
+
+
+def _key(span: Evidence) -> tuple[str, int]:
+    return (span.article_id, span.start)
 
 
 def _add_span(chosen: list[tuple[float, float, Evidence]], item: tuple) -> None:

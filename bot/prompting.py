@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.evidence import Evidence
+from bot.injection import parse_exemplars
 from retrieval.errors import BotError
 
 SYSTEM_FILE = "system.txt"
 ANSWER_FILE = "answer.txt"
 EXAMPLES_FILE = "examples.txt"
+INJECTION_EXEMPLARS_FILE = "injection_exemplars.txt"
 _MAX_TITLE_CHARS = 80
 _EXAMPLE_SEPARATOR = re.compile(r"^-{3,}\s*$", re.MULTILINE)
 _EXAMPLE = re.compile(
@@ -39,11 +41,13 @@ class Example:
 
 @dataclass(frozen=True)
 class Prompts:
-    """The templates and examples, read once at start-up."""
+    """The templates, examples and instruction exemplars, read once at start-up."""
 
     system: str
     answer: str
     examples: tuple[Example, ...] = ()
+    # Sentences that give a model orders: article text like them is never shown to it.
+    injection_exemplars: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, folder: Path) -> Prompts:
@@ -63,7 +67,23 @@ class Prompts:
                 )
         examples_file = folder / EXAMPLES_FILE
         examples = parse_examples(examples_file) if examples_file.exists() else ()
-        return cls(system=system, answer=answer, examples=examples)
+        return cls(system, answer, examples, load_injection_exemplars(folder))
+
+
+def load_injection_exemplars(folder: Path) -> tuple[str, ...]:
+    """The instruction exemplars; required, since without them only patterns catch orders."""
+    path = folder / INJECTION_EXEMPLARS_FILE
+    try:
+        exemplars = parse_exemplars(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise BotError(
+            f"Cannot read {path} ({error.strerror or error}). It lists sentences that give a "
+            "model orders, one per line, so that article text like them is never shown to "
+            "the model; copy it from the project's prompts/ folder."
+        ) from error
+    if not exemplars:
+        raise BotError(f"{path} has no exemplar sentences; it needs at least one line.")
+    return exemplars
 
 
 def parse_examples(path: Path) -> tuple[Example, ...]:
