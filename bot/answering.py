@@ -147,12 +147,11 @@ class Engine:
         return self._exemplars
 
     def warm_up(self) -> None:
-        """Load both models and run the answer model once over the prompt every question
-        starts with, so none of that counts against the first question."""
-        self.searcher.embedder.embed(["warm up"])
+        """Load both models, embed the instruction exemplars and run the answer model once
+        over the prompt every question starts with, so none of that counts against the
+        first question."""
+        _ = self.exemplars  # loads the embedding model too
         self.generator.warm_up(build_messages(self.prompts, "", []))
-        if self.searcher is not None:
-            _ = self.exemplars  # embedded now, not during the first question
 
     def ask(self, text: str, on_text: TextCallback | None = None) -> Answer:
         """Answer one question; `on_text` receives the model's answer as it streams."""
