@@ -52,6 +52,9 @@ TOWN_UNANSWERABLE = [
     "Which engineering firm designed the Alder footbridge?",
 ]
 
+# The sync settings every test index is built with (the defaults of a small index).
+TEST_SYNC = {"chunk_words": 120, "chunk_overlap_words": 30, "max_article_bytes": 5_000_000}
+
 
 def write_town_corpus(folder: Path) -> Path:
     """The invented local-news articles, written into `folder`."""
@@ -118,9 +121,7 @@ def _index_once(corpus: Path, index: Path, embedder: Embedder) -> Path:
             corpus,
             store,
             embedder,
-            chunk_words=120,
-            chunk_overlap_words=30,
-            max_article_bytes=5_000_000,
+            **TEST_SYNC,
         )
     return index
 

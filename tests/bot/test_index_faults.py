@@ -23,7 +23,7 @@ from retrieval.errors import BotError, IndexUnavailable
 from retrieval.store import IndexStore
 from retrieval.sync import sync_corpus
 from tests.bot.conftest import ScriptedGenerator
-from tests.conftest import PROJECT, TOWN_ARTICLES, write_town_corpus
+from tests.conftest import PROJECT, TEST_SYNC, TOWN_ARTICLES, write_town_corpus
 
 pytestmark = pytest.mark.slow
 QUESTION = "Who leads the council in Glenfield?"
@@ -39,9 +39,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, embedder) -> tuple[Path, Pat
             corpus,
             store,
             embedder,
-            chunk_words=120,
-            chunk_overlap_words=30,
-            max_article_bytes=5_000_000,
+            **TEST_SYNC,
         )
     return corpus, index
 
@@ -137,9 +135,7 @@ def test_a_full_disk_at_commit_gives_one_line_and_keeps_the_old_index(
                 corpus,
                 store,
                 embedder,
-                chunk_words=120,
-                chunk_overlap_words=30,
-                max_article_bytes=5_000_000,
+                **TEST_SYNC,
                 force=True,  # the copied corpus is another folder; only the disk is at issue
             )
     message = str(full.value)

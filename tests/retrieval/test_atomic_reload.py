@@ -17,6 +17,7 @@ from retrieval.errors import IndexBusy
 from retrieval.locking import reload_lock
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
+from tests.conftest import TEST_SYNC
 from tests.retrieval.reload_support import (
     assert_consistent,
     ingest_command,
@@ -58,8 +59,7 @@ def test_readers_see_the_old_index_or_the_new_one_never_a_mix(
             from retrieval.sync import sync_corpus
 
             report = sync_corpus(
-                seed_corpus, store, embedder, chunk_words=120, chunk_overlap_words=30,
-                max_article_bytes=5_000_000,
+                seed_corpus, store, embedder, **TEST_SYNC,
             )  # fmt: skip
         finally:
             done.set()

@@ -18,6 +18,7 @@ from retrieval.errors import IndexUnavailable
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
 from retrieval.vectors import ChromaServer
+from tests.conftest import TEST_SYNC
 from tests.loopback import free_port, serving
 from tests.retrieval.reload_support import (
     assert_consistent,
@@ -57,8 +58,7 @@ def test_server_index_searches_exactly_like_the_embedded_one(
 
     with IndexStore(tmp_path / "index", chroma_server) as remote:
         sync_corpus(
-            seed_corpus, remote, embedder, chunk_words=120, chunk_overlap_words=30,
-            max_article_bytes=5_000_000,
+            seed_corpus, remote, embedder, **TEST_SYNC,
         )  # fmt: skip
         with IndexStore(seed_index) as local:
             for question in QUESTIONS:
@@ -100,8 +100,7 @@ def test_an_embedded_index_moves_to_the_server_with_one_ingest(
     shutil.copytree(seed_index, moved, ignore=shutil.ignore_patterns("chroma", "*.lock"))
     with IndexStore(moved, chroma_server) as store:
         report = sync_corpus(
-            SEED_CORPUS, store, embedder, chunk_words=120, chunk_overlap_words=30,
-            max_article_bytes=5_000_000,
+            SEED_CORPUS, store, embedder, **TEST_SYNC,
         )  # fmt: skip
         assert len(report.updated) == 5 and report.chunks_written == store.chunk_count()
     assert_consistent(moved, 5, chroma_server)
@@ -168,8 +167,7 @@ def test_a_server_that_stops_answering_mid_use_is_a_clear_error_not_a_hang(
     through = ChromaServer("127.0.0.1", relay.port, timeout=1.0)
     with IndexStore(tmp_path / "index", through) as store:
         sync_corpus(
-            seed_corpus, store, embedder, chunk_words=120, chunk_overlap_words=30,
-            max_article_bytes=5_000_000,
+            seed_corpus, store, embedder, **TEST_SYNC,
         )  # fmt: skip
         searcher = Searcher(store, embedder)
         assert searcher.search("council budget", 4).passages  # answering normally

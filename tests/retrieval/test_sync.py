@@ -10,6 +10,7 @@ import pytest
 
 from retrieval.chunking import split_sentences
 from retrieval.store import IndexStore
+from tests.conftest import TEST_SYNC
 from tests.seed_expectations import FURNITURE, split_raw
 
 pytestmark = pytest.mark.slow
@@ -52,8 +53,7 @@ def test_an_unchanged_corpus_never_loads_the_embedding_model(
     fresh = Embedder()
     with IndexStore(index_dir) as store:
         report = sync_corpus(
-            seed_corpus, store, fresh, chunk_words=120, chunk_overlap_words=30,
-            max_article_bytes=5_000_000,
+            seed_corpus, store, fresh, **TEST_SYNC,
         )  # fmt: skip
     assert report.unchanged == 5 and not fresh.loaded
 

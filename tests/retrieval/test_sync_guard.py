@@ -13,7 +13,7 @@ import pytest
 from retrieval.errors import SyncRefused
 from retrieval.store import IndexStore
 from retrieval.sync import SyncReport, sync_corpus
-from tests.conftest import TOWN_ARTICLES, write_town_corpus
+from tests.conftest import TEST_SYNC, TOWN_ARTICLES, write_town_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -28,9 +28,7 @@ def sync(embedder, index_dir: Path):
                 corpus,
                 store,
                 embedder,
-                chunk_words=120,
-                chunk_overlap_words=30,
-                max_article_bytes=5_000_000,
+                **TEST_SYNC,
                 force=force,
             )
 
