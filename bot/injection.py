@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.embedding import Embedder
+from retrieval.text import words
 
 # Cosine to the nearest exemplar (all-MiniLM-L6-v2, unit vectors) at or above which a
 # sentence is an order by meaning alone. Chosen on the 43,847 BBC sentences, whose
@@ -286,4 +287,4 @@ def answer_is_target(answer: str, targets: list[str]) -> str | None:
 
 
 def _normalise(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
+    return " ".join(words(text))

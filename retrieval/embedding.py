@@ -64,6 +64,7 @@ class Embedder:
                 f"{BUNDLED_EMBEDDING_NAME}."
             )
         self.path = path
+        self._declared_dimension = declared_dimension(path)  # read once, not per sync
         self.name = BUNDLED_EMBEDDING_NAME if model_path is None else path.name
         self.batch_size = batch_size
         self.texts_embedded = 0  # how much work was done, for sync reports and tests
@@ -86,9 +87,8 @@ class Embedder:
     def dimension(self) -> int:
         """The length of every vector: read from the model folder's files when they say it
         plainly, else from the loaded model."""
-        declared = declared_dimension(self.path)
-        if declared is not None and self._model is None:
-            return declared
+        if self._declared_dimension is not None and self._model is None:
+            return self._declared_dimension
         model = self._loaded_model()
         # get_sentence_embedding_dimension was renamed in sentence-transformers 6.
         dimension_of = (

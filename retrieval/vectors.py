@@ -51,7 +51,6 @@ def open_chroma(index_dir: Path, server: ChromaServer | None = None):  # noqa: A
             host=server.host, port=server.port, ssl=server.ssl, settings=settings
         )
         _limit_wait(client, server.timeout)
-        client.heartbeat()
     except Exception as error:  # connection refused, DNS, TLS, wrong service, no reply...
         raise IndexUnavailable(
             f"Cannot reach the Chroma server at {server}: {error}. Start it with "
