@@ -80,7 +80,7 @@ def main() -> int:
 
         embedder.seconds = 0.0
         warm = sync()
-        assert warm.chunks_written == 0, "an unchanged corpus must embed nothing"
+        assert warm.sentences_embedded == 0, "an unchanged corpus must embed nothing"
         print(f"unchanged re-sync     {warm.seconds:8.2f} s   (target <= 2 s)")
         for skip in cold.skipped:
             print(f"  skipped {skip.path}: {skip.reason}")

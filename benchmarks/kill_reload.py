@@ -40,7 +40,10 @@ def check(index: Path, at_least: int) -> tuple[int, int]:
         assert articles >= at_least, f"{articles} articles, expected at least {at_least}"
         ids = [c.chunk_id for aid in store.manifest() for c in store.chunks_of(aid)]
         assert len(ids) == chunks, "an article lost its chunks"
-        assert len(store.vectors(ids)) == chunks, "a chunk lost its vector"
+        held = store.sentences_in(ids)
+        assert len(held) == chunks, "a chunk lost its sentences"
+        sentences = sorted({sid for rows in held.values() for sid, _, _ in rows})
+        assert len(store.vectors(sentences)) == len(sentences), "a sentence lost its vector"
     return articles, chunks
 
 

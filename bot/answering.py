@@ -169,7 +169,12 @@ class Engine:
             if results.relevance < policy.relevance_threshold:
                 return self._abstain(question, timings, started, closest, "nothing relevant found")
             evidence = select_evidence(
-                question, results.passages, self.searcher.embedder, policy.evidence, self.exemplars
+                question,
+                results.passages,
+                self.searcher.embedder,
+                policy.evidence,
+                self.exemplars,
+                results.query_vector,
             )
             timings["evidence"] = _since(started) - timings["search"]
             related = self._verified(evidence[:1])

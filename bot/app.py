@@ -117,6 +117,7 @@ def status_info(settings: Settings, store: IndexStore) -> dict:
         "corpus_dir": str(settings.corpus_dir),
         "articles": store.article_count(),
         "chunks": store.chunk_count(),
+        "sentences": store.sentence_count(),
         "vectors": _vectors_status(store),
         "embedding_model": config.get("embedding_model"),
         "chunk_words": config.get("chunk_words"),

@@ -195,7 +195,11 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             on_wait=_say,
             force=args.force,
         )
-        totals = {"articles": store.article_count(), "chunks": store.chunk_count()}
+        totals = {
+            "articles": store.article_count(),
+            "chunks": store.chunk_count(),
+            "sentences": store.sentence_count(),
+        }
     if args.json:
         print(json.dumps(report_dict(report) | totals, indent=2))
         return 0
@@ -227,7 +231,7 @@ def report_dict(report) -> dict:  # noqa: ANN001 - SyncReport, imported lazily
         "removed": report.removed,
         "unchanged": report.unchanged,
         "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
-        "chunks_embedded": report.chunks_written,
+        "sentences_embedded": report.sentences_embedded,
         "rebuilt": report.rebuilt,
         "seconds": round(report.seconds, 3),
     }

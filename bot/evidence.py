@@ -44,6 +44,14 @@ class Evidence:
     cosine: float = 0.0  # similarity in meaning to the question
 
 
+def _sentence_spans(passage: Passage) -> list[tuple[int, int]]:
+    """The passage's sentences as offsets into its text: the stored ones (the very spans
+    that were embedded at ingest) when search passed them on, else split here."""
+    if passage.sentences:
+        return [(s.start - passage.start, s.end - passage.start) for s in passage.sentences]
+    return split_sentences(passage.text)
+
+
 def sentences_in_context(
     passages: tuple[Passage, ...] | list[Passage],
 ) -> list[tuple[Evidence, Evidence | None]]:
@@ -59,7 +67,7 @@ def sentences_in_context(
     for rank, passage in enumerate(passages):
         previous: int | None = None
         headline = words(passage.title)
-        for start, end in split_sentences(passage.text):
+        for start, end in _sentence_spans(passage):
             if words(passage.text[start:end]) == headline:
                 previous = None  # the prompt shows the title beside every sentence anyway
                 continue
@@ -128,6 +136,7 @@ def select_evidence(
     embedder: Embedder,
     rules: EvidenceRules,
     exemplars: InstructionExemplars,
+    query_vector: np.ndarray | None = None,
 ) -> list[Evidence]:
     """The sentences most related to the question, numbered 1..`rules.sentences`, best first.
 
@@ -139,6 +148,9 @@ def select_evidence(
     answers from such distractors far more often than they hold the answer.
     A sentence that gives the model orders (`bot/injection.py`, judged on the vectors
     embedded here anyway) is never offered, alone or as the lead of a pair.
+
+    With the search's `query_vector` and the passages' stored sentence vectors, nothing
+    is embedded here: a pair's vector is the normalised sum of its two sentences'.
     """
     found = [
         (sentence, pair)
@@ -148,10 +160,9 @@ def select_evidence(
     if not found:
         return []
     pairs = [pair for _, pair in found if pair is not None]
-    texts = [question.text, *[s.text for s, _ in found], *[p.text for p in pairs]]
-    vectors = embedder.embed(texts)
-    cosines = np.asarray(vectors[1:] @ vectors[0]).tolist()
-    likeness = exemplars.similarities(vectors[1:]).tolist()  # to the nearest instruction
+    query, vectors = _vectors(question.text, found, pairs, passages, embedder, query_vector)
+    cosines = np.asarray(vectors @ query).tolist()
+    likeness = exemplars.similarities(vectors).tolist()  # to the nearest instruction
     alone = iter(zip(cosines[: len(found)], likeness[: len(found)], strict=True))
     together = iter(zip(cosines[len(found) :], likeness[len(found) :], strict=True))
     measured = [(s, *next(alone), pair, next(together) if pair else None) for s, pair in found]
@@ -197,6 +208,39 @@ def select_evidence(
         )  # fmt: skip
         for n, (score, cosine, s) in enumerate(chosen, start=1)
     ]
+
+
+def _vectors(
+    question: str,
+    found: list[tuple[Evidence, Evidence | None]],
+    pairs: list[Evidence],
+    passages: tuple[Passage, ...] | list[Passage],
+    embedder: Embedder,
+    query_vector: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The question's vector, and one row per sentence then per pair, all unit length."""
+    stored = {
+        (passage.article_id, sentence.start): sentence.vector
+        for passage in passages
+        for sentence in passage.sentences
+    }
+    spans = [s for s, _ in found]
+    leads = [(p.article_id, p.start) for p in pairs]
+    if (
+        query_vector is not None
+        and all(_key(s) in stored for s in spans)
+        and all(lead in stored for lead in leads)
+    ):
+        rows = [stored[_key(s)] for s in spans]
+        ends = [stored[_key(s)] for s, pair in found if pair is not None]
+        rows += [_unit(stored[lead] + end) for lead, end in zip(leads, ends, strict=True)]
+        return np.asarray(query_vector), np.asarray(rows, dtype=np.float32)
+    vectors = embedder.embed([question, *[s.text for s in spans], *[p.text for p in pairs]])
+    return vectors[0], vectors[1:]
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
 
 def _lead_is_instruction(

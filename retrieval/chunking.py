@@ -1,5 +1,8 @@
 """Split clean article text into sentences and sentence-aligned chunks with exact offsets.
 
+Sentences are what is embedded (each exactly once); chunks are windows of whole
+neighbouring sentences, what search ranks and what the full-text index holds.
+
 Every span here is a pair of character offsets into the article's clean text,
 so `text[start:end]` is always the passage itself. Later stages quote by
 offsets, which is what makes quotes verifiable.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from retrieval.models import Article, Chunk
+from retrieval.models import Article, Chunk, Sentence
 
 Span = tuple[int, int]
 
@@ -83,13 +86,22 @@ def _word_pieces(text: str, span: Span, max_words: int) -> list[Span]:
     ]
 
 
-def chunk_spans(text: str, chunk_words: int, overlap_words: int) -> list[Span]:
-    """Group sentences into chunks of about `chunk_words` words, overlapping by whole sentences."""
-    pieces = [
+def sentence_spans(text: str, max_words: int) -> list[Span]:
+    """The sentences of `text`, a sentence longer than `max_words` cut into word windows."""
+    return [
         piece
         for sentence in split_sentences(text)
-        for piece in _word_pieces(text, sentence, chunk_words)
+        for piece in _word_pieces(text, sentence, max_words)
     ]
+
+
+def chunk_spans(text: str, chunk_words: int, overlap_words: int) -> list[Span]:
+    """Group sentences into chunks of about `chunk_words` words, overlapping by whole sentences.
+
+    Chunk boundaries are `sentence_spans(text, chunk_words)` boundaries, so every such
+    sentence lies wholly inside each chunk that holds any of it.
+    """
+    pieces = sentence_spans(text, chunk_words)
     counts = [len(text[start:end].split()) for start, end in pieces]
     spans: list[Span] = []
     first = 0
@@ -121,4 +133,19 @@ def chunk_article(article: Article, chunk_words: int, overlap_words: int) -> lis
             end=end,
         )
         for index, (start, end) in enumerate(chunk_spans(article.text, chunk_words, overlap_words))
+    ]
+
+
+def sentences_of(article: Article, max_words: int) -> list[Sentence]:
+    """The article's sentences as embedded; ids derive from article id and content."""
+    return [
+        Sentence(
+            sentence_id=f"{article.article_id}::{article.fingerprint[:12]}::s{index}",
+            article_id=article.article_id,
+            index=index,
+            text=article.text[start:end],
+            start=start,
+            end=end,
+        )
+        for index, (start, end) in enumerate(sentence_spans(article.text, max_words))
     ]

@@ -36,6 +36,30 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Sentence:
+    """A sentence of an article (a long one cut into word windows): the unit that is embedded.
+
+    `text == article.text[start:end]`; every sentence lies inside the chunks around it.
+    """
+
+    sentence_id: str
+    article_id: str
+    index: int
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class SplitArticle:
+    """An article with the chunks search ranks and the sentences that are embedded."""
+
+    article: Article
+    chunks: tuple[Chunk, ...]
+    sentences: tuple[Sentence, ...]
+
+
+@dataclass(frozen=True)
 class Skipped:
     """A file (or a line of a .jsonl file) that was not indexed, and why."""
 

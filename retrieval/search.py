@@ -1,7 +1,8 @@
 """Question to ranked passages: dense + BM25 fused, de-duplicated, with a relevance signal.
 
-Dense search (Chroma) finds paraphrases; lexical search (SQLite FTS5, BM25)
-finds names, figures and exact phrases. Their rankings are fused with
+Dense search (Chroma, over every sentence's vector) finds paraphrases; a passage
+is as close to the question as its closest sentence. Lexical search (SQLite FTS5,
+BM25, over passages) finds names, figures and exact phrases. Their rankings are fused with
 reciprocal rank fusion, and the fused candidates are re-scored with two
 features both sides can be measured on: cosine similarity to the question and
 IDF-weighted coverage of the question's terms (score = RRF_WEIGHT * RRF + cosine
@@ -20,20 +21,42 @@ mentions scores low even when its topic is close.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import numpy as np
 
 from retrieval.embedding import Embedder
 from retrieval.lexical import match_expression, query_terms
 from retrieval.store import IndexStore
 from retrieval.text import words
 
+
+class _HasText(Protocol):
+    text: str
+
+
+T = TypeVar("T", bound=_HasText)
 MODES = ("hybrid", "dense", "lexical")
 DEFAULT_CANDIDATES = 30
 RRF_K = 60
 DUPLICATE_JACCARD = 0.6
 RRF_WEIGHT = 30.0
+# Dense sentence hits asked for per passage wanted: a passage often has several near the top.
+SENTENCES_PER_PASSAGE = 4
 # Relevance = COSINE_WEIGHT * cosine + (1 - COSINE_WEIGHT) * coverage; calibrated on eval/.
 COSINE_WEIGHT = 0.7
+
+
+@dataclass(frozen=True)
+class PassageSentence:
+    """A sentence of a found passage, with its stored vector: evidence selection reads
+    these instead of embedding the sentences again for every question."""
+
+    start: int  # offsets into the article's stored clean text
+    end: int
+    cosine: float  # similarity in meaning to the question
+    vector: np.ndarray = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,7 @@ class Passage:
     relevance: float  # 0..1, comparable across questions
     chunk_id: str = ""
     date: str | None = None
+    sentences: tuple[PassageSentence, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -58,6 +82,7 @@ class SearchResults:
 
     question: str
     passages: tuple[Passage, ...]
+    query_vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def relevance(self) -> float:
@@ -74,6 +99,23 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int = RRF_K) -> dict[st
     return scores
 
 
+def rank_by_best_sentence(
+    hits: list[tuple[str, float]], holding: dict[str, list[str]], limit: int
+) -> list[tuple[str, float]]:
+    """Passages in the order of their closest sentence, with that sentence's cosine.
+
+    `hits` are sentence ids with cosines, best first; `holding` names the passages
+    each sentence lies in.
+    """
+    ranked: dict[str, float] = {}
+    for sentence_id, cosine in hits:
+        for chunk_id in holding.get(sentence_id, ()):
+            ranked.setdefault(chunk_id, cosine)
+        if len(ranked) >= limit:
+            break
+    return list(ranked.items())[:limit]
+
+
 def word_set(text: str) -> frozenset[str]:
     """The distinct lower-cased words of a text."""
     return frozenset(words(text))
@@ -84,9 +126,9 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def drop_near_duplicates(passages: list[Passage], threshold: float, limit: int) -> list[Passage]:
+def drop_near_duplicates(passages: list[T], threshold: float, limit: int) -> list[T]:
     """The first `limit` passages in order, skipping any too similar to one already kept."""
-    kept: list[tuple[Passage, frozenset[str]]] = []
+    kept: list[tuple[T, frozenset[str]]] = []
     for passage in passages:
         words = word_set(passage.text)
         if all(jaccard(words, other) < threshold for _, other in kept):
@@ -129,7 +171,9 @@ class Searcher:
         rankings: list[list[str]] = []
         cosines: dict[str, float] = {}
         if mode in ("hybrid", "dense"):
-            dense = self.store.dense_query(vector, self.candidates)
+            hits = self.store.dense_query(vector, self.candidates * SENTENCES_PER_PASSAGE)
+            holding = self.store.chunks_holding([sid for sid, _ in hits])
+            dense = rank_by_best_sentence(hits, holding, self.candidates)
             cosines.update(dense)
             rankings.append([cid for cid, _ in dense])
         if mode in ("hybrid", "lexical") and terms:
@@ -140,8 +184,8 @@ class Searcher:
             return SearchResults(question, ())
         candidates = list(fused)
         missing = [cid for cid in candidates if cid not in cosines]
-        for cid, stored in self.store.vectors(missing).items():
-            cosines[cid] = float(stored @ vector)
+        for cid, sentences in self._sentences(missing, vector).items():
+            cosines[cid] = max(s.cosine for s in sentences)
         coverage = self._coverage(terms, candidates)
         if mode == "hybrid":
             score = {
@@ -152,6 +196,10 @@ class Searcher:
             score = fused  # a single ranking: keep its own order, for honest baselines
         order = sorted(candidates, key=score.__getitem__, reverse=True)
         rows = self.store.passages(order)
+        kept = drop_near_duplicates(
+            [rows[cid] for cid in order if cid in rows], DUPLICATE_JACCARD, k
+        )
+        sentences = self._sentences([row.chunk_id for row in kept], vector)
         passages = [
             Passage(
                 article_id=row.article_id,
@@ -160,15 +208,32 @@ class Searcher:
                 text=row.text,
                 start=row.start,
                 end=row.end,
-                score=round(score[cid], 6),
-                relevance=self._relevance(cosines.get(cid, 0.0), coverage.get(cid, 0.0)),
-                chunk_id=cid,
+                score=round(score[row.chunk_id], 6),
+                relevance=self._relevance(
+                    cosines.get(row.chunk_id, 0.0), coverage.get(row.chunk_id, 0.0)
+                ),
+                chunk_id=row.chunk_id,
                 date=row.date,
+                sentences=tuple(sentences.get(row.chunk_id, ())),
             )
-            for cid in order
-            if (row := rows.get(cid)) is not None
+            for row in kept
         ]
-        return SearchResults(question, tuple(drop_near_duplicates(passages, DUPLICATE_JACCARD, k)))
+        return SearchResults(question, tuple(passages), vector)
+
+    def _sentences(
+        self, chunk_ids: list[str], vector: np.ndarray
+    ) -> dict[str, list[PassageSentence]]:
+        """Each passage's sentences with their stored vectors and cosine to `vector`."""
+        spans = self.store.sentences_in(chunk_ids)
+        vectors = self.store.vectors(sorted({sid for rows in spans.values() for sid, _, _ in rows}))
+        return {
+            cid: [
+                PassageSentence(start, end, float(vectors[sid] @ vector), vectors[sid])
+                for sid, start, end in rows
+                if sid in vectors
+            ]
+            for cid, rows in spans.items()
+        }
 
     def _relevance(self, cosine: float, coverage: float) -> float:
         mixed = self.cosine_weight * max(cosine, 0.0) + (1 - self.cosine_weight) * coverage

@@ -1,18 +1,19 @@
-"""The index on disk: article texts and chunks in SQLite, chunk vectors in Chroma.
+"""The index on disk: article texts, chunks and sentences in SQLite, sentence vectors in Chroma.
 
 `articles.sqlite` is the source of truth. It keeps each article's full clean text
 (so any quote can be checked against it), the fingerprint of its source (so
 unchanged files are never re-embedded), the index configuration (so a different
-embedding model or chunking never mixes vectors), and every chunk with an FTS5
-full-text index for lexical (BM25) search. Chroma (embedded in the index folder,
-or a server) holds one vector per chunk id.
+embedding model or chunking never mixes vectors), every chunk with an FTS5
+full-text index for lexical (BM25) search, and every sentence's offsets. Chroma
+(embedded in the index folder, or a server) holds one vector per sentence id: each
+sentence is embedded once, and a chunk is scored from the sentences it holds.
 
 Reloads are atomic. A sync first adds the new vectors to Chroma, where nobody
-sees them yet (readers only accept chunk ids SQLite lists), then switches
+sees them yet (readers only accept sentence ids SQLite lists), then switches
 everything in one SQLite transaction, and only then deletes vectors nothing refers
 to. A reader therefore sees the old index or the new one, never a mix; a process
 killed part-way leaves the old index whole, and its vectors are reused by the
-next sync (chunk ids name the article version, so they never change meaning).
+next sync (sentence ids name the article version, so they never change meaning).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import numpy as np
 
 from retrieval.errors import IndexUnavailable
 from retrieval.locking import EmbeddedIndexLock
-from retrieval.models import Article, Chunk
+from retrieval.models import Article, Chunk, Sentence, SplitArticle
 from retrieval.vectors import ChromaServer, open_chroma, server_fault
 
 T = TypeVar("T")
@@ -63,7 +64,14 @@ CREATE TABLE IF NOT EXISTS chunks (
     end         INTEGER NOT NULL,
     text        TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+CREATE INDEX IF NOT EXISTS chunks_by_article_start ON chunks(article_id, start);
+CREATE TABLE IF NOT EXISTS sentences (
+    sentence_id TEXT PRIMARY KEY,
+    article_id  TEXT NOT NULL,
+    start       INTEGER NOT NULL,
+    end         INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_id, start);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
 );
@@ -152,6 +160,21 @@ def index_fault(error: sqlite3.DatabaseError, index_dir: Path) -> IndexUnavailab
             "the error stays, delete the folder and run `python -m bot ingest` to rebuild it."
         )
     return None
+
+
+def _article_row(split: SplitArticle) -> tuple:
+    """The `articles` table row of an article just indexed."""
+    a = split.article
+    return (
+        a.article_id,
+        a.path,
+        a.fingerprint,
+        a.title,
+        a.source,
+        a.date,
+        a.text,
+        len(split.chunks),
+    )
 
 
 def _read_only(index_dir: Path) -> bool:
@@ -341,8 +364,13 @@ class IndexStore:
         return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 
     @_locked
+    def sentence_count(self) -> int:
+        """How many sentences are indexed (each has a vector)."""
+        return self._db.execute("SELECT COUNT(*) FROM sentences").fetchone()[0]
+
+    @_locked
     def vector_count(self) -> int:
-        """How many vectors the active collection holds (equals `chunk_count` after a sync)."""
+        """How many vectors the active collection holds (equals `sentence_count` after a sync)."""
         active = self._active()
         return active.count() if active is not None else 0
 
@@ -353,15 +381,15 @@ class IndexStore:
         Without `open_vectors`, only what needs no Chroma is checked (for `status`, which
         must not claim the embedded vectors of a running bot).
         """
-        chunks = self.chunk_count()
-        if chunks == 0:
+        sentences = self.sentence_count()
+        if sentences == 0:
             return None
         folder = self.index_dir / "chroma"
         if self.chroma_server is None and not folder.is_dir():
             return f"the vector folder {folder} is gone"
-        vectors = self.vector_count() if open_vectors else chunks
-        if vectors < chunks:
-            return f"only {vectors} of the {chunks} passages have a vector"
+        vectors = self.vector_count() if open_vectors else sentences
+        if vectors < sentences:
+            return f"only {vectors} of the {sentences} sentences have a vector"
         return None
 
     @_locked
@@ -377,7 +405,7 @@ class IndexStore:
     # -- searching ----------------------------------------------------------------
     @_locked
     def dense_query(self, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
-        """Indexed chunk ids nearest to `vector`, with cosine similarity, best first.
+        """Indexed sentence ids nearest to `vector`, with cosine similarity, best first.
 
         Vectors a reload has added but not yet committed are skipped, so the query
         asks for more until it has `limit` indexed ones (or the collection is exhausted).
@@ -392,8 +420,8 @@ class IndexStore:
                 include=["distances"],
             )
             pairs = list(zip(got["ids"][0], got["distances"][0], strict=True))
-            indexed = self._indexed_ids([cid for cid, _ in pairs])
-            found = [(cid, 1.0 - dist) for cid, dist in pairs if cid in indexed]
+            indexed = self._indexed_ids([sid for sid, _ in pairs])
+            found = [(sid, 1.0 - dist) for sid, dist in pairs if sid in indexed]
             if len(found) >= limit or asked >= count:
                 return found[:limit]
             asked = min(count, asked * 2)
@@ -454,15 +482,49 @@ class IndexStore:
         return {row[0]: StoredPassage(*row) for row in rows}
 
     @_locked
-    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The stored embedding of each chunk id."""
-        active = self._active()
-        if not chunk_ids or active is None:
+    def chunks_holding(self, sentence_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The chunk ids each sentence lies in (two, where chunks overlap)."""
+        if not sentence_ids:
             return {}
-        got = active.get(ids=list(chunk_ids), include=["embeddings"])
+        marks = ",".join("?" * len(sentence_ids))
+        rows = self._db.execute(
+            "SELECT s.sentence_id, c.chunk_id FROM sentences s JOIN chunks c "
+            "ON c.article_id = s.article_id AND c.start <= s.start AND s.end <= c.end "
+            f"WHERE s.sentence_id IN ({marks}) ORDER BY c.start",
+            tuple(sentence_ids),
+        ).fetchall()
+        holding: dict[str, list[str]] = {}
+        for sentence_id, chunk_id in rows:
+            holding.setdefault(sentence_id, []).append(chunk_id)
+        return holding
+
+    @_locked
+    def sentences_in(self, chunk_ids: Sequence[str]) -> dict[str, list[tuple[str, int, int]]]:
+        """Each chunk's sentences as (sentence id, start, end) in article offsets, in order."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._db.execute(
+            "SELECT c.chunk_id, s.sentence_id, s.start, s.end FROM chunks c JOIN sentences s "
+            "ON s.article_id = c.article_id AND c.start <= s.start AND s.end <= c.end "
+            f"WHERE c.chunk_id IN ({marks}) ORDER BY s.start",
+            tuple(chunk_ids),
+        ).fetchall()
+        found: dict[str, list[tuple[str, int, int]]] = {}
+        for chunk_id, sentence_id, start, end in rows:
+            found.setdefault(chunk_id, []).append((sentence_id, start, end))
+        return found
+
+    @_locked
+    def vectors(self, sentence_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored embedding of each sentence id."""
+        active = self._active()
+        if not sentence_ids or active is None:
+            return {}
+        got = active.get(ids=list(sentence_ids), include=["embeddings"])
         return {
-            cid: np.asarray(vec, dtype=np.float32)
-            for cid, vec in zip(got["ids"], got["embeddings"], strict=True)
+            sid: np.asarray(vec, dtype=np.float32)
+            for sid, vec in zip(got["ids"], got["embeddings"], strict=True)
         }
 
     # -- writing (a sync calls these while holding the reload lock) -----------------
@@ -479,25 +541,28 @@ class IndexStore:
         return name
 
     @_locked
-    def vector_ids(self, collection: str, chunk_ids: Sequence[str]) -> set[str]:
-        """Those of `chunk_ids` that already have a vector in `collection` (reusable)."""
+    def vector_ids(self, collection: str, sentence_ids: Sequence[str]) -> set[str]:
+        """Those of `sentence_ids` that already have a vector in `collection` (reusable)."""
         found: set[str] = set()
         target = self._collection(collection)
-        for at in range(0, len(chunk_ids), _ID_PAGE):
-            found.update(target.get(ids=list(chunk_ids[at : at + _ID_PAGE]), include=[])["ids"])
+        for at in range(0, len(sentence_ids), _ID_PAGE):
+            page = list(sentence_ids[at : at + _ID_PAGE])
+            found.update(target.get(ids=page, include=[])["ids"])
         return found
 
     @_locked
-    def add_vectors(self, collection: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """Add chunk vectors to `collection`; invisible to readers until `commit` lists them."""
+    def add_vectors(
+        self, collection: str, sentences: Sequence[Sentence], vectors: np.ndarray
+    ) -> None:
+        """Add sentence vectors to `collection`; invisible to readers until `commit` lists them."""
         target = self._collection(collection)
         size = self._client.get_max_batch_size()
-        for at in range(0, len(chunks), size):
-            part = chunks[at : at + size]
+        for at in range(0, len(sentences), size):
+            part = sentences[at : at + size]
             target.upsert(
-                ids=[chunk.chunk_id for chunk in part],
+                ids=[sentence.sentence_id for sentence in part],
                 embeddings=np.asarray(vectors[at : at + size], dtype=np.float32),
-                metadatas=[{"article_id": chunk.article_id} for chunk in part],
+                metadatas=[{"article_id": sentence.article_id} for sentence in part],
             )
 
     @_locked
@@ -505,7 +570,7 @@ class IndexStore:
         self,
         collection: str,
         config: dict,
-        written: Sequence[tuple[Article, Sequence[Chunk]]],
+        written: Sequence[SplitArticle],
         removed: Sequence[str],
         *,
         replace_all: bool = False,
@@ -514,30 +579,35 @@ class IndexStore:
         """Switch to the new state in one transaction: readers see all of it or none of it."""
         if self._db.in_transaction:  # a snapshot of our own must not swallow the switch
             self._db.execute("COMMIT")
-        changed = [(article.article_id,) for article, _ in written] + [(aid,) for aid in removed]
+        changed = [(split.article.article_id,) for split in written] + [(aid,) for aid in removed]
         meta = {"config": json.dumps(config, sort_keys=True), "collection": collection}
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             if replace_all:
-                self._db.execute("DELETE FROM chunks")
-                self._db.execute("DELETE FROM articles")
-            self._db.executemany("DELETE FROM chunks WHERE article_id = ?", changed)
-            self._db.executemany("DELETE FROM articles WHERE article_id = ?", changed)
+                for table in ("chunks", "sentences", "articles"):
+                    self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+            for table in ("chunks", "sentences", "articles"):
+                self._db.executemany(f"DELETE FROM {table} WHERE article_id = ?", changed)  # noqa: S608
             self._db.executemany(
                 "INSERT INTO chunks (chunk_id, article_id, idx, start, end, text) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (c.chunk_id, c.article_id, c.index, c.start, c.end, c.text)
-                    for _, chunks in written
-                    for c in chunks
+                    for split in written
+                    for c in split.chunks
+                ],
+            )
+            self._db.executemany(
+                "INSERT INTO sentences (sentence_id, article_id, start, end) VALUES (?, ?, ?, ?)",
+                [
+                    (s.sentence_id, s.article_id, s.start, s.end)
+                    for split in written
+                    for s in split.sentences
                 ],
             )
             self._db.executemany(
                 "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (a.article_id, a.path, a.fingerprint, a.title, a.source, a.date, a.text, len(c))
-                    for a, c in written
-                ],
+                [_article_row(split) for split in written],
             )
             self._db.executemany(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
@@ -546,16 +616,16 @@ class IndexStore:
 
     @_locked
     def articles_missing_vectors(self) -> set[str]:
-        """Indexed articles some of whose chunks have no vector (e.g. a new Chroma server)."""
-        if self.vector_count() == self.chunk_count():
+        """Indexed articles some of whose sentences have no vector (e.g. a new Chroma server)."""
+        if self.vector_count() == self.sentence_count():
             return set()
         have = self._all_vector_ids()
-        rows = self._db.execute("SELECT chunk_id, article_id FROM chunks").fetchall()
-        return {article_id for chunk_id, article_id in rows if chunk_id not in have}
+        rows = self._db.execute("SELECT sentence_id, article_id FROM sentences").fetchall()
+        return {article_id for sentence_id, article_id in rows if sentence_id not in have}
 
     @_locked
     def collect_garbage(self) -> int:
-        """Delete vectors no indexed chunk refers to, and collections of old configurations."""
+        """Delete vectors no indexed sentence refers to, and collections of old configurations."""
         active_name = self.get_meta("collection")
         prefix = f"chunks-{self.get_meta('index_uid')}-"
         for existing in self._client.list_collections():
@@ -569,7 +639,7 @@ class IndexStore:
         active = self._active()
         if active is None:
             return 0
-        indexed = {row[0] for row in self._db.execute("SELECT chunk_id FROM chunks")}
+        indexed = {row[0] for row in self._db.execute("SELECT sentence_id FROM sentences")}
         orphans = sorted(self._all_vector_ids() - indexed)
         for at in range(0, len(orphans), _ID_PAGE):
             active.delete(ids=orphans[at : at + _ID_PAGE])
@@ -598,11 +668,12 @@ class IndexStore:
             found.update(active.get(include=[], limit=_ID_PAGE, offset=offset)["ids"])
         return found
 
-    def _indexed_ids(self, chunk_ids: Sequence[str]) -> set[str]:
-        if not chunk_ids:
+    def _indexed_ids(self, sentence_ids: Sequence[str]) -> set[str]:
+        if not sentence_ids:
             return set()
-        marks = ",".join("?" * len(chunk_ids))
+        marks = ",".join("?" * len(sentence_ids))
         rows = self._db.execute(
-            f"SELECT chunk_id FROM chunks WHERE chunk_id IN ({marks})", tuple(chunk_ids)
+            f"SELECT sentence_id FROM sentences WHERE sentence_id IN ({marks})",
+            tuple(sentence_ids),
         )
         return {row[0] for row in rows}

@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from retrieval.chunking import chunk_article
+from retrieval.chunking import chunk_article, sentences_of
 from retrieval.embedding import Embedder
 from retrieval.errors import SyncRefused
 from retrieval.loading import Scan, Source, guarded, parse_source, scan_corpus
 from retrieval.locking import reload_lock
-from retrieval.models import Article, Chunk, Skipped
+from retrieval.models import Skipped, SplitArticle
 from retrieval.store import IndexStore, ManifestEntry
 
 # Bump when cleaning or chunking code changes what is stored: the index then rebuilds.
-PIPELINE_VERSION = 2  # 2: vectors per configuration, committed through SQLite
-_EMBED_BATCH_CHUNKS = 256
+PIPELINE_VERSION = 3  # 2: vectors per configuration, committed through SQLite; 3: per sentence
+_EMBED_BATCH_SENTENCES = 1024
 _NAMES_SHOWN = 10  # articles named per kind of change in a summary
 FORCE_HINT = (
     "If that is what you want, run it again with --force (`python -m bot ingest --force`; "
@@ -69,7 +69,7 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     skipped: list[Skipped] = field(default_factory=list)
-    chunks_written: int = 0  # chunks embedded now (vectors left by a killed run are reused)
+    sentences_embedded: int = 0  # embedded now (vectors left by a killed run are reused)
     rebuilt: bool = False
     seconds: float = 0.0
 
@@ -78,7 +78,7 @@ class SyncReport:
         line = (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
             f"{self.unchanged} unchanged, {len(self.skipped)} skipped "
-            f"({self.chunks_written} chunks embedded in {self.seconds:.1f} s)"
+            f"({self.sentences_embedded} sentences embedded in {self.seconds:.1f} s)"
         )
         return ("Rebuilt the index from scratch: " + line) if self.rebuilt else line
 
@@ -200,15 +200,16 @@ def _sync_locked(
     for batch, parsed in _batches(
         plan.to_index, config.chunk_words, config.chunk_overlap_words, report
     ):
-        chunks = [chunk for _, article_chunks in batch for chunk in article_chunks]
-        have = store.vector_ids(collection, [chunk.chunk_id for chunk in chunks])
-        todo = [chunk for chunk in chunks if chunk.chunk_id not in have]
+        sentences = [sentence for split in batch for sentence in split.sentences]
+        have = store.vector_ids(collection, [sentence.sentence_id for sentence in sentences])
+        todo = [sentence for sentence in sentences if sentence.sentence_id not in have]
         if todo:
-            store.add_vectors(collection, todo, embedder.embed([chunk.text for chunk in todo]))
-        report.chunks_written += len(todo)
-        for article, _ in batch:
-            is_new = article.article_id in plan.new_ids or rebuild
-            (report.added if is_new else report.updated).append(article.article_id)
+            store.add_vectors(collection, todo, embedder.embed([s.text for s in todo]))
+        report.sentences_embedded += len(todo)
+        for split in batch:
+            article_id = split.article.article_id
+            is_new = article_id in plan.new_ids or rebuild
+            (report.added if is_new else report.updated).append(article_id)
         written.extend(batch)
         done += parsed
         if on_progress:
@@ -260,40 +261,44 @@ def articles_lost(scan: Scan, indexed: dict[str, ManifestEntry]) -> list[str]:
     return sorted(article_id for article_id in indexed if article_id not in kept)
 
 
-Batch = list[tuple[Article, list[Chunk]]]
+Batch = list[SplitArticle]
 
 
 def _batches(
     sources: list[Source], chunk_words: int, overlap_words: int, report: SyncReport
 ) -> Iterator[tuple[Batch, int]]:
-    """Parse and chunk sources, yielding groups big enough to embed efficiently.
+    """Parse and split sources, yielding groups big enough to embed efficiently.
 
     Each group comes with how many sources it covers (skipped ones included), for progress.
     """
     batch: Batch = []
-    chunk_total = parsed = 0
+    sentence_total = parsed = 0
     for source in sources:
         parsed += 1
-        result = guarded(source.path, _parse_and_chunk, source, chunk_words, overlap_words)
+        result = guarded(source.path, _parse_and_split, source, chunk_words, overlap_words)
         if isinstance(result, Skipped):
             report.skipped.append(result)
             continue
         batch.append(result)
-        chunk_total += len(result[1])
-        if chunk_total >= _EMBED_BATCH_CHUNKS:
+        sentence_total += len(result.sentences)
+        if sentence_total >= _EMBED_BATCH_SENTENCES:
             yield batch, parsed
-            batch, chunk_total, parsed = [], 0, 0
+            batch, sentence_total, parsed = [], 0, 0
     if batch or parsed:
         yield batch, parsed
 
 
-def _parse_and_chunk(
+def _parse_and_split(
     source: Source, chunk_words: int, overlap_words: int
-) -> tuple[Article, list[Chunk]] | Skipped:
-    """Decode, clean, date and chunk one source, and check the store can take its text."""
+) -> SplitArticle | Skipped:
+    """Decode, clean, date and split one source, and check the store can take its text."""
     article = parse_source(source)
     if isinstance(article, Skipped):
         return article
     for value in (article.article_id, article.title, article.text, article.source, article.date):
         (value or "").encode("utf-8")  # raises here, for this file only, not in the batch write
-    return article, chunk_article(article, chunk_words, overlap_words)
+    return SplitArticle(
+        article,
+        tuple(chunk_article(article, chunk_words, overlap_words)),
+        tuple(sentences_of(article, chunk_words)),
+    )

@@ -32,7 +32,10 @@ def test_ingest_then_status_json(seed_corpus: Path, index_dir: Path, capsys) -> 
     assert main(["ingest", "--corpus", str(seed_corpus), "--index", str(index_dir), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert len(summary["added"]) == 5 and summary["skipped"] == []
-    assert summary["articles"] == 5 and summary["chunks"] == summary["chunks_embedded"] > 0
+    assert (
+        summary["articles"] == 5
+        and summary["sentences"] == summary["sentences_embedded"] > summary["chunks"] > 0
+    )
 
     assert main(["status", "--index", str(index_dir), "--json"]) == 0
     status = json.loads(capsys.readouterr().out)

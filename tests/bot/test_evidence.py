@@ -7,7 +7,9 @@ from bot.evidence import could_answer, headline_of, select_evidence, sentences_i
 from bot.injection import InstructionExemplars, imperative_instruction
 from bot.policy import EvidenceRules
 from bot.question import Question, parse_question
-from retrieval.search import Passage
+from retrieval.search import Passage, Searcher
+from retrieval.store import IndexStore
+from tests.conftest import TOWN_QUESTIONS
 
 ARTICLE = (
     "Broadband in the UK gathers pace. According to BT, more than 95% of UK homes can "
@@ -129,3 +131,36 @@ def test_the_headline_is_quotable_only_when_the_text_opens_with_it() -> None:
     assert headline is not None and (headline.start, headline.end) == (0, 22)
     assert text[headline.start : headline.end] == headline.text == "Broadband gathers pace"
     assert headline_of(sentence, "More than 95% of UK homes can get broadband.") is None
+
+
+class CountingEmbedder:
+    """The real embedding model, counting the texts it is asked to embed."""
+
+    def __init__(self, embedder) -> None:  # noqa: ANN001 - retrieval.embedding.Embedder
+        self.inner, self.texts = embedder, 0
+        self.name = embedder.name
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question,gold", TOWN_QUESTIONS)
+def test_stored_sentence_vectors_replace_embedding_at_question_time(
+    town_index, embedder, question: str, gold: str
+) -> None:
+    counting = CountingEmbedder(embedder)
+    with IndexStore(town_index) as store:
+        searcher = Searcher(store, embedder)
+        parsed = parse_question(question, searcher.term_weights)
+        results = searcher.search(parsed.text, k=4)
+        rules = EvidenceRules(sentences=3, margin=0.4)
+        stored = select_evidence(
+            parsed, results.passages, counting, rules, PATTERNS_ONLY, results.query_vector
+        )
+        assert counting.texts == 0  # only the search embedded (the question, once)
+        embedded = select_evidence(parsed, results.passages, counting, rules, PATTERNS_ONLY)
+        assert counting.texts > 0
+    assert gold in stored[0].text
+    assert stored[0].text == embedded[0].text  # the same best sentence either way

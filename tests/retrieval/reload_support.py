@@ -58,14 +58,18 @@ def reopened(index_dir: Path, server: ChromaServer | None = None) -> IndexStore:
 
 
 def assert_consistent(index_dir: Path, articles: int, server: ChromaServer | None = None) -> None:
-    """Every article has its chunks, every chunk a vector, and no vector is left over."""
+    """Every article has its chunks, every chunk its sentences, every sentence a vector,
+    and no vector is left over."""
     with reopened(index_dir, server) as store:
         assert store.article_count() == articles
-        assert store.vector_count() == store.chunk_count() > 0
+        assert store.vector_count() == store.sentence_count() > store.chunk_count() > 0
         for article_id in store.manifest():
             chunks = store.chunks_of(article_id)
             assert chunks, article_id
-            assert set(store.vectors([c.chunk_id for c in chunks])) == {c.chunk_id for c in chunks}
+            held = store.sentences_in([c.chunk_id for c in chunks])
+            assert set(held) == {c.chunk_id for c in chunks}, article_id
+            ids = {sentence_id for rows in held.values() for sentence_id, _, _ in rows}
+            assert set(store.vectors(sorted(ids))) == ids, article_id
 
 
 def run_ingests_at_once(

@@ -77,7 +77,7 @@ def test_sigkill_mid_ingest_keeps_the_old_index_and_the_next_ingest_completes(
 ) -> None:
     run_sync(seed_corpus)
     with IndexStore(index_dir) as store:
-        old_chunks = store.chunk_count()
+        old_chunks, old_sentences = store.chunk_count(), store.sentence_count()
     write_articles(seed_corpus, GENERATED)
 
     ingest = subprocess.Popen(
@@ -109,7 +109,9 @@ def test_sigkill_mid_ingest_keeps_the_old_index_and_the_next_ingest_completes(
     assert finished.returncode == 0, finished.stderr
     summary = json.loads(finished.stdout)
     assert len(summary["added"]) == GENERATED
-    assert 0 < summary["chunks_embedded"] < summary["chunks"] - old_chunks  # staged work reused
+    assert (
+        0 < summary["sentences_embedded"] < summary["sentences"] - old_sentences
+    )  # staged work reused
     assert_consistent(index_dir, SEED_ARTICLES + GENERATED)
 
 
@@ -127,7 +129,7 @@ def test_two_ingests_at_once_on_an_embedded_index_take_turns_or_one_is_refused(
     if sorted(codes) == [0, 0]:
         summaries = [json.loads(out) for _, out, _ in results]
         assert sorted(len(s["added"]) for s in summaries) == [0, GENERATED // 2]
-        assert min(s["chunks_embedded"] for s in summaries) == 0  # no work done twice
+        assert min(s["sentences_embedded"] for s in summaries) == 0  # no work done twice
     else:
         assert sorted(codes) == [0, 2], errors
         refused = errors[codes.index(2)]
@@ -152,5 +154,5 @@ def test_lost_vectors_are_re_embedded_by_the_next_sync(
         store._client.delete_collection(store.get_meta("collection"))
     report = run_sync(seed_corpus)
     assert sorted(report.updated) == sorted(first.added)
-    assert report.chunks_written == first.chunks_written
+    assert report.sentences_embedded == first.sentences_embedded
     assert_consistent(index_dir, SEED_ARTICLES)

@@ -79,7 +79,7 @@ def test_processes_share_a_server_index_and_their_reloads_take_turns(
         assert [code for code, _, _ in results] == [0, 0], [err for _, _, err in results]
         summaries = [json.loads(out) for _, out, _ in results]
         assert sorted(len(s["added"]) for s in summaries) == [0, 45]
-        assert min(s["chunks_embedded"] for s in summaries) == 0  # no work done twice
+        assert min(s["sentences_embedded"] for s in summaries) == 0  # no work done twice
         assert any("Waiting for it to finish" in err for _, _, err in results)
 
         found = Searcher(reader, embedder).search(
@@ -102,7 +102,7 @@ def test_an_embedded_index_moves_to_the_server_with_one_ingest(
         report = sync_corpus(
             SEED_CORPUS, store, embedder, **TEST_SYNC,
         )  # fmt: skip
-        assert len(report.updated) == 5 and report.chunks_written == store.chunk_count()
+        assert len(report.updated) == 5 and report.sentences_embedded == store.sentence_count()
     assert_consistent(moved, 5, chroma_server)
 
 

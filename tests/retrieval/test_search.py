@@ -10,6 +10,7 @@ from retrieval.search import (
     Passage,
     Searcher,
     drop_near_duplicates,
+    rank_by_best_sentence,
     reciprocal_rank_fusion,
 )
 from retrieval.store import IndexStore
@@ -116,3 +117,29 @@ def test_syndicated_copies_do_not_crowd_the_results(
     texts = [p.text for p in results.passages]
     assert sum("forty million pounds" in t for t in texts) == 1
     assert results.passages[0].article_id.startswith("site-")
+
+
+def test_a_passage_ranks_by_its_closest_sentence() -> None:
+    hits = [("s9", 0.9), ("s1", 0.8), ("s2", 0.7), ("s5", 0.6)]
+    holding = {"s9": ["c3"], "s1": ["c1", "c2"], "s2": ["c1"], "s5": ["c4"]}
+    ranked = rank_by_best_sentence(hits, holding, limit=3)
+    assert ranked == [("c3", 0.9), ("c1", 0.8), ("c2", 0.8)]  # c1 keeps its best, not s2's
+
+
+@pytest.mark.slow
+def test_found_passages_carry_their_stored_sentence_vectors(
+    seed_searcher: Searcher, embedder
+) -> None:
+    results = seed_searcher.search("What did the charity give money for?", k=3)
+    assert results.passages and results.query_vector is not None
+    for passage in results.passages:
+        assert passage.sentences, passage.chunk_id
+        spans = [(s.start, s.end) for s in passage.sentences]
+        assert spans == sorted(spans) and passage.start <= spans[0][0] < spans[-1][1] <= passage.end
+        texts = [
+            passage.text[s.start - passage.start : s.end - passage.start] for s in passage.sentences
+        ]
+        fresh = embedder.embed(texts)  # the vectors stored at ingest are these sentences'
+        for sentence, vector in zip(passage.sentences, fresh, strict=True):
+            assert float(sentence.vector @ vector) > 0.99
+            assert sentence.cosine == pytest.approx(float(sentence.vector @ results.query_vector))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from retrieval.chunking import split_sentences
+from retrieval.chunking import sentences_of, split_sentences
 from retrieval.store import IndexStore
 from tests.conftest import TEST_SYNC
 from tests.seed_expectations import FURNITURE, split_raw
@@ -29,7 +30,7 @@ def test_first_sync_indexes_every_seed_article(seed_corpus, run_sync, index_dir)
     assert (report.updated, report.removed, report.skipped) == ([], [], [])
     with IndexStore(index_dir) as store:
         assert store.article_count() == 5
-        assert store.chunk_count() == report.chunks_written > 5
+        assert store.sentence_count() == report.sentences_embedded > 5
 
 
 def test_unchanged_corpus_embeds_nothing(seed_corpus, run_sync, embedder, index_dir) -> None:
@@ -38,7 +39,7 @@ def test_unchanged_corpus_embeds_nothing(seed_corpus, run_sync, embedder, index_
     embedded_before = embedder.texts_embedded
     report = run_sync(seed_corpus)
     assert (report.added, report.updated, report.removed) == ([], [], [])
-    assert report.unchanged == 5 and report.chunks_written == 0
+    assert report.unchanged == 5 and report.sentences_embedded == 0
     assert embedder.texts_embedded == embedded_before
     assert _chunk_ids(index_dir) == before_ids
 
@@ -66,7 +67,8 @@ def test_added_article_is_the_only_one_embedded(seed_corpus, run_sync, index_dir
     assert report.added == ["sub/new.txt"] and report.unchanged == 5
     with IndexStore(index_dir) as store:
         assert store.article("sub/new.txt").title == "Budget approved"
-        assert report.chunks_written == len(store.chunks_of("sub/new.txt")) == 1
+        assert len(store.chunks_of("sub/new.txt")) == 1
+        assert report.sentences_embedded == len(sentences_of(store.article("sub/new.txt"), 120)) > 1
 
 
 def test_changed_article_is_replaced_and_others_untouched(seed_corpus, run_sync, index_dir) -> None:
@@ -93,7 +95,7 @@ def test_deleted_article_leaves_nothing_behind(seed_corpus, run_sync, index_dir)
     before = _chunk_ids(index_dir)
     (seed_corpus / SEED_IDS[0]).unlink()
     report = run_sync(seed_corpus)
-    assert report.removed == [SEED_IDS[0]] and report.chunks_written == 0
+    assert report.removed == [SEED_IDS[0]] and report.sentences_embedded == 0
     with IndexStore(index_dir) as store:
         assert store.article(SEED_IDS[0]) is None
         assert store.chunks_of(SEED_IDS[0]) == []
@@ -109,6 +111,23 @@ def test_chunk_offsets_slice_the_stored_text_exactly(seed_corpus, run_sync, inde
             assert chunks
             for chunk in chunks:
                 assert text[chunk.start : chunk.end] == chunk.text
+
+
+def test_every_word_is_embedded_exactly_once(seed_corpus, run_sync, index_dir) -> None:
+    """Sentences, not overlapping chunks, are embedded: no word twice, none left out."""
+    run_sync(seed_corpus)
+    overlap = 0
+    with IndexStore(index_dir) as store:
+        for article_id in SEED_IDS:
+            text = store.article(article_id).text
+            chunks = store.chunks_of(article_id)
+            held = store.sentences_in([c.chunk_id for c in chunks])
+            spans = sorted({(start, end) for rows in held.values() for _, start, end in rows})
+            assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(spans))
+            embedded = sum(len(text[start:end].split()) for start, end in spans)
+            assert embedded == len(text.split())  # every word in one sentence, and only one
+            overlap += sum(len(c.text.split()) for c in chunks) - len(text.split())
+    assert overlap > 0  # the chunks around them still overlap, for context
 
 
 def test_furniture_absent_from_chunks_and_article_sentences_present(
@@ -135,7 +154,7 @@ def test_changing_chunk_settings_rebuilds(seed_corpus, run_sync, index_dir) -> N
     report = run_sync(seed_corpus, chunk_words=60, overlap=10)
     assert report.rebuilt and sorted(report.added) == SEED_IDS
     with IndexStore(index_dir) as store:
-        assert store.chunk_count() == report.chunks_written
+        assert store.sentence_count() == report.sentences_embedded
         assert store.config()["chunk_words"] == 60
 
 
