@@ -48,6 +48,7 @@ from retrieval.sync import SyncReport
 
 _STEM_MAX_CHARS = 60
 _FIELD_MAX_CHARS = 300
+_PAGE_MIN_WORDS = 20
 _OWN_FIELDS = ("title", "url", "date")  # first in the front matter; then any others, then ours
 ADDABLE = "a .txt, .md, .html or .jsonl file"
 
@@ -181,8 +182,12 @@ def draft_from_page(page: Page) -> Draft:
 
 def _draft_from_html(origin: str, html: str, aliases: tuple[str, ...]) -> Draft:
     extracted = extract_html(html)
-    if extracted is None:
-        raise AddRefused("no article text found in the page; is it a list or a login page?")
+    words = len(extracted[0].split()) if extracted else 0
+    if words < _PAGE_MIN_WORDS:  # what is left of a menu, a list or a login page
+        raise AddRefused(
+            f"no article text found in the page ({words} words outside its menus); is it a "
+            "list or a login page? Give the address of the article itself."
+        )
     body, title, date, canonical = extracted
     url = canonical if canonical and _is_web_address(canonical) else (aliases[-1:] or [None])[0]
     fields = {"title": title, "url": url, "date": date}
