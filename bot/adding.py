@@ -130,8 +130,7 @@ def drafts_from_file(name: str, data: bytes, max_bytes: int) -> list[Draft]:
     suffix = Path(name).suffix.lower()
     if suffix not in TEXT_SUFFIXES:
         raise AddRefused(f"it is a '{suffix or 'file without a type'}'; attach {ADDABLE}.")
-    if len(data) > max_bytes:
-        raise _too_large(len(data), max_bytes)
+    require_size(len(data), max_bytes)
     binary = binary_reason(data[:8192])
     if binary:
         raise AddRefused(f"it is a {binary}; attach {ADDABLE} saved as UTF-8 text.")
@@ -148,11 +147,13 @@ def drafts_from_file(name: str, data: bytes, max_bytes: int) -> list[Draft]:
     return [Draft(name, text)]
 
 
-def _too_large(size: int, max_bytes: int) -> AddRefused:
-    return AddRefused(
-        f"it is too large ({size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB, "
-        "MAX_ARTICLE_BYTES). Split it into smaller files."
-    )
+def require_size(size: int, max_bytes: int) -> None:
+    """Refuse a file larger than `max_bytes` (MAX_ARTICLE_BYTES), before reading it if we can."""
+    if size > max_bytes:
+        raise AddRefused(
+            f"it is too large ({size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB, "
+            "MAX_ARTICLE_BYTES). Split it into smaller files."
+        )
 
 
 def _drafts_from_jsonl(name: str, text: str) -> list[Draft]:
@@ -173,6 +174,11 @@ def _drafts_from_jsonl(name: str, text: str) -> list[Draft]:
         fields = {key: record[key] for key in _OWN_FIELDS if isinstance(record.get(key), str)}
         drafts.append(Draft(f"{name}:{number}", record["text"], fields))
     return drafts
+
+
+def draft_from_url(url: str, limits: FetchLimits) -> Draft:
+    """The article on the web page at `url` (only http and https addresses are fetched)."""
+    return draft_from_page(fetch_page(url, limits))
 
 
 def draft_from_page(page: Page) -> Draft:
@@ -202,14 +208,12 @@ def drafts_from_target(target: str, settings: Settings) -> list[Draft]:
     """The console's and the command line's PATH-or-URL: a web page, or a file of the
     operator's own machine (read once here, then only the copy in the corpus is read)."""
     if _is_web_address(target):
-        return [draft_from_page(fetch_page(target, FetchLimits.from_settings(settings)))]
+        return [draft_from_url(target, FetchLimits.from_settings(settings))]
     path = Path(target).expanduser()
     try:
         if not path.is_file():
             raise AddRefused(f"'{target}' is neither a file nor an http(s) address.")
-        size = path.stat().st_size
-        if size > settings.max_article_bytes:  # told before reading it
-            raise _too_large(size, settings.max_article_bytes)
+        require_size(path.stat().st_size, settings.max_article_bytes)  # before reading it
         data = path.read_bytes()
     except OSError as error:
         raise AddRefused(f"cannot read '{target}': {error.strerror or error}.") from None
@@ -289,6 +293,8 @@ def add_drafts(
     raises, so the folder and the index stay as they were.
     """
     report = AddReport(refused=list(refused))
+    if not drafts:
+        return report
     folder = managed_folder(settings.corpus_dir)
     batch: dict[str, str] = {}  # text or address -> title, for duplicates within this add
     written: list[tuple[Path, str]] = []
