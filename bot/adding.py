@@ -318,6 +318,24 @@ def add_drafts(
     return report
 
 
+def add_target(
+    target: str,
+    settings: Settings,
+    store: IndexStore,
+    embedder: Embedder,
+    added_by: str,
+    *,
+    wait: bool = False,
+) -> AddReport:
+    """Add a PATH-or-URL (the console's `/add`, `python -m bot add`); a file or page that
+    cannot be added is reported in the result, not raised."""
+    try:
+        drafts = drafts_from_target(target, settings)
+    except BotError as error:
+        return AddReport(refused=[Outcome(target, reason=str(error))])
+    return add_drafts(drafts, settings, store, embedder, Provenance.now(added_by), wait=wait)
+
+
 def _prepare(draft: Draft, provenance: Provenance) -> tuple[str, Article] | Skipped:
     """The file's content and the article a sync will make of it (or why it makes none).
 
