@@ -47,7 +47,7 @@ from retrieval.store import IndexStore
 from retrieval.sync import SyncReport
 
 _STEM_MAX_CHARS = 60
-_FIELD_MAX_CHARS = 300
+_FIELD_MAX_CHARS = 2000  # long enough for any real URL, which must stay whole
 _PAGE_MIN_WORDS = 20
 _OWN_FIELDS = ("title", "url", "date")  # first in the front matter; then any others, then ours
 ADDABLE = "a .txt, .md, .html or .jsonl file"
@@ -159,7 +159,7 @@ def require_size(size: int, max_bytes: int) -> None:
 def _drafts_from_jsonl(name: str, text: str) -> list[Draft]:
     """One draft per line; any bad line refuses the whole file, naming the line."""
     drafts = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):  # not at U+2028 in a string
         if not line.strip():
             continue
         try:
@@ -195,7 +195,8 @@ def _draft_from_html(origin: str, html: str, aliases: tuple[str, ...]) -> Draft:
             "list or a login page? Give the address of the article itself."
         )
     body, title, date, canonical = extracted
-    url = canonical if canonical and _is_web_address(canonical) else (aliases[-1:] or [None])[0]
+    final_address = aliases[-1] if aliases else None
+    url = canonical if canonical and _is_web_address(canonical) else final_address
     fields = {"title": title, "url": url, "date": date}
     return Draft(origin, body, {k: v for k, v in fields.items() if v}, aliases)
 
@@ -272,6 +273,11 @@ def write_new_file(folder: Path, stem: str, content: str) -> Path:
             except FileExistsError:
                 continue
         raise AddRefused(f"{folder} already holds 999 articles named '{stem}'.")
+    except OSError as error:  # a full disk, a read-only folder
+        raise AddRefused(
+            f"could not write to {folder} ({error.strerror or error}); check the disk's free "
+            "space and the folder's permissions."
+        ) from error
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -289,8 +295,8 @@ def add_drafts(
     """Write each new draft into the managed folder, then sync the index once.
 
     Duplicates (already indexed, or twice in `drafts`) and drafts without text are
-    reported and not written. A sync that fails takes the new files out again and
-    raises, so the folder and the index stay as they were.
+    reported and not written. A write or a sync that fails takes the new files out
+    again and raises, so the folder and the index stay as they were.
     """
     report = AddReport(refused=list(refused))
     if not drafts:
@@ -298,23 +304,30 @@ def add_drafts(
     folder = managed_folder(settings.corpus_dir)
     batch: dict[str, str] = {}  # text or address -> title, for duplicates within this add
     written: list[tuple[Path, str]] = []
-    for draft in drafts:
-        prepared = _prepare(draft, provenance)
-        if isinstance(prepared, Skipped):
-            report.refused.append(Outcome(draft.origin, reason=prepared.reason))
-            continue
-        content, article = prepared
-        addresses = _addresses(draft)
-        known = store.same_article(article.text, addresses)
-        earlier = next((batch[k] for k in (article.text, *addresses) if k in batch), None)
-        if known is not None or earlier is not None:
-            title = known.title if known is not None else earlier
-            report.duplicates.append(Outcome(draft.origin, title=title))
-            continue
-        written.append((write_new_file(folder, file_stem(article.title), content), draft.origin))
-        batch |= dict.fromkeys((article.text, *addresses), article.title)
-    if written:
-        _sync(report, written, settings, store, embedder, wait)
+    try:
+        for draft in drafts:
+            prepared = _prepare(draft, provenance)
+            if isinstance(prepared, Skipped):
+                report.refused.append(Outcome(draft.origin, reason=prepared.reason))
+                continue
+            content, article = prepared
+            addresses = _addresses(draft)
+            known = store.same_article(article.text, addresses)
+            earlier = next((batch[k] for k in (article.text, *addresses) if k in batch), None)
+            if known is not None or earlier is not None:
+                title = known.title if known is not None else earlier
+                report.duplicates.append(Outcome(draft.origin, title=title))
+                continue
+            path = write_new_file(folder, file_stem(article.title), content)
+            written.append((path, draft.origin))
+            batch |= dict.fromkeys((article.text, *addresses), article.title)
+        if written:
+            report.sync = reload_corpus(settings, store, embedder, wait=wait)
+    except BaseException:
+        for path, _ in written:
+            path.unlink(missing_ok=True)
+        raise
+    _record_added(report, written, settings, store)
     return report
 
 
@@ -370,26 +383,16 @@ def _addresses(draft: Draft) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _sync(
-    report: AddReport,
-    written: list[tuple[Path, str]],
-    settings: Settings,
-    store: IndexStore,
-    embedder: Embedder,
-    wait: bool,
+def _record_added(
+    report: AddReport, written: list[tuple[Path, str]], settings: Settings, store: IndexStore
 ) -> None:
-    """Index the new files as `/reload` does; on failure take them out again."""
-    try:
-        report.sync = reload_corpus(settings, store, embedder, wait=wait)
-    except BaseException:
-        for path, _ in written:
-            path.unlink(missing_ok=True)
-        raise
-    skipped = {s.path: s.reason for s in report.sync.skipped}
+    """Name each new file's article and passages; one the sync skipped after all is taken
+    out again and reported with the sync's reason."""
+    skipped = {s.path: s.reason for s in report.sync.skipped} if report.sync else {}
     for path, origin in written:
         relative = path.relative_to(settings.corpus_dir).as_posix()
         article = store.article(relative)
-        if article is None:  # the sync skipped it after all: do not leave it behind
+        if article is None:
             path.unlink(missing_ok=True)
             reason = skipped.get(relative, "the sync did not index it")
             report.refused.append(Outcome(origin, reason=reason))

@@ -4,6 +4,7 @@ indexed by the same sync as /reload (real index, real embedding model)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from bot.adding import (
     drafts_from_file,
     drafts_from_target,
     file_stem,
+    write_new_file,
 )
 from bot.fetching import FetchLimits, fetch_page
 from bot.library import added_folder
@@ -181,3 +183,39 @@ def test_a_local_path_is_read_once_and_must_be_a_file(tmp_path: Path) -> None:
         drafts_from_target(str(tmp_path / "big.txt"), settings)
     with pytest.raises(AddRefused, match="neither a file nor an http"):
         drafts_from_target(str(tmp_path / "nowhere.txt"), settings)
+
+
+def test_a_jsonl_text_may_hold_a_unicode_line_separator() -> None:
+    data = json.dumps({"title": "Pier", "text": "One\u2028two words."}, ensure_ascii=False)
+    [draft] = drafts_from_file("feed.jsonl", data.encode(), 1000)
+    assert draft.body == "One\u2028two words." and draft.fields == {"title": "Pier"}
+
+
+def test_a_write_that_fails_leaves_no_file_behind(tmp_path: Path, monkeypatch) -> None:
+    def disk_full(source, target):  # noqa: ANN001, ANN202 - fails as os.link would
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("bot.adding.os.link", disk_full)
+    with pytest.raises(AddRefused, match="could not write to .*No space left on device"):
+        write_new_file(tmp_path, "ferry", FERRY)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_that_fails_midway_takes_out_the_files_written_before_it(
+    library, monkeypatch
+) -> None:
+    add, store, settings = library
+    real_link, links = os.link, []
+
+    def second_write_fails(source, target):  # noqa: ANN001, ANN202
+        links.append(target)
+        if len(links) == 2:
+            raise OSError(28, "No space left on device")
+        real_link(source, target)
+
+    monkeypatch.setattr("bot.adding.os.link", second_write_fails)
+    drafts = drafts_from_file("ferry.md", FERRY.encode(), 100_000)
+    drafts += drafts_from_file("kites.txt", b"Kite festival\n\nThe kites flew high.\n", 1000)
+    with pytest.raises(AddRefused, match="No space left"):
+        add(drafts)
+    assert _added_files(settings) == [] and store.article_count() == 4
