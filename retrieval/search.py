@@ -1,7 +1,8 @@
 """Question to ranked passages: dense + BM25 fused, de-duplicated, with a relevance signal.
 
 Dense search (Chroma, over every sentence's vector) finds paraphrases; a passage
-is as close to the question as its closest sentence. Lexical search (SQLite FTS5,
+is ranked by its closest sentence, and scored half by that sentence and half by all
+its sentences pooled (`passage_cosine`). Lexical search (SQLite FTS5,
 BM25, over passages) finds names, figures and exact phrases. Their rankings are fused with
 reciprocal rank fusion, and the fused candidates are re-scored with two
 features both sides can be measured on: cosine similarity to the question and
@@ -44,6 +45,10 @@ DUPLICATE_JACCARD = 0.6
 RRF_WEIGHT = 30.0
 # Dense sentence hits asked for per passage wanted: a passage often has several near the top.
 SENTENCES_PER_PASSAGE = 4
+# A passage's cosine: this share from its closest sentence, the rest from all its sentences
+# pooled. On tune, 0.5 ranked better (BBC R@1 0.829 vs 0.816) and told answerable from
+# unanswerable questions better (relevance AUC 0.698 vs 0.666) than the closest alone.
+CLOSEST_SENTENCE_SHARE = 0.5
 # Relevance = COSINE_WEIGHT * cosine + (1 - COSINE_WEIGHT) * coverage; calibrated on eval/.
 COSINE_WEIGHT = 0.7
 
@@ -116,6 +121,16 @@ def rank_by_best_sentence(
     return list(ranked.items())[:limit]
 
 
+def passage_cosine(sentences: list[PassageSentence], query: np.ndarray) -> float:
+    """How close a passage is to the question, from its sentences' stored vectors alone:
+    its closest sentence (a passage holding the one sentence that answers is close),
+    mixed with the normalised sum of them all (close on the whole, as a passage vector is)."""
+    closest = max(s.cosine for s in sentences)
+    summed = np.sum([s.vector for s in sentences], axis=0)
+    pooled = float(summed @ query) / max(float(np.linalg.norm(summed)), 1e-9)
+    return CLOSEST_SENTENCE_SHARE * closest + (1 - CLOSEST_SENTENCE_SHARE) * pooled
+
+
 def word_set(text: str) -> frozenset[str]:
     """The distinct lower-cased words of a text."""
     return frozenset(words(text))
@@ -183,9 +198,9 @@ class Searcher:
         if not fused:
             return SearchResults(question, ())
         candidates = list(fused)
-        missing = [cid for cid in candidates if cid not in cosines]
-        for cid, sentences in self._sentences(missing, vector).items():
-            cosines[cid] = max(s.cosine for s in sentences)
+        found = self._sentences(candidates, vector)
+        for cid, sentences in found.items():
+            cosines[cid] = passage_cosine(sentences, vector)
         coverage = self._coverage(terms, candidates)
         if mode == "hybrid":
             score = {
@@ -199,7 +214,6 @@ class Searcher:
         kept = drop_near_duplicates(
             [rows[cid] for cid in order if cid in rows], DUPLICATE_JACCARD, k
         )
-        sentences = self._sentences([row.chunk_id for row in kept], vector)
         passages = [
             Passage(
                 article_id=row.article_id,
@@ -214,7 +228,7 @@ class Searcher:
                 ),
                 chunk_id=row.chunk_id,
                 date=row.date,
-                sentences=tuple(sentences.get(row.chunk_id, ())),
+                sentences=tuple(found.get(row.chunk_id, ())),
             )
             for row in kept
         ]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from retrieval.search import (
     Passage,
+    PassageSentence,
     Searcher,
     drop_near_duplicates,
+    passage_cosine,
     rank_by_best_sentence,
     reciprocal_rank_fusion,
 )
@@ -143,3 +146,16 @@ def test_found_passages_carry_their_stored_sentence_vectors(
         for sentence, vector in zip(passage.sentences, fresh, strict=True):
             assert float(sentence.vector @ vector) > 0.99
             assert sentence.cosine == pytest.approx(float(sentence.vector @ results.query_vector))
+
+
+def test_a_passage_close_throughout_beats_one_close_in_a_single_sentence() -> None:
+    query = np.array([1.0, 0.0, 0.0])
+    near, far = np.array([0.9, 0.436, 0.0]), np.array([0.0, 0.0, 1.0])
+
+    def sentences(*vectors: np.ndarray) -> list[PassageSentence]:
+        return [PassageSentence(0, 1, float(v @ query), v) for v in vectors]
+
+    focused = passage_cosine(sentences(near, near), query)
+    diluted = passage_cosine(sentences(near, far, far, far), query)
+    assert focused > diluted > 0.45  # the close sentence still counts for half
+    assert passage_cosine(sentences(far), query) == pytest.approx(0.0)
