@@ -17,10 +17,12 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 from retrieval.cleaning import clean_article, shorten
+from retrieval.dates import find_date
 from retrieval.errors import CorpusError
 from retrieval.models import Article, Skipped
 
@@ -348,7 +350,7 @@ def parse_source(source: Source) -> Article | Skipped:
         record = source.record
         body = record["text"]
         title_hint = _str_or_none(record.get("title"))
-        date = _str_or_none(record.get("date"))
+        date = iso_date(_str_or_none(record.get("date")) or "")
         origin = _str_or_none(record.get("url")) or source.article_id
     elif source.kind == "html":
         extracted = _extract_html(decode(source.raw))
@@ -357,7 +359,10 @@ def parse_source(source: Source) -> Article | Skipped:
         body, title_hint, date, url = extracted
         origin = url or source.path
     elif source.kind == "markdown":
-        body, title_hint = _strip_markdown(decode(source.raw))
+        body, front = _strip_markdown(decode(source.raw))
+        title_hint = front.get("title")
+        date = iso_date(front.get("date", ""))
+        origin = front.get("url") or source.path
     else:
         body = decode(source.raw)
 
@@ -379,21 +384,41 @@ def _str_or_none(value: object) -> str | None:
     return valid_unicode(value.strip()) or None if isinstance(value, str) else None
 
 
-def _strip_markdown(text: str) -> tuple[str, str | None]:
-    """Drop YAML front matter and heading marks; title from front matter or first heading."""
+def _strip_markdown(text: str) -> tuple[str, dict[str, str]]:
+    """Drop YAML front matter and heading marks; the front matter's fields, with the
+    first heading as `title` when the front matter names none."""
     text = text.replace("\r\n", "\n")
-    title: str | None = None
-    front = _FRONT_MATTER.match(text)
-    if front:
-        for line in front.group(1).splitlines():
-            key, _, value = line.partition(":")
-            if key.strip().lower() == "title" and value.strip():
-                title = value.strip().strip("\"'")
-        text = text[front.end() :]
-    if title is None:
+    front = front_matter(text)
+    found = _FRONT_MATTER.match(text)
+    if found:
+        text = text[found.end() :]
+    if "title" not in front:
         heading = re.search(r"^#{1,6}\s+(.+)$", text, re.MULTILINE)
-        title = heading.group(1).strip() if heading else None
-    return _MD_HEADING.sub("", text), title
+        if heading:
+            front["title"] = heading.group(1).strip()
+    return _MD_HEADING.sub("", text), front
+
+
+def iso_date(text: str) -> str | None:
+    """A front-matter date (`2024-03-05`, `2024-03-05T10:00:00Z`, `5 March 2024`) as
+    YYYY-MM-DD, or None when it holds no date."""
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        return find_date(text)
+
+
+def front_matter(text: str) -> dict[str, str]:
+    """The simple `key: value` lines of a Markdown file's front matter (title, url, date,
+    …), keys lower-cased, quotes and empty values dropped; {} without front matter."""
+    found = _FRONT_MATTER.match(text.replace("\r\n", "\n"))
+    fields: dict[str, str] = {}
+    for line in found.group(1).splitlines() if found else ():
+        key, _, value = line.partition(":")
+        value = valid_unicode(value.strip().strip("\"'").strip())
+        if value and key.strip():
+            fields.setdefault(key.strip().lower(), value)
+    return fields
 
 
 def _extract_html(html: str) -> tuple[str, str | None, str | None, str | None] | None:

@@ -133,7 +133,7 @@ async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> No
         streaming.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await streaming
-    messages = render_messages(answer)
+    messages = render_messages(answer, base_url=bot.settings.source_base_url)
     await target.show(messages[0])
     for message in messages[1:]:
         await target.add(message)
