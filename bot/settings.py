@@ -121,6 +121,10 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Roles allowed to /reload, besides members with Manage Server.",
     )
+    allowed_channel_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="Channels where the bot answers (threads in them too); empty = everywhere.",
+    )
     source_base_url: str | None = Field(
         None,
         description="Web address the corpus folder is published at: articles without a URL "
@@ -135,7 +139,7 @@ class Settings(BaseSettings):
         1.5, ge=0.2, description="How often a streaming reply is edited (Discord rate limits)."
     )
 
-    @field_validator("moderator_role_ids", mode="before")
+    @field_validator("moderator_role_ids", "allowed_channel_ids", mode="before")
     @classmethod
     def _comma_separated_ids(cls, value: object) -> object:
         if isinstance(value, int):

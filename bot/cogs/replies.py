@@ -29,20 +29,40 @@ class ReplyTarget(Protocol):
     async def add(self, content: str) -> None:
         """Send one more message after the first."""
 
+    async def refuse(self, content: str) -> None:
+        """Say why the question is not answered: only to the asker, where Discord allows."""
+
 
 class InteractionTarget:
-    """Replies to a deferred slash command."""
+    """Replies to a deferred slash command; `ephemeral` when it was deferred privately."""
 
-    def __init__(self, interaction: discord.Interaction) -> None:
+    def __init__(self, interaction: discord.Interaction, ephemeral: bool = False) -> None:
         self.interaction = interaction
+        self.ephemeral = ephemeral
 
     async def show(self, content: str) -> None:
         """Edit the deferred response."""
         await self.interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS)
 
     async def add(self, content: str) -> None:
-        """Send a follow-up message."""
-        await self.interaction.followup.send(content, allowed_mentions=NO_PINGS)
+        """Send a follow-up message, as private as the first."""
+        await self.interaction.followup.send(
+            content, ephemeral=self.ephemeral, allowed_mentions=NO_PINGS
+        )
+
+    async def refuse(self, content: str) -> None:
+        """A public "thinking…" is replaced by a message only the asker sees.
+
+        The first follow-up after a deferral takes the deferral's place (and its
+        visibility), so the deferral is resolved first, then deleted.
+        """
+        if self.ephemeral:
+            await self.show(content)
+            return
+        await self.show("…")
+        await self.interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_PINGS)
+        with contextlib.suppress(discord.HTTPException):
+            await self.interaction.delete_original_response()
 
 
 class MessageTarget:
@@ -70,6 +90,10 @@ class MessageTarget:
         """Send one more message in the same place."""
         channel = self.channel or self.message.channel
         await channel.send(content, allowed_mentions=NO_PINGS)
+
+    async def refuse(self, content: str) -> None:
+        """A short reply: Discord cannot make a reply to a message visible to one member."""
+        await self.show(content)
 
 
 class StreamingEditor:
@@ -102,18 +126,26 @@ def clean_question(text: str) -> str:
     return " ".join(printable.split())
 
 
-async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> None:  # noqa: ANN001 - AnswerBot
-    """Queue the question, stream the answer into the reply, then show answer and quotes."""
+def question_problem(question: str) -> str | None:
+    """What the asker must change before the question can be answered, or None."""
     question = clean_question(question)
     if not question.strip(" ?!.,"):
-        await target.show(HOW_TO_ASK)
-        return
+        return HOW_TO_ASK
     if len(question) > MAX_QUESTION_CHARS:
-        await target.show(
+        return (
             f"That question is {len(question):,} characters long; please ask in at most "
             f"{MAX_QUESTION_CHARS:,}."
         )
+    return None
+
+
+async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> None:  # noqa: ANN001 - AnswerBot
+    """Queue the question, stream the answer into the reply, then show answer and quotes."""
+    problem = question_problem(question)
+    if problem is not None:
+        await target.refuse(problem)
         return
+    question = clean_question(question)
     editor = StreamingEditor(target, bot.settings.stream_edit_seconds)
     streaming = asyncio.create_task(editor.run())
 
@@ -122,8 +154,8 @@ async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> No
 
     try:
         answer = await bot.queue.submit(user_id, question, editor.update, on_position)
-    except BotError as error:
-        await target.show(str(error))
+    except BotError as error:  # refused by the queue (cooldown, full) or the index
+        await target.refuse(str(error))
         return
     except Exception:
         log.exception("Answering failed for %r", question[:200])

@@ -70,3 +70,11 @@ def test_source_base_url_must_be_a_web_address(monkeypatch, tmp_path: Path, bad:
         Settings()
     monkeypatch.setenv("SOURCE_BASE_URL", " https://wiki.example.org/a/ ")
     assert Settings().source_base_url == "https://wiki.example.org/a/"
+
+
+def test_allowed_channels_are_comma_separated_ids(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALLOWED_CHANNEL_IDS", "111, 222")
+    assert Settings().allowed_channel_ids == [111, 222]
+    monkeypatch.setenv("ALLOWED_CHANNEL_IDS", "")
+    assert Settings().allowed_channel_ids == []
