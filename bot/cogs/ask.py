@@ -9,17 +9,21 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.checks import in_allowed_channel, where_to_ask
+from bot.cogs.help import read_examples
 from bot.cogs.replies import (
+    HOW_TO_ASK,
     NO_PINGS,
     THINKING,
     InteractionTarget,
     MessageTarget,
     answer_to,
+    how_to_ask,
     question_problem,
 )
 from retrieval.cleaning import shorten
 
 _MENTION = re.compile(r"<@!?(\d+)>")
+EXAMPLE_SECONDS = 1.5  # a slash command must be answered within 3 seconds
 
 
 class AskCog(commands.Cog):
@@ -37,7 +41,7 @@ class AskCog(commands.Cog):
         self, interaction: discord.Interaction, question: str, private: bool = False
     ) -> None:
         """Ask a question; the answer quotes the articles it comes from."""
-        problem = self._problem(interaction.channel, interaction.user.id, question)
+        problem = await self._problem(interaction.channel, interaction.user.id, question)
         if problem is not None:  # something the asker can act on: told to them alone
             await interaction.response.send_message(
                 problem, ephemeral=True, allowed_mentions=NO_PINGS
@@ -47,14 +51,17 @@ class AskCog(commands.Cog):
         target = InteractionTarget(interaction, ephemeral=private)
         await answer_to(self.bot, target, interaction.user.id, question)
 
-    def _problem(self, channel: object, user_id: int, question: str) -> str | None:
+    async def _problem(self, channel: object, user_id: int, question: str) -> str | None:
         """What the asker must change before being answered (where or what they ask,
         or waiting their turn), or None."""
         settings = self.bot.settings
         if not in_allowed_channel(channel, settings):
             return where_to_ask(settings)
+        problem = question_problem(question)
+        if problem == HOW_TO_ASK:  # asked nothing: suggest a question about these articles
+            return how_to_ask(await read_examples(self.bot.engine.store, EXAMPLE_SECONDS))
         refused = self.bot.queue.refusal(user_id)
-        return question_problem(question) or (str(refused) if refused else None)
+        return problem or (str(refused) if refused else None)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -65,7 +72,7 @@ class AskCog(commands.Cog):
         if not in_allowed_channel(message.channel, self.bot.settings):
             return  # answering here would be noise the server asked the bot to keep out of
         question = _MENTION.sub(" ", message.content)
-        problem = self._problem(message.channel, message.author.id, question)
+        problem = await self._problem(message.channel, message.author.id, question)
         if problem is not None:  # before any thread: a refused question leaves none behind
             await MessageTarget(message).refuse(problem)
             return

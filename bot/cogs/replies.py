@@ -16,7 +16,7 @@ log = logging.getLogger("bot.discord")
 NO_PINGS = discord.AllowedMentions.none()
 THINKING = "Looking through the articles…"
 SORRY = "Sorry, something went wrong while answering. Please try again later."
-HOW_TO_ASK = "Ask me a question about the articles, for example: *Where did they have dinner?*"
+HOW_TO_ASK = "Ask me a question about the articles."
 MAX_QUESTION_CHARS = 1000
 
 
@@ -124,6 +124,13 @@ def clean_question(text: str) -> str:
     """Collapse whitespace and drop control characters from what a user typed."""
     printable = "".join(ch if ch.isprintable() else " " for ch in text)
     return " ".join(printable.split())
+
+
+def how_to_ask(examples: list[str]) -> str:
+    """What to tell someone who asked nothing, with an example from their own articles."""
+    if not examples:
+        return HOW_TO_ASK
+    return f"{HOW_TO_ASK[:-1]}, for example: *{escape_markdown(examples[0])}*"
 
 
 def question_problem(question: str) -> str | None:

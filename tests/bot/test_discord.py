@@ -383,3 +383,25 @@ async def test_allowed_channels_limit_where_the_bot_answers(world) -> None:
     env.bot.settings = env.bot.settings.model_copy(update={"allowed_channel_ids": []})
     anywhere = await alice.slash(elsewhere, "ask", question=QUESTION)
     assert "Mara Quist" in anywhere.response.content and not anywhere.ephemeral
+
+
+async def test_help_lists_commands_and_examples_from_these_articles(world) -> None:
+    _, _, channel, alice = world
+    result = await alice.slash(channel, "help")
+    text = result.response.content
+    assert result.ephemeral and len(text) <= 2000
+    members, moderators = text.split("**For moderators**")
+    assert "`/ask question [private]` — Ask a question" in members
+    assert "`/status` —" in members and "`/help` —" in members
+    assert "`/reload [force]` — Re-sync the articles folder" in moderators
+    assert "/reload" not in members and "/ask" not in moderators
+    assert "“Brookvale library reopens”" in text and "dinner" not in text
+
+
+async def test_a_bare_mention_suggests_a_question_about_these_articles(world) -> None:
+    env, _, channel, alice = world
+    await alice.send(channel, f"{env.bot.user.mention}  ?")
+    assert channel.last_message.content == (
+        "Ask me a question about the articles, for example: "
+        "*What do the articles say about “Brookvale library reopens”?*"
+    )
