@@ -394,6 +394,7 @@ async def test_help_lists_commands_and_examples_from_these_articles(world) -> No
     assert "`/ask question [private]` — Ask a question" in members
     assert "`/status` —" in members and "`/help` —" in members
     assert "`/reload [force]` — Re-sync the articles folder" in moderators
+    assert "`/feedback" in moderators, "commands added later are listed from the tree"
     assert "/reload" not in members and "/ask" not in moderators
     assert "“Brookvale library reopens”" in text and "dinner" not in text
 
