@@ -1,1 +1,1 @@
-"""Discord cogs, one per concern: asking (`ask`) and moderation (`admin`)."""
+"""Discord cogs, one per concern: asking (`ask`), moderation (`admin`) and `/help`."""

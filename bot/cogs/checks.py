@@ -1,4 +1,4 @@
-"""Who may do what in Discord: the one moderator check every command uses."""
+"""Who may do what, and where, in Discord: the moderator and channel checks every command uses."""
 
 from __future__ import annotations
 
@@ -15,3 +15,18 @@ def is_moderator(user: discord.abc.User, settings: Settings) -> bool:
         return True
     allowed = set(settings.moderator_role_ids)
     return any(role.id in allowed for role in user.roles)
+
+
+def in_allowed_channel(channel: object, settings: Settings) -> bool:
+    """Whether the bot answers in `channel`: any channel when ALLOWED_CHANNEL_IDS is
+    empty, else a listed channel or a thread inside one."""
+    allowed = set(settings.allowed_channel_ids)
+    if not allowed:
+        return True
+    return getattr(channel, "id", None) in allowed or getattr(channel, "parent_id", None) in allowed
+
+
+def where_to_ask(settings: Settings) -> str:
+    """The ephemeral reply to a question asked outside ALLOWED_CHANNEL_IDS."""
+    channels = ", ".join(f"<#{channel_id}>" for channel_id in settings.allowed_channel_ids)
+    return f"I answer questions in {channels}; please ask there."
