@@ -27,6 +27,7 @@ from bot.app import (
     status_info,
 )
 from bot.evaluation import RECALL_AT
+from bot.feeds_cli import add_feeds_parser
 from bot.settings import Settings, UnknownSettingWarning
 from retrieval.errors import BotError
 from retrieval.search import MODES
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--declines", action="store_true", help="also the questions the bot declined to answer"
     )
     export.set_defaults(handler=cmd_feedback_export)
+    add_feeds_parser(commands, common)
     return parser
 
 

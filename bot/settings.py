@@ -137,6 +137,12 @@ class Settings(BaseSettings):
         False,
         description="Let /add fetch private, loopback and link-local addresses (an intranet).",
     )
+    feed_poll_minutes: float = Field(
+        60.0, ge=0, description="Minutes between polls of the /feed feeds; 0 = no polling."
+    )
+    feed_max_new: int = Field(
+        10, ge=1, le=1000, description="Most feed entries added by one poll, over all feeds."
+    )
 
     @field_validator("moderator_role_ids", mode="before")
     @classmethod
