@@ -3,7 +3,8 @@
 It extends `web_pages` (every page there is served too) with `/rss` (stories 1-3, each
 with a date), `/atom` (stories 4-5, relative links), `/story/N` article pages and
 `/broken` (HTTP 500). `FeedSite.slow` names stories that answer only after a minute,
-so a poll can be killed while it waits; `FeedSite.hits` lists every path asked for.
+so a poll can be killed while it waits, `FeedSite.missing` stories that answer 404;
+`FeedSite.hits` lists every path asked for.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class FeedSite:
     rss_stories: tuple[int, ...] = RSS_STORIES
     atom_stories: tuple[int, ...] = ATOM_STORIES
     slow: set[int] = field(default_factory=set)
+    missing: set[int] = field(default_factory=set)  # stories that answer 404
     hits: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -96,6 +98,9 @@ class _FeedPages(_Pages):
                 self._send(200, "application/atom+xml", atom_xml(site.atom_stories).encode())
             elif path.startswith("/story/"):
                 number = int(path.rsplit("/", 1)[1])
+                if number in site.missing:
+                    self._send(404, "text/html", b"<html><body>Not found</body></html>")
+                    return
                 if number in site.slow:
                     site.stop.wait(STALL_SECONDS)
                 self._send(200, "text/html; charset=utf-8", story_html(number).encode())

@@ -24,6 +24,7 @@ from bot.adding import (
     render,
     write_new_file,
 )
+from bot.cli import main
 from bot.feed_store import MAX_BACKOFF, EntryRef, FeedStore, feeds_summary, retry_delay
 from bot.feeds import FeedRefused, check_feed, describe, parse_feed, poll_feeds
 from bot.fetching import FeedBody, FetchLimits
@@ -132,6 +133,48 @@ def test_an_entry_already_indexed_is_recorded_as_seen_without_fetching_it(
     assert report.lines() == ["Dunmore Parish News: 2 added, 1 already had"]
     assert site.hits.count("/story/2") == 1  # only /add fetched it
     assert _story_counts(settings, site.base)[2] == 1 and feeds.feeds()[0].seen == 3
+
+
+def test_an_entry_whose_page_fails_is_tried_three_times_then_given_up(
+    settings: Settings, embedder
+) -> None:
+    with feed_server() as site:
+        site.missing = {2}
+        feeds = _follow(settings, f"{site.base}/rss")
+        reports = [_poll(settings, embedder, feeds) for _ in range(4)]
+        site.missing = set()
+        _poll(settings, embedder, feeds)
+    assert reports[0].lines() == ["Dunmore Parish News: 2 added, 0 already had, 1 failed"]
+    assert "story/2: the page answered HTTP 404" in reports[0].results[0].failed[0]
+    assert reports[2].results[0].failed[0].endswith("(given up)")
+    assert reports[3].lines() == ["Dunmore Parish News: 0 added, 0 already had"]
+    assert site.hits.count("/story/2") == 3 and _story_counts(settings, site.base)[2] == 0
+    assert feeds.feeds()[0].seen == 3  # the feed itself is fine: not shown as failing
+    assert not feeds.feeds()[0].failing
+
+
+def test_feeds_from_the_command_line(
+    settings: Settings, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FETCH_ALLOW_PRIVATE", "True")
+    folders = ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)]
+    with feed_server() as site:
+        assert main(["feeds", "add", f"{site.base}/article", *folders]) == 2
+        assert "gives a web page, not an RSS or Atom feed" in capsys.readouterr().err
+        assert main(["feeds", "add", f"{site.base}/rss", *folders]) == 0
+        assert "Following “Dunmore Parish News”" in capsys.readouterr().out
+        assert main(["feeds", "add", f"{site.base}/rss", *folders]) == 1
+        assert main(["feeds", "add", f"{site.base}/broken", *folders]) == 2
+        capsys.readouterr()
+        assert main(["feeds", "list", *folders]) == 0
+        assert capsys.readouterr().out.startswith(f"Dunmore Parish News <{site.base}/rss>: 0 ")
+        assert main(["feeds", "poll", *folders]) == 0
+        assert "Dunmore Parish News: 3 added, 0 already had" in capsys.readouterr().out
+        assert main(["feeds", "remove", f"{site.base}/rss", *folders]) == 0
+        assert "the 3 entries it brought stay" in capsys.readouterr().out
+        assert main(["feeds", "remove", f"{site.base}/rss", *folders]) == 2
+    assert _story_counts(settings, site.base) == {1: 1, 2: 1, 3: 1, 4: 0, 5: 0}
 
 
 def test_a_broken_feed_backs_off_ever_longer_and_is_shown_failing(
