@@ -19,11 +19,13 @@ connection, so it can run in a worker thread, never on the event loop.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from bot.local_sqlite import transaction
 
 FEEDS_FILE = "feeds.sqlite"
 BUSY_SECONDS = 5.0  # how long a write waits for another writer before giving up
@@ -102,17 +104,8 @@ class FeedStore:
         self.folder = folder
         self.path = folder / FEEDS_FILE
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=BUSY_SECONDS)
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
-            with connection:  # one transaction: committed on success, rolled back on error
-                yield connection
-        finally:
-            connection.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path, _SCHEMA, BUSY_SECONDS)
 
     def add_feed(self, url: str, title: str, added_by: str, now: datetime) -> bool:
         """Follow a feed; False when it is followed already (nothing changes)."""
