@@ -42,6 +42,7 @@ NOT_A_FEED = (
     "the address gives {what}, not an RSS or Atom feed. Give the feed's own address (a site "
     "links it as RSS or Atom; it often ends in /feed, /rss, /atom or .xml)."
 )
+_TITLE_MAX_CHARS = 200
 RELOAD_RUNNING = "a reload was running; the poll stopped and the rest waits for the next poll"
 
 
@@ -119,7 +120,7 @@ def parse_feed(fetched: FeedBody) -> ParsedFeed:
         entries.sort(key=lambda pair: pair[0])  # stable: same-time entries keep feed order
     else:
         entries.reverse()  # feeds list the newest first
-    title = (parsed.feed.get("title") or "").strip() or fetched.url
+    title = " ".join((parsed.feed.get("title") or "").split())[:_TITLE_MAX_CHARS] or fetched.url
     return ParsedFeed(title, tuple(entry for _, entry in entries))
 
 

@@ -93,5 +93,5 @@ def cmd_feeds_remove(args: argparse.Namespace, settings: Settings) -> int:
     if found is None:
         print(f"No followed feed has the address {args.url}.", file=sys.stderr)
         return EXIT_FAILED
-    print(f"No longer following “{found.title}”; the {found.seen} entries it brought stay.")
+    print(f"No longer following “{found.title}”; the articles it added stay.")
     return 0

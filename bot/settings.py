@@ -186,6 +186,13 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("feed_poll_minutes")
+    @classmethod
+    def _no_tight_poll_loop(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("FEED_POLL_MINUTES must be 0 (no polling) or at least 1 minute.")
+        return value
+
 
 def unknown_key_message(key: str) -> str:
     """What to tell someone whose .env sets `key`, which is no setting."""

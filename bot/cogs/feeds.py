@@ -176,8 +176,8 @@ class FeedsCog(commands.Cog):
             return
         await asyncio.to_thread(self.feeds.remove_feed, found.url)
         await interaction.response.send_message(
-            f"No longer following “{_quote(found.title)}” <{found.url}>. The {found.seen} "
-            "entries it brought stay as articles.",
+            f"No longer following “{_quote(found.title)}” <{found.url}>. The articles it "
+            "added stay.",
             ephemeral=True,
             allowed_mentions=NO_PINGS,
         )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bot.adding import (
     Provenance,
@@ -172,7 +173,7 @@ def test_feeds_from_the_command_line(
         assert main(["feeds", "poll", *folders]) == 0
         assert "Dunmore Parish News: 3 added, 0 already had" in capsys.readouterr().out
         assert main(["feeds", "remove", f"{site.base}/rss", *folders]) == 0
-        assert "the 3 entries it brought stay" in capsys.readouterr().out
+        assert "the articles it added stay" in capsys.readouterr().out
         assert main(["feeds", "remove", f"{site.base}/rss", *folders]) == 2
     assert _story_counts(settings, site.base) == {1: 1, 2: 1, 3: 1, 4: 0, 5: 0}
 
@@ -196,6 +197,8 @@ def test_a_broken_feed_backs_off_ever_longer_and_is_shown_failing(
     summary = feeds_summary(settings.index_dir)
     assert summary.startswith("1 followed, 1 failing: ") and "HTTP 500" in summary
     assert retry_delay(30, timedelta(hours=1)) == MAX_BACKOFF == timedelta(hours=24)
+    with pytest.raises(ValidationError, match="0 .no polling. or at least 1 minute"):
+        Settings(_env_file=None, feed_poll_minutes=0.01)  # a tight loop is refused up front
 
 
 def test_an_add_interrupted_after_writing_is_found_not_written_twice(
