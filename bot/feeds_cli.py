@@ -41,16 +41,12 @@ def add_feeds_parser(commands: argparse._SubParsersAction, common: argparse.Argu
 def cmd_feeds_poll(args: argparse.Namespace, settings: Settings) -> int:
     """One poll of every due feed; the articles are written and synced as `add` does."""
     from bot.app import open_store, require_corpus
+    from bot.cli import announced_embedder
     from bot.feed_store import FeedStore
     from bot.feeds import poll_feeds
-    from retrieval.embedding import Embedder
 
     require_corpus(settings)
-    embedder = Embedder(  # loads only if something is added
-        settings.embedding_model_path,
-        settings.embed_batch_size,
-        on_load=lambda: print("Loading the embedding model…", file=sys.stderr),
-    )
+    embedder = announced_embedder(settings)  # loads only if something is added
     with open_store(settings) as store:
         report = poll_feeds(settings, store, embedder, FeedStore(settings.index_dir), wait=True)
     failed = any(result.error for result in report.results)

@@ -28,15 +28,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def settings(corpus: Path, index_dir: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        corpus_dir=corpus,
-        index_dir=index_dir,
-        user_cooldown_seconds=0,
-        stream_edit_seconds=0.2,
-        fetch_allow_private=True,
-        feed_poll_minutes=0,
-    )
+    """Loopback feeds allowed, and no timed poll racing the test's own."""
+    loopback = {"fetch_allow_private": True, "feed_poll_minutes": 0}
+    return Settings(_env_file=None, corpus_dir=corpus, index_dir=index_dir, **loopback)
 
 
 def _moderator(env, guild):  # noqa: ANN001, ANN202
