@@ -27,6 +27,7 @@ from bot.app import (
     status_info,
 )
 from bot.evaluation import RECALL_AT
+from bot.feeds_cli import add_feeds_parser
 from bot.settings import Settings, UnknownSettingWarning
 from retrieval.errors import BotError
 from retrieval.search import MODES
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--declines", action="store_true", help="also the questions the bot declined to answer"
     )
     export.set_defaults(handler=cmd_feedback_export)
+    add_feeds_parser(commands, common)
     return parser
 
 
@@ -214,14 +216,9 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Sync the index with the corpus folder and print a summary."""
-    from retrieval.embedding import Embedder
 
     require_corpus(settings)
-    embedder = Embedder(  # loads only if something changed
-        settings.embedding_model_path,
-        settings.embed_batch_size,
-        on_load=lambda: print("Loading the embedding model…", file=sys.stderr),
-    )
+    embedder = announced_embedder(settings)  # loads only if something changed
     with open_store(settings) as store, ProgressBar(enabled=not args.quiet) as bar:
         report = reload_corpus(
             settings,
@@ -243,14 +240,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     """Add one file or page and sync; the exit code tells a script what happened."""
     from bot.adding import add_target, who_runs_this
-    from retrieval.embedding import Embedder
 
     require_corpus(settings)
-    embedder = Embedder(  # loads only if something is added
-        settings.embedding_model_path,
-        settings.embed_batch_size,
-        on_load=lambda: print("Loading the embedding model…", file=sys.stderr),
-    )
+    embedder = announced_embedder(settings)  # loads only if something is added
     added_by = args.by or who_runs_this("command line")
     with open_store(settings) as store:
         report = add_target(args.target, settings, store, embedder, added_by, wait=True)
@@ -259,6 +251,17 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     if report.added:
         return 0
     return EXIT_NOTHING_NEW if report.duplicates else EXIT_USAGE
+
+
+def announced_embedder(settings: Settings):  # noqa: ANN201 - Embedder, imported lazily
+    """The embedding model, loaded only when something must be embedded, saying so."""
+    from retrieval.embedding import Embedder
+
+    return Embedder(
+        settings.embedding_model_path,
+        settings.embed_batch_size,
+        on_load=lambda: print("Loading the embedding model…", file=sys.stderr),
+    )
 
 
 def _say(message: str) -> None:

@@ -148,6 +148,12 @@ class Settings(BaseSettings):
         False,
         description="Let /add fetch private, loopback and link-local addresses (an intranet).",
     )
+    feed_poll_minutes: float = Field(
+        60.0, ge=0, description="Minutes between polls of the /feed feeds; 0 = no polling."
+    )
+    feed_max_new: int = Field(
+        10, ge=1, le=1000, description="Most feed entries added by one poll, over all feeds."
+    )
 
     @field_validator("moderator_role_ids", "allowed_channel_ids", mode="before")
     @classmethod
@@ -201,6 +207,13 @@ class Settings(BaseSettings):
                 f"CHUNK_WORDS ({self.chunk_words})."
             )
         return self
+
+    @field_validator("feed_poll_minutes")
+    @classmethod
+    def _no_tight_poll_loop(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("FEED_POLL_MINUTES must be 0 (no polling) or at least 1 minute.")
+        return value
 
 
 def unknown_key_message(key: str) -> str:

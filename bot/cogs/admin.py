@@ -115,6 +115,7 @@ class AdminCog(commands.Cog):
             f"**Embedding model:** {info['embedding_model']}",
             f"**Last reload:** {self.bot.last_reload or info['last_sync'] or 'never'}",
             f"**Questions in line:** {self.bot.queue.length}",
+            f"**Feeds:** {discord.utils.escape_markdown(info['feeds'])}",
         ]
         if self.bot.reload_lock.locked():
             lines.append("A reload is running now.")
