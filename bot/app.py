@@ -19,6 +19,7 @@ from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.embedding import Embedder
 from retrieval.errors import IndexUnavailable
+from retrieval.hidden import hidden_status
 from retrieval.loading import require_corpus_folder
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
@@ -123,6 +124,7 @@ def status_info(settings: Settings, store: IndexStore) -> dict:
         "chunk_overlap_words": config.get("chunk_overlap_words"),
         "last_sync": store.get_meta("last_sync"),
         "indexed_from": store.corpus_folder(),
+        "hidden": hidden_status(settings.index_dir),  # articles /remove hid (bot.catalog)
     }
 
 
