@@ -27,7 +27,7 @@ from bot.settings import Settings
 from retrieval.errors import BotError
 
 log = logging.getLogger("bot.discord")
-COGS = ("bot.cogs.ask", "bot.cogs.admin")
+COGS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.catalog")
 SORRY = "Sorry, something went wrong while handling that; the details are in the bot's log."
 
 

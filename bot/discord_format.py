@@ -20,6 +20,11 @@ _MARKDOWN = re.compile(r"([\\*_`~|>#\[\]()-])")
 _PLAIN_URL = re.compile(r"https?://[^\s<>()\[\]`\\\"']+", re.IGNORECASE)
 
 
+def is_plain_url(source: str) -> bool:
+    """Whether a source may be shown as a link (see `_PLAIN_URL`)."""
+    return _PLAIN_URL.fullmatch(source) is not None
+
+
 def escape_markdown(text: str) -> str:
     """Backslash-escape characters Discord would read as formatting."""
     return _MARKDOWN.sub(r"\\\1", text)

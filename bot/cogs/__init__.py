@@ -1,1 +1,2 @@
-"""Discord cogs, one per concern: asking (`ask`) and moderation (`admin`)."""
+"""Discord cogs, one per concern: asking (`ask`), moderation (`admin`) and the
+article list (`catalog`)."""

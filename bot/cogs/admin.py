@@ -116,10 +116,12 @@ class AdminCog(commands.Cog):
             f"**Last reload:** {self.bot.last_reload or info['last_sync'] or 'never'}",
             f"**Questions in line:** {self.bot.queue.length}",
         ]
+        if info["hidden"] != "none":  # articles /remove hid (bot.cogs.catalog)
+            lines.append(f"**Hidden articles:** {discord.utils.escape_markdown(info['hidden'])}")
         if self.bot.reload_lock.locked():
             lines.append("A reload is running now.")
         await interaction.edit_original_response(
-            content="\n".join(lines), allowed_mentions=NO_PINGS
+            content="\n".join(lines)[:2000], allowed_mentions=NO_PINGS
         )
 
 
