@@ -13,8 +13,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import describe, find, remove_article, restore_article
-from bot.cogs.admin import ALREADY_RELOADING, STATUS_SECONDS, STATUS_SLOW
-from bot.cogs.checks import is_moderator
+from bot.cogs.admin import STATUS_SECONDS, STATUS_SLOW
+from bot.cogs.checks import is_moderator, refused_change
 from bot.cogs.replies import NO_PINGS
 from bot.discord_format import escape_markdown, is_plain_url
 from retrieval.cleaning import shorten
@@ -196,11 +196,7 @@ class CatalogCog(commands.Cog):
     ) -> None:
         """Run /remove or /restore and its sync in a worker thread, one reload at a time;
         the reply goes to the moderator alone."""
-        if not is_moderator(interaction.user, self.bot.settings):  # enforced here, not just hidden
-            await interaction.response.send_message(MODERATORS_ONLY, ephemeral=True)
-            return
-        if self.bot.reload_lock.locked():
-            await interaction.response.send_message(ALREADY_RELOADING, ephemeral=True)
+        if await refused_change(interaction, self.bot, MODERATORS_ONLY):
             return
         async with self.bot.reload_lock:
             await interaction.response.defer(ephemeral=True, thinking=True)

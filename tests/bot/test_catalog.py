@@ -11,20 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.answering import Engine
 from bot.app import reload_corpus, status_info
 from bot.catalog import AmbiguousTitle, ArticleNotFound, find, remove_article, resolve
 from bot.cli import main
 from bot.console import handle_line
 from bot.library import added_folder
-from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.errors import IndexUnavailable
 from retrieval.hidden import HiddenArticle, hidden_path, load_hidden, save_hidden
 from retrieval.search import Searcher
 from retrieval.store import ArticleSummary, IndexStore
-from tests.bot.conftest import TRUSTING, ScriptedGenerator
-from tests.conftest import PROJECT, write_town_corpus
+from tests.bot.conftest import scripted_engine
+from tests.conftest import write_town_corpus
 from tests.retrieval.reload_support import run_env
 
 ADDED = "added/council-budget.md"
@@ -184,13 +182,7 @@ def test_nothing_changes_while_another_process_holds_the_index(catalog, tmp_path
 @pytest.mark.slow
 def test_console_lists_removes_and_restores(catalog, embedder) -> None:
     settings, store, corpus = catalog
-    engine = Engine(
-        store,
-        Searcher(store, embedder),
-        ScriptedGenerator("unused"),
-        Prompts.load(PROJECT / "prompts"),
-        TRUSTING,
-    )
+    engine = scripted_engine(store, embedder)
     out = io.StringIO()
     handle_line("/articles", engine, settings, out)
     handle_line("/articles library", engine, settings, out)
