@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.app import open_engine  # noqa: E402
 from bot.cogs.replies import SORRY, answer_to  # noqa: E402
 from bot.discord_bot import AnswerBot  # noqa: E402
+from bot.feedback import FeedbackLog  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 ASKERS = 50
@@ -36,13 +38,15 @@ QUESTIONS = [
 class RecordingTarget:
     """Stands in for the Discord reply: keeps the last text shown."""
 
+    guild_id = None
+
     def __init__(self) -> None:
         self.shown: list[str] = []
 
-    async def show(self, content: str) -> None:
+    async def show(self, content: str, view: object = None) -> None:
         self.shown.append(content)
 
-    async def add(self, content: str) -> None:
+    async def add(self, content: str, view: object = None) -> None:
         self.shown.append(content)
 
 
@@ -55,8 +59,9 @@ async def watch_lag(stop: asyncio.Event, worst: list[float], tick: float = 0.01)
 
 
 async def run(settings: Settings) -> None:
-    with open_engine(settings) as engine:
+    with open_engine(settings) as engine, tempfile.TemporaryDirectory() as scratch:
         bot = AnswerBot(engine, settings)
+        bot.feedback = FeedbackLog(Path(scratch))  # logged as in Discord, not into INDEX_DIR
         engine.ask(QUESTIONS[0])  # warm-up
         targets = [RecordingTarget() for _ in range(ASKERS)]
         stop, worst = asyncio.Event(), [0.0]

@@ -171,6 +171,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument("--l2", type=float, default=3.0, help="ridge penalty (3.0)")
     calibrate.set_defaults(handler=cmd_calibrate)
+
+    feedback = commands.add_parser(
+        "feedback",
+        help="export the questions members rated 👎 as eval QA lines to fill in",
+        description="Members' 👍 / 👎 votes and the bot's declines are logged in "
+        "INDEX_DIR/feedback.sqlite. `feedback export FILE` appends the 👎-rated questions "
+        "(and with --declines the declined ones) to FILE as eval QA lines of type "
+        '"unreviewed": fill in "answers", then `python -m bot eval FILE --answers`.',
+    )
+    feedback_verbs = feedback.add_subparsers(dest="verb", required=True, metavar="VERB")
+    export = feedback_verbs.add_parser(
+        "export",
+        parents=[common],
+        help="append the 👎-rated questions to FILE (questions already in FILE are kept)",
+    )
+    export.add_argument("file", type=Path, metavar="FILE")
+    export.add_argument(
+        "--declines", action="store_true", help="also the questions the bot declined to answer"
+    )
+    export.set_defaults(handler=cmd_feedback_export)
     return parser
 
 
@@ -303,10 +323,13 @@ def _passage_dict(passage) -> dict:  # noqa: ANN001 - Passage
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Score retrieval per search mode on each QA file, and with --answers the answers too."""
     from bot.app import open_engine
-    from bot.evaluation import expand_sets, format_answers, format_retrieval, load_qa, score_answers
+    from bot.evaluation import expand_sets, format_answers, format_retrieval, read_qa, score_answers
 
-    files = expand_sets(args.qa_files)
-    sets = [(path, load_qa(path)) for path in files]
+    qa_files = [read_qa(path) for path in expand_sets(args.qa_files)]
+    for qa_file in qa_files:
+        if qa_file.unfilled_note():
+            _say(f"note: {qa_file.unfilled_note()}")
+    sets = [(qa_file.path, qa_file.items) for qa_file in qa_files]
     reports: list[dict] = []
     if args.answers:
         with open_engine(settings) as engine:
@@ -349,6 +372,30 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         if "answers" in report:
             print(f"MIN_CONFIDENCE {settings.min_confidence}")
             print(format_answers(report["answers"]))
+    return 0
+
+
+def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Append 👎-rated (and with --declines, declined) questions to a QA file to fill in."""
+    from bot.evaluation import FILL_IN
+    from bot.feedback import FEEDBACK_FILE, FeedbackLog
+    from bot.feedback_report import append_lines, export_lines, read_existing
+
+    log = FeedbackLog(settings.index_dir)
+    if not log.path.exists():
+        raise BotError(
+            f"No feedback log in '{settings.index_dir}' ({FEEDBACK_FILE}) yet: it is written "
+            "while the Discord bot answers. Pass --index DIR if it runs with another INDEX_DIR."
+        )
+    existing = read_existing(args.file)
+    items = log.voted_down() + (log.declined() if args.declines else [])
+    lines = export_lines(items, existing)
+    append_lines(args.file, lines)
+    kept = f" ({len(existing)} lines already there were kept)" if existing else ""
+    print(f"Added {len(lines)} questions to {args.file}{kept}.")
+    if lines:
+        print(f"Next: for each new line, {FILL_IN}. Then run `python -m bot eval {args.file} "
+              "--answers`.")  # fmt: skip
     return 0
 
 

@@ -23,16 +23,17 @@ from discord.ext import commands
 from bot.answer_queue import AnswerQueue
 from bot.answering import Engine
 from bot.cogs.replies import NO_PINGS
+from bot.feedback import FeedbackLog
 from bot.settings import Settings
 from retrieval.errors import BotError
 
 log = logging.getLogger("bot.discord")
-COGS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.catalog")
+COGS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.catalog", "bot.cogs.feedback")
 SORRY = "Sorry, something went wrong while handling that; the details are in the bot's log."
 
 
 class AnswerBot(commands.Bot):
-    """The Discord client: engine, queue, and the reload lock shared by the cogs."""
+    """The Discord client: engine, queue, feedback log, and the reload lock shared by the cogs."""
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         intents = discord.Intents.default()  # mentions carry their text without message_content
@@ -50,6 +51,7 @@ class AnswerBot(commands.Bot):
             cooldown_seconds=settings.user_cooldown_seconds,
         )
         self.reload_lock = asyncio.Lock()
+        self.feedback = FeedbackLog(settings.index_dir)  # questions and votes; reloads keep it
         self.last_reload: str | None = None
         self.tree.on_error = self.on_app_command_error
 

@@ -2,8 +2,11 @@
 
 QA files hold one JSON object per line:
 `{"question": ..., "answers": [gold strings], "type": "answerable" | "unanswerable"}`,
-optionally with "id", "doc" and "near" (where the answer is, for people). Any other
-field or type stops the run at its line: a misspelt field would otherwise score wrong.
+optionally with "id", "doc", "near" (where the answer is) and "note" (both for people).
+Any other field or type stops the run at its line: a misspelt field would otherwise
+score wrong. Type "unreviewed" marks a question exported from members' feedback: once
+a moderator fills in "answers" it counts as answerable; until then it is skipped and
+reported.
 A retrieved passage is a hit when it contains a gold string (case-insensitive).
 """
 
@@ -21,8 +24,13 @@ from retrieval.errors import BotError
 from retrieval.search import SearchResults
 
 RECALL_AT = (1, 3, 5)
-QA_FIELDS = ("id", "question", "answers", "type", "doc", "near")
-QA_TYPES = ("answerable", "unanswerable")
+QA_FIELDS = ("id", "question", "answers", "type", "doc", "near", "note")
+UNREVIEWED = "unreviewed"  # exported from feedback, waiting for a moderator's answer
+QA_TYPES = ("answerable", "unanswerable", UNREVIEWED)
+FILL_IN = (
+    'put the right answer in "answers" (a short string the answer or its quote must '
+    'contain), or set "type": "unanswerable" when the articles do not hold it'
+)
 QA_FORMAT = '{"question": ..., "answers": [...], "type": "answerable"|"unanswerable"}'
 RANK_DEPTH = 10
 
@@ -35,6 +43,25 @@ class QAItem:
     answers: tuple[str, ...]
     answerable: bool
     qid: str = ""
+
+
+@dataclass(frozen=True)
+class QAFile:
+    """A QA file's questions, and the ids of exported ones nobody has answered yet."""
+
+    path: Path
+    items: list[QAItem]
+    unfilled: tuple[str, ...] = ()
+
+    def unfilled_note(self) -> str | None:
+        """What to tell the reader about skipped questions; None when there are none."""
+        if not self.unfilled:
+            return None
+        shown = ", ".join(self.unfilled[:10]) + (" …" if len(self.unfilled) > 10 else "")
+        return (
+            f"{self.path}: {len(self.unfilled)} unreviewed questions not measured yet "
+            f"({shown}); {FILL_IN}."
+        )
 
 
 @dataclass
@@ -118,10 +145,17 @@ def expand_sets(paths: Sequence[Path]) -> list[Path]:
 
 
 def load_qa(path: Path) -> list[QAItem]:
-    """Read a QA .jsonl file; a malformed line is an error naming its line number."""
+    """The measurable questions of a QA .jsonl file (see `read_qa`)."""
+    return read_qa(path).items
+
+
+def read_qa(path: Path) -> QAFile:
+    """Read a QA .jsonl file; a malformed line is an error naming its line number, and so
+    is a file whose every question is still unreviewed (nothing to measure)."""
     if not path.is_file():
         raise BotError(f"QA file '{path}' does not exist.")
     items = []
+    unfilled = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -135,15 +169,24 @@ def load_qa(path: Path) -> list[QAItem]:
         if problem:
             raise BotError(f"{path}:{number}: {problem}. Expected {QA_FORMAT}.")
         kind = record.get("type", "answerable" if record.get("answers") else "unanswerable")
+        qid = str(record.get("id", number))
+        if kind == UNREVIEWED and not record.get("answers"):
+            unfilled.append(qid)
+            continue
         items.append(
             QAItem(
                 question=record["question"],
                 answers=tuple(record.get("answers") or ()),
-                answerable=kind == "answerable",
-                qid=str(record.get("id", number)),
+                answerable=kind != "unanswerable",
+                qid=qid,
             )
         )
-    return items
+    if unfilled and not items:
+        raise BotError(
+            f"{path}: none of its {len(unfilled)} questions has been reviewed yet, so there "
+            f"is nothing to measure. For each line, {FILL_IN}; then run eval again."
+        )
+    return QAFile(path, items, tuple(unfilled))
 
 
 def qa_record_problem(record: object) -> str | None:

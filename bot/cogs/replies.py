@@ -9,6 +9,7 @@ from typing import Protocol
 
 import discord
 
+from bot.cogs.votes import logged_view
 from bot.discord_format import MESSAGE_LIMIT, escape_markdown, render_messages
 from retrieval.errors import BotError
 
@@ -23,11 +24,18 @@ MAX_QUESTION_CHARS = 1000
 class ReplyTarget(Protocol):
     """The first reply message (shown and re-edited) and further messages after it."""
 
-    async def show(self, content: str) -> None:
+    guild_id: int | None
+
+    async def show(self, content: str, view: discord.ui.View | None = None) -> None:
         """Create or edit the first reply message."""
 
-    async def add(self, content: str) -> None:
+    async def add(self, content: str, view: discord.ui.View | None = None) -> None:
         """Send one more message after the first."""
+
+
+def _with_view(view: discord.ui.View | None) -> dict:
+    """`view=` only when there is one: an edit with `view=None` would remove the buttons."""
+    return {} if view is None else {"view": view}
 
 
 class InteractionTarget:
@@ -35,14 +43,17 @@ class InteractionTarget:
 
     def __init__(self, interaction: discord.Interaction) -> None:
         self.interaction = interaction
+        self.guild_id = interaction.guild_id
 
-    async def show(self, content: str) -> None:
+    async def show(self, content: str, view: discord.ui.View | None = None) -> None:
         """Edit the deferred response."""
-        await self.interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS)
+        await self.interaction.edit_original_response(
+            content=content, allowed_mentions=NO_PINGS, **_with_view(view)
+        )
 
-    async def add(self, content: str) -> None:
+    async def add(self, content: str, view: discord.ui.View | None = None) -> None:
         """Send a follow-up message."""
-        await self.interaction.followup.send(content, allowed_mentions=NO_PINGS)
+        await self.interaction.followup.send(content, allowed_mentions=NO_PINGS, **_with_view(view))
 
 
 class MessageTarget:
@@ -54,22 +65,24 @@ class MessageTarget:
         self.message = message
         self.channel = channel
         self.first: discord.Message | None = None
+        self.guild_id = message.guild.id if message.guild else None
 
-    async def show(self, content: str) -> None:
+    async def show(self, content: str, view: discord.ui.View | None = None) -> None:
         """Send the first reply, or edit it."""
+        extra = _with_view(view)
         if self.first is not None:
-            await self.first.edit(content=content, allowed_mentions=NO_PINGS)
+            await self.first.edit(content=content, allowed_mentions=NO_PINGS, **extra)
         elif self.channel is not None:
-            self.first = await self.channel.send(content, allowed_mentions=NO_PINGS)
+            self.first = await self.channel.send(content, allowed_mentions=NO_PINGS, **extra)
         else:
             self.first = await self.message.reply(
-                content, mention_author=False, allowed_mentions=NO_PINGS
+                content, mention_author=False, allowed_mentions=NO_PINGS, **extra
             )
 
-    async def add(self, content: str) -> None:
+    async def add(self, content: str, view: discord.ui.View | None = None) -> None:
         """Send one more message in the same place."""
         channel = self.channel or self.message.channel
-        await channel.send(content, allowed_mentions=NO_PINGS)
+        await channel.send(content, allowed_mentions=NO_PINGS, **_with_view(view))
 
 
 class StreamingEditor:
@@ -133,7 +146,8 @@ async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> No
         streaming.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await streaming
+    view = await logged_view(bot.feedback, answer, target.guild_id)  # 👍 / 👎 on the last message
     messages = render_messages(answer)
-    await target.show(messages[0])
-    for message in messages[1:]:
-        await target.add(message)
+    for number, message in enumerate(messages):
+        last_view = view if number == len(messages) - 1 else None
+        await (target.show if number == 0 else target.add)(message, last_view)

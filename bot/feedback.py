@@ -1,0 +1,300 @@
+"""What members asked and how they rated it: a small SQLite log in the index folder.
+
+`feedback.sqlite` sits in `INDEX_DIR` beside the index, but a sync never touches it:
+corpus reloads keep every question and vote. It holds each answer the bot gave
+(question, answer, quoted article ids and offsets, why it declined, when) and one
+vote per member per answer. Members are stored only as a salted SHA-256 of their
+id; the salt is a separate file (`feedback-salt`), so the log alone can be shared
+without anyone being able to tell whether a known member voted.
+
+Every method opens its own connection, so it can run in a worker thread
+(`asyncio.to_thread`) and never on the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.answering import SLOW, Answer
+
+FEEDBACK_FILE = "feedback.sqlite"
+SALT_FILE = "feedback-salt"
+BUSY_SECONDS = 2.0  # how long a write waits for another writer before giving up
+UP, DOWN = 1, -1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    answer_id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    asked_at     TEXT NOT NULL,
+    guild_id     INTEGER,
+    question     TEXT NOT NULL,
+    question_key TEXT NOT NULL,
+    answer       TEXT NOT NULL,
+    abstained    INTEGER NOT NULL,
+    reason       TEXT NOT NULL,
+    decline      TEXT NOT NULL,
+    quotes       TEXT NOT NULL,
+    confidence   REAL
+);
+CREATE INDEX IF NOT EXISTS answers_by_guild ON answers(guild_id, abstained);
+CREATE TABLE IF NOT EXISTS votes (
+    answer_id INTEGER NOT NULL REFERENCES answers(answer_id),
+    member    TEXT NOT NULL,
+    vote      INTEGER NOT NULL CHECK (vote IN (1, -1)),
+    voted_at  TEXT NOT NULL,
+    PRIMARY KEY (answer_id, member)
+);
+"""
+_NOT_WORDS = re.compile(r"[^\w]+")
+
+
+@dataclass(frozen=True)
+class LoggedQuote:
+    """A quote as logged: enough to find it in the article again."""
+
+    article_id: str
+    title: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class LoggedAnswer:
+    """One answer from the log, with its current votes."""
+
+    answer_id: int
+    asked_at: str
+    question: str
+    answer: str
+    abstained: bool
+    decline: str
+    quotes: tuple[LoggedQuote, ...]
+    ups: int = 0
+    downs: int = 0
+
+
+@dataclass(frozen=True)
+class FrequentDecline:
+    """A question declined `count` times, as last phrased, with the last reason."""
+
+    question: str
+    count: int
+    decline: str
+
+
+@dataclass(frozen=True)
+class FeedbackSummary:
+    """What `/feedback` shows: totals, recent 👎 answers and the most frequent declines."""
+
+    answers: int
+    declines: int
+    ups: int
+    downs: int
+    recent_downs: tuple[LoggedAnswer, ...]
+    frequent_declines: tuple[FrequentDecline, ...]
+    decline_counts: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class VoteOutcome:
+    """What a click did: a new vote, a changed one, or the same vote again."""
+
+    previous: int | None
+    vote: int
+
+    @property
+    def changed(self) -> bool:
+        """True when the member had voted the other way before."""
+        return self.previous is not None and self.previous != self.vote
+
+
+def decline_kind(answer: Answer) -> str:
+    """Why the bot declined, in a few words a moderator can act on; "" for an answer."""
+    if not answer.abstained:
+        return ""
+    reason = answer.reason
+    if reason.startswith("fallback"):
+        return "model too slow" if answer.answer == SLOW else "model failed"
+    if reason.startswith("confidence"):
+        return "low confidence"
+    if reason.startswith("answer is what an article sentence orders"):
+        return "refused: an article gives the model orders"
+    kinds = {
+        "nothing relevant found": "nothing relevant in the articles",
+        "no sentences to quote": "nothing relevant in the articles",
+        "model found no answer": "the model found no answer",
+        "answer not in the sentences": "answer not in the quoted text",
+        "no quote verified": "answer not in the quoted text",
+    }
+    return kinds.get(reason, reason or "declined")
+
+
+def question_key(question: str) -> str:
+    """The question without case, punctuation or extra spaces: the same question, grouped."""
+    return " ".join(_NOT_WORDS.sub(" ", question.lower()).split())
+
+
+def now_text() -> str:
+    """The current time, as every row stores it (UTC, seconds)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class FeedbackLog:
+    """Answers and votes in `INDEX_DIR/feedback.sqlite`; safe to call from any thread."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / FEEDBACK_FILE
+        self._salt: bytes | None = None
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=BUSY_SECONDS)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+            with connection:  # one transaction: committed on success, rolled back on error
+                yield connection
+        finally:
+            connection.close()
+
+    def member_hash(self, member_id: int) -> str:
+        """A salted SHA-256 of a member id: the same member matches, the id is not kept."""
+        return hashlib.sha256(self._read_salt() + str(member_id).encode()).hexdigest()
+
+    def _read_salt(self) -> bytes:
+        """The salt file's bytes, created (readable by the bot's user only) on first use."""
+        if self._salt is None:
+            path = self.folder / SALT_FILE
+            self.folder.mkdir(parents=True, exist_ok=True)
+            try:
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(descriptor, "w") as file:
+                    file.write(secrets.token_hex(32))
+            self._salt = path.read_text().strip().encode()
+        return self._salt
+
+    def record(self, answer: Answer, guild_id: int | None, asked_at: str | None = None) -> int:
+        """Log one answer or decline; returns its id (what the vote buttons carry)."""
+        quotes = [
+            {"article_id": q.article_id, "title": q.title, "start": q.start, "end": q.end,
+             "text": q.text}
+            for q in answer.quotes
+        ]  # fmt: skip
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO answers (asked_at, guild_id, question, question_key, answer, "
+                "abstained, reason, decline, quotes, confidence) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    asked_at or now_text(),
+                    guild_id,
+                    answer.question,
+                    question_key(answer.question),
+                    answer.answer,
+                    int(answer.abstained),
+                    answer.reason,
+                    decline_kind(answer),
+                    json.dumps(quotes, ensure_ascii=False),
+                    answer.confidence,
+                ),
+            )
+            return int(cursor.lastrowid)
+
+    def vote(self, answer_id: int, member_id: int, vote: int) -> VoteOutcome | None:
+        """Set a member's vote on an answer (changeable); None when the answer is not logged."""
+        member = self.member_hash(member_id)
+        with self._connect() as db:
+            known = db.execute("SELECT 1 FROM answers WHERE answer_id=?", (answer_id,))
+            if known.fetchone() is None:
+                return None
+            row = db.execute(
+                "SELECT vote FROM votes WHERE answer_id=? AND member=?", (answer_id, member)
+            ).fetchone()
+            db.execute(
+                "INSERT INTO votes (answer_id, member, vote, voted_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(answer_id, member) DO UPDATE SET vote=excluded.vote, "
+                "voted_at=excluded.voted_at",
+                (answer_id, member, vote, now_text()),
+            )
+        return VoteOutcome(None if row is None else row[0], vote)
+
+    def summary(self, guild_id: int | None, recent: int = 3, frequent: int = 5) -> FeedbackSummary:
+        """Totals, the most recent 👎 answers and the most frequent declines of one server."""
+        where, args = ("guild_id=?", (guild_id,)) if guild_id is not None else ("1", ())
+        with self._connect() as db:
+            answers, declines = db.execute(
+                f"SELECT COUNT(*), COALESCE(SUM(abstained), 0) FROM answers WHERE {where}", args
+            ).fetchone()
+            ups, downs = db.execute(
+                "SELECT COALESCE(SUM(vote=1), 0), COALESCE(SUM(vote=-1), 0) FROM votes "
+                f"JOIN answers USING (answer_id) WHERE {where}",
+                args,
+            ).fetchone()
+            frequent_rows = db.execute(  # bare columns come from the latest row (SQLite max())
+                "SELECT question, COUNT(*) AS n, decline, MAX(answer_id) AS latest FROM answers "
+                f"WHERE {where} AND abstained=1 GROUP BY question_key "
+                "ORDER BY n DESC, latest DESC LIMIT ?",
+                (*args, frequent),
+            ).fetchall()
+            counts = db.execute(
+                f"SELECT decline, COUNT(*) AS n FROM answers WHERE {where} AND abstained=1 "
+                "GROUP BY decline ORDER BY n DESC",
+                args,
+            ).fetchall()
+            downs_rows = self._voted_down(db, where, args, recent)
+        return FeedbackSummary(
+            answers, declines, ups, downs, tuple(downs_rows),
+            tuple(FrequentDecline(*row[:3]) for row in frequent_rows), tuple(map(tuple, counts)),
+        )  # fmt: skip
+
+    def voted_down(self, limit: int | None = None) -> list[LoggedAnswer]:
+        """Answers with at least one 👎 and no more 👍 than 👎, newest first (every server)."""
+        with self._connect() as db:
+            return self._voted_down(db, "1", (), limit)
+
+    def declined(self) -> list[LoggedAnswer]:
+        """Every declined question, newest first (every server)."""
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT {_ANSWER_COLUMNS}, 0, 0 FROM answers WHERE abstained=1 "
+                "ORDER BY answer_id DESC"
+            ).fetchall()
+        return [_logged(row) for row in rows]
+
+    @staticmethod
+    def _voted_down(
+        db: sqlite3.Connection, where: str, args: tuple, limit: int | None
+    ) -> list[LoggedAnswer]:
+        rows = db.execute(
+            f"SELECT {_ANSWER_COLUMNS}, SUM(v.vote=1) AS ups, SUM(v.vote=-1) AS downs "
+            f"FROM answers JOIN votes v USING (answer_id) WHERE {where} "
+            "GROUP BY answer_id HAVING downs > 0 AND downs >= ups "
+            "ORDER BY MAX(v.voted_at) DESC, answer_id DESC LIMIT ?",
+            (*args, -1 if limit is None else limit),
+        ).fetchall()
+        return [_logged(row) for row in rows]
+
+
+_ANSWER_COLUMNS = "answer_id, asked_at, question, answer, abstained, decline, quotes"
+
+
+def _logged(row: tuple) -> LoggedAnswer:
+    answer_id, asked_at, question, answer, abstained, decline, quotes, ups, downs = row
+    logged_quotes = tuple(LoggedQuote(**quote) for quote in json.loads(quotes))
+    return LoggedAnswer(
+        answer_id, asked_at, question, answer, bool(abstained), decline, logged_quotes, ups, downs
+    )

@@ -1,0 +1,215 @@
+"""The feedback log (real SQLite in a temp folder), `/feedback`'s text and the QA export."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from bot.answering import SLOW, Answer, Quote
+from bot.cli import main
+from bot.evaluation import read_qa
+from bot.feedback import DOWN, SALT_FILE, UP, FeedbackLog, decline_kind
+from bot.feedback_report import NOTHING_YET, format_feedback
+from retrieval.errors import BotError
+from tests.conftest import TEST_SYNC, write_town_corpus
+
+GUILD, OTHER_GUILD = 111, 222
+ALICE, BOB = 987654321012345678, 123456789098765432
+QUOTE = Quote(
+    "The bridge will cost £4.2m and is due to open in 2026, council leader Mara Quist said.",
+    "glenfield_bridge.txt", "Glenfield backs riverside walkway", "glenfield_bridge.txt", 74, 160,
+)  # fmt: skip
+
+
+def shown(question: str, text: str = "Mara Quist") -> Answer:
+    return Answer(question, text, (QUOTE,), False, confidence=0.9)
+
+
+def declined(question: str, reason: str = "nothing relevant found") -> Answer:
+    return Answer(question, "I couldn't find that in the articles.", (), True, reason=reason)
+
+
+@pytest.fixture(autouse=True)
+def _no_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI commands here read no developer .env."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> FeedbackLog:
+    return FeedbackLog(tmp_path / "index")
+
+
+def test_votes_are_one_per_member_and_changeable(log: FeedbackLog) -> None:
+    answer_id = log.record(shown("Who leads the council?"), GUILD)
+    first = log.vote(answer_id, ALICE, DOWN)
+    assert first is not None and first.previous is None and not first.changed
+    again = log.vote(answer_id, ALICE, DOWN)
+    assert again is not None and again.previous == DOWN and not again.changed
+    changed = log.vote(answer_id, ALICE, UP)
+    assert changed is not None and changed.changed
+    log.vote(answer_id, BOB, DOWN)
+    summary = log.summary(GUILD)
+    assert (summary.ups, summary.downs, summary.answers, summary.declines) == (1, 1, 1, 0)
+    assert log.vote(answer_id + 1, ALICE, UP) is None, "no such answer: nothing recorded"
+
+
+def test_member_ids_are_stored_only_salted_and_hashed(log: FeedbackLog) -> None:
+    answer_id = log.record(shown("Who leads the council?"), GUILD)
+    log.vote(answer_id, ALICE, DOWN)
+    salt_file = log.folder / SALT_FILE
+    assert stat.S_IMODE(salt_file.stat().st_mode) == 0o600
+    expected = hashlib.sha256(salt_file.read_text().encode() + str(ALICE).encode()).hexdigest()
+    with sqlite3.connect(log.path) as db:
+        assert db.execute("SELECT member FROM votes").fetchall() == [(expected,)]
+    stored = b"".join(p.read_bytes() for p in log.folder.iterdir() if p.is_file())
+    assert str(ALICE).encode() not in stored and ALICE.to_bytes(8, "big") not in stored
+    assert expected != hashlib.sha256(str(ALICE).encode()).hexdigest(), "salted, not bare"
+
+
+def test_a_new_log_over_the_same_folder_knows_earlier_votes(log: FeedbackLog) -> None:
+    answer_id = log.record(shown("Who leads the council?"), GUILD)
+    log.vote(answer_id, ALICE, DOWN)
+    after_restart = FeedbackLog(log.folder)
+    outcome = after_restart.vote(answer_id, ALICE, UP)
+    assert outcome is not None and outcome.changed, "the same member, recognised by the salt"
+    assert after_restart.summary(GUILD).downs == 0
+
+
+def test_declines_are_logged_with_their_reason_and_grouped(log: FeedbackLog) -> None:
+    for question in (
+        "When does the pool open?",
+        "when does the POOL open",
+        "When does the pool open",
+    ):
+        log.record(declined(question), GUILD)
+    log.record(declined("Who won?", "confidence 0.41 below 0.80"), GUILD)
+    log.record(declined("Who designed it?", "fallback: no answer began"), OTHER_GUILD)
+    summary = log.summary(GUILD)
+    assert summary.declines == 4 and summary.answers == 4
+    assert summary.frequent_declines[0].count == 3
+    assert summary.frequent_declines[0].decline == "nothing relevant in the articles"
+    assert dict(summary.decline_counts) == {
+        "nothing relevant in the articles": 3,
+        "low confidence": 1,
+    }, "another server's questions are not shown"
+
+
+@pytest.mark.parametrize(
+    ("reason", "text", "kind"),
+    [
+        ("nothing relevant found", "", "nothing relevant in the articles"),
+        ("confidence 0.30 below 0.80", "", "low confidence"),
+        ("fallback: no answer began within the 20 s budget", SLOW, "model too slow"),
+        ("fallback: the model failed: boom", "The model could not answer", "model failed"),
+        ("answer is what an article sentence orders the model to say: x", "", "refused"),
+        ("model found no answer", "", "the model found no answer"),
+        ("no quote verified", "", "answer not in the quoted text"),
+    ],
+)
+def test_each_decline_gets_a_reason_a_moderator_can_act_on(
+    reason: str, text: str, kind: str
+) -> None:
+    assert decline_kind(Answer("Q?", text, (), True, reason=reason)).startswith(kind)
+    assert decline_kind(shown("Q?")) == ""
+
+
+def test_feedback_text_shows_totals_quotes_and_declines_within_discords_limit(
+    log: FeedbackLog,
+) -> None:
+    assert format_feedback(log.summary(GUILD)) == NOTHING_YET
+    for n in range(8):
+        answer_id = log.record(shown(f"Question {n} " + "very long words " * 40, "x " * 300), GUILD)
+        log.vote(answer_id, ALICE, DOWN)
+        log.record(declined(f"Missing topic {n} " + "padding " * 40), GUILD)
+    log.record(declined("Where is the *harbour* office?"), GUILD)
+    log.record(declined("where is the harbour office"), GUILD)
+    text = format_feedback(log.summary(GUILD))
+    assert len(text) <= 2000
+    assert "👍 0 · 👎 8 · 18 questions · 10 declined" in text
+    assert "Recent 👎 answers" in text and "Glenfield backs riverside walkway" in text
+    assert "2× where is the harbour office — nothing relevant in the articles" in text
+    assert "feedback export" in text
+
+
+def _export(index: Path, file: Path, *flags: str) -> int:
+    return main(["feedback", "export", str(file), "--index", str(index), *flags])
+
+
+def test_export_writes_unreviewed_qa_lines_and_keeps_a_moderators_edits(
+    log: FeedbackLog, tmp_path: Path, capsys
+) -> None:
+    wrong = log.record(shown("Who leads the council in Glenfield?", "Ivo Brandt"), GUILD)
+    liked = log.record(shown("What does the bridge cost?"), GUILD)
+    log.vote(wrong, ALICE, DOWN)
+    log.vote(liked, ALICE, UP)
+    log.record(declined("When does the pool open?"), GUILD)
+    qa = tmp_path / "feedback.jsonl"
+    assert _export(log.folder, qa) == 0
+    lines = [json.loads(line) for line in qa.read_text().splitlines()]
+    assert [line["question"] for line in lines] == ["Who leads the council in Glenfield?"]
+    assert lines[0]["answers"] == [] and lines[0]["type"] == "unreviewed"
+    assert lines[0]["doc"] == "glenfield_bridge.txt" and "Ivo Brandt" in lines[0]["note"]
+    assert "Added 1 questions" in capsys.readouterr().out
+    with pytest.raises(BotError, match="none of its 1 questions has been reviewed"):
+        read_qa(qa)
+
+    lines[0]["answers"] = ["Mara Quist"]  # the moderator fills it in
+    qa.write_text(json.dumps(lines[0]) + "\n")
+    assert _export(log.folder, qa, "--declines") == 0
+    qa_file = read_qa(qa)
+    assert [(i.question, i.answers, i.answerable) for i in qa_file.items] == [
+        ("Who leads the council in Glenfield?", ("Mara Quist",), True)
+    ], "the filled line kept, not duplicated"
+    assert len(qa_file.unfilled) == 1 and "unreviewed" in (qa_file.unfilled_note() or "")
+    assert "When does the pool open?" in qa.read_text()
+
+
+def test_export_without_a_log_says_where_it_looked(tmp_path: Path, capsys) -> None:
+    assert _export(tmp_path / "index", tmp_path / "out.jsonl") == 2
+    assert "No feedback log" in capsys.readouterr().err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_export_refuses_to_touch_a_file_it_cannot_read(log: FeedbackLog, tmp_path: Path, capsys):
+    log.vote(log.record(shown("Who leads?"), GUILD), ALICE, DOWN)
+    qa = tmp_path / "feedback.jsonl"
+    qa.write_text('{"question": "Who?", "answers": ["A"], "type": "answerable"}\n{oops\n')
+    before = qa.read_bytes()
+    assert _export(log.folder, qa) == 2
+    assert "feedback.jsonl:2" in capsys.readouterr().err and qa.read_bytes() == before
+
+
+@pytest.mark.slow
+def test_eval_measures_the_filled_questions_and_names_the_rest(
+    log: FeedbackLog, tmp_path: Path, embedder, capsys
+) -> None:
+    from retrieval.store import IndexStore
+    from retrieval.sync import sync_corpus
+
+    corpus = write_town_corpus(tmp_path / "corpus")
+    log.vote(
+        log.record(shown("Who leads the council in Glenfield?", "Ivo Brandt"), GUILD), BOB, DOWN
+    )
+    log.vote(log.record(shown("Who paid for the library works?", "Owen"), GUILD), BOB, DOWN)
+    with IndexStore(log.folder) as store:  # a corpus sync into the same folder keeps the log
+        sync_corpus(corpus, store, embedder, **TEST_SYNC)
+    assert log.summary(GUILD).downs == 2
+    qa = tmp_path / "feedback.jsonl"
+    assert _export(log.folder, qa) == 0
+    capsys.readouterr()
+    assert main(["eval", str(qa), "--index", str(log.folder)]) == 2
+    assert "has been reviewed yet" in capsys.readouterr().err
+
+    lines = [json.loads(line) for line in qa.read_text().splitlines()]
+    filled = next(line for line in lines if "Glenfield" in line["question"])
+    filled["answers"] = ["Mara Quist"]
+    qa.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert main(["eval", str(qa), "--index", str(log.folder), "--mode", "hybrid"]) == 0
+    out, err = capsys.readouterr()
+    assert f"{qa}: 1 questions" in out and "1 unreviewed questions not measured yet" in err
