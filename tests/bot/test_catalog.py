@@ -21,10 +21,13 @@ from retrieval.errors import IndexUnavailable
 from retrieval.hidden import HiddenArticle, hidden_path, load_hidden, save_hidden
 from retrieval.search import Searcher
 from retrieval.store import ArticleSummary, IndexStore
+from tests.bot import test_cli
 from tests.bot.conftest import scripted_engine
 from tests.conftest import write_town_corpus
 from tests.retrieval.reload_support import run_env
 
+# As in test_cli: no developer .env or environment setting reaches the CLI runs here.
+_isolated_env = test_cli._isolated_env
 ADDED = "added/council-budget.md"
 ADDED_TEXT = """---
 title: Council budget passed
