@@ -32,6 +32,7 @@ from retrieval.errors import BotError
 from retrieval.search import MODES
 
 EXIT_USAGE = 2
+EXIT_NOTHING_NEW = 1  # `add`: the article is already indexed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +65,22 @@ def build_parser() -> argparse.ArgumentParser:
         "than half of the indexed articles would be removed",
     )
     ingest.set_defaults(handler=cmd_ingest)
+
+    add = commands.add_parser(
+        "add",
+        parents=[common],
+        help="add an article file or web page to the corpus and index it (scripts, cron)",
+        description="Copy a local file (.txt, .md, .html or .jsonl) or fetch a web page into "
+        "the managed folder CORPUS_DIR/added/ as a Markdown file with front matter (title, "
+        "url, date, added_by, added_at), then sync the index as ingest does. The same text or "
+        "URL already indexed is not added again. Exit code 0: added; 1: nothing new (already "
+        "have it); 2: refused or failed (the reason is on stderr).",
+    )
+    add.add_argument("target", metavar="PATH-or-URL", help="a file on this machine, or an address")
+    add.add_argument(
+        "--by", metavar="NAME", help="who adds it, for the front matter (your login name)"
+    )
+    add.set_defaults(handler=cmd_add)
 
     status = commands.add_parser("status", parents=[common], help="show what the index holds")
     status.add_argument("--json", action="store_true", help="print as JSON")
@@ -235,6 +252,27 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(format_report(report, settings, totals))
     return 0
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Add one file or page and sync; the exit code tells a script what happened."""
+    from bot.adding import add_target, who_runs_this
+    from retrieval.embedding import Embedder
+
+    require_corpus(settings)
+    embedder = Embedder(  # loads only if something is added
+        settings.embedding_model_path,
+        settings.embed_batch_size,
+        on_load=lambda: print("Loading the embedding model…", file=sys.stderr),
+    )
+    added_by = args.by or who_runs_this("command line")
+    with open_store(settings) as store:
+        report = add_target(args.target, settings, store, embedder, added_by, wait=True)
+    failed = bool(report.refused) and not report.added and not report.duplicates
+    print("\n".join(report.lines()), file=sys.stderr if failed else sys.stdout)
+    if report.added:
+        return 0
+    return EXIT_NOTHING_NEW if report.duplicates else EXIT_USAGE
 
 
 def _say(message: str) -> None:

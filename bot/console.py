@@ -2,7 +2,7 @@
 
 A thin adapter: it reads a line, calls `Engine.ask`, and prints the answer and
 its quotes. Commands start with a slash: /help, /status, /reload, /quit, and the
-moderator verbs /articles, /remove and /restore (`bot.catalog`).
+moderator verbs /add (`bot.adding`), /articles, /remove and /restore (`bot.catalog`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 from typing import TextIO
 
+from bot.adding import add_target, who_runs_this
 from bot.answering import Answer, Engine, Quote
 from bot.app import open_engine, reload_corpus, status_info
 from bot.catalog import VERBS, run_verb
@@ -24,6 +25,9 @@ Commands:
   /status   what the index holds
   /reload   re-sync the corpus folder (only new and changed articles are embedded);
             /reload --force also syncs from another folder or removes most articles
+  /add PATH-or-URL
+            copy an article file (.txt, .md, .html, .jsonl) or fetch a web page into the
+            corpus folder's added/ and index it
   /articles [words]       list or find articles by title, with their sources
   /remove TITLE-or-PATH   take an article out of the answers: one added through Discord
                           is deleted, any other is hidden (its file is left alone)
@@ -130,6 +134,18 @@ def reload_in_console(engine: Engine, settings: Settings, out: TextIO, force: bo
     print(report.summary(), file=out)
 
 
+def add_in_console(target: str, engine: Engine, settings: Settings, out: TextIO) -> None:
+    """Add a file or page to the corpus and index it, printing what happened to each."""
+    if not target:
+        print("Usage: /add PATH-or-URL (a file on this machine, or a web address)", file=out)
+        return
+    report = add_target(
+        target, settings, engine.store, engine.searcher.embedder, who_runs_this("console")
+    )
+    for line in report.lines():
+        print(f"  {line}", file=out)
+
+
 def handle_line(line: str, engine: Engine, settings: Settings, out: TextIO) -> bool:
     """Act on one input line; False means leave."""
     command = line.strip()
@@ -144,6 +160,8 @@ def handle_line(line: str, engine: Engine, settings: Settings, out: TextIO) -> b
             print(f"  {key.replace('_', ' '):<20} {value if value is not None else '-'}", file=out)
     elif command in ("/reload", "/reload --force"):
         reload_in_console(engine, settings, out, force=command.endswith("--force"))
+    elif command == "/add" or command.startswith("/add "):
+        add_in_console(command.removeprefix("/add").strip().strip("\"'"), engine, settings, out)
     elif command.startswith("/") and command[1:].split(" ")[0] in VERBS:
         verb, _, text = command[1:].partition(" ")
         embedder = engine.searcher.embedder

@@ -127,6 +127,16 @@ class Settings(BaseSettings):
     stream_edit_seconds: float = Field(
         1.5, ge=0.2, description="How often a streaming reply is edited (Discord rate limits)."
     )
+    fetch_timeout_seconds: float = Field(
+        15.0, gt=0, description="How long fetching one page for /add may take, in all."
+    )
+    fetch_max_bytes: int = Field(
+        3_000_000, ge=1_000, description="Pages larger than this are not added by /add."
+    )
+    fetch_allow_private: bool = Field(
+        False,
+        description="Let /add fetch private, loopback and link-local addresses (an intranet).",
+    )
 
     @field_validator("moderator_role_ids", mode="before")
     @classmethod

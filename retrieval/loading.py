@@ -137,7 +137,7 @@ def unprintable_share(text: str) -> float:
     return unprintable / len(text)
 
 
-def _binary_reason(sample: bytes) -> str | None:
+def binary_reason(sample: bytes) -> str | None:
     """Why the start of a file looks binary (a NUL, or many unprintable bytes), or None."""
     if b"\x00" in sample:
         return "binary file, not text (it has NUL bytes)"
@@ -289,7 +289,7 @@ def _scan_single(path: Path, rel: str, suffix: str, max_bytes: int, scan: Scan) 
         scan.skipped.append(Skipped(rel, _too_large(size, max_bytes)))
         return
     data = path.read_bytes()
-    binary = _binary_reason(data[:_BINARY_SNIFF_BYTES])
+    binary = binary_reason(data[:_BINARY_SNIFF_BYTES])
     if binary:
         scan.skipped.append(Skipped(rel, binary))
         return
@@ -351,13 +351,15 @@ def parse_source(source: Source) -> Article | Skipped:
         date = _str_or_none(record.get("date"))
         origin = _str_or_none(record.get("url")) or source.article_id
     elif source.kind == "html":
-        extracted = _extract_html(decode(source.raw))
+        extracted = extract_html(decode(source.raw))
         if extracted is None:
             return Skipped(source.path, "no article text found in the HTML page")
         body, title_hint, date, url = extracted
         origin = url or source.path
     elif source.kind == "markdown":
-        body, title_hint = _strip_markdown(decode(source.raw))
+        body, fields = _strip_markdown(decode(source.raw))
+        title_hint, date = fields.get("title"), fields.get("date")
+        origin = fields.get("url") or source.path
     else:
         body = decode(source.raw)
 
@@ -379,24 +381,33 @@ def _str_or_none(value: object) -> str | None:
     return valid_unicode(value.strip()) or None if isinstance(value, str) else None
 
 
-def _strip_markdown(text: str) -> tuple[str, str | None]:
-    """Drop YAML front matter and heading marks; title from front matter or first heading."""
+def split_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """A Markdown text's front-matter fields (`title`, `url`, `date`, ...; keys in lower
+    case, empty values left out) and the text after the front matter."""
     text = text.replace("\r\n", "\n")
-    title: str | None = None
     front = _FRONT_MATTER.match(text)
-    if front:
-        for line in front.group(1).splitlines():
-            key, _, value = line.partition(":")
-            if key.strip().lower() == "title" and value.strip():
-                title = value.strip().strip("\"'")
-        text = text[front.end() :]
-    if title is None:
+    if not front:
+        return {}, text
+    fields: dict[str, str] = {}
+    for line in front.group(1).splitlines():
+        key, _, value = line.partition(":")
+        if value.strip().strip("\"'"):
+            fields[key.strip().lower()] = value.strip().strip("\"'")
+    return fields, text[front.end() :]
+
+
+def _strip_markdown(text: str) -> tuple[str, dict[str, str]]:
+    """Drop front matter and heading marks; the body and the front matter's fields, with
+    the title from the first heading when the front matter has none."""
+    fields, text = split_front_matter(text)
+    if "title" not in fields:
         heading = re.search(r"^#{1,6}\s+(.+)$", text, re.MULTILINE)
-        title = heading.group(1).strip() if heading else None
-    return _MD_HEADING.sub("", text), title
+        if heading:
+            fields["title"] = heading.group(1).strip()
+    return _MD_HEADING.sub("", text), fields
 
 
-def _extract_html(html: str) -> tuple[str, str | None, str | None, str | None] | None:
+def extract_html(html: str) -> tuple[str, str | None, str | None, str | None] | None:
     """Article body, title, date and canonical URL of an HTML page (trafilatura)."""
     import trafilatura  # imported here: it is slow to import and only HTML needs it
 

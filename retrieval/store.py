@@ -350,6 +350,18 @@ class IndexStore:
         return [ArticleSummary(*row) for row in rows]
 
     @_locked
+    def same_article(self, text: str, sources: Sequence[str] = ()) -> Article | None:
+        """An indexed article with exactly this clean text or one of these sources (URLs):
+        what `/add` calls a duplicate."""
+        marks = ",".join("?" * len(sources))
+        row = self._db.execute(
+            "SELECT article_id, title, text, source, path, fingerprint, date FROM articles "
+            f"WHERE text = ? OR source IN ({marks}) LIMIT 1",
+            (text, *sources),
+        ).fetchone()
+        return Article(*row) if row else None
+
+    @_locked
     def article_count(self) -> int:
         """How many articles are indexed."""
         return self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]

@@ -44,6 +44,19 @@ def test_markdown_front_matter_and_heading(tmp_path: Path) -> None:
     assert articles["a.md"].title == "Budget day"
     assert "---" not in articles["a.md"].text and "#" not in articles["a.md"].text
     assert articles["b.md"].title == "Second heading title"
+    assert articles["b.md"].source == "b.md" and articles["b.md"].date is None
+
+
+def test_markdown_front_matter_url_and_date_are_the_source_and_date(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(
+        "---\ntitle: Budget day\nurl: https://news.example/budget?day=2\ndate: '2024-05-01'\n"
+        f"added_by: mod\n---\n{BODY}\n"
+    )
+    articles, _ = _articles(tmp_path)
+    article = articles["a.md"]
+    assert article.source == "https://news.example/budget?day=2"
+    assert article.date == "2024-05-01" and article.title == "Budget day"
+    assert "added_by" not in article.text
 
 
 def test_html_body_is_extracted_without_navigation(tmp_path: Path) -> None:

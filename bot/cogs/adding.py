@@ -1,0 +1,134 @@
+"""Adding articles from Discord: /add with attached files and/or a web page's address.
+
+Moderators only (checked here, not just hidden). The files are written into the
+managed folder and the same incremental sync as /reload runs, under the same lock;
+the result is shown only to the moderator who ran it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.adding import (
+    ADDABLE,
+    AddRefused,
+    Draft,
+    Outcome,
+    Provenance,
+    add_drafts,
+    draft_from_url,
+    drafts_from_file,
+    require_size,
+)
+from bot.cogs.checks import is_moderator
+from bot.cogs.replies import NO_PINGS
+from bot.fetching import FetchLimits
+from retrieval.errors import BotError
+
+MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can add articles."
+HOW_TO_ADD = f"Attach {ADDABLE} (up to three), or give `url:` with the address of a web page."
+BUSY = "A reload or another /add is running; try again when it has finished."
+
+
+class AddingCog(commands.Cog):
+    """/add: new articles from attachments or the web, for moderators."""
+
+    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+        self.bot = bot
+
+    @app_commands.command(name="add")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    @app_commands.describe(
+        url="the address of an article's web page (http or https)",
+        file="a .txt, .md, .html or .jsonl file with articles",
+        file2="another file",
+        file3="another file",
+    )
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        url: str | None = None,
+        file: discord.Attachment | None = None,
+        file2: discord.Attachment | None = None,
+        file3: discord.Attachment | None = None,
+    ) -> None:
+        """Add articles from attached files or a web page (moderators only)."""
+        if not is_moderator(interaction.user, self.bot.settings):  # enforced here, not just hidden
+            await interaction.response.send_message(MODERATORS_ONLY, ephemeral=True)
+            return
+        files = [f for f in (file, file2, file3) if f is not None]
+        url = (url or "").strip()
+        if not files and not url:
+            await interaction.response.send_message(HOW_TO_ADD, ephemeral=True)
+            return
+        if self.bot.reload_lock.locked():
+            await interaction.response.send_message(BUSY, ephemeral=True)
+            return
+        async with self.bot.reload_lock:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            drafts, refused = await self._collect(files, url)
+            engine = self.bot.engine
+            who = f"{interaction.user.name} (Discord {interaction.user.id})"
+            try:
+                report = await asyncio.to_thread(
+                    add_drafts,
+                    drafts,
+                    self.bot.settings,
+                    engine.store,
+                    engine.searcher.embedder,
+                    Provenance.now(who),
+                    refused=refused,
+                )
+            except BotError as error:  # another reload, a refused sync: nothing was added
+                await interaction.edit_original_response(
+                    content=f"Nothing was added: {error}"[:2000], allowed_mentions=NO_PINGS
+                )
+                return
+            if report.sync is not None:
+                self.bot.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
+            text = "\n".join(report.lines(discord.utils.escape_markdown))
+            await interaction.edit_original_response(content=text[:2000], allowed_mentions=NO_PINGS)
+
+    async def _collect(
+        self, files: list[discord.Attachment], url: str
+    ) -> tuple[list[Draft], list[Outcome]]:
+        """Drafts from every attachment and the page; what cannot be added, with why."""
+        drafts: list[Draft] = []
+        refused: list[Outcome] = []
+        for attachment in files:
+            try:
+                drafts += await self._attachment_drafts(attachment)
+            except BotError as error:
+                refused.append(Outcome(attachment.filename, reason=str(error)))
+        if url:
+            limits = FetchLimits.from_settings(self.bot.settings)
+            try:
+                drafts.append(await asyncio.to_thread(draft_from_url, url, limits))
+            except BotError as error:
+                refused.append(Outcome(url, reason=str(error)))
+        return drafts, refused
+
+    async def _attachment_drafts(self, attachment: discord.Attachment) -> list[Draft]:
+        """The articles in one attachment; its size is checked before it is downloaded."""
+        settings = self.bot.settings
+        require_size(attachment.size, settings.max_article_bytes)
+        try:
+            data = await asyncio.wait_for(attachment.read(), settings.fetch_timeout_seconds)
+        except (TimeoutError, discord.HTTPException) as error:
+            raise AddRefused(
+                f"could not download it from Discord ({type(error).__name__}); try again."
+            ) from None
+        return await asyncio.to_thread(
+            drafts_from_file, attachment.filename, data, settings.max_article_bytes
+        )
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Entry point for `load_extension`."""
+    await bot.add_cog(AddingCog(bot))

@@ -1,0 +1,307 @@
+"""Fetch one web page for `/add`, with every limit a page from the internet needs.
+
+The bot fetches addresses a moderator typed, so a page must not be able to make it
+read the machine's own network: every host is resolved first, its addresses are
+checked (private, loopback, link-local and reserved ones are refused unless
+`FETCH_ALLOW_PRIVATE`), and the connection goes to the checked address, so a second
+DNS answer cannot differ from the first. Redirects are followed here, one hop at a
+time, each checked the same way. One deadline covers the whole fetch (DNS, every
+hop, every read), the body is read only up to `FETCH_MAX_BYTES`, and only HTML is
+accepted: a PDF or an image is refused before its body is read.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from bot.settings import Settings
+from retrieval.errors import BotError
+from retrieval.loading import binary_reason, decode
+
+MAX_REDIRECTS = 5
+_SNIFF_BYTES = 1024
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_SNIFFED_TYPES = frozenset({"", "application/octet-stream", "text/plain"})  # often mislabelled
+_HTML_SIGNS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<meta", b"<article")
+_MAGIC = (  # what a body really is, whatever its header says
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"PK\x03\x04", "a ZIP archive (or an office document)"),
+)
+_USER_AGENT = "article-answer-bot/0.1 (+/add)"
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+AddressJudge = Callable[[IPAddress], str | None]  # why an address must not be fetched, or None
+
+
+class FetchRefused(BotError):
+    """A page that cannot or must not be added; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """How far one fetch may go: time in all, bytes, redirects, and private addresses."""
+
+    timeout_seconds: float
+    max_bytes: int
+    allow_private: bool = False
+    max_redirects: int = MAX_REDIRECTS
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchLimits:
+        """The limits the settings name."""
+        return cls(
+            settings.fetch_timeout_seconds, settings.fetch_max_bytes, settings.fetch_allow_private
+        )
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fetched HTML page: the address asked for, where it ended up, and its text."""
+
+    requested_url: str
+    url: str
+    html: str
+
+
+def address_refusal(address: IPAddress) -> str | None:
+    """Why the bot must not connect to `address` (its own machine or network), or None."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback or address.is_unspecified:
+        return "a loopback address (this machine)"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_reserved or address.is_multicast:
+        return "a reserved address"
+    if address.is_private:
+        return "a private network address"
+    if not address.is_global:
+        return "a reserved address"
+    return None
+
+
+class _Deadline:
+    """One time limit for the whole fetch: each step gets what is left of it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+
+    def left(self) -> float:
+        """Seconds left; past the deadline, refuse."""
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            raise self.expired()
+        return left
+
+    def expired(self) -> FetchRefused:
+        """The refusal for a page that took too long."""
+        return FetchRefused(
+            f"the page did not arrive within {self.seconds:g} s (FETCH_TIMEOUT_SECONDS). "
+            "Try again later, or save the page and attach it."
+        )
+
+
+def check_url(url: str) -> httpx.URL:
+    """The address as httpx parses it, if it is an http(s) address with a host."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise FetchRefused(
+            f"'{url[:200]}' is not a web address; give one starting with https:// or http://."
+        )
+    try:
+        return httpx.URL(url.strip())
+    except httpx.InvalidURL as error:
+        raise FetchRefused(f"'{url[:200]}' is not a valid web address ({error}).") from error
+
+
+def resolve(host: str, port: int, deadline: _Deadline) -> list[IPAddress]:
+    """The host's addresses, found within the deadline (a stuck DNS server cannot hang us)."""
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dns")
+    try:
+        found = pool.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+        infos = found.result(timeout=deadline.left())
+    except FutureTimeout:
+        raise deadline.expired() from None
+    except OSError as error:
+        raise FetchRefused(f"cannot find the host '{host}' ({error}); check the address.") from None
+    finally:
+        pool.shutdown(wait=False)
+    addresses: list[IPAddress] = []
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])  # no IPv6 zone suffix
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+def checked_addresses(
+    url: httpx.URL, limits: FetchLimits, deadline: _Deadline, judge: AddressJudge
+) -> list[IPAddress]:
+    """The addresses to connect to for `url`; any refused one refuses the whole host."""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    addresses = resolve(_ascii_host(url), port, deadline)
+    if not limits.allow_private:
+        for address in addresses:
+            why = judge(address)
+            if why is not None:
+                raise FetchRefused(
+                    f"'{url.host}' is {why} ({address}); the bot does not fetch from its own "
+                    "network. An operator can allow it with FETCH_ALLOW_PRIVATE=True (an "
+                    "intranet)."
+                )
+    return addresses
+
+
+def fetch_page(url: str, limits: FetchLimits, judge: AddressJudge = address_refusal) -> Page:
+    """Fetch one HTML page within `limits`, following redirects ourselves.
+
+    Raises `FetchRefused` with a reason a moderator can act on for anything else.
+    """
+    deadline = _Deadline(limits.timeout_seconds)
+    current = check_url(url)
+    with httpx.Client(trust_env=False, follow_redirects=False) as client:  # no proxy detours
+        for _ in range(limits.max_redirects + 1):
+            addresses = checked_addresses(current, limits, deadline, judge)
+            try:
+                response = _connect(client, current, addresses, deadline)
+            except httpx.TimeoutException:
+                raise deadline.expired() from None
+            except httpx.HTTPError as error:
+                raise FetchRefused(
+                    f"could not reach {current.host} ({type(error).__name__}: {error}); "
+                    "check the address or try again later."
+                ) from None
+            try:
+                if response.is_redirect:
+                    current = check_url(urljoin(str(current), response.headers["location"]))
+                    continue
+                return Page(url, str(current), _read_html(response, limits, deadline))
+            finally:
+                response.close()
+    raise FetchRefused(
+        f"the address redirects more than {limits.max_redirects} times; give the final "
+        "address of the article instead."
+    )
+
+
+def _connect(
+    client: httpx.Client, url: httpx.URL, addresses: list[IPAddress], deadline: _Deadline
+) -> httpx.Response:
+    """Open `url` on the first checked address that answers (pinned: no second DNS lookup).
+
+    The Host header and TLS name stay the host's, so virtual hosts and certificates work.
+    """
+    failure: httpx.HTTPError | None = None
+    for address in addresses:
+        request = client.build_request(
+            "GET",
+            url.copy_with(host=str(address)),
+            headers={"Host": url.netloc.decode("ascii"), "User-Agent": _USER_AGENT,
+                     "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"},
+            extensions={"sni_hostname": _ascii_host(url)},
+            timeout=deadline.left(),
+        )  # fmt: skip
+        try:
+            return client.send(request, stream=True)
+        except httpx.ConnectError as error:
+            failure = error
+    assert failure is not None  # resolve() returns at least one address
+    raise failure
+
+
+def _ascii_host(url: httpx.URL) -> str:
+    """The host as DNS and TLS know it (an international name in its xn-- form)."""
+    return url.raw_host.decode("ascii")
+
+
+def _read_html(response: httpx.Response, limits: FetchLimits, deadline: _Deadline) -> str:
+    """The body as text if it is HTML of an allowed size; else a refusal saying what it is."""
+    if response.status_code != 200:
+        raise FetchRefused(
+            f"the page answered HTTP {response.status_code} {response.reason_phrase}; "
+            "check the address."
+        )
+    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in _HTML_TYPES | _SNIFFED_TYPES:
+        raise FetchRefused(_not_html(describe_type(media_type)))
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_bytes:
+        raise FetchRefused(_too_large(int(declared), limits.max_bytes))
+    body = bytearray()
+    try:
+        for piece in response.iter_bytes():
+            body += piece
+            if len(body) > limits.max_bytes:
+                raise FetchRefused(_too_large(None, limits.max_bytes))
+            deadline.left()
+    except httpx.TimeoutException:
+        raise deadline.expired() from None
+    except httpx.HTTPError as error:
+        raise FetchRefused(f"the page broke off while loading ({error}); try again.") from None
+    kind = sniff_kind(bytes(body))
+    if kind != "html":
+        raise FetchRefused(_not_html(kind))
+    return _decode(bytes(body), response.charset_encoding)
+
+
+def sniff_kind(data: bytes) -> str:
+    """'html' when the body looks like an HTML page, else a description of what it is."""
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            return kind
+    if binary_reason(data[:8192]):
+        return "a binary file"
+    sample = data[:_SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if sample.startswith(b"<") and any(sign in sample for sign in _HTML_SIGNS):
+        return "html"
+    return "plain text" if sample else "an empty page"
+
+
+def describe_type(media_type: str) -> str:
+    """A content type in words: 'a PDF document', 'an image (image/png)'."""
+    if media_type == "application/pdf":
+        return "a PDF document"
+    if media_type.startswith(("image/", "video/", "audio/")):
+        return f"{'an' if media_type[0] in 'aeiou' else 'a'} {media_type.split('/')[0]} file"
+    return f"'{media_type}'"
+
+
+def _not_html(kind: str) -> str:
+    return (
+        f"the address gives {kind}, not a web page. /add reads HTML pages; save the text "
+        "as a .txt or .md file and attach it instead."
+    )
+
+
+def _too_large(size: int | None, limit: int) -> str:
+    shown = f"{size / 1e6:.1f} MB" if size else f"more than {limit / 1e6:.1f} MB"
+    return (
+        f"the page is too large ({shown}; the limit is {limit / 1e6:.1f} MB, FETCH_MAX_BYTES). "
+        "Save the article's text and attach it instead."
+    )
+
+
+def _decode(data: bytes, charset: str | None) -> str:
+    """The page's declared charset when it works, else the corpus's own decoding."""
+    if charset:
+        try:
+            return data.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return decode(data)
