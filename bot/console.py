@@ -16,6 +16,7 @@ from bot.adding import add_target, who_runs_this
 from bot.answering import Answer, Engine, Quote
 from bot.app import open_engine, reload_corpus, status_info
 from bot.catalog import VERBS, run_verb
+from bot.examples import example_questions
 from bot.settings import Settings
 from retrieval.errors import BotError, SyncRefused
 
@@ -155,6 +156,11 @@ def handle_line(line: str, engine: Engine, settings: Settings, out: TextIO) -> b
         return False
     if command in ("/help", "/?"):
         print(HELP, file=out)
+        examples = example_questions(engine.store)
+        if examples:
+            print("For example, from these articles:", file=out)
+            for example in examples:
+                print(f"  {example}", file=out)
     elif command == "/status":
         for key, value in status_info(settings, engine.store).items():
             print(f"  {key.replace('_', ' '):<20} {value if value is not None else '-'}", file=out)

@@ -34,6 +34,7 @@ COGS = (
     "bot.cogs.catalog",
     "bot.cogs.feedback",
     "bot.cogs.adding",
+    "bot.cogs.help",
 )
 SORRY = "Sorry, something went wrong while handling that; the details are in the bot's log."
 

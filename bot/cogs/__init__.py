@@ -1,2 +1,2 @@
-"""Discord cogs, one per concern: asking (`ask`), moderation (`admin`) and the
-article list (`catalog`)."""
+"""Discord cogs, one per concern: asking (`ask`), moderation (`admin`), the article list
+(`catalog`), adding (`adding`), feedback (`feedback`) and `/help`."""

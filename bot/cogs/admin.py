@@ -41,7 +41,7 @@ class AdminCog(commands.Cog):
         if await refused_change(interaction, self.bot, MODERATORS_ONLY):
             return
         async with self.bot.reload_lock:
-            await interaction.response.defer(thinking=True)
+            await interaction.response.defer(thinking=True, ephemeral=True)  # for the moderator
             try:
                 report = await self._reload_with_progress(interaction, force)
             except BotError as error:  # another reload, no corpus folder, a refused sync
@@ -99,7 +99,7 @@ class AdminCog(commands.Cog):
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction) -> None:
         """Show how many articles the bot knows, its model, last reload and queue length."""
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(thinking=True, ephemeral=True)  # only the asker's
         info = await read_status(self.bot.settings, self.bot.engine.store, self.status_seconds)
         if info is None:
             await interaction.edit_original_response(content=STATUS_SLOW, allowed_mentions=NO_PINGS)

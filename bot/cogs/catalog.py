@@ -16,7 +16,8 @@ from bot.catalog import describe, find, remove_article, restore_article
 from bot.cogs.admin import STATUS_SECONDS, STATUS_SLOW
 from bot.cogs.checks import is_moderator, refused_change
 from bot.cogs.replies import NO_PINGS
-from bot.discord_format import escape_markdown, is_plain_url
+from bot.discord_format import escape_markdown
+from bot.sources import article_link
 from retrieval.cleaning import shorten
 from retrieval.errors import BotError
 from retrieval.hidden import load_hidden
@@ -34,11 +35,13 @@ PAGER_SECONDS = 900.0  # page buttons work this long after the list was shown
 T = TypeVar("T")
 
 
-def article_line(article: ArticleSummary) -> str:
-    """One article: its title, linked when the source is a web address, else with its path."""
+def article_line(article: ArticleSummary, base_url: str | None = None) -> str:
+    """One article: its title, linked when a web address is known (`bot.sources`), else
+    with its source (the file's path)."""
     title = escape_markdown(shorten(" ".join(article.title.split()), 150))
-    if is_plain_url(article.source) and len(article.source) <= 300:
-        return f"• [{title}](<{article.source}>)"
+    link = article_link(article.source, article.path, base_url)
+    if link and len(link) <= 300:
+        return f"• [{title}](<{link}>)"
     return f"• {title} · `{shorten(article.source, 200).replace('`', '')}`"
 
 
@@ -58,14 +61,16 @@ def pack_pages(lines: Sequence[str], per_page: int = PAGE_LINES, chars: int = PA
     return pages
 
 
-def articles_message(articles: Sequence[ArticleSummary], words: str, page: int) -> tuple[str, int]:
+def articles_message(
+    articles: Sequence[ArticleSummary], words: str, page: int, base_url: str | None = None
+) -> tuple[str, int]:
     """The text of one page of the list (or why it is empty), and how many pages there are."""
     found = find(articles, words)
     which = f" matching '{escape_markdown(shorten(words.strip(), 80))}'" if words.strip() else ""
     if not found:
         hint = " Try fewer or shorter words." if which else ""
         return f"No articles{which}.{hint}", 0
-    pages = pack_pages([article_line(article) for article in found])
+    pages = pack_pages([article_line(article, base_url) for article in found])
     page = min(max(page, 1), len(pages))
     header = f"**{len(found)} articles{which}** · page {page} of {len(pages)}"
     return "\n".join([header, *pages[page - 1]]), len(pages)
@@ -142,7 +147,8 @@ class CatalogCog(commands.Cog):
         )
         if articles is None:
             return STATUS_SLOW, None
-        content, pages = articles_message(articles, words, page)
+        base_url = self.bot.settings.source_base_url
+        content, pages = articles_message(articles, words, page, base_url)
         shown = min(max(page, 1), pages)
         return content, ArticlePager(self, words, shown, pages) if pages > 1 else None
 

@@ -1,4 +1,4 @@
-"""Who may do what in Discord: the one moderator check every command uses."""
+"""Who may do what, and where, in Discord: the moderator and channel checks every command uses."""
 
 from __future__ import annotations
 
@@ -30,3 +30,18 @@ async def refused_change(interaction: discord.Interaction, bot, refusal: str) ->
         await interaction.response.send_message(ALREADY_RELOADING, ephemeral=True)
         return True
     return False
+
+
+def in_allowed_channel(channel: object, settings: Settings) -> bool:
+    """Whether the bot answers in `channel`: any channel when ALLOWED_CHANNEL_IDS is
+    empty, else a listed channel or a thread inside one."""
+    allowed = set(settings.allowed_channel_ids)
+    if not allowed:
+        return True
+    return getattr(channel, "id", None) in allowed or getattr(channel, "parent_id", None) in allowed
+
+
+def where_to_ask(settings: Settings) -> str:
+    """The ephemeral reply to a question asked outside ALLOWED_CHANNEL_IDS."""
+    channels = ", ".join(f"<#{channel_id}>" for channel_id in settings.allowed_channel_ids)
+    return f"I answer questions in {channels}; please ask there."
