@@ -20,6 +20,7 @@ from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.embedding import Embedder
 from retrieval.errors import IndexUnavailable
+from retrieval.hidden import hidden_status
 from retrieval.loading import require_corpus_folder
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
@@ -125,6 +126,7 @@ def status_info(settings: Settings, store: IndexStore) -> dict:
         "last_sync": store.get_meta("last_sync"),
         "indexed_from": store.corpus_folder(),
         "feeds": feeds_summary(settings.index_dir),
+        "hidden": hidden_status(settings.index_dir),  # articles /remove hid (bot.catalog)
     }
 
 

@@ -87,6 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print as JSON")
     status.set_defaults(handler=cmd_status)
 
+    articles = commands.add_parser(
+        "articles", parents=[common], help="list or find articles by title, with their sources"
+    )
+    articles.add_argument("words", nargs="*", help="only titles (or paths) with these words")
+    articles.set_defaults(handler=cmd_catalog, verb="articles")
+    for verb, what in (
+        ("remove", "take an article out of the answers (an added one is deleted, any other "
+         "hidden; its file is left alone)"),
+        ("restore", "bring back an article `remove` hid"),
+    ):  # fmt: skip
+        catalog = commands.add_parser(verb, parents=[common], help=what, description=what)
+        catalog.add_argument("words", nargs="+", metavar="TITLE-or-PATH")
+        catalog.set_defaults(handler=cmd_catalog, verb=verb)
+
     search = commands.add_parser(
         "search",
         parents=[common],
@@ -292,6 +306,22 @@ def report_dict(report) -> dict:  # noqa: ANN001 - SyncReport, imported lazily
         "rebuilt": report.rebuilt,
         "seconds": round(report.seconds, 3),
     }
+
+
+def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
+    """`articles`, `remove`, `restore`: the moderators' verbs, for operators and scripts."""
+    from bot.catalog import run_verb
+    from retrieval.embedding import Embedder
+
+    require_index(settings)
+    embedder = Embedder(  # loads only if a sync has something to embed
+        settings.embedding_model_path,
+        settings.embed_batch_size,
+        on_load=lambda: print("Loading the embedding model…", file=sys.stderr),
+    )
+    with open_store(settings) as store:
+        print(run_verb(args.verb, " ".join(args.words), settings, store, embedder, "command line"))
+    return 0
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:

@@ -31,6 +31,7 @@ log = logging.getLogger("bot.discord")
 COGS = (
     "bot.cogs.ask",
     "bot.cogs.admin",
+    "bot.cogs.catalog",
     "bot.cogs.feedback",
     "bot.cogs.adding",
     "bot.cogs.feeds",

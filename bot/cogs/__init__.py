@@ -1,1 +1,2 @@
-"""Discord cogs, one per concern: asking (`ask`), moderation (`admin`) and `/help`."""
+"""Discord cogs, one per concern: asking (`ask`), moderation (`admin`), the article list
+(`catalog`), adding (`adding`), feedback (`feedback`) and `/help`."""

@@ -17,6 +17,21 @@ def is_moderator(user: discord.abc.User, settings: Settings) -> bool:
     return any(role.id in allowed for role in user.roles)
 
 
+ALREADY_RELOADING = "A reload is already running; its summary will appear when it finishes."
+
+
+async def refused_change(interaction: discord.Interaction, bot, refusal: str) -> bool:  # noqa: ANN001 - AnswerBot
+    """Tell a member who is no moderator (`refusal`), or anyone while a reload runs, why the
+    command that changes the articles will not run; False when it may run."""
+    if not is_moderator(interaction.user, bot.settings):  # enforced here, not just hidden
+        await interaction.response.send_message(refusal, ephemeral=True)
+        return True
+    if bot.reload_lock.locked():
+        await interaction.response.send_message(ALREADY_RELOADING, ephemeral=True)
+        return True
+    return False
+
+
 def in_allowed_channel(channel: object, settings: Settings) -> bool:
     """Whether the bot answers in `channel`: any channel when ALLOWED_CHANNEL_IDS is
     empty, else a listed channel or a thread inside one."""
