@@ -49,6 +49,9 @@ class RecordingTarget:
     async def add(self, content: str, view: object = None) -> None:
         self.shown.append(content)
 
+    async def refuse(self, content: str) -> None:
+        self.shown.append(content)
+
 
 async def watch_lag(stop: asyncio.Event, worst: list[float], tick: float = 0.01) -> None:
     """Measure how late the event loop wakes a 10 ms sleep."""

@@ -373,6 +373,12 @@ def _parse(content: str) -> Article | Skipped:
     return parsed
 
 
+def indexed_under(store: IndexStore, url: str) -> Article | None:
+    """The article already indexed under `url` (any spelling of it), so a feed entry's
+    page need not be fetched again."""
+    return store.same_article("", _addresses(Draft(url, "", {"url": url})))  # no text is ""
+
+
 def _addresses(draft: Draft) -> list[str]:
     """Every spelling of the draft's addresses a duplicate may be indexed under."""
     found = []

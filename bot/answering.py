@@ -63,6 +63,8 @@ class Quote:
     source: str
     start: int
     end: int
+    date: str | None = None  # the article's date, YYYY-MM-DD when known
+    path: str = ""  # the article's file in the corpus folder (for SOURCE_BASE_URL links)
 
 
 @dataclass(frozen=True)
@@ -286,8 +288,9 @@ class Engine:
             stored = article.text if article else None
             if quote_is_exact(stored, item.text, item.start, item.end):
                 quotes.append(
-                    Quote(item.text, item.article_id, item.title, item.source, item.start, item.end)
-                )
+                    Quote(item.text, item.article_id, item.title, item.source, item.start,
+                          item.end, article.date, article.path)
+                )  # fmt: skip
         return tuple(quotes)
 
     def _abstain(

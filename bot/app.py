@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from bot.answering import Engine
+from bot.feed_store import feeds_summary
 from bot.generation import Generator, LlamaGenerator
 from bot.model_files import resolve_model_path
 from bot.model_server import ServerGenerator
@@ -19,6 +20,7 @@ from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.embedding import Embedder
 from retrieval.errors import IndexUnavailable
+from retrieval.hidden import hidden_status
 from retrieval.loading import require_corpus_folder
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
@@ -124,6 +126,8 @@ def status_info(settings: Settings, store: IndexStore) -> dict:
         "chunk_overlap_words": config.get("chunk_overlap_words"),
         "last_sync": store.get_meta("last_sync"),
         "indexed_from": store.corpus_folder(),
+        "feeds": feeds_summary(settings.index_dir),
+        "hidden": hidden_status(settings.index_dir),  # articles /remove hid (bot.catalog)
     }
 
 

@@ -27,6 +27,7 @@ from bot.app import (
     status_info,
 )
 from bot.evaluation import RECALL_AT
+from bot.feeds_cli import add_feeds_parser
 from bot.settings import Settings, UnknownSettingWarning
 from retrieval.errors import BotError
 from retrieval.search import MODES
@@ -85,6 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", parents=[common], help="show what the index holds")
     status.add_argument("--json", action="store_true", help="print as JSON")
     status.set_defaults(handler=cmd_status)
+
+    articles = commands.add_parser(
+        "articles", parents=[common], help="list or find articles by title, with their sources"
+    )
+    articles.add_argument("words", nargs="*", help="only titles (or paths) with these words")
+    articles.set_defaults(handler=cmd_catalog, verb="articles")
+    for verb, what in (
+        ("remove", "take an article out of the answers (an added one is deleted, any other "
+         "hidden; its file is left alone)"),
+        ("restore", "bring back an article `remove` hid"),
+    ):  # fmt: skip
+        catalog = commands.add_parser(verb, parents=[common], help=what, description=what)
+        catalog.add_argument("words", nargs="+", metavar="TITLE-or-PATH")
+        catalog.set_defaults(handler=cmd_catalog, verb=verb)
 
     search = commands.add_parser(
         "search",
@@ -194,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--declines", action="store_true", help="also the questions the bot declined to answer"
     )
     export.set_defaults(handler=cmd_feedback_export)
+    add_feeds_parser(commands, common)
     return parser
 
 
@@ -214,14 +230,9 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Sync the index with the corpus folder and print a summary."""
-    from retrieval.embedding import Embedder
 
     require_corpus(settings)
-    embedder = Embedder(  # loads only if something changed
-        settings.embedding_model_path,
-        settings.embed_batch_size,
-        on_load=lambda: print("Loading the embedding model…", file=sys.stderr),
-    )
+    embedder = announced_embedder(settings)  # loads only if something changed
     with open_store(settings) as store, ProgressBar(enabled=not args.quiet) as bar:
         report = reload_corpus(
             settings,
@@ -247,14 +258,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     """Add one file or page and sync; the exit code tells a script what happened."""
     from bot.adding import add_target, who_runs_this
-    from retrieval.embedding import Embedder
 
     require_corpus(settings)
-    embedder = Embedder(  # loads only if something is added
-        settings.embedding_model_path,
-        settings.embed_batch_size,
-        on_load=lambda: print("Loading the embedding model…", file=sys.stderr),
-    )
+    embedder = announced_embedder(settings)  # loads only if something is added
     added_by = args.by or who_runs_this("command line")
     with open_store(settings) as store:
         report = add_target(args.target, settings, store, embedder, added_by, wait=True)
@@ -263,6 +269,17 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     if report.added:
         return 0
     return EXIT_NOTHING_NEW if report.duplicates else EXIT_USAGE
+
+
+def announced_embedder(settings: Settings):  # noqa: ANN201 - Embedder, imported lazily
+    """The embedding model, loaded only when something must be embedded, saying so."""
+    from retrieval.embedding import Embedder
+
+    return Embedder(
+        settings.embedding_model_path,
+        settings.embed_batch_size,
+        on_load=lambda: print("Loading the embedding model…", file=sys.stderr),
+    )
 
 
 def _say(message: str) -> None:
@@ -293,6 +310,22 @@ def report_dict(report) -> dict:  # noqa: ANN001 - SyncReport, imported lazily
         "rebuilt": report.rebuilt,
         "seconds": round(report.seconds, 3),
     }
+
+
+def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
+    """`articles`, `remove`, `restore`: the moderators' verbs, for operators and scripts."""
+    from bot.catalog import run_verb
+    from retrieval.embedding import Embedder
+
+    require_index(settings)
+    embedder = Embedder(  # loads only if a sync has something to embed
+        settings.embedding_model_path,
+        settings.embed_batch_size,
+        on_load=lambda: print("Loading the embedding model…", file=sys.stderr),
+    )
+    with open_store(settings) as store:
+        print(run_verb(args.verb, " ".join(args.words), settings, store, embedder, "command line"))
+    return 0
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:

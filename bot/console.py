@@ -1,7 +1,8 @@
 """`python -m bot console`: ask questions in a terminal, on the same engine as Discord.
 
 A thin adapter: it reads a line, calls `Engine.ask`, and prints the answer and
-its quotes. Commands start with a slash: /help, /status, /reload, /add, /quit.
+its quotes. Commands start with a slash: /help, /status, /reload, /quit, and the
+moderator verbs /add (`bot.adding`), /articles, /remove and /restore (`bot.catalog`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import TextIO
 from bot.adding import add_target, who_runs_this
 from bot.answering import Answer, Engine, Quote
 from bot.app import open_engine, reload_corpus, status_info
+from bot.catalog import VERBS, run_verb
+from bot.examples import example_questions
 from bot.settings import Settings
 from retrieval.errors import BotError, SyncRefused
 
@@ -26,6 +29,10 @@ Commands:
   /add PATH-or-URL
             copy an article file (.txt, .md, .html, .jsonl) or fetch a web page into the
             corpus folder's added/ and index it
+  /articles [words]       list or find articles by title, with their sources
+  /remove TITLE-or-PATH   take an article out of the answers: one added through Discord
+                          is deleted, any other is hidden (its file is left alone)
+  /restore TITLE-or-PATH  bring a hidden article back
   /quit     leave (Ctrl-D works too)"""
 _WIDTH = 96
 _HISTORY_FILE = ".console_history"
@@ -149,6 +156,11 @@ def handle_line(line: str, engine: Engine, settings: Settings, out: TextIO) -> b
         return False
     if command in ("/help", "/?"):
         print(HELP, file=out)
+        examples = example_questions(engine.store)
+        if examples:
+            print("For example, from these articles:", file=out)
+            for example in examples:
+                print(f"  {example}", file=out)
     elif command == "/status":
         for key, value in status_info(settings, engine.store).items():
             print(f"  {key.replace('_', ' '):<20} {value if value is not None else '-'}", file=out)
@@ -156,6 +168,10 @@ def handle_line(line: str, engine: Engine, settings: Settings, out: TextIO) -> b
         reload_in_console(engine, settings, out, force=command.endswith("--force"))
     elif command == "/add" or command.startswith("/add "):
         add_in_console(command.removeprefix("/add").strip().strip("\"'"), engine, settings, out)
+    elif command.startswith("/") and command[1:].split(" ")[0] in VERBS:
+        verb, _, text = command[1:].partition(" ")
+        embedder = engine.searcher.embedder
+        print(run_verb(verb, text, settings, engine.store, embedder, "console"), file=out)
     elif command.startswith("/"):
         print(f"Unknown command {command}. Type /help.", file=out)
     else:

@@ -28,7 +28,15 @@ from bot.settings import Settings
 from retrieval.errors import BotError
 
 log = logging.getLogger("bot.discord")
-COGS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.feedback", "bot.cogs.adding")
+COGS = (
+    "bot.cogs.ask",
+    "bot.cogs.admin",
+    "bot.cogs.catalog",
+    "bot.cogs.feedback",
+    "bot.cogs.adding",
+    "bot.cogs.feeds",
+    "bot.cogs.help",
+)
 SORRY = "Sorry, something went wrong while handling that; the details are in the bot's log."
 
 

@@ -19,13 +19,13 @@ import os
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.answering import SLOW, Answer
+from bot.local_sqlite import transaction
 
 FEEDBACK_FILE = "feedback.sqlite"
 SALT_FILE = "feedback-salt"
@@ -157,17 +157,8 @@ class FeedbackLog:
         self.path = folder / FEEDBACK_FILE
         self._salt: bytes | None = None
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=BUSY_SECONDS)
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
-            with connection:  # one transaction: committed on success, rolled back on error
-                yield connection
-        finally:
-            connection.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path, _SCHEMA, BUSY_SECONDS)
 
     def member_hash(self, member_id: int) -> str:
         """A salted SHA-256 of a member id: the same member matches, the id is not kept."""

@@ -1,4 +1,4 @@
-"""Fetch one web page for `/add`, with every limit a page from the internet needs.
+"""Fetch a web page for `/add` (or a feed for `/feed`) with every limit the internet needs.
 
 The bot fetches addresses a moderator typed, so a page must not be able to make it
 read the machine's own network: every host is resolved first, its addresses are
@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -40,7 +41,12 @@ _MAGIC = (  # what a body really is, whatever its header says
     (b"PK\x03\x04", "a ZIP archive (or an office document)"),
 )
 _USER_AGENT = "article-answer-bot/0.1 (+/add)"
+_HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
+_FEED_ACCEPT = (
+    "application/rss+xml,application/atom+xml,application/xml;q=0.9,text/xml;q=0.9,*/*;q=0.1"
+)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+T = TypeVar("T")
 AddressJudge = Callable[[IPAddress], str | None]  # why an address must not be fetched, or None
 
 
@@ -72,6 +78,16 @@ class Page:
     requested_url: str
     url: str
     html: str
+
+
+@dataclass(frozen=True)
+class FeedBody:
+    """A fetched feed: the address asked for, where it ended up, and its undecoded bytes
+    (the XML declares its own encoding, which the feed parser reads)."""
+
+    requested_url: str
+    url: str
+    body: bytes
 
 
 def address_refusal(address: IPAddress) -> str | None:
@@ -173,13 +189,32 @@ def fetch_page(url: str, limits: FetchLimits, judge: AddressJudge = address_refu
 
     Raises `FetchRefused` with a reason a moderator can act on for anything else.
     """
+    final_url, html = _fetch(url, limits, judge, _HTML_ACCEPT, _read_html)
+    return Page(url, final_url, html)
+
+
+def fetch_feed(url: str, limits: FetchLimits, judge: AddressJudge = address_refusal) -> FeedBody:
+    """Fetch an RSS or Atom feed within the same limits and address guard as a page."""
+    final_url, body = _fetch(url, limits, judge, _FEED_ACCEPT, _read_feed)
+    return FeedBody(url, final_url, body)
+
+
+def _fetch(
+    url: str,
+    limits: FetchLimits,
+    judge: AddressJudge,
+    accept: str,
+    read: Callable[[httpx.Response, FetchLimits, _Deadline], T],
+) -> tuple[str, T]:
+    """The final address and what `read` makes of the body, redirects followed one hop at
+    a time, each hop's addresses checked, all within one deadline."""
     deadline = _Deadline(limits.timeout_seconds)
     current = check_url(url)
     with httpx.Client(trust_env=False, follow_redirects=False) as client:  # no proxy detours
         for _ in range(limits.max_redirects + 1):
             addresses = checked_addresses(current, limits, deadline, judge)
             try:
-                response = _connect(client, current, addresses, deadline)
+                response = _connect(client, current, addresses, deadline, accept)
             except httpx.TimeoutException:
                 raise deadline.expired() from None
             except httpx.HTTPError as error:
@@ -191,7 +226,7 @@ def fetch_page(url: str, limits: FetchLimits, judge: AddressJudge = address_refu
                 if response.is_redirect:
                     current = check_url(urljoin(str(current), response.headers["location"]))
                     continue
-                return Page(url, str(current), _read_html(response, limits, deadline))
+                return str(current), read(response, limits, deadline)
             finally:
                 response.close()
     raise FetchRefused(
@@ -201,7 +236,11 @@ def fetch_page(url: str, limits: FetchLimits, judge: AddressJudge = address_refu
 
 
 def _connect(
-    client: httpx.Client, url: httpx.URL, addresses: list[IPAddress], deadline: _Deadline
+    client: httpx.Client,
+    url: httpx.URL,
+    addresses: list[IPAddress],
+    deadline: _Deadline,
+    accept: str,
 ) -> httpx.Response:
     """Open `url` on the first checked address that answers (pinned: no second DNS lookup).
 
@@ -213,7 +252,7 @@ def _connect(
             "GET",
             url.copy_with(host=str(address)),
             headers={"Host": url.netloc.decode("ascii"), "User-Agent": _USER_AGENT,
-                     "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"},
+                     "Accept": accept},
             extensions={"sni_hostname": _ascii_host(url)},
             timeout=deadline.left(),
         )  # fmt: skip
@@ -232,14 +271,45 @@ def _ascii_host(url: httpx.URL) -> str:
 
 def _read_html(response: httpx.Response, limits: FetchLimits, deadline: _Deadline) -> str:
     """The body as text if it is HTML of an allowed size; else a refusal saying what it is."""
+    _require_ok(response)
+    media_type = _media_type(response)
+    if media_type not in _HTML_TYPES | _SNIFFED_TYPES:
+        raise FetchRefused(_not_html(describe_type(media_type)))
+    body = _read_body(response, limits, deadline)
+    kind = sniff_kind(body)
+    if kind != "html":
+        raise FetchRefused(_not_html(kind))
+    return _decode(body, response.charset_encoding)
+
+
+def _read_feed(response: httpx.Response, limits: FetchLimits, deadline: _Deadline) -> bytes:
+    """The body's bytes unless it is plainly no feed (a PDF, an image): the feed parser
+    judges the rest, as feeds are served under many content types."""
+    _require_ok(response)
+    media_type = _media_type(response)
+    if media_type == "application/pdf" or media_type.startswith(("image/", "video/", "audio/")):
+        raise FetchRefused(_not_feed(describe_type(media_type)))
+    body = _read_body(response, limits, deadline)
+    for magic, kind in _MAGIC:
+        if body.startswith(magic):
+            raise FetchRefused(_not_feed(kind))
+    return body
+
+
+def _require_ok(response: httpx.Response) -> None:
     if response.status_code != 200:
         raise FetchRefused(
             f"the page answered HTTP {response.status_code} {response.reason_phrase}; "
             "check the address."
         )
-    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in _HTML_TYPES | _SNIFFED_TYPES:
-        raise FetchRefused(_not_html(describe_type(media_type)))
+
+
+def _media_type(response: httpx.Response) -> str:
+    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _read_body(response: httpx.Response, limits: FetchLimits, deadline: _Deadline) -> bytes:
+    """The whole body, refused as soon as it is known to pass `limits.max_bytes` or the deadline."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes:
         raise FetchRefused(_too_large(int(declared), limits.max_bytes))
@@ -254,10 +324,7 @@ def _read_html(response: httpx.Response, limits: FetchLimits, deadline: _Deadlin
         raise deadline.expired() from None
     except httpx.HTTPError as error:
         raise FetchRefused(f"the page broke off while loading ({error}); try again.") from None
-    kind = sniff_kind(bytes(body))
-    if kind != "html":
-        raise FetchRefused(_not_html(kind))
-    return _decode(bytes(body), response.charset_encoding)
+    return bytes(body)
 
 
 def sniff_kind(data: bytes) -> str:
@@ -287,6 +354,10 @@ def _not_html(kind: str) -> str:
         f"the address gives {kind}, not a web page. /add reads HTML pages; save the text "
         "as a .txt or .md file and attach it instead."
     )
+
+
+def _not_feed(kind: str) -> str:
+    return f"the address gives {kind}, not an RSS or Atom feed; give the feed's address."
 
 
 def _too_large(size: int | None, limit: int) -> str:

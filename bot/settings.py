@@ -16,6 +16,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.sources import is_web_address
+
 
 class UnknownSettingWarning(UserWarning):
     """A .env key that names no setting: ignored, most likely a typo."""
@@ -119,6 +121,15 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Roles allowed to /reload, besides members with Manage Server.",
     )
+    allowed_channel_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="Channels where the bot answers (threads in them too); empty = everywhere.",
+    )
+    source_base_url: str | None = Field(
+        None,
+        description="Web address the corpus folder is published at: articles without a URL "
+        "of their own link to it plus their path; empty = no such links.",
+    )
     reply_in_thread: bool = Field(False, description="Answer mentions in a new thread.")
     queue_max_waiting: int = Field(10, ge=1, le=1000, description="Questions that may wait.")
     user_cooldown_seconds: float = Field(
@@ -137,8 +148,14 @@ class Settings(BaseSettings):
         False,
         description="Let /add fetch private, loopback and link-local addresses (an intranet).",
     )
+    feed_poll_minutes: float = Field(
+        60.0, ge=0, description="Minutes between polls of the /feed feeds; 0 = no polling."
+    )
+    feed_max_new: int = Field(
+        10, ge=1, le=1000, description="Most feed entries added by one poll, over all feeds."
+    )
 
-    @field_validator("moderator_role_ids", mode="before")
+    @field_validator("moderator_role_ids", "allowed_channel_ids", mode="before")
     @classmethod
     def _comma_separated_ids(cls, value: object) -> object:
         if isinstance(value, int):
@@ -159,11 +176,22 @@ class Settings(BaseSettings):
         "model_cache_dir",
         "llm_threads",
         "confidence_model",
+        "source_base_url",
         mode="before",
     )
     @classmethod
     def _empty_means_default(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("source_base_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value is not None and not is_web_address(value.strip()):
+            raise ValueError(
+                f"SOURCE_BASE_URL must be a plain http:// or https:// address (no spaces or "
+                f"brackets), such as https://wiki.example.org/articles/, not {value!r}."
+            )
+        return value.strip() if value else None
 
     @model_validator(mode="after")
     def _warn_about_unknown_keys(self) -> Settings:
@@ -179,6 +207,13 @@ class Settings(BaseSettings):
                 f"CHUNK_WORDS ({self.chunk_words})."
             )
         return self
+
+    @field_validator("feed_poll_minutes")
+    @classmethod
+    def _no_tight_poll_loop(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("FEED_POLL_MINUTES must be 0 (no polling) or at least 1 minute.")
+        return value
 
 
 def unknown_key_message(key: str) -> str:

@@ -17,10 +17,12 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 from retrieval.cleaning import clean_article, shorten
+from retrieval.dates import find_date
 from retrieval.errors import CorpusError
 from retrieval.models import Article, Skipped
 
@@ -348,7 +350,7 @@ def parse_source(source: Source) -> Article | Skipped:
         record = source.record
         body = record["text"]
         title_hint = _str_or_none(record.get("title"))
-        date = _str_or_none(record.get("date"))
+        date = iso_date(_str_or_none(record.get("date")) or "")
         origin = _str_or_none(record.get("url")) or source.article_id
     elif source.kind == "html":
         extracted = extract_html(decode(source.raw))
@@ -357,9 +359,10 @@ def parse_source(source: Source) -> Article | Skipped:
         body, title_hint, date, url = extracted
         origin = url or source.path
     elif source.kind == "markdown":
-        body, fields = _strip_markdown(decode(source.raw))
-        title_hint, date = fields.get("title"), fields.get("date")
-        origin = fields.get("url") or source.path
+        body, front = _strip_markdown(decode(source.raw))
+        title_hint = front.get("title")
+        date = iso_date(front.get("date", ""))
+        origin = front.get("url") or source.path
     else:
         body = decode(source.raw)
 
@@ -382,18 +385,18 @@ def _str_or_none(value: object) -> str | None:
 
 
 def split_front_matter(text: str) -> tuple[dict[str, str], str]:
-    """A Markdown text's front-matter fields (`title`, `url`, `date`, ...; keys in lower
-    case, empty values left out) and the text after the front matter."""
+    """A Markdown text's front-matter fields (`title`, `url`, `date`, ...: simple
+    `key: value` lines, keys lower-cased, quotes and empty values dropped; {} without
+    front matter) and the text after the front matter."""
     text = text.replace("\r\n", "\n")
-    front = _FRONT_MATTER.match(text)
-    if not front:
-        return {}, text
+    found = _FRONT_MATTER.match(text)
     fields: dict[str, str] = {}
-    for line in front.group(1).splitlines():
+    for line in found.group(1).splitlines() if found else ():
         key, _, value = line.partition(":")
-        if value.strip().strip("\"'"):
-            fields[key.strip().lower()] = value.strip().strip("\"'")
-    return fields, text[front.end() :]
+        value = valid_unicode(value.strip().strip("\"'").strip())
+        if value and key.strip():
+            fields.setdefault(key.strip().lower(), value)
+    return fields, text[found.end() :] if found else text
 
 
 def _strip_markdown(text: str) -> tuple[str, dict[str, str]]:
@@ -405,6 +408,15 @@ def _strip_markdown(text: str) -> tuple[str, dict[str, str]]:
         if heading:
             fields["title"] = heading.group(1).strip()
     return _MD_HEADING.sub("", text), fields
+
+
+def iso_date(text: str) -> str | None:
+    """A front-matter date (`2024-03-05`, `2024-03-05T10:00:00Z`, `5 March 2024`) as
+    YYYY-MM-DD, or None when it holds no date."""
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        return find_date(text)
 
 
 def extract_html(html: str) -> tuple[str, str | None, str | None, str | None] | None:

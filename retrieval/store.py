@@ -107,6 +107,16 @@ class StoredPassage:
     end: int
 
 
+@dataclass(frozen=True)
+class ArticleSummary:
+    """An indexed article without its text: what a list of titles shows."""
+
+    article_id: str
+    title: str
+    source: str
+    path: str
+
+
 def _locked(method: Callable[..., T]) -> Callable[..., T]:
     """Run a store method under the store's lock: one thread at a time touches SQLite.
 
@@ -352,6 +362,15 @@ class IndexStore:
             (article_id,),
         ).fetchone()
         return Article(*row) if row else None
+
+    @_locked
+    def article_summaries(self) -> list[ArticleSummary]:
+        """Every indexed article's id, title, source and path (no text), by title."""
+        rows = self._db.execute(
+            "SELECT article_id, title, source, path FROM articles "
+            "ORDER BY title COLLATE NOCASE, article_id"
+        )
+        return [ArticleSummary(*row) for row in rows]
 
     @_locked
     def same_article(self, text: str, sources: Sequence[str] = ()) -> Article | None:

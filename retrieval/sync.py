@@ -18,6 +18,7 @@ from pathlib import Path
 from retrieval.chunking import chunk_article, sentences_of
 from retrieval.embedding import Embedder
 from retrieval.errors import SyncRefused
+from retrieval.hidden import hidden_ids, without_hidden
 from retrieval.loading import Scan, Source, guarded, parse_source, scan_corpus
 from retrieval.locking import reload_lock
 from retrieval.models import Skipped, SplitArticle
@@ -181,7 +182,8 @@ def _sync_locked(
     if not force:
         refuse_other_folder(store, folder)
 
-    scan = scan_corpus(corpus_dir, max_article_bytes)
+    # Articles a moderator hid (`/remove`) are left out as if their files were not there.
+    scan = without_hidden(scan_corpus(corpus_dir, max_article_bytes), hidden_ids(store.index_dir))
     report.skipped.extend(scan.skipped)
     indexed = store.manifest()
     manifest = {} if rebuild else indexed

@@ -1,1 +1,2 @@
-"""Discord cogs, one per concern: asking (`ask`) and moderation (`admin`)."""
+"""Discord cogs, one per concern: asking (`ask`), moderation (`admin`), the article list
+(`catalog`), adding (`adding`), feedback (`feedback`) and `/help`."""

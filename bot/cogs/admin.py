@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import reload_corpus, status_info
-from bot.cogs.checks import is_moderator
+from bot.cogs.checks import refused_change
 from bot.cogs.replies import NO_PINGS
 from retrieval.errors import BotError
 
@@ -21,7 +21,6 @@ STATUS_SLOW = (
     "The index did not answer within 10 s (a Chroma server or the disk may be stuck); "
     "questions may fail too. The operator's log has details."
 )
-ALREADY_RELOADING = "A reload is already running; its summary will appear when it finishes."
 
 
 class AdminCog(commands.Cog):
@@ -39,14 +38,10 @@ class AdminCog(commands.Cog):
     )
     async def reload(self, interaction: discord.Interaction, force: bool = False) -> None:
         """Re-sync the articles folder (moderators only); answers continue meanwhile."""
-        if not is_moderator(interaction.user, self.bot.settings):  # enforced here, not just hidden
-            await interaction.response.send_message(MODERATORS_ONLY, ephemeral=True)
-            return
-        if self.bot.reload_lock.locked():
-            await interaction.response.send_message(ALREADY_RELOADING, ephemeral=True)
+        if await refused_change(interaction, self.bot, MODERATORS_ONLY):
             return
         async with self.bot.reload_lock:
-            await interaction.response.defer(thinking=True)
+            await interaction.response.defer(thinking=True, ephemeral=True)  # for the moderator
             try:
                 report = await self._reload_with_progress(interaction, force)
             except BotError as error:  # another reload, no corpus folder, a refused sync
@@ -104,7 +99,7 @@ class AdminCog(commands.Cog):
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction) -> None:
         """Show how many articles the bot knows, its model, last reload and queue length."""
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(thinking=True, ephemeral=True)  # only the asker's
         info = await read_status(self.bot.settings, self.bot.engine.store, self.status_seconds)
         if info is None:
             await interaction.edit_original_response(content=STATUS_SLOW, allowed_mentions=NO_PINGS)
@@ -115,11 +110,14 @@ class AdminCog(commands.Cog):
             f"**Embedding model:** {info['embedding_model']}",
             f"**Last reload:** {self.bot.last_reload or info['last_sync'] or 'never'}",
             f"**Questions in line:** {self.bot.queue.length}",
+            f"**Feeds:** {discord.utils.escape_markdown(info['feeds'])}",
         ]
+        if info["hidden"] != "none":  # articles /remove hid (bot.cogs.catalog)
+            lines.append(f"**Hidden articles:** {discord.utils.escape_markdown(info['hidden'])}")
         if self.bot.reload_lock.locked():
             lines.append("A reload is running now.")
         await interaction.edit_original_response(
-            content="\n".join(lines), allowed_mentions=NO_PINGS
+            content="\n".join(lines)[:2000], allowed_mentions=NO_PINGS
         )
 
 

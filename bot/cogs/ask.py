@@ -8,10 +8,22 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.replies import THINKING, InteractionTarget, MessageTarget, answer_to
+from bot.cogs.checks import in_allowed_channel, where_to_ask
+from bot.cogs.help import read_examples
+from bot.cogs.replies import (
+    HOW_TO_ASK,
+    NO_PINGS,
+    THINKING,
+    InteractionTarget,
+    MessageTarget,
+    answer_to,
+    how_to_ask,
+    question_problem,
+)
 from retrieval.cleaning import shorten
 
 _MENTION = re.compile(r"<@!?(\d+)>")
+EXAMPLE_SECONDS = 1.5  # a slash command must be answered within 3 seconds
 
 
 class AskCog(commands.Cog):
@@ -21,11 +33,35 @@ class AskCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="ask")
-    @app_commands.describe(question="Your question about the articles")
-    async def ask(self, interaction: discord.Interaction, question: str) -> None:
+    @app_commands.describe(
+        question="Your question about the articles",
+        private="Only you see the answer",
+    )
+    async def ask(
+        self, interaction: discord.Interaction, question: str, private: bool = False
+    ) -> None:
         """Ask a question; the answer quotes the articles it comes from."""
-        await interaction.response.defer(thinking=True)  # within Discord's 3 seconds
-        await answer_to(self.bot, InteractionTarget(interaction), interaction.user.id, question)
+        problem = await self._problem(interaction.channel, interaction.user.id, question)
+        if problem is not None:  # something the asker can act on: told to them alone
+            await interaction.response.send_message(
+                problem, ephemeral=True, allowed_mentions=NO_PINGS
+            )
+            return
+        await interaction.response.defer(thinking=True, ephemeral=private)  # within 3 seconds
+        target = InteractionTarget(interaction, ephemeral=private)
+        await answer_to(self.bot, target, interaction.user.id, question)
+
+    async def _problem(self, channel: object, user_id: int, question: str) -> str | None:
+        """What the asker must change before being answered (where or what they ask,
+        or waiting their turn), or None."""
+        settings = self.bot.settings
+        if not in_allowed_channel(channel, settings):
+            return where_to_ask(settings)
+        problem = question_problem(question)
+        if problem == HOW_TO_ASK:  # asked nothing: suggest a question about these articles
+            return how_to_ask(await read_examples(self.bot.engine.store, EXAMPLE_SECONDS))
+        refused = self.bot.queue.refusal(user_id)
+        return problem or (str(refused) if refused else None)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -33,10 +69,12 @@ class AskCog(commands.Cog):
         me = self.bot.user
         if message.author.bot or me is None or me not in message.mentions:
             return
+        if not in_allowed_channel(message.channel, self.bot.settings):
+            return  # answering here would be noise the server asked the bot to keep out of
         question = _MENTION.sub(" ", message.content)
-        refused = self.bot.queue.refusal(message.author.id)
-        if refused is not None:  # before any thread: a refused question leaves none behind
-            await MessageTarget(message).show(str(refused))
+        problem = await self._problem(message.channel, message.author.id, question)
+        if problem is not None:  # before any thread: a refused question leaves none behind
+            await MessageTarget(message).refuse(problem)
             return
         channel = None
         if self.bot.settings.reply_in_thread and isinstance(message.channel, discord.TextChannel):

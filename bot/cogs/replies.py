@@ -17,7 +17,7 @@ log = logging.getLogger("bot.discord")
 NO_PINGS = discord.AllowedMentions.none()
 THINKING = "Looking through the articles…"
 SORRY = "Sorry, something went wrong while answering. Please try again later."
-HOW_TO_ASK = "Ask me a question about the articles, for example: *Where did they have dinner?*"
+HOW_TO_ASK = "Ask me a question about the articles."
 MAX_QUESTION_CHARS = 1000
 
 
@@ -32,6 +32,9 @@ class ReplyTarget(Protocol):
     async def add(self, content: str, view: discord.ui.View | None = None) -> None:
         """Send one more message after the first."""
 
+    async def refuse(self, content: str) -> None:
+        """Say why the question is not answered: only to the asker, where Discord allows."""
+
 
 def _with_view(view: discord.ui.View | None) -> dict:
     """`view=` only when there is one: an edit with `view=None` would remove the buttons."""
@@ -39,10 +42,11 @@ def _with_view(view: discord.ui.View | None) -> dict:
 
 
 class InteractionTarget:
-    """Replies to a deferred slash command."""
+    """Replies to a deferred slash command; `ephemeral` when it was deferred privately."""
 
-    def __init__(self, interaction: discord.Interaction) -> None:
+    def __init__(self, interaction: discord.Interaction, ephemeral: bool = False) -> None:
         self.interaction = interaction
+        self.ephemeral = ephemeral
         self.guild_id = interaction.guild_id
 
     async def show(self, content: str, view: discord.ui.View | None = None) -> None:
@@ -52,8 +56,24 @@ class InteractionTarget:
         )
 
     async def add(self, content: str, view: discord.ui.View | None = None) -> None:
-        """Send a follow-up message."""
-        await self.interaction.followup.send(content, allowed_mentions=NO_PINGS, **_with_view(view))
+        """Send a follow-up message, as private as the first."""
+        await self.interaction.followup.send(
+            content, ephemeral=self.ephemeral, allowed_mentions=NO_PINGS, **_with_view(view)
+        )
+
+    async def refuse(self, content: str) -> None:
+        """A public "thinking…" is replaced by a message only the asker sees.
+
+        The first follow-up after a deferral takes the deferral's place (and its
+        visibility), so the deferral is resolved first, then deleted.
+        """
+        if self.ephemeral:
+            await self.show(content)
+            return
+        await self.show("…")
+        await self.interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_PINGS)
+        with contextlib.suppress(discord.HTTPException):
+            await self.interaction.delete_original_response()
 
 
 class MessageTarget:
@@ -83,6 +103,10 @@ class MessageTarget:
         """Send one more message in the same place."""
         channel = self.channel or self.message.channel
         await channel.send(content, allowed_mentions=NO_PINGS, **_with_view(view))
+
+    async def refuse(self, content: str) -> None:
+        """A short reply: Discord cannot make a reply to a message visible to one member."""
+        await self.show(content)
 
 
 class StreamingEditor:
@@ -115,18 +139,33 @@ def clean_question(text: str) -> str:
     return " ".join(printable.split())
 
 
-async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> None:  # noqa: ANN001 - AnswerBot
-    """Queue the question, stream the answer into the reply, then show answer and quotes."""
+def how_to_ask(examples: list[str]) -> str:
+    """What to tell someone who asked nothing, with an example from their own articles."""
+    if not examples:
+        return HOW_TO_ASK
+    return f"{HOW_TO_ASK[:-1]}, for example: *{escape_markdown(examples[0])}*"
+
+
+def question_problem(question: str) -> str | None:
+    """What the asker must change before the question can be answered, or None."""
     question = clean_question(question)
     if not question.strip(" ?!.,"):
-        await target.show(HOW_TO_ASK)
-        return
+        return HOW_TO_ASK
     if len(question) > MAX_QUESTION_CHARS:
-        await target.show(
+        return (
             f"That question is {len(question):,} characters long; please ask in at most "
             f"{MAX_QUESTION_CHARS:,}."
         )
+    return None
+
+
+async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> None:  # noqa: ANN001 - AnswerBot
+    """Queue the question, stream the answer into the reply, then show answer and quotes."""
+    problem = question_problem(question)
+    if problem is not None:
+        await target.refuse(problem)
         return
+    question = clean_question(question)
     editor = StreamingEditor(target, bot.settings.stream_edit_seconds)
     streaming = asyncio.create_task(editor.run())
 
@@ -135,8 +174,8 @@ async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> No
 
     try:
         answer = await bot.queue.submit(user_id, question, editor.update, on_position)
-    except BotError as error:
-        await target.show(str(error))
+    except BotError as error:  # refused by the queue (cooldown, full) or the index
+        await target.refuse(str(error))
         return
     except Exception:
         log.exception("Answering failed for %r", question[:200])
@@ -147,7 +186,7 @@ async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> No
         with contextlib.suppress(asyncio.CancelledError):
             await streaming
     view = await logged_view(bot.feedback, answer, target.guild_id)  # 👍 / 👎 on the last message
-    messages = render_messages(answer)
+    messages = render_messages(answer, base_url=bot.settings.source_base_url)
     for number, message in enumerate(messages):
         last_view = view if number == len(messages) - 1 else None
         await (target.show if number == 0 else target.add)(message, last_view)

@@ -46,3 +46,16 @@ class ScriptedGenerator:
         if on_text is not None:
             on_text(self.reply.answer)
         return self.reply
+
+
+def scripted_engine(store, embedder, answer: str = "Mara Quist"):  # noqa: ANN001, ANN201
+    """An engine over a real index whose model always replies `answer` (plumbing tests)."""
+    from bot.answering import Engine
+    from bot.prompting import Prompts
+    from retrieval.search import Searcher
+    from tests.conftest import PROJECT
+
+    return Engine(
+        store, Searcher(store, embedder), ScriptedGenerator(answer),
+        Prompts.load(PROJECT / "prompts"), TRUSTING,
+    )  # fmt: skip

@@ -108,3 +108,16 @@ def test_console_reload_refuses_to_wipe_the_index_unless_forced(console_engine) 
     assert "0 added, 0 updated, 3 removed" in out.getvalue()
     assert "removed: brookvale_library.txt, glenfield_bridge.txt" in out.getvalue()
     assert engine.store.article_count() == 1
+
+
+@pytest.mark.slow
+def test_console_help_suggests_questions_about_these_articles(console_engine) -> None:
+    engine, settings, _ = console_engine
+    out = io.StringIO()
+    handle_line("/help", engine, settings, out)
+    examples = out.getvalue().split("For example, from these articles:\n")[1].split("\n")
+    assert examples[:3] == [
+        "  What do the articles say about “Brookvale library reopens”?",
+        "  What do the articles say about “Kestrel Airlines cuts Dunmore flights”?",
+        "  What do the articles say about “Pellham orchard festival returns”?",
+    ]

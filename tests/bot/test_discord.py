@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import discord
@@ -23,7 +24,7 @@ from bot.settings import Settings
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
 from tests.bot.conftest import TRUSTING, ScriptedGenerator
-from tests.conftest import PROJECT, write_town_corpus
+from tests.conftest import PROJECT, TOWN_ARTICLES, write_town_corpus
 
 pytestmark = pytest.mark.slow
 QUESTION = "Who leads the council in Glenfield?"
@@ -86,6 +87,54 @@ async def test_ask_defers_at_once_then_answers_with_quotes(world) -> None:
     assert text.startswith("Mara Quist") and "\n> " in text and "— *" in text
 
 
+async def test_a_private_answer_is_seen_only_by_the_asker(world) -> None:
+    env, _, channel, alice = world
+    result = await alice.slash(channel, "ask", question=QUESTION, private=True)
+    callbacks = [e.json for e in env.http_requests if e.path.endswith("/callback")]
+    assert callbacks[0] == {"type": 5, "data": {"flags": 64}}  # deferred privately, at once
+    assert result.ephemeral and result.response.ephemeral
+    assert result.response.content.startswith("Mara Quist") and "\n> " in result.response.content
+    assert channel.last_message is None, "nothing was posted in the channel for everyone"
+
+
+async def test_a_long_private_answer_sends_its_further_messages_privately(world) -> None:
+    env, _, channel, alice = world
+    long_answer = "Mara Quist " + "leads the council in Glenfield and " * 60 + "more."
+    env.bot.engine.generator = ScriptedGenerator(long_answer)
+    env.bot.engine.policy = replace(TRUSTING, min_answer_support=0.0)
+    result = await alice.slash(channel, "ask", question=QUESTION, private=True)
+    assert result.followups, "the reply needed more than one message"
+    assert all(m.ephemeral for m in [result.response, *result.followups])
+    assert all(len(m.content) <= 2000 for m in [result.response, *result.followups])
+
+
+async def test_a_quote_links_its_article_and_shows_its_date(world, corpus: Path) -> None:
+    env, _, channel, alice = world
+    article = TOWN_ARTICLES["glenfield_bridge.txt"]
+    (corpus / "glenfield_bridge.txt").unlink()
+    (corpus / "glenfield_bridge.md").write_text(
+        "---\ntitle: Glenfield backs riverside walkway\nurl: https://town.example.org/bridge\n"
+        f"date: 2025-06-12\n---\n{article.split(chr(10), 2)[2]}"
+    )
+    reload_corpus(env.bot.settings, env.bot.engine.store, env.bot.engine.searcher.embedder)
+    text = (await alice.slash(channel, "ask", question=QUESTION)).response.content
+    assert (
+        "— [Glenfield backs riverside walkway](<https://town.example.org/bridge>) · 12 Jun 2025"
+        in text
+    )
+    assert "glenfield_bridge" not in text, "no file path is shown to members"
+
+
+async def test_files_published_on_a_site_link_to_it(world) -> None:
+    env, _, channel, alice = world
+    env.bot.settings = env.bot.settings.model_copy(
+        update={"source_base_url": "https://town.example.org/articles/"}
+    )
+    text = (await alice.slash(channel, "ask", question=QUESTION)).response.content
+    link = "— [Glenfield backs riverside walkway](<https://town.example.org/articles/glenfield_bridge.txt>)"
+    assert link in text
+
+
 async def test_every_message_disables_mentions(world) -> None:
     env, _, channel, alice = world
     await alice.slash(channel, "ask", question=QUESTION)
@@ -136,6 +185,8 @@ async def test_reload_by_manage_server_member_syncs_and_reports(world, corpus: P
     assert "broken.txt" in text and "binary" in text
     status = await mod.slash(channel, "status")
     assert "**Articles:** 5" in status.response.content
+    assert result.ephemeral and status.ephemeral, "shown to the moderator who ran them"
+    assert channel.last_message is None
 
 
 async def test_reload_from_another_folder_is_refused_in_discord_unless_forced(
@@ -180,16 +231,51 @@ async def test_second_reload_at_the_same_time_is_refused(world) -> None:
     assert result.ephemeral and "already running" in result.response.content
 
 
-async def test_cooldown_and_full_queue_are_told_at_once(world) -> None:
+async def test_cooldown_and_full_queue_are_told_only_to_the_asker_at_once(world) -> None:
     env, guild, channel, alice = world
     env.bot.queue.cooldown_seconds = 60
     await alice.slash(channel, "ask", question=QUESTION)
     again = await alice.slash(channel, "ask", question=QUESTION)
     assert "Please wait" in again.response.content
+    assert again.ephemeral and not again.deferred  # no public "thinking…" first
     env.bot.queue.max_waiting = 0
     bob = guild.add_member(env.create_user("bob"))
     busy = await bob.slash(channel, "ask", question=QUESTION)
-    assert "a lot of questions" in busy.response.content
+    assert "a lot of questions" in busy.response.content and busy.ephemeral
+
+
+@pytest.mark.parametrize(
+    ("question", "told"),
+    [("  ?? ", "Ask me a question"), ("Why? " * 300, "1,499 characters long")],
+)
+async def test_a_question_to_fix_is_told_only_to_the_asker(world, question, told) -> None:
+    env, _, channel, alice = world
+    result = await alice.slash(channel, "ask", question=question)
+    assert told in result.response.content
+    assert result.ephemeral and not result.deferred
+    assert env.bot.queue.refusal(alice.id) is None, "nothing was queued, no cooldown started"
+
+
+async def test_a_refusal_after_a_public_defer_is_moved_out_of_sight(world) -> None:
+    """Between the check and the queue another question may fill it: the public
+    "thinking…" is deleted and the refusal is sent to the asker alone."""
+    env, _, channel, alice = world
+    queue = env.bot.queue
+    checks = iter([None])  # the check before deferring lets it pass; the queue's own refuses
+    queue.refusal = lambda user_id: next(checks, type(queue).refusal(queue, user_id))
+    queue.max_waiting = 0
+    result = await alice.slash(channel, "ask", question=QUESTION)
+    assert result.response is None, "the public reply was deleted"
+    [told] = result.followups
+    assert told.ephemeral and "a lot of questions" in told.content
+
+
+async def test_a_mention_to_fix_gets_a_short_reply_in_place(world) -> None:
+    env, _, channel, alice = world
+    env.bot.queue.cooldown_seconds = 60
+    await alice.send(channel, f"{env.bot.user.mention} {QUESTION}")
+    await alice.send(channel, f"{env.bot.user.mention} {QUESTION}")
+    assert channel.last_message.content.startswith("Please wait")  # Discord has no private reply
 
 
 async def test_mentions_within_the_cooldown_open_no_extra_threads(world) -> None:
@@ -222,6 +308,7 @@ async def test_status_shows_index_model_and_queue(world) -> None:
     _, _, channel, alice = world
     result = await alice.slash(channel, "status")
     text = result.response.content
+    assert result.ephemeral and result.response.ephemeral
     assert "**Articles:** 4" in text and "**Answer model:** scripted" in text
     assert "**Questions in line:** 0" in text
 
@@ -274,3 +361,48 @@ async def test_questions_are_answered_while_a_reload_runs(engine: Engine, settin
     await queue.stop()
     assert len(report.added) == 30
     assert all(not a.abstained and "Mara Quist" in a.quotes[0].text for a in answers)
+
+
+async def test_allowed_channels_limit_where_the_bot_answers(world) -> None:
+    env, guild, general, alice = world
+    elsewhere = guild.create_text_channel("off-topic")
+    env.bot.settings = env.bot.settings.model_copy(
+        update={"allowed_channel_ids": [general.id], "reply_in_thread": True}
+    )
+    told = await alice.slash(elsewhere, "ask", question=QUESTION)
+    assert told.ephemeral and not told.deferred
+    assert told.response.content == f"I answer questions in <#{general.id}>; please ask there."
+    await alice.send(elsewhere, f"{env.bot.user.mention} {QUESTION}")
+    assert elsewhere.last_message.author.id == alice.id and not elsewhere.threads  # ignored
+    await alice.send(general, f"{env.bot.user.mention} {QUESTION}")
+    [thread] = general.threads
+    assert "Mara Quist" in thread.last_message.content
+    env.bot.queue.cooldown_seconds = 0
+    await alice.send(thread, f"{env.bot.user.mention} {QUESTION}")  # a thread of an allowed one
+    assert thread.last_message.author.id == env.bot.user.id
+    env.bot.settings = env.bot.settings.model_copy(update={"allowed_channel_ids": []})
+    anywhere = await alice.slash(elsewhere, "ask", question=QUESTION)
+    assert "Mara Quist" in anywhere.response.content and not anywhere.ephemeral
+
+
+async def test_help_lists_commands_and_examples_from_these_articles(world) -> None:
+    _, _, channel, alice = world
+    result = await alice.slash(channel, "help")
+    text = result.response.content
+    assert result.ephemeral and len(text) <= 2000
+    members, moderators = text.split("**For moderators**")
+    assert "`/ask question [private]` — Ask a question" in members
+    assert "`/status` —" in members and "`/help` —" in members
+    assert "`/reload [force]` — Re-sync the articles folder" in moderators
+    assert "`/feedback" in moderators, "commands added later are listed from the tree"
+    assert "/reload" not in members and "/ask" not in moderators
+    assert "“Brookvale library reopens”" in text and "dinner" not in text
+
+
+async def test_a_bare_mention_suggests_a_question_about_these_articles(world) -> None:
+    env, _, channel, alice = world
+    await alice.send(channel, f"{env.bot.user.mention}  ?")
+    assert channel.last_message.content == (
+        "Ask me a question about the articles, for example: "
+        "*What do the articles say about “Brookvale library reopens”?*"
+    )

@@ -60,3 +60,21 @@ def test_known_env_keys_give_no_warning(monkeypatch, tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert Settings().relevance_threshold == 0.2
+
+
+@pytest.mark.parametrize("bad", ["wiki.example.org/articles", "javascript:alert(1)", "https://a b"])
+def test_source_base_url_must_be_a_web_address(monkeypatch, tmp_path: Path, bad: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SOURCE_BASE_URL", bad)
+    with pytest.raises(ValidationError, match="SOURCE_BASE_URL must be a plain http"):
+        Settings()
+    monkeypatch.setenv("SOURCE_BASE_URL", " https://wiki.example.org/a/ ")
+    assert Settings().source_base_url == "https://wiki.example.org/a/"
+
+
+def test_allowed_channels_are_comma_separated_ids(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALLOWED_CHANNEL_IDS", "111, 222")
+    assert Settings().allowed_channel_ids == [111, 222]
+    monkeypatch.setenv("ALLOWED_CHANNEL_IDS", "")
+    assert Settings().allowed_channel_ids == []

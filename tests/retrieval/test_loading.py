@@ -59,6 +59,30 @@ def test_markdown_front_matter_url_and_date_are_the_source_and_date(tmp_path: Pa
     assert "added_by" not in article.text
 
 
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [("2024-03-05", "2024-03-05"), ("'2024-03-05T22:10:00Z'", "2024-03-05"),
+     ("5 March 2024", "2024-03-05"), ("sometime in spring", None)],
+)  # fmt: skip
+def test_markdown_front_matter_gives_source_url_and_date(
+    tmp_path: Path, date: str, expected: str | None
+) -> None:
+    (tmp_path / "guide.md").write_text(
+        f"---\nTitle: Laser cutter\nURL: https://wiki.example.org/laser\ndate: {date}\n"
+        f"added_by: mod\n---\n{BODY}\n"
+    )
+    (tmp_path / "plain.md").write_text(f"# Plain\n\n{BODY}\n")
+    articles, _ = _articles(tmp_path)
+    guide = articles["guide.md"]
+    assert (guide.title, guide.source, guide.date) == (
+        "Laser cutter",
+        "https://wiki.example.org/laser",
+        expected,
+    )
+    assert "added_by" not in guide.text and "wiki.example.org" not in guide.text
+    assert (articles["plain.md"].source, articles["plain.md"].date) == ("plain.md", None)
+
+
 def test_html_body_is_extracted_without_navigation(tmp_path: Path) -> None:
     paragraphs = "".join(f"<p>{BODY} Paragraph {i} adds detail.</p>" for i in range(4))
     html = f"""<html><head><title>Budget approved | Town Times</title>
