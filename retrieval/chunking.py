@@ -11,10 +11,12 @@ offsets, which is what makes quotes verifiable.
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from retrieval.models import Article, Chunk, Sentence
 
 Span = tuple[int, int]
+T = TypeVar("T", Chunk, Sentence)
 
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st jr sr vs etc inc ltd co corp gov sen rep gen lt col capt sgt "
@@ -123,29 +125,19 @@ def chunk_spans(text: str, chunk_words: int, overlap_words: int) -> list[Span]:
 
 def chunk_article(article: Article, chunk_words: int, overlap_words: int) -> list[Chunk]:
     """The article's chunks; ids derive from article id and content so they are stable."""
-    return [
-        Chunk(
-            chunk_id=f"{article.article_id}::{article.fingerprint[:12]}::{index}",
-            article_id=article.article_id,
-            index=index,
-            text=article.text[start:end],
-            start=start,
-            end=end,
-        )
-        for index, (start, end) in enumerate(chunk_spans(article.text, chunk_words, overlap_words))
-    ]
+    spans = chunk_spans(article.text, chunk_words, overlap_words)
+    return _records(Chunk, article, spans, "")
 
 
 def sentences_of(article: Article, max_words: int) -> list[Sentence]:
     """The article's sentences as embedded; ids derive from article id and content."""
+    return _records(Sentence, article, sentence_spans(article.text, max_words), "s")
+
+
+def _records(kind: type[T], article: Article, spans: list[Span], tag: str) -> list[T]:
+    """One `kind` record (id, article id, index, text, start, end) per span of the article."""
+    prefix = f"{article.article_id}::{article.fingerprint[:12]}::{tag}"
     return [
-        Sentence(
-            sentence_id=f"{article.article_id}::{article.fingerprint[:12]}::s{index}",
-            article_id=article.article_id,
-            index=index,
-            text=article.text[start:end],
-            start=start,
-            end=end,
-        )
-        for index, (start, end) in enumerate(sentence_spans(article.text, max_words))
+        kind(f"{prefix}{index}", article.article_id, index, article.text[start:end], start, end)
+        for index, (start, end) in enumerate(spans)
     ]

@@ -515,36 +515,31 @@ class IndexStore:
     @_locked
     def chunks_holding(self, sentence_ids: Sequence[str]) -> dict[str, list[str]]:
         """The chunk ids each sentence lies in (two, where chunks overlap)."""
-        if not sentence_ids:
-            return {}
-        marks = ",".join("?" * len(sentence_ids))
-        rows = self._db.execute(
-            "SELECT s.sentence_id, c.chunk_id FROM sentences s JOIN chunks c "
-            "ON c.article_id = s.article_id AND c.start <= s.start AND s.end <= c.end "
-            f"WHERE s.sentence_id IN ({marks}) ORDER BY c.start",
-            tuple(sentence_ids),
-        ).fetchall()
         holding: dict[str, list[str]] = {}
-        for sentence_id, chunk_id in rows:
+        for chunk_id, sentence_id, _, _ in self._containing("s.sentence_id", sentence_ids):
             holding.setdefault(sentence_id, []).append(chunk_id)
         return holding
 
     @_locked
     def sentences_in(self, chunk_ids: Sequence[str]) -> dict[str, list[tuple[str, int, int]]]:
         """Each chunk's sentences as (sentence id, start, end) in article offsets, in order."""
-        if not chunk_ids:
-            return {}
-        marks = ",".join("?" * len(chunk_ids))
-        rows = self._db.execute(
-            "SELECT c.chunk_id, s.sentence_id, s.start, s.end FROM chunks c JOIN sentences s "
-            "ON s.article_id = c.article_id AND c.start <= s.start AND s.end <= c.end "
-            f"WHERE c.chunk_id IN ({marks}) ORDER BY s.start",
-            tuple(chunk_ids),
-        ).fetchall()
         found: dict[str, list[tuple[str, int, int]]] = {}
-        for chunk_id, sentence_id, start, end in rows:
+        for chunk_id, sentence_id, start, end in self._containing("c.chunk_id", chunk_ids):
             found.setdefault(chunk_id, []).append((sentence_id, start, end))
         return found
+
+    def _containing(self, column: str, ids: Sequence[str]) -> list[tuple[str, str, int, int]]:
+        """(chunk id, sentence id, sentence start, end) for each sentence lying in a chunk,
+        where `column` (the chunk's or the sentence's id) is one of `ids`; in text order."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return self._db.execute(
+            "SELECT c.chunk_id, s.sentence_id, s.start, s.end FROM chunks c JOIN sentences s "
+            "ON s.article_id = c.article_id AND c.start <= s.start AND s.end <= c.end "
+            f"WHERE {column} IN ({marks}) ORDER BY c.start, s.start",
+            tuple(ids),
+        ).fetchall()
 
     @_locked
     def vectors(self, sentence_ids: Sequence[str]) -> dict[str, np.ndarray]:
