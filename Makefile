@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup console ingest test fuzz lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-contention bench-model-server bench-discord bench-injection clean
+.PHONY: setup console ingest test fuzz lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-contention bench-model-server bench-discord bench-injection bench-feeds clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed; run make PYTHON=python3.11")'
@@ -79,6 +79,10 @@ bench-discord: ingest
 # Injections caught (written for the tests) and BBC sentences the detector would drop.
 bench-injection: setup
 	$(PY) benchmarks/injection.py
+
+# /add of loopback pages and a feed poll of 20 new entries, with the real model.
+bench-feeds: setup
+	$(PY) benchmarks/feeds.py
 
 clean:
 	rm -rf $(VENV) .index .pytest_cache
