@@ -3,7 +3,8 @@
 Usage: python benchmarks/answer.py [INDEX_DIR] [QA.jsonl ...]
 Defaults: INDEX_DIR from settings (.index, the demo corpus after `make ingest`) and the
 demo-corpus holdout questions (eval/seed_holdout.jsonl).
-Targets: p50 end-to-end <= 4 s, first token <= 1.5 s. Set LLM_BASE_URL to time a model
+Targets (issue 13): end-to-end p50 <= 2.5 s and p95 <= 4 s; the first streamed token p50
+<= 1.5 s after the question (search, evidence and prompt included). Set LLM_BASE_URL to time a model
 server instead (benchmarks/model_server.py compares the two).
 """
 
@@ -26,7 +27,7 @@ DEFAULT_QA = [ROOT / "eval" / "seed_holdout.jsonl"]
 def measure(engine, questions: list[str]) -> dict:  # noqa: ANN001 - Engine
     """Ask every question once (after one warm-up) and collect the timings."""
     engine.ask(questions[0])  # warm-up: the first call pays one-off costs
-    totals, firsts, generated = [], [], []
+    totals, firsts, from_question, generated = [], [], [], []
     abstained = 0
     for question in questions:
         answer = engine.ask(question)
@@ -34,6 +35,7 @@ def measure(engine, questions: list[str]) -> dict:  # noqa: ANN001 - Engine
         abstained += answer.abstained
         if "first_token" in answer.timings:
             firsts.append(answer.timings["first_token"])
+            from_question.append(answer.timings["question_to_first_token"])
             generated.append(answer.timings["generate"])
     return {
         "model": engine.generator.name,
@@ -41,6 +43,7 @@ def measure(engine, questions: list[str]) -> dict:  # noqa: ANN001 - Engine
         "abstained": abstained,
         "totals": totals,
         "firsts": firsts,
+        "from_question": from_question,
         "generated": generated,
     }
 
@@ -52,12 +55,18 @@ def report(figures: dict) -> None:
     print(f"questions        {figures['questions']} ({figures['abstained']} abstained)")
     print(
         f"end-to-end       p50 {statistics.median(totals):5.2f} s   "
-        f"p95 {percentile(totals, 95):5.2f} s   (target p50 <= 4 s)"
+        f"p95 {percentile(totals, 95):5.2f} s   (target p50 <= 2.5 s, p95 <= 4 s)"
     )
     if firsts:
+        from_question = figures["from_question"]
         print(
-            f"first token      p50 {statistics.median(firsts):5.2f} s   "
-            f"p95 {percentile(firsts, 95):5.2f} s   (target <= 1.5 s; {len(firsts)} calls)"
+            f"first token      p50 {statistics.median(from_question):5.2f} s   "
+            f"p95 {percentile(from_question, 95):5.2f} s   after the question "
+            f"(target p50 <= 1.5 s; {len(firsts)} calls)"
+        )
+        print(
+            f"                 p50 {statistics.median(firsts):5.2f} s   "
+            f"p95 {percentile(firsts, 95):5.2f} s   after the model was called"
         )
         print(f"generation       p50 {statistics.median(figures['generated']):5.2f} s")
 

@@ -183,6 +183,7 @@ class Engine:
             if not evidence or not related:
                 return self._abstain(question, timings, started, closest, "no sentences to quote")
 
+        model_called = _since(started)
         try:
             reply = self._generate(question, evidence, on_text)
         except GenerationFailed as error:
@@ -192,6 +193,7 @@ class Engine:
             return Answer(question.text, text, (), True, timings, closest, f"fallback: {error}",
                           related[0], fallback=str(error))  # fmt: skip
         timings["first_token"] = reply.first_token_seconds
+        timings["question_to_first_token"] = round(model_called + reply.first_token_seconds, 4)
         timings["generate"] = reply.seconds
         unsure = (question, timings, started, closest)
         if says_not_found(reply.answer):

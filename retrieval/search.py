@@ -184,12 +184,10 @@ class Searcher:
         vector = self.embedder.embed([question])[0]
 
         rankings: list[list[str]] = []
-        cosines: dict[str, float] = {}
         if mode in ("hybrid", "dense"):
             hits = self.store.dense_query(vector, self.candidates * SENTENCES_PER_PASSAGE)
             holding = self.store.chunks_holding([sid for sid, _ in hits])
             dense = rank_by_best_sentence(hits, holding, self.candidates)
-            cosines.update(dense)
             rankings.append([cid for cid, _ in dense])
         if mode in ("hybrid", "lexical") and terms:
             lexical = self.store.lexical_query(match_expression(terms), self.candidates)
@@ -199,8 +197,8 @@ class Searcher:
             return SearchResults(question, ())
         candidates = list(fused)
         found = self._sentences(candidates, vector)
-        for cid, sentences in found.items():
-            cosines[cid] = passage_cosine(sentences, vector)
+        # A passage whose sentence vectors are all missing (a repair under way) has no cosine.
+        cosines = {cid: passage_cosine(s, vector) for cid, s in found.items() if s}
         coverage = self._coverage(terms, candidates)
         if mode == "hybrid":
             score = {

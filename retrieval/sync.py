@@ -25,7 +25,8 @@ from retrieval.models import Skipped, SplitArticle
 from retrieval.store import IndexStore, ManifestEntry
 
 # Bump when cleaning or chunking code changes what is stored: the index then rebuilds.
-PIPELINE_VERSION = 3  # 2: vectors per configuration, committed through SQLite; 3: per sentence
+PIPELINE_VERSION = 4  # 2: vectors per configuration, committed through SQLite; 3: per sentence;
+# 4: SQLite keeps a copy of each sentence vector
 _EMBED_BATCH_SENTENCES = 1024
 _NAMES_SHOWN = 10  # articles named per kind of change in a summary
 FORCE_HINT = (

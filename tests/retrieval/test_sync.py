@@ -7,6 +7,7 @@ import sqlite3
 from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from retrieval.chunking import sentences_of, split_sentences
@@ -187,6 +188,49 @@ def test_interrupted_write_is_repaired_without_duplicates(seed_corpus, run_sync,
     assert _chunk_ids(index_dir) == expected
     with IndexStore(index_dir) as store:
         assert store.chunk_count() == sum(len(v) for v in expected.values())
+
+
+def test_sqlite_holds_the_same_vector_as_chroma_for_every_sentence(
+    seed_corpus, run_sync, index_dir
+) -> None:
+    """Search reads sentence vectors from SQLite's copy: it must be Chroma's, for all of them."""
+    run_sync(seed_corpus)
+    with IndexStore(index_dir) as store:
+        ids = [row[0] for row in store._db.execute("SELECT sentence_id FROM sentences")]
+        copied = store.vectors(ids)
+        in_chroma = store._active().get(ids=ids, include=["embeddings"])
+        assert set(copied) == set(ids)
+        for sid, vector in zip(in_chroma["ids"], in_chroma["embeddings"], strict=True):
+            assert np.allclose(copied[sid], vector, atol=1e-6)
+
+
+def test_a_lost_vector_copy_is_embedded_again(seed_corpus, run_sync, index_dir) -> None:
+    run_sync(seed_corpus)
+    with sqlite3.connect(index_dir / "articles.sqlite") as db:
+        lost = db.execute(
+            "SELECT COUNT(*) FROM sentences WHERE article_id = ?", (SEED_IDS[1],)
+        ).fetchone()[0]
+        db.execute(
+            "DELETE FROM sentence_vectors WHERE sentence_id IN "
+            "(SELECT sentence_id FROM sentences WHERE article_id = ?)",
+            (SEED_IDS[1],),
+        )
+    report = run_sync(seed_corpus)
+    assert report.updated == [SEED_IDS[1]] and report.sentences_embedded == lost
+    with IndexStore(index_dir) as store:
+        assert store.articles_missing_vectors() == set()
+
+
+def test_garbage_collection_drops_copies_nothing_refers_to(
+    seed_corpus, run_sync, index_dir
+) -> None:
+    run_sync(seed_corpus)
+    (seed_corpus / SEED_IDS[0]).unlink()
+    run_sync(seed_corpus)
+    with sqlite3.connect(index_dir / "articles.sqlite") as db:
+        copies = db.execute("SELECT COUNT(*) FROM sentence_vectors").fetchone()[0]
+        sentences = db.execute("SELECT COUNT(*) FROM sentences").fetchone()[0]
+    assert copies == sentences
 
 
 def _write_crashers(corpus: Path) -> None:
