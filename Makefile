@@ -5,6 +5,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# llama.cpp's default -march=native build uses Intel AMX kernels wherever the CPU lists AMX,
+# and those crashed here (SIGSEGV in ggml_backend_amx_mul_mat, Xeon with amx_tile under a VM).
+# On x86-64 build for AVX2 instead: any x86-64 CPU since 2013 runs it. Set LLAMA_CMAKE_ARGS=
+# (empty) for llama.cpp's own native build.
+LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON)
 
 .PHONY: setup console ingest test fuzz lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-contention bench-model-server bench-discord bench-injection bench-feeds clean
 
@@ -14,6 +19,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	@# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
+	@# llama.cpp builds from source; see LLAMA_CMAKE_ARGS above.
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet 'llama-cpp-python>=0.3'
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

@@ -33,11 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.adding import add_target  # noqa: E402
-from bot.app import open_store, reload_corpus  # noqa: E402
+from bot.app import make_embedder, open_store, reload_corpus  # noqa: E402
 from bot.feed_store import FeedStore  # noqa: E402
 from bot.feeds import poll_feeds  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from retrieval.embedding import Embedder  # noqa: E402
 from tests.feed_pages import feed_server  # noqa: E402
 
 PAGE_STORIES_FROM = 101  # stories added with /add: 101, 102, …
@@ -62,7 +61,7 @@ def main() -> int:
             feed_max_new=max(entries, 10),
         )
         started = time.perf_counter()
-        embedder = Embedder(settings.embedding_model_path, settings.embed_batch_size)
+        embedder = make_embedder(settings)
         embedder.embed(["The model loads on first use."])
         load = time.perf_counter() - started
         with open_store(settings) as store:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.app import make_embedder  # noqa: E402
 from bot.injection import (  # noqa: E402
     ADDRESSED_MEANING_THRESHOLD,
     MEANING_THRESHOLD,
@@ -70,7 +71,7 @@ def share_line(label: str, caught: int, total: int) -> str:
 def main() -> None:
     corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CORPUS
     settings = Settings(_env_file=None)
-    embedder = Embedder(settings.embedding_model_path)
+    embedder = make_embedder(settings)
     prompts = ROOT / settings.prompts_dir  # a relative PROMPTS_DIR is the project's
     exemplars = InstructionExemplars.embed(Prompts.load(prompts).injection_exemplars, embedder)
     tuning, _ = judge(INJECTIONS, embedder, exemplars)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.app import make_embedder  # noqa: E402
 from bot.evaluation import load_qa, percentile  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from retrieval.embedding import Embedder  # noqa: E402
 from retrieval.search import Searcher  # noqa: E402
 from retrieval.store import IndexStore  # noqa: E402
 
@@ -30,7 +30,7 @@ def main() -> int:
     index = Path(sys.argv[1]) if len(sys.argv) > 1 else settings.index_dir
     qa = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "eval" / "bbc_holdout.jsonl"
     questions = [item.question for item in load_qa(qa)]
-    embedder = Embedder(settings.embedding_model_path, settings.embed_batch_size)
+    embedder = make_embedder(settings)
     with IndexStore(index) as store:
         searcher = Searcher(store, embedder, candidates=settings.search_candidates)
         for question in questions[:5]:  # warm-up: first calls pay one-off costs

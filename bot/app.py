@@ -62,6 +62,17 @@ def require_corpus(settings: Settings) -> None:
     require_corpus_folder(settings.corpus_dir)
 
 
+def make_embedder(settings: Settings, on_load: Callable[[], None] | None = None) -> Embedder:
+    """The embedding model the settings name; it loads on first use."""
+    return Embedder(
+        settings.embedding_model_path,
+        settings.embed_batch_size,
+        on_load=on_load,
+        backend=settings.embedding_backend,
+        cache_dir=settings.model_cache_dir,
+    )
+
+
 def open_searcher(
     settings: Settings, store: IndexStore, embedder: Embedder | None = None
 ) -> Searcher:
@@ -82,7 +93,7 @@ def open_searcher(
             f"The vectors of the index in '{settings.index_dir}' are missing ({missing}), so "
             f"no question could be answered. {RESTORE_VECTORS}"
         )
-    embedder = embedder or Embedder(settings.embedding_model_path, settings.embed_batch_size)
+    embedder = embedder or make_embedder(settings)
     built_with = config.get("embedding_model")
     if built_with != embedder.name:
         raise IndexUnavailable(

