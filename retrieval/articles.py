@@ -395,7 +395,11 @@ class ArticleStore:
         )
         self.db.executemany(
             "INSERT INTO sentences (sentence_id, article_id, start, end) VALUES (?, ?, ?, ?)",
-            [(s.sentence_id, s.article_id, s.start, s.end) for split in written for s in split.sentences],
+            [
+                (s.sentence_id, s.article_id, s.start, s.end)
+                for split in written
+                for s in split.sentences
+            ],
         )
         self.db.executemany(
             "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

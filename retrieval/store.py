@@ -218,4 +218,3 @@ class IndexStore:
         """The Chroma collection the committed state points at, or None."""
         name = self._index.active()
         return self._vectors.collection(name) if name else None
-

@@ -217,7 +217,9 @@ class ChromaVectors:
             n_results=limit,
             include=["distances"],
         )
-        return [(sid, 1.0 - dist) for sid, dist in zip(got["ids"][0], got["distances"][0], strict=True)]
+        return [
+            (sid, 1.0 - dist) for sid, dist in zip(got["ids"][0], got["distances"][0], strict=True)
+        ]
 
     @locked
     def add(self, name: str, sentences: Sequence[Sentence], vectors: np.ndarray) -> None:
