@@ -4,7 +4,7 @@
 manifest and says what to add, update, remove and leave alone. `sync_corpus`
 carries the plan out under the index's reload lock: it embeds in batches (so
 progress can be shown) into vectors nobody reads yet, then switches the index
-to the new state in one commit (see `retrieval.store`).
+to the new state in one commit (see `retrieval.atomic`).
 """
 
 from __future__ import annotations

@@ -1,19 +1,29 @@
-"""Where the chunk vectors live: embedded Chroma in the index folder, or a Chroma server.
+"""Where the sentence vectors live: embedded Chroma in the index folder, or a Chroma server.
 
-Both give the same `ClientAPI`, so the rest of the code never knows which one it
-has. A server lets several bot processes share one set of vectors; embedded
-Chroma must only be opened by one process at a time.
+`VectorStore` is what the index needs of a vector database; `ChromaVectors` gives it
+with Chroma. Both Chroma clients give the same `ClientAPI`, so the rest of the code
+never knows which one it has. A server lets several bot processes share one set of
+vectors; embedded Chroma must only be opened by one process at a time.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import httpx
+import numpy as np
 
 from retrieval.errors import IndexUnavailable
+from retrieval.guard import IndexGuard, locked
+from retrieval.locking import EmbeddedIndexLock
+from retrieval.models import Sentence
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +86,188 @@ def _limit_wait(client, seconds: float) -> None:  # noqa: ANN001 - chromadb's Cl
         log.warning("Cannot limit the Chroma client's wait (chromadb changed its internals)")
 
 
-def server_fault(error: Exception, server: ChromaServer | None) -> IndexUnavailable | None:
-    """The one-line message for a Chroma server that stopped answering, or None."""
-    if server is None or not isinstance(error, httpx.TransportError):
+_ID_PAGE = 2000  # ids per Chroma get/delete call
+
+
+class VectorStore(Protocol):
+    """The vector database an index uses: named collections of sentence vectors."""
+
+    shared: bool  # other indexes may keep collections here too (a server)
+
+    def lost(self) -> str | None:
+        """Why the stored vectors are gone without opening the database, or None."""
+
+    def ensure_collection(self, name: str) -> None:
+        """Create the collection `name` (cosine distance) unless it exists."""
+
+    def collection_names(self) -> list[str]:
+        """The names of all collections, of this index or others sharing the database."""
+
+    def drop_collection(self, name: str) -> None:
+        """Delete the collection `name` with all its vectors."""
+
+    def query(self, name: str, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
+        """The `limit` ids nearest to `vector`, with cosine similarity, best first."""
+
+    def add(self, name: str, sentences: Sequence[Sentence], vectors: np.ndarray) -> None:
+        """Add (or replace) the vector of each sentence."""
+
+    def count(self, name: str) -> int:
+        """How many vectors the collection holds."""
+
+    def all_ids(self, name: str) -> set[str]:
+        """Every id in the collection."""
+
+    def ids_among(self, name: str, ids: Sequence[str]) -> set[str]:
+        """Those of `ids` the collection holds."""
+
+    def delete(self, name: str, ids: Sequence[str]) -> None:
+        """Delete these ids' vectors from the collection."""
+
+    def close(self) -> None:
+        """Let go of the database."""
+
+
+class ChromaVectors:
+    """`VectorStore` on Chroma: embedded in `index_dir/chroma`, or on `server`.
+
+    Opened on first use (`status` needs only SQLite), claiming embedded vectors for this
+    process. A read-only index is read from a private copy: Chroma writes even to read.
+    Every public method runs under `guard`, shared with the other parts of the index.
+    """
+
+    def __init__(
+        self, index_dir: Path, server: ChromaServer | None, read_only: bool, guard: IndexGuard
+    ) -> None:
+        self.index_dir = index_dir
+        self.server = server
+        self.shared = server is not None
+        self._read_only = read_only
+        self._guard = guard
+        self._client = None
+        self._claim: EmbeddedIndexLock | None = None
+        self._copy: tempfile.TemporaryDirectory | None = None
+        self._collections: dict[str, object] = {}
+
+    @property
+    @locked
+    def client(self):  # noqa: ANN201 - chromadb's ClientAPI
+        """The Chroma client, opened (and embedded vectors claimed) on first use."""
+        if self._client is None and self._read_only and self.server is None:
+            self._client = self._open_copy()
+        if self._client is None:
+            if self.server is None:
+                self._claim = EmbeddedIndexLock(self.index_dir)
+            self._client = open_chroma(self.index_dir, self.server)
+        return self._client
+
+    def _open_copy(self):  # noqa: ANN202 - chromadb's ClientAPI
+        """Embedded Chroma on a private copy of the index's vectors."""
+        self._copy = tempfile.TemporaryDirectory(prefix="index-vectors-")
+        copy = Path(self._copy.name)
+        if (self.index_dir / "chroma").is_dir():
+            shutil.copytree(self.index_dir / "chroma", copy / "chroma")
+            _make_writable(copy / "chroma")  # the copy keeps the originals' read-only modes
+        return open_chroma(copy)
+
+    @locked
+    def close(self) -> None:
+        """Release the claim on embedded vectors and any private copy."""
+        if self._claim is not None:
+            self._claim.release()
+        if self._copy is not None:
+            self._copy.cleanup()
+
+    def lost(self) -> str | None:
+        """Why the stored vectors are gone (a deleted chroma/ folder), without opening them."""
+        folder = self.index_dir / "chroma"
+        if self.server is None and not folder.is_dir():
+            return f"the vector folder {folder} is gone"
         return None
-    return IndexUnavailable(
-        f"The Chroma server at {server} did not answer ({type(error).__name__}) within "
-        f"{server.timeout:g} s. Check that `chroma run` is up and reachable; "
-        "CHROMA_TIMEOUT_SECONDS sets how long to wait."
-    )
+
+    @locked
+    def collection(self, name: str):  # noqa: ANN201 - chromadb's Collection
+        """The Chroma collection `name`, created (cosine distance) if new."""
+        if name not in self._collections:
+            self._collections[name] = self.client.get_or_create_collection(
+                name, metadata={"hnsw:space": "cosine"}
+            )
+        return self._collections[name]
+
+    def ensure_collection(self, name: str) -> None:
+        """Create the collection `name` (cosine distance) unless it exists."""
+        self.collection(name)
+
+    @locked
+    def collection_names(self) -> list[str]:
+        """The names of all collections on this Chroma, of this index or others."""
+        return [getattr(existing, "name", existing) for existing in self.client.list_collections()]
+
+    @locked
+    def drop_collection(self, name: str) -> None:
+        """Delete the collection `name` with all its vectors."""
+        self.client.delete_collection(name)
+        self._collections.pop(name, None)
+
+    @locked
+    def query(self, name: str, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
+        """The `limit` ids nearest to `vector`, with cosine similarity, best first."""
+        got = self.collection(name).query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=limit,
+            include=["distances"],
+        )
+        return [
+            (sid, 1.0 - dist) for sid, dist in zip(got["ids"][0], got["distances"][0], strict=True)
+        ]
+
+    @locked
+    def add(self, name: str, sentences: Sequence[Sentence], vectors: np.ndarray) -> None:
+        """Add (or replace) the vector of each sentence, in batches Chroma accepts."""
+        target = self.collection(name)
+        size = self.client.get_max_batch_size()
+        for at in range(0, len(sentences), size):
+            part = sentences[at : at + size]
+            target.upsert(
+                ids=[sentence.sentence_id for sentence in part],
+                embeddings=np.asarray(vectors[at : at + size], dtype=np.float32),
+                metadatas=[{"article_id": sentence.article_id} for sentence in part],
+            )
+
+    @locked
+    def count(self, name: str) -> int:
+        """How many vectors the collection holds."""
+        return self.collection(name).count()
+
+    @locked
+    def all_ids(self, name: str) -> set[str]:
+        """Every id in the collection, a page at a time."""
+        target = self.collection(name)
+        found: set[str] = set()
+        for offset in range(0, target.count(), _ID_PAGE):
+            found.update(target.get(include=[], limit=_ID_PAGE, offset=offset)["ids"])
+        return found
+
+    @locked
+    def ids_among(self, name: str, ids: Sequence[str]) -> set[str]:
+        """Those of `ids` the collection holds."""
+        target = self.collection(name)
+        found: set[str] = set()
+        for at in range(0, len(ids), _ID_PAGE):
+            found.update(target.get(ids=list(ids[at : at + _ID_PAGE]), include=[])["ids"])
+        return found
+
+    @locked
+    def delete(self, name: str, ids: Sequence[str]) -> None:
+        """Delete these ids' vectors from the collection."""
+        target = self.collection(name)
+        for at in range(0, len(ids), _ID_PAGE):
+            target.delete(ids=list(ids[at : at + _ID_PAGE]))
+
+
+def _make_writable(folder: Path) -> None:
+    """Give the owner write access to everything below `folder`."""
+    for parent, _, files in os.walk(folder):
+        os.chmod(parent, 0o700)
+        for name in files:
+            os.chmod(Path(parent) / name, 0o600)
