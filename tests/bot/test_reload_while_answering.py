@@ -35,14 +35,26 @@ def test_every_question_asked_during_a_reload_is_answered(
             UNHURRIED,  # a busy machine must not force a fallback
         )  # fmt: skip
         outcome: dict = {}
+        overlapped = threading.Event()
+
+        def hold_until_questions_overlap(done: int, total: int) -> None:
+            # On a fast machine the reload ends before one question is answered: hold it
+            # with every new vector staged and nothing committed until two have been.
+            if done >= total:
+                overlapped.wait(timeout=300)
+
         reload = threading.Thread(
-            target=lambda: outcome.update(report=reload_corpus(settings, store, embedder))
+            target=lambda: outcome.update(
+                report=reload_corpus(settings, store, embedder, hold_until_questions_overlap)
+            )
         )
         reload.start()
         answers = []
         while reload.is_alive() or not answers:
             question, gold = QUESTIONS[len(answers) % len(QUESTIONS)]
             answers.append((engine.ask(question), gold, reload.is_alive()))
+            if len(answers) >= 2:
+                overlapped.set()
         reload.join()
         during = [(answer, gold) for answer, gold, running in answers if running]
         assert len(during) >= 2, "the reload finished before questions could overlap it"
