@@ -19,7 +19,7 @@ from bot.policy import AnswerPolicy
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.embedding import Embedder
-from retrieval.errors import IndexUnavailable
+from retrieval.errors import IndexUnavailable, ModelUnavailable
 from retrieval.hidden import hidden_status
 from retrieval.loading import require_corpus_folder
 from retrieval.search import Searcher
@@ -133,6 +133,7 @@ def status_info(settings: Settings, store: IndexStore) -> dict:
         "sentences": store.sentence_count(),
         "vectors": _vectors_status(store),
         "embedding_model": config.get("embedding_model"),
+        "embedding_backend": _backend_status(settings),
         "chunk_words": config.get("chunk_words"),
         "chunk_overlap_words": config.get("chunk_overlap_words"),
         "last_sync": store.get_meta("last_sync"),
@@ -140,6 +141,14 @@ def status_info(settings: Settings, store: IndexStore) -> dict:
         "feeds": feeds_summary(settings.index_dir),
         "hidden": hidden_status(settings.index_dir),  # articles /remove hid (bot.catalog)
     }
+
+
+def _backend_status(settings: Settings) -> str:
+    """The embedding backend the settings will run, or why the model cannot be found."""
+    try:
+        return make_embedder(settings).planned_backend()
+    except ModelUnavailable as error:
+        return f"unavailable: {error}"
 
 
 def _vectors_status(store: IndexStore) -> str:

@@ -103,6 +103,18 @@ class Embedder:
             return None
         return "onnx" if isinstance(self._model, OnnxEncoder) else "torch"
 
+    def planned_backend(self) -> str:
+        """Which backend will run, said without loading anything (for `status`)."""
+        if self.running:
+            return self.running
+        if self.backend == "torch":
+            return "torch"
+        if plain_layout(self.path) is None:
+            return "torch (ONNX runs only plain mean-pooled models)"
+        if exported_path(self.path, self.cache_dir).is_file():
+            return "onnx"
+        return "onnx (exported once, on first use)"
+
     def _loaded_model(self) -> OnnxEncoder | TorchEncoder:
         if self._model is None:
             if self._on_load is not None:

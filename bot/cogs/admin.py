@@ -107,7 +107,7 @@ class AdminCog(commands.Cog):
         lines = [
             f"**Articles:** {info['articles']}  ·  **Passages:** {info['chunks']}",
             f"**Answer model:** {self.bot.engine.generator.name}",
-            f"**Embedding model:** {info['embedding_model']}",
+            f"**Embedding model:** {info['embedding_model']} ({info['embedding_backend']})",
             f"**Last reload:** {self.bot.last_reload or info['last_sync'] or 'never'}",
             f"**Questions in line:** {self.bot.queue.length}",
             f"**Feeds:** {discord.utils.escape_markdown(info['feeds'])}",

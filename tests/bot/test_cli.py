@@ -41,6 +41,7 @@ def test_ingest_then_status_json(seed_corpus: Path, index_dir: Path, capsys) -> 
     status = json.loads(capsys.readouterr().out)
     assert status["articles"] == 5 and status["chunks"] == summary["chunks"]
     assert status["embedding_model"] == "all-MiniLM-L6-v2"
+    assert status["embedding_backend"] == "onnx"  # the ingest just ran it, so it is exported
     assert status["last_sync"]
 
 

@@ -81,6 +81,7 @@ def test_a_model_that_is_not_mean_pooled_runs_with_torch(tmp_path: Path) -> None
     pooling.write_text(json.dumps(config))
     assert plain_layout(model) is None
     embedder = Embedder(model, backend="onnx", cache_dir=tmp_path / "cache")
+    assert embedder.planned_backend().startswith("torch (")
     assert embedder.embed(["a sentence"]).shape == (1, 384)
     assert embedder.running == "torch"
     assert not (tmp_path / "cache").exists()  # nothing exported for a model it cannot run
@@ -101,6 +102,16 @@ def test_an_export_fault_falls_back_to_torch(tmp_path: Path, caplog) -> None:
         vectors = embedder.embed(["a sentence"])
     assert vectors.shape == (1, 384) and embedder.running == "torch"
     assert "using torch" in caplog.text
+
+
+def test_the_planned_backend_is_told_without_loading_the_model(tmp_path: Path) -> None:
+    fresh = Embedder(backend="onnx", cache_dir=tmp_path / "cache")
+    assert fresh.planned_backend() == "onnx (exported once, on first use)"
+    assert Embedder(backend="torch").planned_backend() == "torch"
+    assert not fresh.loaded
+    fresh.embed(["a sentence"])
+    assert fresh.planned_backend() == "onnx"
+    assert Embedder(backend="onnx", cache_dir=tmp_path / "cache").planned_backend() == "onnx"
 
 
 def test_an_unknown_backend_is_refused() -> None:
