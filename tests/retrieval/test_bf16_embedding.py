@@ -51,3 +51,12 @@ def test_auto_picks_bf16_only_where_the_cpu_multiplies_it_natively(
     monkeypatch.setattr(embedding, "has_native_bf16", lambda: True)
     assert Embedder().planned_backend() == "bf16"
     assert resolve_backend("torch") == "torch"
+
+
+def test_a_bf16_vector_barely_depends_on_its_batch() -> None:
+    """Batches are padded (to the longest text, then to a multiple of 8 tokens); padding
+    is masked out, so a text's vector is the same alone or beside a longer one."""
+    embedder = Embedder(backend="bf16", batch_size=2)
+    alone = embedder.embed([TEXTS[1]])[0]
+    padded = embedder.embed(TEXTS[::-1])[1]
+    assert float(alone @ padded) > 0.999
