@@ -114,7 +114,7 @@ class Embedder:
             return None
         if isinstance(self._model, OnnxEncoder):
             return "onnx"
-        return "bf16" if self._model.bf16 else "torch"
+        return "bf16" if isinstance(self._model, Bf16Encoder) else "torch"
 
     def planned_backend(self) -> str:
         """Which backend will run, said without loading anything (for `status`)."""
@@ -164,9 +164,8 @@ _TRIM_AFTER_TEXTS = 256  # a sync's batches, not a question's single text
 class TorchEncoder:
     """A loaded SentenceTransformer behind the same two calls as `OnnxEncoder`."""
 
-    def __init__(self, model, bf16: bool = False) -> None:  # noqa: ANN001 - SentenceTransformer
+    def __init__(self, model) -> None:  # noqa: ANN001 - SentenceTransformer, imported late
         self._model = model
-        self.bf16 = bf16
 
     def get_embedding_dimension(self) -> int:
         """The vector length."""
@@ -178,12 +177,14 @@ class TorchEncoder:
         return int(dimension_of() or 0)
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        """Unit vectors, one row per text, float32 whatever the model computes in."""
-        vectors = self._model.encode(
-            texts, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False
+        """Unit vectors, one row per text."""
+        return self._model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
-        vectors = vectors.float().numpy()
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 class Bf16Encoder(TorchEncoder):
@@ -197,7 +198,8 @@ class Bf16Encoder(TorchEncoder):
     PAD_TO = 8
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        """Unit float32 vectors, one row per text; batches are sorted by length."""
+        """Unit float32 vectors, one row per text (normalised again in float32);
+        batches are sorted by length."""
         import torch
 
         tokenize = getattr(self._model, "preprocess", None) or self._model.tokenize
@@ -246,7 +248,7 @@ def _bf16_encoder(path: Path) -> TorchEncoder | None:
     try:
         import torch
 
-        encoder = Bf16Encoder(model.to(torch.bfloat16), bf16=True)
+        encoder = Bf16Encoder(model.to(torch.bfloat16))
         cosine = float(
             (encoder.encode(list(_BF16_PROBES), len(_BF16_PROBES)) * reference).sum(1).min()
         )
