@@ -54,9 +54,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1, le=4096)
     embedding_backend: Literal["auto", "onnx", "torch", "bf16"] = Field(
         "auto",
-        description="auto: bf16 on a CPU with AMX, else onnx; onnx: ONNX Runtime, exported "
-        "once from the model (torch is the fallback); torch: sentence-transformers as is; "
-        "bf16: torch in bfloat16, checked against float32 at load.",
+        description="auto: onnx, and bf16 for large ingest batches on a CPU with AMX; "
+        "onnx: ONNX Runtime, exported once from the model (torch is the fallback); "
+        "torch: sentence-transformers as is; bf16: torch in bfloat16, checked at load.",
     )
     chunk_words: int = Field(120, ge=20, le=2000, description="Target words per chunk.")
     chunk_overlap_words: int = Field(30, ge=0, description="Words repeated between chunks.")

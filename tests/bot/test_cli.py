@@ -10,7 +10,6 @@ import discord
 import pytest
 
 from bot.cli import main
-from retrieval.embedding import resolve_backend
 from tests.conftest import PROJECT, TOWN_QUESTIONS, TOWN_UNANSWERABLE
 
 
@@ -42,8 +41,8 @@ def test_ingest_then_status_json(seed_corpus: Path, index_dir: Path, capsys) -> 
     status = json.loads(capsys.readouterr().out)
     assert status["articles"] == 5 and status["chunks"] == summary["chunks"]
     assert status["embedding_model"] == "all-MiniLM-L6-v2"
-    # The ingest just ran it: ONNX is exported, or this CPU runs bf16 (AMX).
-    assert status["embedding_backend"] == resolve_backend("auto")
+    # The ingest just ran it, so ONNX is exported (an AMX CPU adds bf16 for large batches).
+    assert status["embedding_backend"].split(",")[0] == "onnx"
     assert status["last_sync"]
 
 

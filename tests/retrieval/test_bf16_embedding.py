@@ -1,4 +1,5 @@
-"""The bf16 backend: torch in bfloat16, close to float32, chosen by `auto` only on AMX CPUs."""
+"""The bf16 backend: torch in bfloat16, close to float32; `auto` uses it for large batches
+on AMX CPUs only."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 import pytest
 
 import retrieval.embedding as embedding
-from retrieval.embedding import Embedder, has_native_bf16, resolve_backend
+from retrieval.embedding import Embedder
 
 TEXTS = [
     "The council approved a new footbridge over the river on Tuesday.",
@@ -41,16 +42,23 @@ def test_bf16_that_strays_from_float32_is_not_used(
     assert "bfloat16 vectors differ from float32" in caplog.text
 
 
-def test_auto_picks_bf16_only_where_the_cpu_multiplies_it_natively(
+def test_auto_runs_large_batches_in_bf16_only_on_a_cpu_that_has_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert resolve_backend("auto") == ("bf16" if has_native_bf16() else "onnx")
+    monkeypatch.setattr(embedding, "BULK_TEXTS", 3)
     monkeypatch.setattr(embedding, "has_native_bf16", lambda: False)
-    assert resolve_backend("auto") == "onnx"
-    assert Embedder().planned_backend().startswith("onnx")
+    plain = Embedder()
+    assert plain.planned_backend().startswith("onnx") and "bf16" not in plain.planned_backend()
+    plain.embed(TEXTS)
+    assert plain.running == "onnx"
+
     monkeypatch.setattr(embedding, "has_native_bf16", lambda: True)
-    assert Embedder().planned_backend() == "bf16"
-    assert resolve_backend("torch") == "torch"
+    amx = Embedder()
+    assert amx.planned_backend().endswith(", bf16 for 3+ texts")
+    amx.embed(["a question"])
+    assert amx.running == "onnx"  # a question never loads torch
+    amx.embed(TEXTS)
+    assert amx.running == "onnx+bf16"
 
 
 def test_a_bf16_vector_barely_depends_on_its_batch() -> None:
