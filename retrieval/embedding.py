@@ -109,7 +109,7 @@ class Embedder:
         self.backend = "onnx" if backend == "auto" else backend
         self.cache_dir = cache_dir or default_cache_dir()
         self._model: OnnxEncoder | TorchEncoder | None = None
-        self._bulk: TorchEncoder | None = None  # bf16 for large batches, under "auto"
+        self._bulk: Bf16Encoder | None = None  # bf16 for large batches, under "auto"
 
     @property
     def loaded(self) -> bool:
@@ -165,9 +165,9 @@ class Embedder:
     def dimension(self) -> int:
         """The length of every vector: read from the model folder's files when they say it
         plainly, else from the loaded model."""
-        if self._declared_dimension is not None and self._model is None:
+        if self._declared_dimension is not None and self._model is None and self._bulk is None:
             return self._declared_dimension
-        return self._loaded_model().get_embedding_dimension()
+        return self._encoder_for(0).get_embedding_dimension()  # a loaded one, if any
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Vectors for `texts`, one row each, unit length."""
@@ -252,7 +252,7 @@ def has_native_bf16() -> bool:
         return False
 
 
-def _bf16_encoder(path: Path) -> TorchEncoder | None:
+def _bf16_encoder(path: Path) -> Bf16Encoder | None:
     """The model under torch in bfloat16; None (so another backend runs) when its vectors
     for a few probe sentences stray from fp32 ones by more than BF16_MIN_COSINE, or
     bfloat16 fails on this machine."""
