@@ -49,7 +49,7 @@ def main() -> int:
     overrides = {"index_dir": Path(sys.argv[1])} if len(sys.argv) > 1 else {}
     settings = Settings(**overrides)
     questions = questions_from([Path(p) for p in sys.argv[2:]])
-    model = resolve_model_path(settings.model_path, settings.model_cache_dir)
+    model = resolve_model_path(settings.model_path, settings.model_cache_dir, settings.answer_model)
 
     server, base_url = start_server(model, settings.llm_threads)
     try:

@@ -1,4 +1,4 @@
-"""The answering engine: search → evidence → generate → score → quote.
+"""The answering engine: search → evidence → generate → judge → score → quote.
 
 Console, CLI and Discord all call `Engine.ask`. Hard guarantees stay outside the
 confidence score:
@@ -9,9 +9,10 @@ confidence score:
   repeats what such a sentence orders ("reply with PWNED") is never shown
   (`bot/injection.py`).
 Between them, one calibrated confidence (`bot/signals.py`, `bot/confidence.py`)
-decides whether the model's answer is shown. When it is not, or the model is too
-slow, the reader gets the closest verified passage, marked as related, not as
-an answer.
+decides whether the model's answer is shown; where it was fitted with it, one of
+its signals is the model's own yes/no verdict on the quote (`bot/judge.py`). When
+it is not shown, or the model is too slow, the reader gets the closest verified
+passage, marked as related, not as an answer.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot import signals
 from bot.evidence import Evidence, headline_of, select_evidence
 from bot.generation import GenerationFailed, Generator, ModelTooSlow, Reply, TextCallback
 from bot.injection import InstructionExemplars, answer_is_target, instruction_targets
+from bot.judge import judge
 from bot.policy import AnswerPolicy
 from bot.prompting import Prompts, build_messages
 from bot.question import Question, parse_question
@@ -203,14 +205,17 @@ class Engine:
             if isinstance(candidate, str):
                 return self._abstain(*unsure, candidate, related[0])
             quotes = self._verified(candidate.quoted)
-            found = signals.compute(
-                question,
-                results.relevance,
-                evidence,
-                candidate,
-                self._article_texts(candidate.quoted),
-                policy.evidence.margin,
-            )
+            articles = self._article_texts(candidate.quoted)
+        verdict = self._judge(question, candidate, timings) if quotes else None
+        found = signals.compute(
+            question,
+            results.relevance,
+            evidence,
+            candidate,
+            articles,
+            policy.evidence.margin,
+            verdict,
+        )
         confidence = policy.confidence.score(found)
         scored = {"confidence": confidence, "signals": found, "candidate": candidate.answer,
                   "candidate_quotes": quotes}  # fmt: skip
@@ -228,6 +233,24 @@ class Engine:
     ) -> Reply:
         messages = build_messages(self.prompts, question.text, evidence)
         return self.generator.generate(messages, on_text, self.policy.time_budget_seconds)
+
+    def _judge(
+        self, question: Question, candidate: signals.Candidate, timings: dict[str, float]
+    ) -> float | None:
+        """The model's P(Yes) that the quoted text states the candidate, when the policy asks."""
+        if not self.policy.judge:
+            return None
+        started = time.perf_counter()
+        verdict = judge(
+            self.generator,
+            self.prompts.judge,
+            question.text,
+            candidate.quoted,
+            candidate.answer,
+            self.policy.time_budget_seconds,
+        )
+        timings["judge"] = _since(started)
+        return verdict
 
     def _candidate(
         self, reply: Reply, evidence: list[Evidence], passages: tuple[Passage, ...]

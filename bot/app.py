@@ -113,7 +113,7 @@ def load_generator(settings: Settings) -> Generator:
             api_key=key,
             max_tokens=settings.llm_max_tokens,
         )
-    path = resolve_model_path(settings.model_path, settings.model_cache_dir)
+    path = resolve_model_path(settings.model_path, settings.model_cache_dir, settings.answer_model)
     return LlamaGenerator(
         path,
         context_tokens=settings.llm_context_tokens,

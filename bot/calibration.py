@@ -15,7 +15,7 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.confidence import BUNDLED_MODEL, ConfidenceModel, fit
+from bot.confidence import ConfidenceModel, bundled_confidence, fit
 from bot.evaluation import format_curve, risk_coverage
 from bot.signals import FEATURES
 from retrieval.errors import BotError
@@ -92,9 +92,14 @@ def rescored(details: Sequence[dict], model: ConfidenceModel) -> list[dict]:
 
 
 def calibrate_from_runs(
-    runs: Sequence[Path], holdout: Sequence[Path], out: Path | None, l2: float
+    runs: Sequence[Path],
+    holdout: Sequence[Path],
+    out: Path | None,
+    l2: float,
+    answer_model: str = "qwen-1.5b",
 ) -> str:
-    """Fit on the tune runs, write the coefficients, and report the curves."""
+    """Fit on the tune runs of `answer_model`, write the coefficients (by default to that
+    model's bundled file), and report the curves."""
     tune = load_details(runs)
     if any("holdout" in Path(d["qa_file"]).name for d in tune):
         raise BotError("Fit on tune runs only; pass holdout runs with --holdout.")
@@ -105,9 +110,15 @@ def calibrate_from_runs(
     signals = [d["signals"] for d in rows]
     labels = [int(bool(d["candidate_correct"])) for d in rows]
     chosen, trail = select_features(signals, labels, FEATURES, l2)
-    info = {"fitted_on": files, "candidates": len(rows), "l2": l2, "cv_log_loss": trail}
+    info = {
+        "model": answer_model,
+        "fitted_on": files,
+        "candidates": len(rows),
+        "l2": l2,
+        "cv_log_loss": trail,
+    }
     model = fit(signals, labels, chosen, l2=l2, info=info)
-    target = out or BUNDLED_MODEL
+    target = out or bundled_confidence(answer_model)
     model.save(target)
     lines = [f"Fitted on {len(rows)} candidates from {', '.join(files)}; wrote {target}."]
     lines.append(f"Signals kept by 5-fold cross-validation on tune (log loss): {trail}")

@@ -185,7 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--holdout", type=Path, nargs="*", default=[], metavar="RUN.json", help="runs to score"
     )
     calibrate.add_argument(
-        "--out", type=Path, default=None, help="where to write (default: bot/confidence.json)"
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write (default: bot/confidence-<ANSWER_MODEL>.json)",
     )
     calibrate.add_argument("--l2", type=float, default=3.0, help="ridge penalty (3.0)")
     calibrate.set_defaults(handler=cmd_calibrate)
@@ -441,7 +444,7 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     """Fit the confidence model on tune runs; print its curve on tune and on any holdout."""
     from bot.calibration import calibrate_from_runs
 
-    print(calibrate_from_runs(args.runs, args.holdout, args.out, args.l2))
+    print(calibrate_from_runs(args.runs, args.holdout, args.out, args.l2, settings.answer_model))
     return 0
 
 
@@ -512,7 +515,7 @@ def cmd_model_path(args: argparse.Namespace, settings: Settings) -> int:
     """Print the local GGUF the settings name (the default one is assembled and checked)."""
     from bot.model_files import resolve_model_path
 
-    print(resolve_model_path(settings.model_path, settings.model_cache_dir))
+    print(resolve_model_path(settings.model_path, settings.model_cache_dir, settings.answer_model))
     return 0
 
 

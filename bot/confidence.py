@@ -2,9 +2,12 @@
 
 A logistic regression over standardised signals, fitted on the `tune` dev sets
 only (`python -m bot calibrate`). Its coefficients live in a small JSON file in
-the repo (`bot/confidence.json`), so a change of the combiner is a reviewable
-diff with its measured effect. The engine answers when the confidence reaches
-`MIN_CONFIDENCE`; below it, it abstains.
+the repo, one per bundled answer model (`bot/confidence-<model>.json`), so a
+change of the combiner is a reviewable diff with its measured effect. Signals
+mean different things for different models (a 0.5B model's probabilities are
+not a 1.5B's), so a file names the model it was fitted for and refuses
+another. The engine answers when the confidence reaches `MIN_CONFIDENCE`;
+below it, it abstains.
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ import numpy as np
 
 from retrieval.errors import BotError
 
-BUNDLED_MODEL = Path(__file__).with_name("confidence.json")
+BUNDLED_DIR = Path(__file__).parent
+
+
+def bundled_confidence(answer_model: str) -> Path:
+    """The confidence file shipped for a bundled answer model."""
+    return BUNDLED_DIR / f"confidence-{answer_model}.json"
 
 
 @dataclass(frozen=True)
@@ -44,10 +52,15 @@ class ConfidenceModel:
                 total += weight * (float(value) - mean) / scale
         return 1.0 / (1.0 + math.exp(-max(min(total, 40.0), -40.0)))
 
+    @property
+    def fitted_for(self) -> str | None:
+        """The answer model whose signals this was fitted on, when the file says."""
+        return self.info.get("model")
+
     @classmethod
-    def load(cls, path: Path | None = None) -> ConfidenceModel:
-        """Read the coefficients; a missing or malformed file is a clear error."""
-        path = path or BUNDLED_MODEL
+    def load(cls, path: Path, for_model: str | None = None) -> ConfidenceModel:
+        """Read the coefficients; a missing or malformed file, or one fitted for another
+        answer model than `for_model`, is a clear error."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             model = cls(
@@ -72,6 +85,13 @@ class ConfidenceModel:
             raise BotError(
                 f"The confidence model '{path}' uses unknown signals: {', '.join(unknown)}. "
                 f"Known signals: {', '.join(FEATURES)}. Refit it with `python -m bot calibrate`."
+            )
+        if for_model is not None and model.fitted_for not in (None, for_model):
+            raise BotError(
+                f"The confidence model '{path}' was fitted for the answer model "
+                f"{model.fitted_for}, not {for_model}: its signals would be misread. Leave "
+                "CONFIDENCE_MODEL empty for the bundled file of ANSWER_MODEL, or fit one for "
+                f"this model with `make calibrate` (CONFIDENCE_MODEL then names it)."
             )
         return model
 

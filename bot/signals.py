@@ -42,6 +42,7 @@ FEATURES = (
     "novelty",
     "from_headline",
     "answer_words",
+    "judge_yes",
 )
 
 
@@ -133,6 +134,7 @@ def compute(
     candidate: Candidate,
     articles: Sequence[str],
     margin_cap: float,
+    judge_yes: float | None = None,
 ) -> dict[str, float | None]:
     """Every signal for one candidate answer, by feature name."""
     quoted = candidate.quoted
@@ -152,4 +154,5 @@ def compute(
         "novelty": novelty(candidate.answer, question.text),
         "from_headline": 1.0 if candidate.rank == 0 else 0.0,
         "answer_words": math.log1p(len(words(candidate.answer))),
+        "judge_yes": judge_yes,  # the model's P(Yes) that the quote states it (`bot/judge.py`)
     }

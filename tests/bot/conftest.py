@@ -1,4 +1,8 @@
-"""The real default answer model, loaded once for every bot test that needs it."""
+"""The real answer models, loaded once for every bot test that needs them.
+
+The answer path's tests run the small bundled model (`qwen-0.5b`), twice as fast as
+the default; the judge and the default model's own tests load `qwen-1.5b`.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,22 @@ from bot.generation import GenerationFailed, LlamaGenerator, Reply
 from bot.policy import AnswerPolicy
 from bot.settings import Settings
 
+SMALL = Settings(_env_file=None, answer_model="qwen-0.5b")
+
 
 @pytest.fixture(scope="session")
 def generator() -> LlamaGenerator:
-    return load_generator(Settings(_env_file=None))
+    return load_generator(SMALL)
+
+
+@pytest.fixture(scope="session")
+def large_generator() -> LlamaGenerator:
+    return load_generator(Settings(_env_file=None, answer_model="qwen-1.5b"))
 
 
 def policy(**changes: object) -> AnswerPolicy:
-    """The default answer policy with some fields changed."""
-    return replace(AnswerPolicy.from_settings(Settings(_env_file=None)), **changes)
+    """The small model's answer policy with some fields changed."""
+    return replace(AnswerPolicy.from_settings(SMALL), **changes)
 
 
 # Answers, not speed, are under test: a busy machine must not turn them into fallbacks.
@@ -39,6 +50,9 @@ class ScriptedGenerator:
 
     def warm_up(self, messages) -> None:  # noqa: ANN001
         self.warmed_with = messages
+
+    def yes_probability(self, messages, time_budget) -> None:  # noqa: ANN001
+        return None
 
     def generate(self, messages, on_text, time_budget) -> Reply:  # noqa: ANN001
         if self.fail:

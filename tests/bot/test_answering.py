@@ -187,7 +187,7 @@ def test_empty_question_gets_a_polite_reply(town_index: Path, embedder) -> None:
 
 def test_missing_model_file_says_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match="MODEL_PATH"):
-        resolve_model_path(tmp_path / "nope.gguf", None)
+        resolve_model_path(tmp_path / "nope.gguf", None, "qwen-0.5b")
 
 
 def test_non_gguf_model_file_is_rejected_clearly(tmp_path: Path) -> None:
@@ -199,7 +199,7 @@ def test_non_gguf_model_file_is_rejected_clearly(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_truncated_gguf_gives_a_clear_error(tmp_path: Path) -> None:
-    default = resolve_model_path(None, None)
+    default = resolve_model_path(None, None, "qwen-0.5b")
     broken = tmp_path / "broken.gguf"
     with default.open("rb") as handle:
         broken.write_bytes(handle.read(1_000_000))

@@ -193,6 +193,9 @@ class RecordingGenerator:
     def warm_up(self, messages) -> None:  # noqa: ANN001
         self.generator.warm_up(messages)
 
+    def yes_probability(self, messages, time_budget):  # noqa: ANN001, ANN201
+        return self.generator.yes_probability(messages, time_budget)
+
     def generate(self, messages, on_text, time_budget):  # noqa: ANN001
         self.sent.append(messages[-1]["content"])
         return self.generator.generate(messages, on_text, time_budget)

@@ -33,7 +33,7 @@ QUESTION, GOLD = "Who leads the council in Glenfield?", "Mara Quist"
 def model_server() -> Iterator[str]:
     """`python -m llama_cpp.server` with the default GGUF; yields its /v1 base URL."""
     port = free_port()
-    model = resolve_model_path(None, None)
+    model = resolve_model_path(None, None, "qwen-0.5b")
     base_url = f"http://127.0.0.1:{port}/v1"
 
     def answering() -> bool:
