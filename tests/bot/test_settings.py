@@ -78,3 +78,13 @@ def test_allowed_channels_are_comma_separated_ids(monkeypatch, tmp_path: Path) -
     assert Settings().allowed_channel_ids == [111, 222]
     monkeypatch.setenv("ALLOWED_CHANNEL_IDS", "")
     assert Settings().allowed_channel_ids == []
+
+
+@pytest.mark.parametrize(
+    ("given", "ids"),
+    [("", []), ("111", [111]), ("111, 222", [111, 222]), ("[111;222]", [111, 222])],
+)
+def test_served_guilds_are_comma_separated_ids(monkeypatch, tmp_path: Path, given, ids) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISCORD_GUILD_IDS", given)
+    assert Settings().discord_guild_ids == ids
