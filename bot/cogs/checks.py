@@ -3,6 +3,7 @@ and the moderator and channel checks the commands use."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection
 
 import discord
@@ -61,6 +62,25 @@ def not_served_message(guild_id: int, settings: Settings, joined: Collection[int
     return template.format(guild_id=guild_id)
 
 
+async def admitted(interaction: discord.Interaction) -> bool:
+    """The one gate every interaction passes (commands, autocomplete, buttons): True when
+    the bot serves the interaction's server; else the refusal, shown only to the member
+    (an autocomplete gets no choices), and False."""
+    bot = interaction.client
+    if bot.serves(interaction.guild_id):  # type: ignore[attr-defined] - AnswerBot
+        return True
+    with contextlib.suppress(discord.HTTPException):  # refused either way
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+        elif not interaction.response.is_done():
+            joined = bot.joined_guild_ids()  # type: ignore[attr-defined]
+            text = not_served_message(interaction.guild_id, bot.settings, joined)  # type: ignore[attr-defined]
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+    return False
+
+
 def is_moderator(user: discord.abc.User, settings: Settings) -> bool:
     """Manage Server permission, or one of the configured moderator roles."""
     if not isinstance(user, discord.Member):
@@ -69,6 +89,15 @@ def is_moderator(user: discord.abc.User, settings: Settings) -> bool:
         return True
     allowed = set(settings.moderator_role_ids)
     return any(role.id in allowed for role in user.roles)
+
+
+class ServedOnly:
+    """Mixed into every view and persistent button (before the discord.ui class): a click
+    is gated like a command, since components do not pass the command tree's check."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Handle the click only in a server the bot serves (`admitted`)."""
+        return await admitted(interaction)
 
 
 ALREADY_RELOADING = "A reload is already running; its summary will appear when it finishes."
