@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -29,6 +30,15 @@ def test_env_example_documents_every_setting_with_its_default(monkeypatch, tmp_p
         if isinstance(default, list):
             default = ",".join(map(str, default))
         assert (str(default) if default is not None else "") == value, key
+
+
+def test_readme_settings_table_lists_every_key_with_its_default() -> None:
+    """The README's table and .env.example name the same keys with the same defaults."""
+    readme = (PROJECT / "README.md").read_text()
+    table = readme[readme.index("\n## Settings\n") : readme.index("\n## Deployment\n")]
+    rows = dict(re.findall(r"^\| `([A-Z_]+)` \| ([^|]*?) \|", table, re.MULTILINE))
+    shown = {key: f"`{value}`" if value else "(empty)" for key, value in _example_keys().items()}
+    assert rows == shown
 
 
 def test_empty_embedding_path_means_bundled(monkeypatch, tmp_path: Path) -> None:
