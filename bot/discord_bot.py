@@ -1,7 +1,9 @@
 """`python -m bot discord`: the Discord front end, a thin adapter over the engine.
 
 The bot owns an `AnswerQueue` (the model runs in one worker thread, never on
-the event loop) and loads one cog per concern from `bot/cogs/`. Every message
+the event loop) and loads one cog per concern from `bot/cogs/`. Only the servers
+in DISCORD_GUILD_IDS are served: every command, autocomplete, button and message
+from any other is stopped here, before a cog sees it. Every message
 it sends uses `AllowedMentions.none()`, so neither the model nor an article
 can ping anyone. Errors inside a command get a short polite reply; the
 traceback goes to the log and the bot keeps running.
