@@ -1,7 +1,9 @@
 """`python -m bot discord`: the Discord front end, a thin adapter over the engine.
 
 The bot owns an `AnswerQueue` (the model runs in one worker thread, never on
-the event loop) and loads one cog per concern from `bot/cogs/`. Every message
+the event loop) and loads one cog per concern from `bot/cogs/`. Only the servers
+in DISCORD_GUILD_IDS are served: every command, autocomplete, button and message
+from any other is stopped here, before a cog sees it. Every message
 it sends uses `AllowedMentions.none()`, so neither the model nor an article
 can ping anyone. Errors inside a command get a short polite reply; the
 traceback goes to the log and the bot keeps running.
@@ -22,6 +24,7 @@ from discord.ext import commands
 
 from bot.answer_queue import AnswerQueue
 from bot.answering import Engine
+from bot.cogs.checks import admitted, guild_served, named_guild_ids
 from bot.cogs.replies import NO_PINGS
 from bot.feedback import FeedbackLog
 from bot.settings import Settings
@@ -40,6 +43,15 @@ COGS = (
 SORRY = "Sorry, something went wrong while handling that; the details are in the bot's log."
 
 
+class ServedTree(app_commands.CommandTree):
+    """The command tree with the served-server gate in front of every slash command,
+    context menu and autocomplete, so no cog can forget it."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Run the command only in a server the bot serves (`bot.cogs.checks.admitted`)."""
+        return await admitted(interaction)
+
+
 class AnswerBot(commands.Bot):
     """The Discord client: engine, queue, feedback log, and the reload lock shared by the cogs."""
 
@@ -50,6 +62,7 @@ class AnswerBot(commands.Bot):
             intents=intents,
             allowed_mentions=NO_PINGS,
             help_command=None,
+            tree_cls=ServedTree,
         )
         self.engine = engine
         self.settings = settings
@@ -61,6 +74,8 @@ class AnswerBot(commands.Bot):
         self.reload_lock = asyncio.Lock()
         self.feedback = FeedbackLog(settings.index_dir)  # questions and votes; reloads keep it
         self.last_reload: str | None = None
+        self.refused_guilds: set[int] = set()  # logged once each, not on every message
+        self.warned_at_count = 0  # servers the bot was in at the last "none listed" warning
         self.tree.on_error = self.on_app_command_error
 
     async def setup_hook(self) -> None:
@@ -74,14 +89,72 @@ class AnswerBot(commands.Bot):
         else:
             await self.tree.sync()
 
+    def dispatch(self, event_name: str, /, *args: object, **kwargs: object) -> None:
+        """Hand events to the listeners, except a message from a server the bot does not
+        serve: no listener sees it (today that is the mention path in `bot.cogs.ask`), so
+        no mention there is answered, queued or replied to, and none added later can be."""
+        message = args[0] if event_name == "message" and args else None
+        if isinstance(message, discord.Message):
+            guild_id = message.guild.id if message.guild else None
+            if not self.serves(guild_id):
+                return
+        super().dispatch(event_name, *args, **kwargs)
+
     async def close(self) -> None:
         """Stop answering, then disconnect."""
         await self.queue.stop()
         await super().close()
 
     async def on_ready(self) -> None:
-        """Log where the bot is, so an operator sees it started."""
+        """Log where the bot is, so an operator sees it started, and which servers it refuses."""
         log.info("Connected as %s in %d servers", self.user, len(self.guilds))
+        self.check_guilds()
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """A server invited the bot: say at once whether it will be served."""
+        log.info("Joined server %s (%d)", guild.name, guild.id)
+        self.check_guilds()
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """The same check when Discord reports a server as available: its event for a
+        server back from an outage, which some gateways also send for a new one."""
+        self.check_guilds()
+
+    def joined_guild_ids(self) -> frozenset[int]:
+        """The ids of the servers the bot is in."""
+        return frozenset(guild.id for guild in self.guilds)
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Whether the bot answers in `guild_id` (`guild_served`); a refused server is
+        logged the first time only, so a busy stranger server cannot flood the log."""
+        if guild_served(guild_id, self.settings, self.joined_guild_ids()):
+            return True
+        if guild_id is not None and guild_id not in self.refused_guilds:
+            self.refused_guilds.add(guild_id)
+            guild = self.get_guild(guild_id)
+            log.warning(
+                "Refusing server %d (%s): it is not served (DISCORD_GUILD_IDS=%s); every "
+                "command there gets a refusal and mentions go unanswered",
+                guild_id,
+                guild.name if guild else "the bot is not a member, only its commands are",
+                ",".join(map(str, sorted(named_guild_ids(self.settings)))) or "empty",
+            )
+        return False
+
+    def check_guilds(self) -> None:
+        """Warn when the bot is in several servers and none is named (it then refuses in
+        all), and log each server it refuses, once."""
+        count = len(self.guilds)
+        if not named_guild_ids(self.settings) and count > 1 and count != self.warned_at_count:
+            self.warned_at_count = count  # once per number of servers, not once per event
+            log.warning(
+                "The bot is in %d servers and DISCORD_GUILD_IDS is empty, so it refuses every "
+                "command and mention in all of them. List the ids of the servers it serves in "
+                "DISCORD_GUILD_IDS and restart.",
+                count,
+            )
+        for guild in self.guilds:
+            self.serves(guild.id)
 
     async def on_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     discord_guild_id: int | None = Field(
         None, description="Sync slash commands to this server only (instant); empty = global."
     )
+    discord_guild_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="The servers the bot serves; it refuses every other. Empty = "
+        "DISCORD_GUILD_ID, or else the one server it is in (none while it is in several).",
+    )
     moderator_role_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list,
         description="Roles allowed to /reload, besides members with Manage Server.",
@@ -173,7 +178,9 @@ class Settings(BaseSettings):
         10, ge=1, le=1000, description="Most feed entries added by one poll, over all feeds."
     )
 
-    @field_validator("moderator_role_ids", "allowed_channel_ids", mode="before")
+    @field_validator(
+        "moderator_role_ids", "allowed_channel_ids", "discord_guild_ids", mode="before"
+    )
     @classmethod
     def _comma_separated_ids(cls, value: object) -> object:
         if isinstance(value, int):

@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.catalog import describe, find, remove_article, restore_article
 from bot.cogs.admin import STATUS_SECONDS, STATUS_SLOW
-from bot.cogs.checks import is_moderator, refused_change
+from bot.cogs.checks import ServedOnly, is_moderator, refused_change
 from bot.cogs.replies import NO_PINGS
 from bot.discord_format import escape_markdown
 from bot.sources import article_link
@@ -93,7 +93,7 @@ async def off_the_loop(read: Callable[..., T], *args: object, seconds: float) ->
         return None
 
 
-class ArticlePager(discord.ui.View):
+class ArticlePager(ServedOnly, discord.ui.View):
     """Previous / next buttons under a page of /articles; each click re-reads the index."""
 
     def __init__(self, cog: CatalogCog, words: str, page: int, pages: int) -> None:

@@ -1,10 +1,84 @@
-"""Who may do what, and where, in Discord: the moderator and channel checks every command uses."""
+"""Who may do what, and where, in Discord: the served-server gate in front of everything,
+and the moderator and channel checks the commands use."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection
 
 import discord
 
 from bot.settings import Settings
+
+NOT_SERVED = (
+    "This bot serves other communities, not this server, so it answers nothing and changes "
+    "nothing here. To allow it here, its operator would add this server's id ({guild_id}) "
+    "to DISCORD_GUILD_IDS."
+)
+SERVERS_NOT_LISTED = (
+    "This bot is in several servers and its operator has not said which ones it serves, so "
+    "it answers nothing and changes nothing in any of them for now. The operator must list "
+    "the served servers' ids in DISCORD_GUILD_IDS (this server's id is {guild_id})."
+)
+
+
+def named_guild_ids(settings: Settings) -> frozenset[int]:
+    """The servers the operator named: DISCORD_GUILD_IDS, else DISCORD_GUILD_ID (the one
+    server commands sync to is the community's), else none."""
+    if settings.discord_guild_ids:
+        return frozenset(settings.discord_guild_ids)
+    if settings.discord_guild_id is not None:
+        return frozenset({settings.discord_guild_id})
+    return frozenset()
+
+
+def guild_served(guild_id: int | None, settings: Settings, joined: Collection[int]) -> bool:
+    """Whether the bot answers and takes commands from `guild_id`.
+
+    One corpus belongs to one community: the owner of any server that invites the bot has
+    Manage Server there, so without this gate they could change the community's articles
+    (and their members spend its model time). Only named servers are served; with none
+    named, only the one server the bot is in, and none once it is in several, since nobody
+    said which of them is the community. `joined` holds the ids of the servers the bot is
+    in, not just their count: a server that added only the commands (the
+    applications.commands scope, no bot user) sends interactions without being among them.
+    Direct messages (`None`) are served as before: nothing there changes articles, since
+    moderation needs a server member.
+    """
+    if guild_id is None:
+        return True
+    named = named_guild_ids(settings)
+    if named:
+        return guild_id in named
+    return len(joined) == 1 and guild_id in joined
+
+
+def not_served_message(guild_id: int, settings: Settings, joined: Collection[int]) -> str:
+    """The refusal a server the bot does not serve sees: that the bot is another
+    community's (and how its operator would allow this one), or, when the bot is in several
+    servers and none is named, that the operator must name them."""
+    unnamed_among_several = not named_guild_ids(settings) and len(joined) > 1
+    template = SERVERS_NOT_LISTED if unnamed_among_several else NOT_SERVED
+    return template.format(guild_id=guild_id)
+
+
+async def admitted(interaction: discord.Interaction) -> bool:
+    """The one gate every interaction passes (commands, autocomplete, buttons): True when
+    the bot serves the interaction's server; else the refusal, shown only to the member
+    (an autocomplete gets no choices), and False."""
+    bot = interaction.client
+    if bot.serves(interaction.guild_id):  # type: ignore[attr-defined] - AnswerBot
+        return True
+    with contextlib.suppress(discord.HTTPException):  # refused either way
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+        elif not interaction.response.is_done():
+            joined = bot.joined_guild_ids()  # type: ignore[attr-defined]
+            text = not_served_message(interaction.guild_id, bot.settings, joined)  # type: ignore[attr-defined]
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+    return False
 
 
 def is_moderator(user: discord.abc.User, settings: Settings) -> bool:
@@ -15,6 +89,15 @@ def is_moderator(user: discord.abc.User, settings: Settings) -> bool:
         return True
     allowed = set(settings.moderator_role_ids)
     return any(role.id in allowed for role in user.roles)
+
+
+class ServedOnly:
+    """Mixed into every view and persistent button (before the discord.ui class): a click
+    is gated like a command, since components do not pass the command tree's check."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Handle the click only in a server the bot serves (`admitted`)."""
+        return await admitted(interaction)
 
 
 ALREADY_RELOADING = "A reload is already running; its summary will appear when it finishes."

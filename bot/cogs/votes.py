@@ -17,6 +17,7 @@ import sqlite3
 import discord
 
 from bot.answering import Answer
+from bot.cogs.checks import ServedOnly
 from bot.feedback import DOWN, UP, FeedbackLog, VoteOutcome
 
 log = logging.getLogger("bot.discord")
@@ -42,6 +43,7 @@ def vote_reply(outcome: VoteOutcome | None) -> str:
 
 
 class VoteButton(
+    ServedOnly,
     discord.ui.DynamicItem[discord.ui.Button],
     template=re.compile(r"feedback:(?P<vote>up|down):(?P<answer_id>[0-9]{1,18})"),
 ):

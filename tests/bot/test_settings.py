@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -29,6 +30,15 @@ def test_env_example_documents_every_setting_with_its_default(monkeypatch, tmp_p
         if isinstance(default, list):
             default = ",".join(map(str, default))
         assert (str(default) if default is not None else "") == value, key
+
+
+def test_readme_settings_table_lists_every_key_with_its_default() -> None:
+    """The README's table and .env.example name the same keys with the same defaults."""
+    readme = (PROJECT / "README.md").read_text()
+    table = readme[readme.index("\n## Settings\n") : readme.index("\n## Deployment\n")]
+    rows = dict(re.findall(r"^\| `([A-Z_]+)` \| ([^|]*?) \|", table, re.MULTILINE))
+    shown = {key: f"`{value}`" if value else "(empty)" for key, value in _example_keys().items()}
+    assert rows == shown
 
 
 def test_empty_embedding_path_means_bundled(monkeypatch, tmp_path: Path) -> None:
@@ -78,3 +88,13 @@ def test_allowed_channels_are_comma_separated_ids(monkeypatch, tmp_path: Path) -
     assert Settings().allowed_channel_ids == [111, 222]
     monkeypatch.setenv("ALLOWED_CHANNEL_IDS", "")
     assert Settings().allowed_channel_ids == []
+
+
+@pytest.mark.parametrize(
+    ("given", "ids"),
+    [("", []), ("111", [111]), ("111, 222", [111, 222]), ("[111;222]", [111, 222])],
+)
+def test_served_guilds_are_comma_separated_ids(monkeypatch, tmp_path: Path, given, ids) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISCORD_GUILD_IDS", given)
+    assert Settings().discord_guild_ids == ids
