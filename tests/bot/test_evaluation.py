@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -9,10 +10,12 @@ from bot.evaluation import (
     QAItem,
     auc,
     expand_sets,
+    format_answers,
     hit_rank,
     load_qa,
     percentile,
     risk_coverage,
+    score_answers,
     score_retrieval,
     wilson,
 )
@@ -168,3 +171,119 @@ def test_load_qa_accepts_every_field_the_shipped_sets_use(tmp_path: Path) -> Non
     record = {"id": "x", "question": "Q?", "answers": ["A"], "type": "answerable"}
     path.write_text(json.dumps(record | {"doc": "a.txt", "near": "b.txt"}) + "\n")
     assert [item.qid for item in load_qa(path)] == ["x"]
+
+
+def _answer(text: str, abstained: bool) -> SimpleNamespace:
+    """What `engine.ask` returns, reduced to the attributes scoring reads."""
+    return SimpleNamespace(
+        answer=text,
+        abstained=abstained,
+        reason="declined" if abstained else "",
+        quotes=[],
+        candidate_quotes=[],
+        related=None,
+        confidence=None,
+        signals={},
+        candidate=text,
+        timings={"total": 0.1},
+        fallback=None,
+    )
+
+
+def test_near_misses_get_their_own_abstention_row_counting_only_changed_items(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "qa.jsonl"
+    rows = [
+        {"id": "a1", "question": "When did the ferry sail?", "answers": ["Monday"]},
+        {"id": "u1", "question": "Who painted the ferry?", "answers": [], "type": "unanswerable"},
+        {"id": "u2", "question": "Who owns the pier?", "answers": [], "type": "unanswerable"},
+        {
+            "id": "n1",
+            "question": "When did the ferry sail back?",
+            "answers": [],
+            "type": "unanswerable",
+            "near": "a.txt",
+            "changed": "direction: out -> back",
+        },
+        {
+            "id": "n2",
+            "question": "When did the bus sail?",
+            "answers": [],
+            "type": "unanswerable",
+            "near": "a.txt",
+            "changed": "vehicle: ferry -> bus",
+        },
+        {
+            "id": "n3",
+            "question": "When did the ferry sail in 1999?",
+            "answers": [],
+            "type": "unanswerable",
+            "near": "a.txt",
+            "changed": "year: 2001 -> 1999",
+        },
+    ]
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    items = load_qa(path)
+    assert [i.qid for i in items if i.near_miss] == ["n1", "n2", "n3"]
+    # the bot answers one plain unanswerable and one near miss, and declines the rest
+    replies = {
+        "When did the ferry sail?": _answer("Monday", False),
+        "Who owns the pier?": _answer("The council", False),
+        "When did the bus sail?": _answer("Monday", False),
+    }
+    scores = score_answers(items, lambda q: replies.get(q, _answer("", True)), lambda quote: True)
+    assert (scores.unanswerable, scores.near_miss) == (5, 3)
+    assert scores.abstention == pytest.approx(3 / 5)
+    assert scores.near_miss_abstention == pytest.approx(2 / 3)
+    assert scores.intervals["near_miss_abstention"] == wilson(2, 3)
+    assert scores.invented == ["u2", "n2"] and scores.near_miss_invented == ["n2"]
+    assert [d["near_miss"] for d in scores.details] == [False, False, False, True, True, True]
+    data = json.loads(json.dumps(scores.as_dict()))
+    assert data["near_miss"] == 3 and data["near_miss_abstention"] == pytest.approx(2 / 3)
+    assert data["intervals"]["near_miss_abstention"] == list(wilson(2, 3))
+    text = format_answers(scores)
+    assert "5 unanswerable (3 of them near misses" in text
+    [row] = [line for line in text.splitlines() if "near misses abstained" in line]
+    assert "66.7%" in row and "(2 of 3" in row
+
+
+def test_without_near_misses_the_row_is_empty_not_zero() -> None:
+    items = [QAItem("Who painted the ferry?", (), False, "u1")]
+    scores = score_answers(items, lambda q: _answer("", True), lambda quote: True)
+    assert scores.near_miss == 0 and scores.near_miss_abstention is None
+    assert "near_miss_abstention" not in scores.intervals
+    [row] = [line for line in format_answers(scores).splitlines() if "near misses" in line[:25]]
+    assert "-" in row and "(0 of 0" in row
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (
+            {"question": "Q?", "answers": [], "type": "unanswerable", "chnged": "year: 1 -> 2"},
+            'did you mean "changed"',
+        ),
+        (
+            {"question": "Q?", "answers": [], "type": "unanswerable", "change": "year: 1 -> 2"},
+            'unknown field "change"',
+        ),
+        (
+            {"question": "Q?", "answers": ["A"], "type": "answerable", "changed": "year: 1 -> 2"},
+            '"changed" marks a near miss',
+        ),
+        (
+            {"question": "Q?", "answers": [], "type": "unanswerable", "changed": ""},
+            '"changed" must name the detail changed',
+        ),
+    ],
+)
+def test_changed_is_accepted_only_on_unanswerables_and_unknown_fields_still_stop(
+    tmp_path: Path, record: dict, message: str
+) -> None:
+    path = tmp_path / "qa.jsonl"
+    near = {"question": "Fine?", "answers": [], "type": "unanswerable", "changed": "city: A -> B"}
+    path.write_text(json.dumps(near) + "\n" + json.dumps(record) + "\n")
+    with pytest.raises(BotError, match="qa.jsonl:2") as error:
+        load_qa(path)
+    assert message in str(error.value)
