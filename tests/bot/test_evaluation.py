@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from bot.evaluation import (
+    SPLITS,
     QAItem,
     auc,
     expand_sets,
@@ -99,6 +100,29 @@ def test_shipped_dev_sets_are_split_and_large_enough(
     assert sum(not i.answerable for i in items) >= unanswerable
     assert all(i.answers for i in items if i.answerable)
     assert not any(i.answers for i in items if not i.answerable)
+
+
+def _raw_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+@pytest.mark.parametrize(("corpus", "least"), [("bbc", 50), ("seed", 30)])
+def test_shipped_near_misses_are_unanswerable_and_name_their_article(
+    corpus: str, least: int
+) -> None:
+    folder = Path(__file__).resolve().parents[2] / "eval"
+    splits = {split: _raw_lines(folder / f"{corpus}_{split}.jsonl") for split in SPLITS}
+    near_misses = [row for rows in splits.values() for row in rows if "changed" in row]
+    assert len(near_misses) >= least
+    for row in near_misses:
+        assert row["type"] == "unanswerable" and row["answers"] == []
+        assert row["near"] and " -> " in row["changed"]
+    if corpus == "bbc":  # tune and holdout questions never come from the same article
+        articles = {
+            split: {row.get(key) for row in rows for key in ("doc", "near")} - {None}
+            for split, rows in splits.items()
+        }
+        assert not articles["tune"] & articles["holdout"]
 
 
 def test_wilson_interval_is_wide_on_few_questions_and_narrow_on_many() -> None:
