@@ -193,8 +193,12 @@ def test_load_qa_stops_at_a_misspelt_field_or_value_with_the_line_number(
 def test_load_qa_accepts_every_field_the_shipped_sets_use(tmp_path: Path) -> None:
     path = tmp_path / "qa.jsonl"
     record = {"id": "x", "question": "Q?", "answers": ["A"], "type": "answerable"}
-    path.write_text(json.dumps(record | {"doc": "a.txt", "near": "b.txt"}) + "\n")
-    assert [item.qid for item in load_qa(path)] == ["x"]
+    near_miss = {"id": "y", "question": "Q2?", "answers": [], "type": "unanswerable"}
+    near_miss |= {"near": "b.txt", "changed": "year: 2003 -> 2001", "note": "n"}
+    path.write_text(
+        json.dumps(record | {"doc": "a.txt", "near": "b.txt"}) + "\n" + json.dumps(near_miss) + "\n"
+    )
+    assert [(item.qid, item.near_miss) for item in load_qa(path)] == [("x", False), ("y", True)]
 
 
 def _answer(text: str, abstained: bool) -> SimpleNamespace:
