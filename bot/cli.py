@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="score retrieval (and with --answers, answers) on QA .jsonl files",
         description="Recall@1/3/5, MRR and how well the relevance signal separates answerable "
         "from unanswerable questions, per search mode; with --answers, precision, accuracy "
-        "and abstention with 95 % intervals and the risk/coverage curve. Each file is "
+        'and abstention (near misses, the unanswerables marked "changed", also on a row '
+        "of their own) with 95 % intervals and the risk/coverage curve. Each file is "
         "reported on its own; a set name such as eval/bbc stands for eval/bbc_tune.jsonl "
         "and eval/bbc_holdout.jsonl.",
     )

@@ -3,6 +3,9 @@
 QA files hold one JSON object per line:
 `{"question": ..., "answers": [gold strings], "type": "answerable" | "unanswerable"}`,
 optionally with "id", "doc", "near" (where the answer is) and "note" (both for people).
+"changed" marks a near miss: an unanswerable whose premise changes one detail of a real
+sentence in the "near" article (`"changed": "year: 2003 -> 2001"`); the answer scores
+report the share of them declined on a row of its own.
 Any other field or type stops the run at its line: a misspelt field would otherwise
 score wrong. Type "unreviewed" marks a question exported from members' feedback: once
 a moderator fills in "answers" it counts as answerable; until then it is skipped and
@@ -24,7 +27,7 @@ from retrieval.errors import BotError
 from retrieval.search import SearchResults
 
 RECALL_AT = (1, 3, 5)
-QA_FIELDS = ("id", "question", "answers", "type", "doc", "near", "note")
+QA_FIELDS = ("id", "question", "answers", "type", "doc", "near", "note", "changed")
 UNREVIEWED = "unreviewed"  # exported from feedback, waiting for a moderator's answer
 QA_TYPES = ("answerable", "unanswerable", UNREVIEWED)
 FILL_IN = (
@@ -43,6 +46,7 @@ class QAItem:
     answers: tuple[str, ...]
     answerable: bool
     qid: str = ""
+    near_miss: bool = False  # an unanswerable one detail away from a real sentence
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ class AnswerScores:
     accuracy: float | None = None  # correct / answerable
     false_abstention: float | None = None  # answerables the engine declined
     abstention: float | None = None  # unanswerables the engine declined (higher is better)
+    near_miss: int = 0  # unanswerables marked "changed": one detail off a real sentence
+    near_miss_abstention: float | None = None  # of those, the share declined
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     quote_validity: float | None = None  # quotes equal to the stored text at their offsets
     quotes: int = 0
@@ -111,6 +117,7 @@ class AnswerScores:
     wrong: list[str] = field(default_factory=list)  # answered but no gold string
     missed: list[str] = field(default_factory=list)  # abstained on an answerable
     invented: list[str] = field(default_factory=list)  # answered an unanswerable
+    near_miss_invented: list[str] = field(default_factory=list)  # the near misses in `invented`
     details: list[dict] = field(default_factory=list)  # one record per question, for --json
 
     def as_dict(self) -> dict:
@@ -179,6 +186,7 @@ def read_qa(path: Path) -> QAFile:
                 answers=tuple(record.get("answers") or ()),
                 answerable=kind != "unanswerable",
                 qid=qid,
+                near_miss="changed" in record,
             )
         )
     if unfilled and not items:
@@ -209,6 +217,12 @@ def qa_record_problem(record: object) -> str | None:
         )
     if kind == "answerable" and not answers:
         return 'an "answerable" question needs at least one answer in "answers"'
+    if "changed" in record:
+        changed = record["changed"]
+        if not isinstance(changed, str) or not changed.strip():
+            return '"changed" must name the detail changed, e.g. "year: 2003 -> 2001"'
+        if kind not in (None, "unanswerable") or answers:
+            return '"changed" marks a near miss: it must be "type": "unanswerable", no answers'
     return None
 
 
@@ -338,6 +352,7 @@ def score_answers(
                 "id": item.qid,
                 "question": item.question,
                 "answerable": item.answerable,
+                "near_miss": item.near_miss,
                 "answer": answer.answer,
                 "abstained": answer.abstained,
                 "reason": answer.reason,
@@ -367,8 +382,11 @@ def score_answers(
                 scores.wrong.append(item.qid)
         else:
             scores.unanswerable += 1
+            scores.near_miss += item.near_miss
             if not answer.abstained:
                 scores.invented.append(item.qid)
+                if item.near_miss:
+                    scores.near_miss_invented.append(item.qid)
     _fill_shares(scores)
     scores.quote_validity = valid / scores.quotes if scores.quotes else None
     scores.latency_p50 = statistics.median(latencies) if latencies else 0.0
@@ -385,6 +403,10 @@ def _fill_shares(scores: AnswerScores) -> None:
         "accuracy": (scores.correct, scores.answerable),
         "false_abstention": (len(scores.missed), scores.answerable),
         "abstention": (scores.unanswerable - len(scores.invented), scores.unanswerable),
+        "near_miss_abstention": (
+            scores.near_miss - len(scores.near_miss_invented),
+            scores.near_miss,
+        ),
     }
     for name, (hits, total) in shares.items():
         setattr(scores, name, hits / total if total else None)
@@ -455,11 +477,14 @@ def format_answers(scores: AnswerScores) -> str:
 
     lines = [
         f"answers: {scores.answerable} answerable, {scores.unanswerable} unanswerable "
-        "(95 % Wilson intervals)",
+        f"({scores.near_miss} of them near misses; 95 % Wilson intervals)",
         f"  precision                {pct('precision')}  ({scores.correct} of {scores.answered})",
         f"  accuracy on answerables  {pct('accuracy')}",
         f"  false abstentions        {pct('false_abstention')}",
         f"  unanswerables abstained  {pct('abstention')}",
+        f"  near misses abstained    {pct('near_miss_abstention')}  "
+        f"({scores.near_miss - len(scores.near_miss_invented)} of {scores.near_miss}, "
+        "counted in the row above too)",
         f"  quote validity           "
         f"{'-' if scores.quote_validity is None else f'{scores.quote_validity:.1%}'} "
         f"of {scores.quotes} quotes",

@@ -2,17 +2,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from bot.evaluation import (
+    SPLITS,
     QAItem,
     auc,
     expand_sets,
+    format_answers,
     hit_rank,
     load_qa,
     percentile,
     risk_coverage,
+    score_answers,
     score_retrieval,
     wilson,
 )
@@ -98,6 +102,29 @@ def test_shipped_dev_sets_are_split_and_large_enough(
     assert not any(i.answers for i in items if not i.answerable)
 
 
+def _raw_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+@pytest.mark.parametrize(("corpus", "least"), [("bbc", 50), ("seed", 30)])
+def test_shipped_near_misses_are_unanswerable_and_name_their_article(
+    corpus: str, least: int
+) -> None:
+    folder = Path(__file__).resolve().parents[2] / "eval"
+    splits = {split: _raw_lines(folder / f"{corpus}_{split}.jsonl") for split in SPLITS}
+    near_misses = [row for rows in splits.values() for row in rows if "changed" in row]
+    assert len(near_misses) >= least
+    for row in near_misses:
+        assert row["type"] == "unanswerable" and row["answers"] == []
+        assert row["near"] and " -> " in row["changed"]
+    if corpus == "bbc":  # tune and holdout questions never come from the same article
+        articles = {
+            split: {row.get(key) for row in rows for key in ("doc", "near")} - {None}
+            for split, rows in splits.items()
+        }
+        assert not articles["tune"] & articles["holdout"]
+
+
 def test_wilson_interval_is_wide_on_few_questions_and_narrow_on_many() -> None:
     low, high = wilson(15, 16)
     assert low < 0.72 < 0.9 < high <= 1.0
@@ -166,5 +193,125 @@ def test_load_qa_stops_at_a_misspelt_field_or_value_with_the_line_number(
 def test_load_qa_accepts_every_field_the_shipped_sets_use(tmp_path: Path) -> None:
     path = tmp_path / "qa.jsonl"
     record = {"id": "x", "question": "Q?", "answers": ["A"], "type": "answerable"}
-    path.write_text(json.dumps(record | {"doc": "a.txt", "near": "b.txt"}) + "\n")
-    assert [item.qid for item in load_qa(path)] == ["x"]
+    near_miss = {"id": "y", "question": "Q2?", "answers": [], "type": "unanswerable"}
+    near_miss |= {"near": "b.txt", "changed": "year: 2003 -> 2001", "note": "n"}
+    path.write_text(
+        json.dumps(record | {"doc": "a.txt", "near": "b.txt"}) + "\n" + json.dumps(near_miss) + "\n"
+    )
+    assert [(item.qid, item.near_miss) for item in load_qa(path)] == [("x", False), ("y", True)]
+
+
+def _answer(text: str, abstained: bool) -> SimpleNamespace:
+    """What `engine.ask` returns, reduced to the attributes scoring reads."""
+    return SimpleNamespace(
+        answer=text,
+        abstained=abstained,
+        reason="declined" if abstained else "",
+        quotes=[],
+        candidate_quotes=[],
+        related=None,
+        confidence=None,
+        signals={},
+        candidate=text,
+        timings={"total": 0.1},
+        fallback=None,
+    )
+
+
+def test_near_misses_get_their_own_abstention_row_counting_only_changed_items(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "qa.jsonl"
+    rows = [
+        {"id": "a1", "question": "When did the ferry sail?", "answers": ["Monday"]},
+        {"id": "u1", "question": "Who painted the ferry?", "answers": [], "type": "unanswerable"},
+        {"id": "u2", "question": "Who owns the pier?", "answers": [], "type": "unanswerable"},
+        {
+            "id": "n1",
+            "question": "When did the ferry sail back?",
+            "answers": [],
+            "type": "unanswerable",
+            "near": "a.txt",
+            "changed": "direction: out -> back",
+        },
+        {
+            "id": "n2",
+            "question": "When did the bus sail?",
+            "answers": [],
+            "type": "unanswerable",
+            "near": "a.txt",
+            "changed": "vehicle: ferry -> bus",
+        },
+        {
+            "id": "n3",
+            "question": "When did the ferry sail in 1999?",
+            "answers": [],
+            "type": "unanswerable",
+            "near": "a.txt",
+            "changed": "year: 2001 -> 1999",
+        },
+    ]
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    items = load_qa(path)
+    assert [i.qid for i in items if i.near_miss] == ["n1", "n2", "n3"]
+    # the bot answers one plain unanswerable and one near miss, and declines the rest
+    replies = {
+        "When did the ferry sail?": _answer("Monday", False),
+        "Who owns the pier?": _answer("The council", False),
+        "When did the bus sail?": _answer("Monday", False),
+    }
+    scores = score_answers(items, lambda q: replies.get(q, _answer("", True)), lambda quote: True)
+    assert (scores.unanswerable, scores.near_miss) == (5, 3)
+    assert scores.abstention == pytest.approx(3 / 5)
+    assert scores.near_miss_abstention == pytest.approx(2 / 3)
+    assert scores.intervals["near_miss_abstention"] == wilson(2, 3)
+    assert scores.invented == ["u2", "n2"] and scores.near_miss_invented == ["n2"]
+    assert [d["near_miss"] for d in scores.details] == [False, False, False, True, True, True]
+    data = json.loads(json.dumps(scores.as_dict()))
+    assert data["near_miss"] == 3 and data["near_miss_abstention"] == pytest.approx(2 / 3)
+    assert data["intervals"]["near_miss_abstention"] == list(wilson(2, 3))
+    text = format_answers(scores)
+    assert "5 unanswerable (3 of them near misses" in text
+    [row] = [line for line in text.splitlines() if "near misses abstained" in line]
+    assert "66.7%" in row and "(2 of 3" in row
+
+
+def test_without_near_misses_the_row_is_empty_not_zero() -> None:
+    items = [QAItem("Who painted the ferry?", (), False, "u1")]
+    scores = score_answers(items, lambda q: _answer("", True), lambda quote: True)
+    assert scores.near_miss == 0 and scores.near_miss_abstention is None
+    assert "near_miss_abstention" not in scores.intervals
+    [row] = [line for line in format_answers(scores).splitlines() if "near misses" in line[:25]]
+    assert "-" in row and "(0 of 0" in row
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (
+            {"question": "Q?", "answers": [], "type": "unanswerable", "chnged": "year: 1 -> 2"},
+            'did you mean "changed"',
+        ),
+        (
+            {"question": "Q?", "answers": [], "type": "unanswerable", "change": "year: 1 -> 2"},
+            'unknown field "change"',
+        ),
+        (
+            {"question": "Q?", "answers": ["A"], "type": "answerable", "changed": "year: 1 -> 2"},
+            '"changed" marks a near miss',
+        ),
+        (
+            {"question": "Q?", "answers": [], "type": "unanswerable", "changed": ""},
+            '"changed" must name the detail changed',
+        ),
+    ],
+)
+def test_changed_is_accepted_only_on_unanswerables_and_unknown_fields_still_stop(
+    tmp_path: Path, record: dict, message: str
+) -> None:
+    path = tmp_path / "qa.jsonl"
+    near = {"question": "Fine?", "answers": [], "type": "unanswerable", "changed": "city: A -> B"}
+    path.write_text(json.dumps(near) + "\n" + json.dumps(record) + "\n")
+    with pytest.raises(BotError, match="qa.jsonl:2") as error:
+        load_qa(path)
+    assert message in str(error.value)
