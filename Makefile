@@ -54,16 +54,19 @@ $(BENCH_INDEX)/articles.sqlite: | setup
 eval-bbc: setup $(BENCH_INDEX)/articles.sqlite
 	$(PY) -m bot eval eval/bbc --answers --mode hybrid --index $(BENCH_INDEX)
 
-# Refit bot/confidence.json: record every candidate (MIN_CONFIDENCE=0) on tune and holdout,
-# fit on tune only, and print the curves (holdout re-scored, never fitted on).
+# Refit bot/confidence-$(MODEL).json: record every candidate (MIN_CONFIDENCE=0, the judge on,
+# no time budget) of answer model MODEL on tune and holdout, fit on tune only, and print the
+# curves (holdout re-scored, never fitted on).
 RUNS ?= .runs
+MODEL ?= qwen-1.5b
+RECORD := ANSWER_MODEL=$(MODEL) MIN_CONFIDENCE=0 JUDGE=on LLM_TIME_BUDGET_SECONDS=300
 calibrate: ingest $(BENCH_INDEX)/articles.sqlite
 	mkdir -p $(RUNS)
 	for split in tune holdout; do \
-	  MIN_CONFIDENCE=0 $(PY) -m bot eval eval/seed_$$split.jsonl --answers --mode hybrid --json > $(RUNS)/seed_$$split.json && \
-	  MIN_CONFIDENCE=0 $(PY) -m bot eval eval/bbc_$$split.jsonl --answers --mode hybrid --json --index $(BENCH_INDEX) > $(RUNS)/bbc_$$split.json || exit 1; \
+	  $(RECORD) $(PY) -m bot eval eval/seed_$$split.jsonl --answers --mode hybrid --json > $(RUNS)/$(MODEL)_seed_$$split.json && \
+	  $(RECORD) $(PY) -m bot eval eval/bbc_$$split.jsonl --answers --mode hybrid --json --index $(BENCH_INDEX) > $(RUNS)/$(MODEL)_bbc_$$split.json || exit 1; \
 	done
-	$(PY) -m bot calibrate $(RUNS)/seed_tune.json $(RUNS)/bbc_tune.json --holdout $(RUNS)/seed_holdout.json $(RUNS)/bbc_holdout.json
+	ANSWER_MODEL=$(MODEL) $(PY) -m bot calibrate $(RUNS)/$(MODEL)_seed_tune.json $(RUNS)/$(MODEL)_bbc_tune.json --holdout $(RUNS)/$(MODEL)_seed_holdout.json $(RUNS)/$(MODEL)_bbc_holdout.json
 
 bench-ingest: setup
 	$(PY) benchmarks/ingest.py

