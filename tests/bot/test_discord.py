@@ -293,7 +293,7 @@ async def test_a_failing_engine_gets_a_polite_reply_and_the_bot_goes_on(world) -
     env, _, channel, alice = world
     real_ask = env.bot.engine.ask
 
-    def broken(question, on_text=None):  # noqa: ANN001, ANN202
+    def broken(question, on_text=None, on_passage=None):  # noqa: ANN001, ANN202
         raise RuntimeError("disk on fire")
 
     env.bot.queue._answer = broken
