@@ -16,13 +16,16 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from bot.answering import Answer
+from bot.answering import Answer, Quote
 from bot.generation import TextCallback
 from retrieval.errors import BotError
 
-AnswerFunction = Callable[[str, TextCallback | None], Answer]
+PassageCallback = Callable[[Quote], None]
+AnswerFunction = Callable[[str, TextCallback | None, PassageCallback | None], Answer]
 PositionCallback = Callable[[int], Awaitable[None]]
+T = TypeVar("T")
 
 
 class QueueFull(BotError):
@@ -48,10 +51,11 @@ class _Job:
     on_text: TextCallback | None
     on_position: PositionCallback | None
     future: asyncio.Future = field(repr=False)
+    on_passage: PassageCallback | None = None
 
 
 class AnswerQueue:
-    """Runs `answer(question, on_text)` for one job at a time, in a worker thread."""
+    """Runs `answer(question, on_text, on_passage)` for one job at a time, in a worker thread."""
 
     def __init__(
         self,
@@ -97,15 +101,18 @@ class AnswerQueue:
         question: str,
         on_text: TextCallback | None = None,
         on_position: PositionCallback | None = None,
+        on_passage: PassageCallback | None = None,
     ) -> Answer:
-        """Queue a question and wait for its answer; refuses at once when it cannot queue."""
+        """Queue a question and wait for its answer; refuses at once when it cannot queue.
+
+        `on_text` and `on_passage` are called on the event loop, like `on_position`.
+        """
         refused = self.refusal(user_id)
         if refused is not None:
             raise refused
         self._last_asked[user_id] = self._clock()
-        job = _Job(
-            user_id, question, on_text, on_position, asyncio.get_running_loop().create_future()
-        )
+        future = asyncio.get_running_loop().create_future()
+        job = _Job(user_id, question, on_text, on_position, future, on_passage)
         self._waiting.append(job)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._work(), name="answer-queue")
@@ -143,7 +150,11 @@ class AnswerQueue:
             await self._announce_positions()
             try:
                 answer = await loop.run_in_executor(
-                    self._executor, self._answer, job.question, _threadsafe(loop, job.on_text)
+                    self._executor,
+                    self._answer,
+                    job.question,
+                    _threadsafe(loop, job.on_text),
+                    _threadsafe(loop, job.on_passage),
                 )
             except Exception as error:  # handed to the asker, who replies politely
                 if not job.future.done():
@@ -164,13 +175,13 @@ class AnswerQueue:
 
 
 def _threadsafe(
-    loop: asyncio.AbstractEventLoop, callback: TextCallback | None
-) -> TextCallback | None:
+    loop: asyncio.AbstractEventLoop, callback: Callable[[T], None] | None
+) -> Callable[[T], None] | None:
     """Wrap a loop-side callback so the model thread can call it."""
     if callback is None:
         return None
 
-    def call(text: str) -> None:
-        loop.call_soon_threadsafe(callback, text)
+    def call(value: T) -> None:
+        loop.call_soon_threadsafe(callback, value)
 
     return call

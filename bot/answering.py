@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot import signals
@@ -157,8 +158,14 @@ class Engine:
         _ = self.exemplars  # loads the embedding model too
         self.generator.warm_up(build_messages(self.prompts, "", []))
 
-    def ask(self, text: str, on_text: TextCallback | None = None) -> Answer:
-        """Answer one question; `on_text` receives the model's answer as it streams."""
+    def ask(
+        self,
+        text: str,
+        on_text: TextCallback | None = None,
+        on_passage: Callable[[Quote], None] | None = None,
+    ) -> Answer:
+        """Answer one question; `on_text` receives the model's answer as it streams, and
+        `on_passage` the closest verified passage, once, before the model is asked."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
         if not " ".join(text.split()).strip(" ?!.,"):
@@ -185,6 +192,9 @@ class Engine:
             if not evidence or not related:
                 return self._abstain(question, timings, started, closest, "no sentences to quote")
 
+        timings["first_passage"] = _since(started)
+        if on_passage is not None:
+            on_passage(related[0])
         model_called = _since(started)
         try:
             reply = self._generate(question, evidence, on_text)

@@ -35,6 +35,7 @@ Commands:
   /restore TITLE-or-PATH  bring a hidden article back
   /quit     leave (Ctrl-D works too)"""
 _WIDTH = 96
+CHECKING = "Checking this passage:"
 _HISTORY_FILE = ".console_history"
 
 
@@ -53,6 +54,13 @@ def print_answer(answer: Answer, out: TextIO = sys.stdout) -> None:
         print("Closest articles:", file=out)
         for title in answer.closest:
             print(f"  - {title}", file=out)
+
+
+def print_checking(passage: Quote, out: TextIO = sys.stdout) -> None:
+    """The verified passage the model is about to read, shown before its answer."""
+    print(CHECKING, file=out)
+    _print_quote(passage, out)
+    print(file=out)
 
 
 def _print_quote(quote: Quote, out: TextIO) -> None:
@@ -89,6 +97,13 @@ class _StreamPrinter:
     def thinking(self) -> None:
         """Say the question is being worked on, until the answer starts to stream."""
         self("thinking…")
+
+    def checking(self, passage: Quote) -> None:
+        """Print the passage being checked above the streaming line, which goes on below it."""
+        self.clear()
+        print_checking(passage, self.out)
+        self.out.flush()
+        self.thinking()
 
     def clear(self) -> None:
         if self.shown:
@@ -177,7 +192,7 @@ def handle_line(line: str, engine: Engine, settings: Settings, out: TextIO) -> b
     else:
         stream = _StreamPrinter(out)
         stream.thinking()
-        answer = engine.ask(command, on_text=stream)
+        answer = engine.ask(command, on_text=stream, on_passage=stream.checking)
         stream.clear()
         print_answer(answer, out)
     print(file=out)

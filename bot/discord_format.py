@@ -22,6 +22,8 @@ from bot.answering import Answer, Quote
 from bot.sources import article_link, display_date
 
 MESSAGE_LIMIT = 2000
+CHECKING = "Checking this passage:"
+CURSOR = " ▌"  # after an answer that is still being written
 _MARKDOWN = re.compile(r"([\\*_`~|>#\[\]()-])")
 
 
@@ -56,6 +58,33 @@ def answer_blocks(answer: Answer, base_url: str | None = None) -> list[str]:
         closest = "\n".join(f"• {escape_markdown(title)}" for title in answer.closest)
         blocks.append(f"Closest articles:\n{closest}")
     return blocks
+
+
+def progress_message(
+    passage: Quote | None,
+    partial: str | None,
+    limit: int = MESSAGE_LIMIT,
+    base_url: str | None = None,
+) -> str:
+    """The reply while the model works: the passage being checked, marked so, then the
+    answer so far with a cursor; one message of at most `limit` characters.
+
+    A passage too long to leave room for the answer is cut at a space, with "…"
+    before its source line, so what is shown is still the article's own words.
+    """
+    parts = []
+    if passage is not None:
+        block = _quote_block(passage, base_url)
+        room = limit // 2 - len(CHECKING) - 3
+        if len(block) > room:
+            quoted, _, source = block.rpartition("\n")
+            width = max(room - len(source) - 3, limit // 8)
+            block = f"{_cut(quoted, width, quoted=True)[0]} …\n{source}"
+        parts.append(f"*{CHECKING}*\n{block}")
+    if partial:
+        room = max(limit - sum(len(part) + 2 for part in parts) - len(CURSOR), 0)
+        parts.append(escape_markdown(partial)[:room] + CURSOR)
+    return "\n\n".join(parts)[:limit]  # a source line of thousands of characters
 
 
 def split_block(block: str, limit: int = MESSAGE_LIMIT) -> list[str]:

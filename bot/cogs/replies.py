@@ -9,8 +9,9 @@ from typing import Protocol
 
 import discord
 
+from bot.answering import Quote
 from bot.cogs.votes import logged_view
-from bot.discord_format import MESSAGE_LIMIT, escape_markdown, render_messages
+from bot.discord_format import escape_markdown, progress_message, render_messages
 from retrieval.errors import BotError
 
 log = logging.getLogger("bot.discord")
@@ -110,27 +111,57 @@ class MessageTarget:
 
 
 class StreamingEditor:
-    """Edits the reply with the partial answer, at most once per interval (rate limits)."""
+    """Edits the reply while the model works: first the passage being checked, then the
+    answer so far under it. The first edit goes out as soon as there is something to show;
+    after each edit the next waits at least `interval` seconds (Discord's rate limits)."""
 
-    def __init__(self, target: ReplyTarget, interval: float) -> None:
+    def __init__(self, target: ReplyTarget, interval: float, base_url: str | None = None) -> None:
         self.target = target
         self.interval = interval
+        self.base_url = base_url
+        self.passage: Quote | None = None
         self.latest: str | None = None
         self.shown: str | None = None
+        self._changed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def checking(self, passage: Quote) -> None:
+        """Called on the event loop with the verified passage the model is about to read."""
+        self.passage = passage
+        self._changed.set()
 
     def update(self, text: str) -> None:
         """Called on the event loop with the answer so far."""
         self.latest = text
+        self._changed.set()
+
+    def start(self) -> None:
+        """Begin editing, in a task of its own."""
+        self._task = asyncio.create_task(self.run(), name="streaming-editor")
+
+    async def stop(self) -> None:
+        """No more edits; one under way is finished first, so none lands after the reply."""
+        self._stopping.set()
+        self._changed.set()
+        if self._task is not None:
+            await self._task
 
     async def run(self) -> None:
-        """Edit whenever the text changed since the last edit."""
+        """Edit whenever what there is to show changed, at most once per interval."""
         while True:
-            await asyncio.sleep(self.interval)
-            if self.latest and self.latest != self.shown:
-                self.shown = self.latest
-                preview = escape_markdown(self.latest)[: MESSAGE_LIMIT - 2]
-                with contextlib.suppress(discord.HTTPException):
-                    await self.target.show(preview + " ▌")
+            await self._changed.wait()
+            if self._stopping.is_set():
+                return
+            self._changed.clear()
+            content = progress_message(self.passage, self.latest, base_url=self.base_url)
+            if not content or content == self.shown:
+                continue
+            self.shown = content
+            with contextlib.suppress(discord.HTTPException):
+                await self.target.show(content)
+            with contextlib.suppress(TimeoutError):  # the pause between edits; stop cuts it short
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
 
 
 def clean_question(text: str) -> str:
@@ -160,20 +191,28 @@ def question_problem(question: str) -> str | None:
 
 
 async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> None:  # noqa: ANN001 - AnswerBot
-    """Queue the question, stream the answer into the reply, then show answer and quotes."""
+    """Queue the question; show the passage being checked as soon as it is found, stream the
+    answer under it, then replace both with the answer and its quotes (or, when the bot
+    declines, the passage marked as related)."""
     problem = question_problem(question)
     if problem is not None:
         await target.refuse(problem)
         return
     question = clean_question(question)
-    editor = StreamingEditor(target, bot.settings.stream_edit_seconds)
-    streaming = asyncio.create_task(editor.run())
+    base_url = bot.settings.source_base_url
+    editor = StreamingEditor(target, bot.settings.stream_edit_seconds, base_url)
+    editor.start()
 
     async def on_position(position: int) -> None:
         await target.show(f"You're number {position} in line; I'll answer as soon as I can.")
 
     try:
-        answer = await bot.queue.submit(user_id, question, editor.update, on_position)
+        try:
+            answer = await bot.queue.submit(
+                user_id, question, editor.update, on_position, editor.checking
+            )
+        finally:
+            await editor.stop()
     except BotError as error:  # refused by the queue (cooldown, full) or the index
         await target.refuse(str(error))
         return
@@ -181,12 +220,8 @@ async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> No
         log.exception("Answering failed for %r", question[:200])
         await target.show(SORRY)
         return
-    finally:
-        streaming.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await streaming
     view = await logged_view(bot.feedback, answer, target.guild_id)  # 👍 / 👎 on the last message
-    messages = render_messages(answer, base_url=bot.settings.source_base_url)
+    messages = render_messages(answer, base_url=base_url)
     for number, message in enumerate(messages):
         last_view = view if number == len(messages) - 1 else None
         await (target.show if number == 0 else target.add)(message, last_view)

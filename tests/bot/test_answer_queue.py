@@ -8,7 +8,9 @@ import threading
 import pytest
 
 from bot.answer_queue import AlreadyQueued, AnswerQueue, OnCooldown, QueueFull
-from bot.answering import Answer
+from bot.answering import Answer, Quote
+
+PASSAGE = Quote("The bridge opens in 2026.", "b.txt", "Bridge", "b.txt", 0, 25)
 
 
 class Gate:
@@ -21,11 +23,13 @@ class Gate:
         self.max_running = 0
         self.lock = threading.Lock()
 
-    def __call__(self, question: str, on_text) -> Answer:  # noqa: ANN001
+    def __call__(self, question: str, on_text, on_passage=None) -> Answer:  # noqa: ANN001
         with self.lock:
             self.running += 1
             self.max_running = max(self.max_running, self.running)
         self.release.wait(5)
+        if on_passage:
+            on_passage(PASSAGE)
         if on_text:
             on_text(f"partial {question}")
         with self.lock:
@@ -64,6 +68,22 @@ async def test_streamed_text_reaches_the_event_loop() -> None:
     await queue.submit(1, "a", seen.append)
     await asyncio.sleep(0)
     assert seen == ["partial a"]
+
+
+async def test_the_passage_reaches_the_event_loop_before_the_streamed_text() -> None:
+    gate = Gate()
+    gate.release.set()
+    queue = AnswerQueue(gate, cooldown_seconds=0)
+    loop_thread = threading.get_ident()
+    seen: list[tuple[object, bool]] = []
+
+    def note(item: object) -> None:
+        seen.append((item, threading.get_ident() == loop_thread))
+
+    await queue.submit(1, "a", note, None, note)
+    await asyncio.sleep(0)
+    assert seen == [(PASSAGE, True), ("partial a", True)]
+    await queue.stop()
 
 
 async def test_refusals_are_immediate() -> None:

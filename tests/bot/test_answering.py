@@ -75,6 +75,56 @@ def test_streaming_reports_the_answer_as_it_grows(engine: Engine) -> None:
 
 
 @pytest.mark.slow
+def test_the_closest_verified_passage_is_handed_over_once_before_the_answer(
+    engine: Engine,
+) -> None:
+    events: list[tuple[str, object]] = []
+    answer = engine.ask(
+        BRIDGE,
+        on_text=lambda text: events.append(("text", text)),
+        on_passage=lambda quote: events.append(("passage", quote)),
+    )
+    assert not answer.abstained, answer.reason
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("passage") == 1 and kinds[0] == "passage" and "text" in kinds
+    passage = events[0][1]
+    stored = engine.store.article(passage.article_id)
+    assert stored.text[passage.start : passage.end] == passage.text
+    assert passage.title == stored.title == "Glenfield backs riverside walkway"
+    timings = answer.timings
+    assert 0 < timings["first_passage"] <= timings["question_to_first_token"] <= timings["total"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "reply,rules,shown",
+    [
+        (ScriptedGenerator("Mara Quist"), policy(min_confidence=1.0), UNSURE),
+        (ScriptedGenerator("", fail=True), TRUSTING, FAILED),
+    ],
+)
+def test_a_declined_answer_keeps_the_passage_it_showed_as_related(
+    town_index: Path, embedder, reply: ScriptedGenerator, rules, shown: str
+) -> None:
+    passages: list[object] = []
+    with IndexStore(town_index) as store:
+        answer = _scripted(store, embedder, reply, rules).ask(BRIDGE, on_passage=passages.append)
+    assert answer.abstained and answer.answer == shown
+    assert passages == [answer.related] and answer.related is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["What is the boiling point of mercury?", "  ?? "])
+def test_no_passage_is_handed_over_when_nothing_relevant_is_found(
+    engine: Engine, question: str
+) -> None:
+    passages: list[object] = []
+    answer = engine.ask(question, on_passage=passages.append)
+    assert answer.abstained and answer.related is None
+    assert passages == [] and "first_passage" not in answer.timings
+
+
+@pytest.mark.slow
 def test_an_injected_article_does_not_steer_the_answer(
     tmp_path: Path, run_sync, index_dir: Path, embedder, generator
 ) -> None:

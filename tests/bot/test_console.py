@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
 
-from bot.answering import UNSURE, Answer, Engine, Quote
-from bot.console import handle_line, print_answer
+from bot.answering import NOT_FOUND, UNSURE, Answer, Engine, Quote
+from bot.console import CHECKING, handle_line, print_answer
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
-from tests.bot.conftest import TRUSTING, ScriptedGenerator
+from tests.bot.conftest import TRUSTING, UNHURRIED, ScriptedGenerator, policy
 from tests.conftest import PROJECT, write_town_corpus
 
 
@@ -55,6 +56,59 @@ def test_a_question_shows_thinking_until_the_answer_comes(console_engine) -> Non
     handle_line("Who leads the council in Glenfield?", engine, settings, out)
     text = out.getvalue()
     assert "thinking…" in text and text.index("thinking…") < text.index("Mara Quist")
+
+
+def _quoted(text: str) -> list[str]:
+    """The quotes the console printed, each unwrapped to one line."""
+    return [" ".join(found.split()) for found in re.findall("“(.+?)”", text, re.DOTALL)]
+
+
+@pytest.mark.slow
+def test_the_passage_being_checked_is_printed_before_the_model_answers(
+    town_index: Path, embedder, generator
+) -> None:
+    out = _Terminal()
+    with IndexStore(town_index) as store:
+        engine = Engine(
+            store, Searcher(store, embedder), generator, Prompts.load(PROJECT / "prompts"),
+            UNHURRIED,
+        )  # fmt: skip
+        handle_line("Who leads the council in Glenfield?", engine, Settings(_env_file=None), out)
+        article = store.article("glenfield_bridge.txt").text
+    text = out.getvalue()
+    before, after = text.split(f"{CHECKING}\n", 1)
+    assert before == "\r\x1b[2K\x1b[2mthinking…\x1b[0m\r\x1b[2K", "only 'thinking…' came first"
+    checked = _quoted(after)[0]
+    assert checked in " ".join(article.split())
+    checking_block, answer_block = after.split("\n\n", 1)
+    assert "— Glenfield backs riverside walkway" in checking_block
+    streamed = re.findall("\x1b\\[2m(.*?)\x1b\\[0m", answer_block)
+    assert streamed[0] == "thinking…" and len(streamed) > 1, "the answer streamed below"
+    final = answer_block.rsplit("\r\x1b[2K", 1)[1]
+    assert "Mara Quist" in final and "(related, not an answer)" not in final
+    assert _quoted(final), "the answer is followed by its own quote"
+
+
+@pytest.mark.slow
+def test_a_declined_answer_leaves_the_checked_passage_marked_as_related(console_engine) -> None:
+    engine, settings, _ = console_engine
+    engine.policy = policy(min_confidence=1.0)
+    out = io.StringIO()
+    handle_line("Who leads the council in Glenfield?", engine, settings, out)
+    text = out.getvalue()
+    assert text.startswith(f"{CHECKING}\n")
+    assert text.index(CHECKING) < text.index(UNSURE) < text.index("(related, not an answer)")
+    checked, related = _quoted(text)
+    assert checked == related
+
+
+@pytest.mark.slow
+def test_nothing_relevant_prints_no_passage_to_check(console_engine) -> None:
+    engine, settings, _ = console_engine
+    out = io.StringIO()
+    handle_line("What is the boiling point of mercury?", engine, settings, out)
+    text = out.getvalue()
+    assert NOT_FOUND in text and CHECKING not in text and "“" not in text
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ because these tests cover the Discord layer, not answer quality (see test_answer
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,15 +17,17 @@ import discord
 import pytest
 
 from bot.answer_queue import AnswerQueue
-from bot.answering import Engine
+from bot.answering import NOT_FOUND, UNSURE, Engine
 from bot.app import reload_corpus
 from bot.cogs.admin import read_status
+from bot.cogs.replies import THINKING
 from bot.discord_bot import AnswerBot
+from bot.discord_format import escape_markdown
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
-from tests.bot.conftest import TRUSTING, ScriptedGenerator
+from tests.bot.conftest import TRUSTING, ScriptedGenerator, policy
 from tests.conftest import PROJECT, TOWN_ARTICLES, write_town_corpus
 
 pytestmark = pytest.mark.slow
@@ -85,6 +89,83 @@ async def test_ask_defers_at_once_then_answers_with_quotes(world) -> None:
     assert callbacks[0] == {"type": 5}  # deferred: Discord's 3-second rule is met at once
     text = result.response.content
     assert text.startswith("Mara Quist") and "\n> " in text and "— *" in text
+
+
+def _shown(env) -> list[str]:
+    """What the bot's reply said, message sent and each edit, in order."""
+    return [j["content"] for j in _posted_json(env) if isinstance(j.get("content"), str)]
+
+
+CHECKING = "*Checking this passage:*\n> "
+BRIDGE_SOURCE = "\n— *Glenfield backs riverside walkway*"
+
+
+def _checked_quote(message: str, store: IndexStore) -> str:
+    """The passage quoted under "Checking this passage:", which must be stored text."""
+    quoted = message.removeprefix(CHECKING).split("\n", 1)[0]
+    text = re.sub(r"\\(.)", r"\1", quoted)
+    assert text in store.article("glenfield_bridge.txt").text, text
+    return quoted
+
+
+class TypedAnswer(ScriptedGenerator):
+    """Writes its answer a letter at a time, `pause` seconds apart, as the real model streams."""
+
+    def __init__(self, answer: str, pause: float) -> None:
+        super().__init__(answer)
+        self.pause = pause
+
+    def generate(self, messages, on_text, time_budget):  # noqa: ANN001, ANN201
+        for end in range(1, len(self.reply.answer) + 1):
+            time.sleep(self.pause)
+            on_text(self.reply.answer[:end])
+        return self.reply
+
+
+async def test_the_passage_being_checked_shows_first_then_the_answer_replaces_it(world) -> None:
+    env, _, channel, alice = world
+    result = await alice.slash(channel, "ask", question=QUESTION)
+    first, *_, final = _shown(env)
+    assert first.startswith(CHECKING) and BRIDGE_SOURCE in first and "Mara Quist ▌" not in first
+    quoted = _checked_quote(first, env.bot.engine.store)
+    assert final == result.response.content and final.startswith("Mara Quist\n\n> ")
+    assert "Checking" not in final and "▌" not in final and "related" not in final
+    assert quoted in final, "here the answer's quote is the passage that was checked"
+
+
+async def test_a_declined_answer_keeps_the_checked_passage_marked_as_related(world) -> None:
+    env, _, channel, alice = world
+    env.bot.engine.policy = policy(min_confidence=1.0)
+    await alice.send(channel, f"{env.bot.user.mention} {QUESTION}")
+    thinking, checking, final = _shown(env)
+    assert thinking == THINKING and checking.startswith(CHECKING)
+    quoted = _checked_quote(checking, env.bot.engine.store)
+    assert final == channel.last_message.content
+    assert final.startswith(escape_markdown(UNSURE)) and "Checking" not in final
+    assert f"> {quoted}{BRIDGE_SOURCE} · *related, not an answer*" in final
+
+
+async def test_nothing_relevant_shows_no_passage_to_check(world) -> None:
+    env, _, channel, alice = world
+    result = await alice.slash(channel, "ask", question="What is the boiling point of mercury?")
+    assert _shown(env) == [result.response.content]
+    assert result.response.content.startswith(escape_markdown(NOT_FOUND))
+
+
+async def test_streaming_edits_wait_the_interval_but_the_final_reply_does_not(world) -> None:
+    """The passage goes out at once; the next edit waits STREAM_EDIT_SECONDS, so an answer
+    typed out meanwhile is not edited in letter by letter, and the reply is not held back.
+
+    SimCord's clock is virtual: time passes only when a test advances it, so here the
+    30 s interval never ends and every letter falls within the pause after the passage.
+    Were the reply to wait out that pause, it would never come."""
+    env, _, channel, alice = world
+    env.bot.settings = env.bot.settings.model_copy(update={"stream_edit_seconds": 30})
+    env.bot.engine.generator = TypedAnswer("Mara Quist", pause=0.02)
+    result = await alice.slash(channel, "ask", question=QUESTION)
+    checking, final = _shown(env)
+    assert checking.startswith(CHECKING) and "▌" not in checking
+    assert final == result.response.content and final.startswith("Mara Quist\n\n> ")
 
 
 async def test_a_private_answer_is_seen_only_by_the_asker(world) -> None:
@@ -293,7 +374,7 @@ async def test_a_failing_engine_gets_a_polite_reply_and_the_bot_goes_on(world) -
     env, _, channel, alice = world
     real_ask = env.bot.engine.ask
 
-    def broken(question, on_text=None):  # noqa: ANN001, ANN202
+    def broken(question, on_text=None, on_passage=None):  # noqa: ANN001, ANN202
         raise RuntimeError("disk on fire")
 
     env.bot.queue._answer = broken

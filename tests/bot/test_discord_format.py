@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from bot.answering import UNSURE, Answer, Quote
-from bot.discord_format import MESSAGE_LIMIT, escape_markdown, render_messages, split_block
+from bot.discord_format import (
+    MESSAGE_LIMIT,
+    escape_markdown,
+    progress_message,
+    render_messages,
+    split_block,
+)
 from retrieval.loading import parse_source, scan_corpus
 from retrieval.models import Article
 
@@ -153,3 +159,25 @@ def test_a_related_passage_is_quoted_and_marked_as_not_an_answer() -> None:
     assert message.startswith(escape_markdown(UNSURE))
     assert "> The bridge opens in May." in message and "related, not an answer" in message
     assert "Closest articles" not in message
+
+
+def test_while_the_model_works_the_passage_being_checked_comes_first() -> None:
+    passage = _quote("The bridge opens in *May*.", "https://x.org/b", "Bridge")
+    assert progress_message(passage, None) == (
+        "*Checking this passage:*\n> The bridge opens in \\*May\\*.\n— [Bridge](<https://x.org/b>)"
+    )
+    streaming = progress_message(passage, "In Ma")
+    assert streaming == progress_message(passage, None) + "\n\nIn Ma ▌"
+
+
+@pytest.mark.parametrize("partial", [None, "So far " * 400])
+def test_a_long_passage_is_cut_at_a_space_and_keeps_its_source_line(partial: str | None) -> None:
+    words = " ".join(f"w{i}" for i in range(600))
+    message = progress_message(_quote(words, "https://x.org/b", "Bridge"), partial)
+    assert len(message) <= MESSAGE_LIMIT
+    checking, _, rest = message.partition("\n— [Bridge](<https://x.org/b>)")
+    shown = checking.removeprefix("*Checking this passage:*\n> ")
+    assert shown.endswith(" …") and words.startswith(shown.removesuffix(" …") + " ")
+    assert rest == ("" if partial is None else f"\n\n{rest[2:-2]} ▌")
+    if partial:
+        assert len(rest) > 900 and partial.startswith(rest[2:-2]), "room is left for the answer"
