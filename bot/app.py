@@ -28,7 +28,7 @@ from retrieval.sync import PIPELINE_VERSION, ProgressCallback, SyncReport, sync_
 from retrieval.vectors import ChromaServer
 
 RESTORE_VECTORS = (
-    "Run `python -m bot ingest` to embed the articles again (their texts are kept), "
+    "Run `python -m bot ingest` to restore them from the texts the index keeps, "
     "or `/reload` from a running bot."
 )
 

@@ -309,6 +309,7 @@ def report_dict(report) -> dict:  # noqa: ANN001 - SyncReport, imported lazily
         "unchanged": report.unchanged,
         "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
         "sentences_embedded": report.sentences_embedded,
+        "repaired": report.repaired,
         "rebuilt": report.rebuilt,
         "seconds": round(report.seconds, 3),
     }

@@ -23,6 +23,7 @@ from retrieval.models import Sentence, SplitArticle
 from retrieval.vectors import VectorStore
 
 _LEGACY_COLLECTION = "chunks"  # the single collection of pipeline version 1
+_RESTORE_PAGE = 2000  # sentence vectors put back in Chroma per call
 
 
 class AtomicIndex:
@@ -74,7 +75,8 @@ class AtomicIndex:
         sentences = self._articles.sentence_count()
         if sentences == 0:
             return None
-        lost = self._vectors.lost()
+        active = self.active()
+        lost = self._vectors.lost() or (self._vectors.damaged(active) if active else None)
         if lost is not None:
             return lost
         vectors = self.vector_count() if open_vectors else sentences
@@ -118,9 +120,33 @@ class AtomicIndex:
         self, collection: str, sentences: Sequence[Sentence], vectors: np.ndarray
     ) -> None:
         """Add sentence vectors to `collection`; invisible to readers until `commit` lists them."""
-        self._vectors.add(collection, sentences, vectors)
+        self._vectors.add(collection, [(s.sentence_id, s.article_id) for s in sentences], vectors)
         # The copy goes in after the database's: a sentence counts as embedded once both hold it.
         self._articles.copy_vectors(collection, sentences, vectors)
+
+    @locked
+    def repair_vectors(self) -> str | None:
+        """Refill the active collection from SQLite's copy if Chroma can no longer read it.
+
+        A kill while Chroma saves a collection leaves it unreadable (see
+        `ChromaVectors.damaged`), and every search and sync would fail on it. SQLite's copy
+        holds every indexed sentence's vector, so the collection is dropped and filled
+        again from the copy: nothing is embedded and no article is lost. Returns what was
+        repaired, or None.
+        """
+        active = self.active()
+        damage = self._vectors.damaged(active) if active is not None else None
+        if damage is None:
+            return None
+        self._vectors.drop_collection(active)
+        self._vectors.ensure_collection(active)
+        rows = self._articles.sentence_articles()
+        for at in range(0, len(rows), _RESTORE_PAGE):
+            copied = self._articles.vectors([sid for sid, _ in rows[at : at + _RESTORE_PAGE]])
+            page = [(sid, aid) for sid, aid in rows[at : at + _RESTORE_PAGE] if sid in copied]
+            if page:
+                self._vectors.add(active, page, np.stack([copied[sid] for sid, _ in page]))
+        return f"{damage}; its vectors were restored from the index's own copy"
 
     @locked
     def commit(

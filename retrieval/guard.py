@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,7 +47,9 @@ class IndexGuard:
                     raise
                 raise fault from error
             except Exception as error:  # a Chroma server that stopped answering, say
-                fault = server_fault(error, self.chroma_server)
+                fault = server_fault(error, self.chroma_server) or vector_fault(
+                    error, self.index_dir
+                )
                 if fault is None:
                     raise
                 raise fault from error
@@ -100,4 +103,23 @@ def server_fault(error: Exception, server: ChromaServer | None) -> IndexUnavaila
         f"The Chroma server at {server} did not answer ({type(error).__name__}) within "
         f"{server.timeout:g} s. Check that `chroma run` is up and reachable; "
         "CHROMA_TIMEOUT_SECONDS sets how long to wait."
+    )
+
+
+def vector_fault(error: Exception, index_dir: Path) -> IndexUnavailable | None:
+    """The one-line message for vector files Chroma cannot read, or None.
+
+    A collection whose `index_metadata.pickle` was cut short is repaired by the next
+    sync (`AtomicIndex.repair_vectors`); any other damaged vector file lands here.
+    Deleting the folder loses nothing: the next ingest embeds the kept texts again.
+    """
+    chroma_errors = sys.modules.get("chromadb.errors")  # not loaded: not a Chroma error
+    if chroma_errors is None or not isinstance(error, chroma_errors.InternalError):
+        return None
+    if "hnsw" not in str(error).lower():
+        return None
+    return IndexUnavailable(
+        f"The vectors in {index_dir / 'chroma'} cannot be read ({error}). Delete that folder "
+        "and run `python -m bot ingest`: it embeds the articles again from the texts the "
+        "index keeps."
     )

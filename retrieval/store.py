@@ -199,6 +199,11 @@ class IndexStore:
         """Indexed articles some of whose sentences have no vector (in Chroma or SQLite's copy)."""
         return self._index.articles_missing_vectors()
 
+    def repair_vectors(self) -> str | None:
+        """Refill the active collection from SQLite's copy if Chroma can no longer read it
+        (a kill while Chroma saved it); what was repaired, or None."""
+        return self._index.repair_vectors()
+
     def collect_garbage(self) -> int:
         """Delete vectors no indexed sentence refers to, and collections of old configurations."""
         return self._index.collect_garbage()

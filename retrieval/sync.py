@@ -72,6 +72,7 @@ class SyncReport:
     unchanged: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     sentences_embedded: int = 0  # embedded now (vectors left by a killed run are reused)
+    repaired: str | None = None  # damaged vectors restored from the index's copy, and why
     rebuilt: bool = False
     seconds: float = 0.0
 
@@ -86,7 +87,7 @@ class SyncReport:
 
     def changes(self, shown: int = _NAMES_SHOWN) -> list[str]:
         """Which articles were added, updated and removed, by name, so a slip is seen at once."""
-        lines = []
+        lines = [f"repaired: {self.repaired}"] if self.repaired else []
         kinds = (("added", self.added), ("updated", self.updated), ("removed", self.removed))
         for label, ids in kinds:
             if ids:
@@ -186,6 +187,8 @@ def _sync_locked(
     # Articles a moderator hid (`/remove`) are left out as if their files were not there.
     scan = without_hidden(scan_corpus(corpus_dir, max_article_bytes), hidden_ids(store.index_dir))
     report.skipped.extend(scan.skipped)
+    if not rebuild:  # a rebuild replaces the collection anyway
+        report.repaired = store.repair_vectors()
     indexed = store.manifest()
     manifest = {} if rebuild else indexed
     repair = frozenset() if rebuild else frozenset(store.articles_missing_vectors())

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+import pickletools
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -23,7 +26,6 @@ import numpy as np
 from retrieval.errors import IndexUnavailable
 from retrieval.guard import IndexGuard, locked
 from retrieval.locking import EmbeddedIndexLock
-from retrieval.models import Sentence
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,10 @@ class VectorStore(Protocol):
     def lost(self) -> str | None:
         """Why the stored vectors are gone without opening the database, or None."""
 
+    def damaged(self, name: str) -> str | None:
+        """Why the collection `name` cannot be read (a file cut short), without opening the
+        database, or None."""
+
     def ensure_collection(self, name: str) -> None:
         """Create the collection `name` (cosine distance) unless it exists."""
 
@@ -109,8 +115,8 @@ class VectorStore(Protocol):
     def query(self, name: str, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
         """The `limit` ids nearest to `vector`, with cosine similarity, best first."""
 
-    def add(self, name: str, sentences: Sequence[Sentence], vectors: np.ndarray) -> None:
-        """Add (or replace) the vector of each sentence."""
+    def add(self, name: str, sentences: Sequence[tuple[str, str]], vectors: np.ndarray) -> None:
+        """Add (or replace) the vector of each (sentence id, article id)."""
 
     def count(self, name: str) -> int:
         """How many vectors the collection holds."""
@@ -185,6 +191,40 @@ class ChromaVectors:
             return f"the vector folder {folder} is gone"
         return None
 
+    def damaged(self, name: str) -> str | None:
+        """Why the embedded collection `name` cannot be read, without opening Chroma, or None.
+
+        Chroma 1.5 rewrites a collection's `index_metadata.pickle` in place when it saves
+        the collection (every 1,000 writes, so in a sync's collect step too); a process
+        killed meanwhile leaves it cut short, and every read and write of the collection
+        then fails. The file is parsed, never unpickled: nothing in it runs.
+        """
+        folder = self._segment_folder(name)
+        metadata = folder / "index_metadata.pickle" if folder else None
+        if metadata is None or not metadata.exists() or _whole_pickle(metadata):
+            return None
+        return (
+            f"the vector file {metadata} is damaged (cut short: a process was killed while "
+            "Chroma saved it)"
+        )
+
+    def _segment_folder(self, name: str) -> Path | None:
+        """The folder of the embedded collection `name`'s vectors, from Chroma's own catalogue
+        (read-only: a running bot may have Chroma open), or None."""
+        catalogue = self.index_dir / "chroma" / "chroma.sqlite3"
+        if self.server is not None or not catalogue.is_file():
+            return None
+        try:
+            with closing(sqlite3.connect(f"{catalogue.as_uri()}?mode=ro", uri=True)) as db:
+                row = db.execute(
+                    "SELECT s.id FROM segments s JOIN collections c ON c.id = s.collection "
+                    "WHERE c.name = ? AND s.scope = 'VECTOR'",
+                    (name,),
+                ).fetchone()
+        except sqlite3.Error:  # another Chroma version's catalogue: nothing to check
+            return None
+        return self.index_dir / "chroma" / row[0] if row else None
+
     @locked
     def collection(self, name: str):  # noqa: ANN201 - chromadb's Collection
         """The Chroma collection `name`, created (cosine distance) if new."""
@@ -205,9 +245,16 @@ class ChromaVectors:
 
     @locked
     def drop_collection(self, name: str) -> None:
-        """Delete the collection `name` with all its vectors."""
+        """Delete the collection `name` with all its vectors.
+
+        Embedded Chroma forgets the collection but leaves its folder, damaged or not;
+        nothing uses that folder any more, so it goes too.
+        """
+        folder = self._segment_folder(name)
         self.client.delete_collection(name)
         self._collections.pop(name, None)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
     @locked
     def query(self, name: str, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
@@ -222,16 +269,17 @@ class ChromaVectors:
         ]
 
     @locked
-    def add(self, name: str, sentences: Sequence[Sentence], vectors: np.ndarray) -> None:
-        """Add (or replace) the vector of each sentence, in batches Chroma accepts."""
+    def add(self, name: str, sentences: Sequence[tuple[str, str]], vectors: np.ndarray) -> None:
+        """Add (or replace) the vector of each (sentence id, article id), in batches Chroma
+        accepts."""
         target = self.collection(name)
         size = self.client.get_max_batch_size()
         for at in range(0, len(sentences), size):
             part = sentences[at : at + size]
             target.upsert(
-                ids=[sentence.sentence_id for sentence in part],
+                ids=[sentence_id for sentence_id, _ in part],
                 embeddings=np.asarray(vectors[at : at + size], dtype=np.float32),
-                metadatas=[{"article_id": sentence.article_id} for sentence in part],
+                metadatas=[{"article_id": article_id} for _, article_id in part],
             )
 
     @locked
@@ -263,6 +311,16 @@ class ChromaVectors:
         target = self.collection(name)
         for at in range(0, len(ids), _ID_PAGE):
             target.delete(ids=list(ids[at : at + _ID_PAGE]))
+
+
+def _whole_pickle(path: Path) -> bool:
+    """Whether the pickle file at `path` parses to its end (parsed only, never loaded)."""
+    try:
+        for _ in pickletools.genops(path.read_bytes()):
+            pass
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _make_writable(folder: Path) -> None:

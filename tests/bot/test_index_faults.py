@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from chromadb.api.client import SharedSystemClient
 
 from bot.app import open_engine
 from bot.cli import main
@@ -202,3 +204,99 @@ def test_syncing_a_read_only_index_says_to_make_it_writable(
     assert done.returncode == 2
     [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert "writable" in line
+
+
+def _ingest_saving_often(corpus: Path, index: Path, tmp_path: Path, *flags: str):  # noqa: ANN202
+    """`ingest` in a process whose Chroma saves every few writes (tests/retrieval/chroma_kill)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tests.retrieval.chroma_kill", *flags,
+         "ingest", "--quiet", "--corpus", str(corpus), "--index", str(index)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def killed_while_saving(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A corpus and an index whose sync was SIGKILLed after its commit, while Chroma
+    rewrote the live collection's `index_metadata.pickle` (deleting the orphan vectors)."""
+    if shutil.which("strace") is None:
+        pytest.skip("strace is needed to kill Chroma in the middle of saving a file")
+    monkeypatch.chdir(tmp_path)
+    for key in ("CORPUS_DIR", "INDEX_DIR", "CHUNK_WORDS", "CHUNK_OVERLAP_WORDS"):
+        monkeypatch.delenv(key, raising=False)
+    corpus, index = write_town_corpus(tmp_path / "corpus"), tmp_path / "index"
+    first = _ingest_saving_often(corpus, index, tmp_path)
+    assert first.returncode == 0, first.stderr
+    with (corpus / "orchard_festival.txt").open("a", encoding="utf-8") as article:
+        article.write("The cider tent will stay open until ten.\n")  # its old vectors are orphans
+    killed = _ingest_saving_often(corpus, index, tmp_path, "--kill-when-saving")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert [p.stat().st_size for p in (index / "chroma").glob("*/index_metadata.pickle")] == [0]
+    return corpus, index
+
+
+def test_a_kill_while_chroma_saves_is_reported_and_the_next_ingest_restores_the_vectors(
+    killed_while_saving: tuple[Path, Path], capsys
+) -> None:
+    corpus, index = killed_while_saving
+    assert main(["status", "--index", str(index), "--json"]) == 0
+    vectors = json_out(capsys)["vectors"]
+    assert "damaged" in vectors and "python -m bot ingest" in vectors
+    assert main(["search", QUESTION, "--index", str(index)]) == 2
+    line = _error_line(capsys)
+    assert "damaged" in line and "python -m bot ingest" in line
+
+    ingest = ["ingest", "--json", "--quiet", "--corpus", str(corpus), "--index", str(index)]
+    assert main(ingest) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    summary = json.loads(out)
+    assert summary["repaired"] and summary["articles"] == len(TOWN_ARTICLES)
+    assert summary["sentences_embedded"] == 0  # restored from the index's own copy
+    assert main(["status", "--index", str(index), "--json"]) == 0
+    assert json_out(capsys)["vectors"] == "embedded"
+    assert main(["search", QUESTION, "--index", str(index), "-k", "1"]) == 0
+    assert "glenfield_bridge.txt" in capsys.readouterr().out
+    with IndexStore(index) as store:
+        assert store.vector_count() == store.sentence_count()
+        assert "cider tent will stay open" in store.article("orchard_festival.txt").text
+
+
+def test_a_rebuild_after_such_a_kill_drops_the_damaged_collection_and_its_files(
+    killed_while_saving: tuple[Path, Path], capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A damaged collection the rebuild switches away from is no longer used: it goes."""
+    corpus, index = killed_while_saving
+    [damaged] = [p.parent for p in (index / "chroma").glob("*/index_metadata.pickle")]
+    monkeypatch.setenv("CHUNK_WORDS", "100")  # another configuration: a rebuild
+    ingest = ["ingest", "--json", "--quiet", "--corpus", str(corpus), "--index", str(index)]
+    assert main(ingest) == 0
+    assert json.loads(capsys.readouterr().out)["rebuilt"]
+    assert not damaged.exists()
+    assert main(["search", QUESTION, "--index", str(index), "-k", "1"]) == 0
+    assert "glenfield_bridge.txt" in capsys.readouterr().out
+
+
+def test_other_damaged_vector_files_get_one_line_saying_what_to_run(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Damage the repair cannot see (a vector file other than the pickle) gets one line,
+    and doing what it says brings search back."""
+    monkeypatch.chdir(tmp_path)
+    for key in ("CORPUS_DIR", "INDEX_DIR", "CHUNK_WORDS", "CHUNK_OVERLAP_WORDS"):
+        monkeypatch.delenv(key, raising=False)
+    corpus, index = write_town_corpus(tmp_path / "corpus"), tmp_path / "index"
+    assert _ingest_saving_often(corpus, index, tmp_path).returncode == 0
+    [header] = (index / "chroma").glob("*/header.bin")
+    header.write_bytes(b"")
+    assert main(["search", QUESTION, "--index", str(index)]) == 2
+    line = _error_line(capsys)
+    assert "cannot be read" in line and "python -m bot ingest" in line
+    assert main(["ingest", "--quiet", "--corpus", str(corpus), "--index", str(index)]) == 2
+    assert _error_line(capsys) == line
+    shutil.rmtree(index / "chroma")  # what the line says to do, then a fresh process:
+    SharedSystemClient.clear_system_cache()  # this one's Chroma remembers the folder
+    assert main(["ingest", "--quiet", "--corpus", str(corpus), "--index", str(index)]) == 0
+    assert main(["search", QUESTION, "--index", str(index), "-k", "1"]) == 0
+    assert "glenfield_bridge.txt" in capsys.readouterr().out
