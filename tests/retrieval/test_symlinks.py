@@ -6,6 +6,7 @@ so the tests check that nothing outside the corpus is even read, not only indexe
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 from pathlib import Path
@@ -28,6 +29,8 @@ class _OpenedFiles:
 
     def __init__(self) -> None:
         self.paths: list[Path] | None = None
+        for codec in ("utf-8-sig", "cp1252"):  # imported on first use: not the corpus's doing
+            codecs.lookup(codec)
         sys.addaudithook(self._hook)
 
     def _hook(self, event: str, args: tuple) -> None:
