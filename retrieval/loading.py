@@ -14,12 +14,13 @@ import hashlib
 import json
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from retrieval.cleaning import clean_article, shorten
 from retrieval.dates import find_date
@@ -35,6 +36,7 @@ _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 _MD_HEADING = re.compile(r"^#{1,6}\s+", re.MULTILINE)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _REASON_MAX_CHARS = 200
+_OUTSIDE = "symbolic link to a place outside the corpus folder; not read"
 T = TypeVar("T")
 
 
@@ -66,6 +68,7 @@ class Scan:
         self.sources.extend(other.sources)
         self.skipped.extend(other.skipped)
         self.unreadable_paths |= other.unreadable_paths
+        self.refused_paths |= other.refused_paths
 
 
 def guarded(path: str, step: Callable[..., T], *args: object) -> T | Skipped:
@@ -217,7 +220,7 @@ def _follow(link: Path, root: Path) -> tuple[Path | None, str | None]:
             return None, "broken symbolic link (its target does not exist)"
         return None, f"cannot follow symbolic link: {error.strerror or error}"
     if not target.is_relative_to(root):
-        return None, "symbolic link to a place outside the corpus folder; not read"
+        return None, _OUTSIDE
     return target, None
 
 
@@ -231,6 +234,51 @@ def scan_corpus(corpus_dir: Path, max_bytes: int) -> Scan:
     for path in found.files:
         _scan_path(path, corpus_dir, max_bytes, scan)
     return scan
+
+
+class _Refused(Exception):
+    """A file that must not be read (it leads out of the corpus folder): the reason."""
+
+
+def open_article(path: Path, root: Path) -> BinaryIO:
+    """Open the article file at `path` for reading, never reaching outside `root`.
+
+    The walk checked every link, but a file (or a folder on its path) can be swapped for
+    a link before it is read. So the path is resolved and checked again, opened without
+    following a link in its last part (O_NOFOLLOW), and the opened file itself checked:
+    a regular file whose real path, as the kernel names it, lies inside `root`.
+    O_NONBLOCK keeps a FIFO swapped in from blocking the open; regular files ignore it.
+    """
+    try:
+        target = path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 reports a loop this way
+        raise _Refused("symbolic link loop; not followed") from None
+    if not target.is_relative_to(root):
+        raise _Refused(_OUTSIDE)
+    try:
+        handle = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            message = "became a symbolic link while the corpus was read; not followed"
+            raise _Refused(message) from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise _Refused("not a regular file")
+        if not _opened_path(handle, target).is_relative_to(root):
+            raise _Refused(_OUTSIDE)
+        return os.fdopen(handle, "rb")
+    except BaseException:
+        os.close(handle)
+        raise
+
+
+def _opened_path(handle: int, opened_as: Path) -> Path:
+    """The real path of an open file (Linux names it in /proc); elsewhere, the path opened."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{handle}"))
+    except OSError:
+        return opened_as
 
 
 def _scan_path(path: Path, corpus_dir: Path, max_bytes: int, scan: Scan) -> None:
@@ -249,21 +297,25 @@ def _scan_path(path: Path, corpus_dir: Path, max_bytes: int, scan: Scan) -> None
     if suffix not in TEXT_SUFFIXES:
         scan.skipped.append(Skipped(rel, f"unsupported file type '{suffix or path.name}'"))
         return
-    found = guarded(rel, _read_file, path, rel, suffix, max_bytes)
+    found = guarded(rel, _read_file, path, corpus_dir.resolve(), rel, suffix, max_bytes)
     if isinstance(found, Skipped):
         scan.skipped.append(found)
     else:
         scan.extend(found)
 
 
-def _read_file(path: Path, rel: str, suffix: str, max_bytes: int) -> Scan:
+def _read_file(path: Path, root: Path, rel: str, suffix: str, max_bytes: int) -> Scan:
     """One file's sources and skips, collected apart so a failure midway adds none of them."""
     found = Scan()
     try:
-        if suffix == ".jsonl":
-            _scan_jsonl(path, rel, max_bytes, found)
-        else:
-            _scan_single(path, rel, suffix, max_bytes, found)
+        with open_article(path, root) as handle:
+            if suffix == ".jsonl":
+                _scan_jsonl(handle, rel, max_bytes, found)
+            else:
+                _scan_single(handle, rel, suffix, max_bytes, found)
+    except _Refused as refusal:  # as the walk refuses links out: anything indexed goes
+        found = Scan(refused_paths={rel})
+        found.skipped.append(Skipped(rel, str(refusal)))
     except OSError as error:
         found = Scan(unreadable_paths={rel})
         found.skipped.append(Skipped(rel, f"cannot read file: {error.strerror or error}"))
@@ -285,12 +337,12 @@ def valid_unicode(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
-def _scan_single(path: Path, rel: str, suffix: str, max_bytes: int, scan: Scan) -> None:
-    size = path.stat().st_size
-    if size > max_bytes:
-        scan.skipped.append(Skipped(rel, _too_large(size, max_bytes)))
+def _scan_single(handle: BinaryIO, rel: str, suffix: str, max_bytes: int, scan: Scan) -> None:
+    size = os.fstat(handle.fileno()).st_size
+    data = handle.read(max_bytes + 1) if size <= max_bytes else b""
+    if size > max_bytes or len(data) > max_bytes:  # it may have grown since the stat
+        scan.skipped.append(Skipped(rel, _too_large(max(size, len(data)), max_bytes)))
         return
-    data = path.read_bytes()
     binary = binary_reason(data[:_BINARY_SNIFF_BYTES])
     if binary:
         scan.skipped.append(Skipped(rel, binary))
@@ -304,34 +356,33 @@ def _scan_single(path: Path, rel: str, suffix: str, max_bytes: int, scan: Scan) 
     scan.sources.append(Source(rel, rel, kind, data, fingerprint(data)))
 
 
-def _scan_jsonl(path: Path, rel: str, max_bytes: int, scan: Scan) -> None:
+def _scan_jsonl(lines: BinaryIO, rel: str, max_bytes: int, scan: Scan) -> None:
     seen_ids: set[str] = set()
-    with path.open("rb") as lines:
-        for number, line in enumerate(lines, start=1):
-            where = f"{rel}:{number}"
-            if not line.strip():
-                continue
-            if len(line) > max_bytes:
-                scan.skipped.append(Skipped(where, _too_large(len(line), max_bytes)))
-                continue
-            try:
-                record = json.loads(decode(line))
-            except json.JSONDecodeError as error:
-                scan.skipped.append(Skipped(where, f"not valid JSON ({error.msg})"))
-                continue
-            except RecursionError:
-                scan.skipped.append(Skipped(where, "JSON nested too deeply to read; flatten it"))
-                continue
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                scan.skipped.append(Skipped(where, 'needs an object with a "text" string'))
-                continue
-            key = valid_unicode(str(record.get("id") or record.get("url") or f"line-{number}"))
-            article_id = f"{rel}#{key}"
-            if article_id in seen_ids:
-                scan.skipped.append(Skipped(where, f"duplicate id or url '{key}'"))
-                continue
-            seen_ids.add(article_id)
-            scan.sources.append(Source(article_id, rel, "jsonl", line, fingerprint(line), record))
+    for number, line in enumerate(lines, start=1):
+        where = f"{rel}:{number}"
+        if not line.strip():
+            continue
+        if len(line) > max_bytes:
+            scan.skipped.append(Skipped(where, _too_large(len(line), max_bytes)))
+            continue
+        try:
+            record = json.loads(decode(line))
+        except json.JSONDecodeError as error:
+            scan.skipped.append(Skipped(where, f"not valid JSON ({error.msg})"))
+            continue
+        except RecursionError:
+            scan.skipped.append(Skipped(where, "JSON nested too deeply to read; flatten it"))
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            scan.skipped.append(Skipped(where, 'needs an object with a "text" string'))
+            continue
+        key = valid_unicode(str(record.get("id") or record.get("url") or f"line-{number}"))
+        article_id = f"{rel}#{key}"
+        if article_id in seen_ids:
+            scan.skipped.append(Skipped(where, f"duplicate id or url '{key}'"))
+            continue
+        seen_ids.add(article_id)
+        scan.sources.append(Source(article_id, rel, "jsonl", line, fingerprint(line), record))
 
 
 def _too_large(size: int, limit: int) -> str:

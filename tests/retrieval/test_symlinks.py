@@ -15,6 +15,7 @@ import pytest
 
 from bot.app import reload_corpus
 from bot.settings import Settings
+from retrieval import loading
 from retrieval.loading import scan_corpus
 from retrieval.store import IndexStore
 
@@ -152,3 +153,90 @@ def test_a_link_swapped_in_for_an_indexed_file_drops_it_from_the_index(
         assert {s.path for s in report.skipped} == {"leak.txt", "outdir"}
         assert list(store.manifest()) == ["good.txt"]
         assert store.lexical_query('"merger"', 5) == store.lexical_query('"plans"', 5) == []
+
+
+def _swapped_corpus(root: Path) -> tuple[Path, Path]:
+    """A corpus of two plain files, and a folder outside it with files of the same names."""
+    outside = _outside_files(root)
+    (outside / "folder" / "story.txt").write_text("Secret story\n\n" + SECRET + " " + BODY)
+    corpus = root / "corpus"
+    (corpus / "news").mkdir(parents=True)
+    (corpus / "good.txt").write_text("Budget day\n\n" + BODY)
+    (corpus / "news" / "story.txt").write_text("School news\n\n" + BODY)
+    return corpus, outside
+
+
+def _link_instead(path: Path, target: Path) -> None:
+    """Replace the file or folder at `path` with a symbolic link to `target`."""
+    if path.is_dir():
+        for child in path.iterdir():
+            child.unlink()
+        path.rmdir()
+    else:
+        path.unlink()
+    path.symlink_to(target)
+
+
+def _when_walked(monkeypatch: pytest.MonkeyPatch, swap) -> None:  # noqa: ANN001 - a callable
+    """Run `swap` after the walk has listed the files and before any is read."""
+    walk = loading.discover
+
+    def walk_then_swap(corpus_dir: Path) -> loading.Discovery:
+        found = walk(corpus_dir)
+        swap()
+        return found
+
+    monkeypatch.setattr(loading, "discover", walk_then_swap)
+
+
+class _BeforeOpen:
+    """Runs a swap just before a file of a given name is opened, by whatever call: the
+    narrowest race. An audit hook sees every open; it cannot be removed, so it is armed."""
+
+    def __init__(self) -> None:
+        self.name, self.swap = "", None
+        sys.addaudithook(self._hook)
+
+    def arm(self, name: str, swap) -> None:  # noqa: ANN001 - a callable
+        self.name, self.swap = name, swap
+
+    def _hook(self, event: str, args: tuple) -> None:
+        if event == "open" and self.swap and isinstance(args[0], str | Path):
+            if Path(args[0]).name == self.name:
+                swap, self.swap = self.swap, None
+                swap()
+
+
+@pytest.fixture(scope="module")
+def before_open() -> _BeforeOpen:
+    return _BeforeOpen()
+
+
+@pytest.mark.parametrize(
+    ("moment", "swapped", "reason"),
+    [("walked", "file", OUTSIDE), ("opened", "file", "symbolic link"),
+     ("opened", "folder", OUTSIDE)],
+)  # fmt: skip
+def test_a_file_swapped_for_a_link_after_the_walk_is_not_read(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    before_open: _BeforeOpen,
+    moment: str,
+    swapped: str,
+    reason: str,
+) -> None:
+    corpus, outside = _swapped_corpus(tmp_path)
+    if swapped == "file":
+        swap = lambda: _link_instead(corpus / "news" / "story.txt", outside / "memo.txt")  # noqa: E731
+    else:
+        swap = lambda: _link_instead(corpus / "news", outside / "folder")  # noqa: E731
+    if moment == "walked":
+        _when_walked(monkeypatch, swap)
+    else:
+        before_open.arm("story.txt", swap)
+    scan = scan_corpus(corpus, 1_000_000)
+    before_open.arm("", None)
+    assert [s.article_id for s in scan.sources] == ["good.txt"]
+    assert reason in _reasons(scan)["news/story.txt"]
+    assert scan.refused_paths == {"news/story.txt"}  # anything indexed from it is dropped
+    assert all(b"Secret" not in s.raw and SECRET.encode() not in s.raw for s in scan.sources)
