@@ -16,7 +16,7 @@ import os
 import re
 import stat
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -356,14 +356,14 @@ def _scan_single(handle: BinaryIO, rel: str, suffix: str, max_bytes: int, scan: 
     scan.sources.append(Source(rel, rel, kind, data, fingerprint(data)))
 
 
-def _scan_jsonl(lines: BinaryIO, rel: str, max_bytes: int, scan: Scan) -> None:
+def _scan_jsonl(handle: BinaryIO, rel: str, max_bytes: int, scan: Scan) -> None:
     seen_ids: set[str] = set()
-    for number, line in enumerate(lines, start=1):
+    for number, (line, size) in enumerate(bounded_lines(handle, max_bytes), start=1):
         where = f"{rel}:{number}"
-        if not line.strip():
+        if size > max_bytes:
+            scan.skipped.append(Skipped(where, _too_large(size, max_bytes)))
             continue
-        if len(line) > max_bytes:
-            scan.skipped.append(Skipped(where, _too_large(len(line), max_bytes)))
+        if not line.strip():
             continue
         try:
             record = json.loads(decode(line))
@@ -383,6 +383,23 @@ def _scan_jsonl(lines: BinaryIO, rel: str, max_bytes: int, scan: Scan) -> None:
             continue
         seen_ids.add(article_id)
         scan.sources.append(Source(article_id, rel, "jsonl", line, fingerprint(line), record))
+
+
+def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[tuple[bytes, int]]:
+    """Each line of `handle` with its length in bytes, reading at most `limit + 1` at once.
+
+    A line longer than `limit` comes back empty, its length counted as it is read past:
+    a one-line 400 MB file must not be read whole (twice over, as bytes and as text)
+    before its size is known to be too large.
+    """
+    while line := handle.readline(limit + 1):
+        if len(line) <= limit:
+            yield line, len(line)
+            continue
+        size = len(line)
+        while not line.endswith(b"\n") and (line := handle.readline(limit + 1)):
+            size += len(line)
+        yield b"", size
 
 
 def _too_large(size: int, limit: int) -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -281,3 +282,22 @@ def test_a_corpus_path_that_is_a_file_names_the_folder_holding_it(tmp_path: Path
     with pytest.raises(CorpusError, match="is a file, not a folder") as error:
         scan_corpus(tmp_path / "a.txt", 1000)
     assert f"--corpus {tmp_path}" in str(error.value)
+
+
+def test_an_over_long_jsonl_line_is_skipped_without_being_read_whole(tmp_path: Path) -> None:
+    """A one-line .jsonl far over MAX_ARTICLE_BYTES is read a bounded piece at a time."""
+    limit, long_line = 64_000, 8_000_000
+    with (tmp_path / "feed.jsonl").open("w") as feed:
+        feed.write(json.dumps({"text": BODY, "id": "first"}) + "\n")
+        feed.write('{"text": "' + "x" * long_line + '"}\n')
+        feed.write(json.dumps({"text": BODY, "id": "after"}) + "\n")
+    tracemalloc.start()
+    try:
+        scan = scan_corpus(tmp_path, limit)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [s.article_id for s in scan.sources] == ["feed.jsonl#first", "feed.jsonl#after"]
+    [skip] = scan.skipped
+    assert skip.path == "feed.jsonl:2" and "too large (8.0 MB" in skip.reason
+    assert peak < 8 * limit, f"peak {peak:,} bytes for a {limit:,}-byte limit"
