@@ -184,6 +184,7 @@ def reload_corpus(
         chunk_words=settings.chunk_words,
         chunk_overlap_words=settings.chunk_overlap_words,
         max_article_bytes=settings.max_article_bytes,
+        max_article_sentences=settings.max_article_sentences,
         on_progress=on_progress,
         wait=wait,
         on_wait=on_wait,

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     max_article_bytes: int = Field(
         5_000_000, ge=1, description="Larger files are skipped as 'too large'."
     )
+    max_article_sentences: int = Field(
+        2000,
+        ge=1,
+        description="An article with more sentences is skipped (each is embedded while the "
+        "reload lock is held); the longest BBC article has 244.",
+    )
 
     search_candidates: int = Field(
         30, ge=5, le=500, description="Passages each of dense and lexical search proposes."

@@ -28,6 +28,10 @@ from retrieval.store import IndexStore, ManifestEntry
 PIPELINE_VERSION = 4  # 2: vectors per configuration, committed through SQLite; 3: per sentence;
 # 4: SQLite keeps a copy of each sentence vector
 _EMBED_BATCH_SENTENCES = 1024
+# Most sentences one article may have: every sentence is embedded while the reload lock is
+# held (about 250 a second on 2 cores), so "Xa. " * 125,000 would hold it for many minutes.
+# The longest BBC article has 244, the longest demo article 49.
+MAX_ARTICLE_SENTENCES = 2000
 _NAMES_SHOWN = 10  # articles named per kind of change in a summary
 FORCE_HINT = (
     "If that is what you want, run it again with --force (`python -m bot ingest --force`; "
@@ -142,12 +146,16 @@ def sync_corpus(
     chunk_words: int,
     chunk_overlap_words: int,
     max_article_bytes: int,
+    max_article_sentences: int = MAX_ARTICLE_SENTENCES,
     on_progress: ProgressCallback | None = None,
     wait: bool = False,
     on_wait: Callable[[str], None] | None = None,
     force: bool = False,
 ) -> SyncReport:
     """Index new and changed articles, drop deleted ones, and report what happened.
+
+    An article longer than `max_article_bytes` or with more than `max_article_sentences`
+    sentences is skipped with the reason (an indexed version of it stays).
 
     Holds the index's reload lock: a second reload (here or in another process)
     raises `IndexBusy`, or with `wait=True` waits its turn. Unless `force`, a sync
@@ -160,7 +168,7 @@ def sync_corpus(
             store,
             embedder,
             index_config(embedder, chunk_words, chunk_overlap_words),
-            max_article_bytes,
+            (max_article_bytes, max_article_sentences),
             on_progress,
             force,
         )
@@ -171,7 +179,7 @@ def _sync_locked(
     store: IndexStore,
     embedder: Embedder,
     config: IndexConfig,
-    max_article_bytes: int,
+    limits: tuple[int, int],  # (bytes, sentences) an article may have
     on_progress: ProgressCallback | None,
     force: bool,
 ) -> SyncReport:
@@ -185,7 +193,8 @@ def _sync_locked(
         refuse_other_folder(store, folder)
 
     # Articles a moderator hid (`/remove`) are left out as if their files were not there.
-    scan = without_hidden(scan_corpus(corpus_dir, max_article_bytes), hidden_ids(store.index_dir))
+    max_bytes, max_sentences = limits
+    scan = without_hidden(scan_corpus(corpus_dir, max_bytes), hidden_ids(store.index_dir))
     report.skipped.extend(scan.skipped)
     if not rebuild:  # a rebuild replaces the collection anyway
         report.repaired = store.repair_vectors()
@@ -204,7 +213,7 @@ def _sync_locked(
     if on_progress and plan.to_index:
         on_progress(0, len(plan.to_index))  # show the bar before the first slow batch
     for batch, parsed in _batches(
-        plan.to_index, config.chunk_words, config.chunk_overlap_words, report
+        plan.to_index, config.chunk_words, config.chunk_overlap_words, max_sentences, report
     ):
         sentences = [sentence for split in batch for sentence in split.sentences]
         have = store.vector_ids(collection, [sentence.sentence_id for sentence in sentences])
@@ -271,7 +280,11 @@ Batch = list[SplitArticle]
 
 
 def _batches(
-    sources: list[Source], chunk_words: int, overlap_words: int, report: SyncReport
+    sources: list[Source],
+    chunk_words: int,
+    overlap_words: int,
+    max_sentences: int,
+    report: SyncReport,
 ) -> Iterator[tuple[Batch, int]]:
     """Parse and split sources, yielding groups big enough to embed efficiently.
 
@@ -281,7 +294,9 @@ def _batches(
     sentence_total = parsed = 0
     for source in sources:
         parsed += 1
-        result = guarded(source.path, _parse_and_split, source, chunk_words, overlap_words)
+        result = guarded(
+            source.path, _parse_and_split, source, chunk_words, overlap_words, max_sentences
+        )
         if isinstance(result, Skipped):
             report.skipped.append(result)
             continue
@@ -295,16 +310,25 @@ def _batches(
 
 
 def _parse_and_split(
-    source: Source, chunk_words: int, overlap_words: int
+    source: Source, chunk_words: int, overlap_words: int, max_sentences: int
 ) -> SplitArticle | Skipped:
-    """Decode, clean, date and split one source, and check the store can take its text."""
+    """Decode, clean, date and split one source, and check the store can take its text.
+
+    An article with more than `max_sentences` sentences is skipped whole, not cut short:
+    an index holding half an article would answer "not in the articles" about the rest.
+    """
     article = parse_source(source)
     if isinstance(article, Skipped):
         return article
     for value in (article.article_id, article.title, article.text, article.source, article.date):
         (value or "").encode("utf-8")  # raises here, for this file only, not in the batch write
+    sentences = sentences_of(article, chunk_words)
+    if len(sentences) > max_sentences:
+        return Skipped(
+            source.article_id,
+            f"too many sentences ({len(sentences):,}; the limit is {max_sentences:,}, raise "
+            "MAX_ARTICLE_SENTENCES or split the article to index it)",
+        )
     return SplitArticle(
-        article,
-        tuple(chunk_article(article, chunk_words, overlap_words)),
-        tuple(sentences_of(article, chunk_words)),
+        article, tuple(chunk_article(article, chunk_words, overlap_words)), tuple(sentences)
     )

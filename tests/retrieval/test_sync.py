@@ -263,3 +263,30 @@ def test_the_declared_dimension_is_the_models_own(embedder) -> None:
     from retrieval.embedding import declared_dimension
 
     assert declared_dimension(embedder.path) == embedder.embed(["a sentence"]).shape[1] == 384
+
+
+def test_an_article_with_too_many_sentences_is_skipped_before_it_is_embedded(
+    tmp_path: Path, embedder, index_dir: Path
+) -> None:
+    """A page of "Xa. Xa. …" must not hold the reload lock while thousands of sentences
+    embed; the other articles are indexed, and the skip says what to change."""
+    from bot.app import reload_corpus
+    from bot.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "budget.txt").write_text(EXTRA)
+    (corpus / "flood.txt").write_text("Flood\n\n" + "Xa. " * 2_000)
+    (corpus / "feed.jsonl").write_text('{"id": "flood", "text": "' + "Xa. " * 2_000 + '"}\n')
+    settings = Settings(
+        _env_file=None, corpus_dir=corpus, index_dir=index_dir, max_article_sentences=500
+    )
+    with IndexStore(index_dir) as store:
+        report = reload_corpus(settings, store, embedder)
+    assert report.added == ["budget.txt"]
+    reasons = {skip.path: skip.reason for skip in report.skipped}
+    assert sorted(reasons) == ["feed.jsonl#flood", "flood.txt"]
+    assert "too many sentences (2,001;" in reasons["flood.txt"]
+    assert "too many sentences (2,000;" in reasons["feed.jsonl#flood"]
+    assert all("MAX_ARTICLE_SENTENCES" in reason for reason in reasons.values())
+    assert report.sentences_embedded < 10
