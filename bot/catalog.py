@@ -19,6 +19,7 @@ from typing import Protocol, TypeVar
 from bot.app import reload_corpus, require_corpus
 from bot.library import added_folder, is_added
 from bot.settings import Settings
+from bot.terminal import printable
 from retrieval.cleaning import shorten
 from retrieval.embedding import Embedder
 from retrieval.errors import BotError, SyncRefused
@@ -108,7 +109,7 @@ def resolve(items: Sequence[T], text: str, what: str = "article") -> T:
 
 
 def _ambiguous(items: Sequence[Titled], wanted: str, what: str) -> AmbiguousTitle:
-    listed = [f"  {item.title} ({item.path})" for item in items[:MATCHES_SHOWN]]
+    listed = [printable(f"  {item.title} ({item.path})") for item in items[:MATCHES_SHOWN]]
     if len(items) > MATCHES_SHOWN:
         listed.append(f"  … and {len(items) - MATCHES_SHOWN} more")
     return AmbiguousTitle(
@@ -202,7 +203,7 @@ def describe(change: Change) -> str:
 
 def plain_lines(articles: Sequence[ArticleSummary]) -> list[str]:
     """One line per article for a terminal: title, then where it comes from (URL or path)."""
-    return [f"{article.title}  ({article.source})" for article in articles]
+    return [printable(f"{article.title}  ({article.source})") for article in articles]
 
 
 def run_verb(
@@ -223,5 +224,5 @@ def run_verb(
     if not text.strip():
         return f"Say which article: {verb} TITLE-or-PATH (articles lists them)."
     if verb == "remove":
-        return describe(remove_article(settings, store, embedder, text, by))
-    return describe(restore_article(settings, store, embedder, text))
+        return printable(describe(remove_article(settings, store, embedder, text, by)))
+    return printable(describe(restore_article(settings, store, embedder, text)))

@@ -29,6 +29,7 @@ from bot.app import (
 from bot.evaluation import RECALL_AT
 from bot.feeds_cli import add_feeds_parser
 from bot.settings import Settings, UnknownSettingWarning
+from bot.terminal import printable, sync_lines
 from retrieval.errors import BotError
 from retrieval.search import MODES
 
@@ -269,7 +270,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     with open_store(settings) as store:
         report = add_target(args.target, settings, store, embedder, added_by, wait=True)
     failed = bool(report.refused) and not report.added and not report.duplicates
-    print("\n".join(report.lines()), file=sys.stderr if failed else sys.stdout)
+    print("\n".join(map(printable, report.lines())), file=sys.stderr if failed else sys.stdout)
     if report.added:
         return 0
     return EXIT_NOTHING_NEW if report.duplicates else EXIT_USAGE
@@ -290,9 +291,7 @@ def _say(message: str) -> None:
 
 def format_report(report, settings: Settings, totals: dict) -> str:  # noqa: ANN001 - SyncReport
     """The human summary of a sync: skipped files with reasons, changes by name, counts, size."""
-    lines = [f"  skipped {skip.path}: {skip.reason}" for skip in report.skipped]
-    lines += [f"  {change}" for change in report.changes()]
-    lines.append(report.summary())
+    lines = sync_lines(report)
     lines.append(
         f"Index {settings.index_dir} now holds {totals['articles']} articles "
         f"in {totals['chunks']} chunks."
@@ -344,7 +343,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         f"relevance {results.relevance:.3f} ({verdict}; threshold {settings.relevance_threshold})"
     )
     for rank, passage in enumerate(results.passages, start=1):
-        print(f"\n{rank}. {passage.title}  [{passage.source}, chars {passage.start}-{passage.end}]")
+        where = f"{printable(passage.source)}, chars {passage.start}-{passage.end}"
+        print(f"\n{rank}. {printable(passage.title)}  [{where}]")
         print(f"   relevance {passage.relevance:.3f}")
         print(textwrap.indent(textwrap.fill(passage.text, 96), "   > "))
     return 0
@@ -531,7 +531,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     else:
         width = max(map(len, info))
         for key, value in info.items():
-            print(f"{key.replace('_', ' '):<{width}}  {value if value is not None else '-'}")
+            shown = printable(str(value)) if value is not None else "-"
+            print(f"{key.replace('_', ' '):<{width}}  {shown}")
     return 0
 
 

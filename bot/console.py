@@ -18,6 +18,7 @@ from bot.app import open_engine, reload_corpus, status_info
 from bot.catalog import VERBS, run_verb
 from bot.examples import example_questions
 from bot.settings import Settings
+from bot.terminal import printable, sync_lines
 from retrieval.errors import BotError, SyncRefused
 
 HELP = """Ask any question about the articles. Every answer quotes the article text it rests on.
@@ -53,7 +54,7 @@ def print_answer(answer: Answer, out: TextIO = sys.stdout) -> None:
     elif answer.abstained and answer.closest:
         print("Closest articles:", file=out)
         for title in answer.closest:
-            print(f"  - {title}", file=out)
+            print(f"  - {printable(title)}", file=out)
 
 
 def print_checking(passage: Quote, out: TextIO = sys.stdout) -> None:
@@ -67,13 +68,13 @@ def _print_quote(quote: Quote, out: TextIO) -> None:
     print(file=out)
     print(textwrap.indent(_fill(f"“{quote.text}”", _WIDTH - 4), "    "), file=out)
     where = quote.title if quote.source == quote.title else f"{quote.title} ({quote.source})"
-    print(f"      — {where}", file=out)
+    print(f"      — {printable(where)}", file=out)
 
 
 def _fill(text: str, width: int) -> str:
-    """Wrap each paragraph, never splitting words at hyphens."""
+    """Wrap each paragraph, never splitting words at hyphens (nor printing a control)."""
     return "\n".join(
-        textwrap.fill(part, width, break_on_hyphens=False) for part in text.split("\n")
+        textwrap.fill(printable(part), width, break_on_hyphens=False) for part in text.split("\n")
     )
 
 
@@ -143,11 +144,8 @@ def reload_in_console(engine: Engine, settings: Settings, out: TextIO, force: bo
     except SyncRefused as refused:
         print(f"The reload did not run: {refused}", file=out)
         return
-    for skip in report.skipped:
-        print(f"  skipped {skip.path}: {skip.reason}", file=out)
-    for change in report.changes():
-        print(f"  {change}", file=out)
-    print(report.summary(), file=out)
+    for line in sync_lines(report):
+        print(line, file=out)
 
 
 def add_in_console(target: str, engine: Engine, settings: Settings, out: TextIO) -> None:
@@ -159,7 +157,7 @@ def add_in_console(target: str, engine: Engine, settings: Settings, out: TextIO)
         target, settings, engine.store, engine.searcher.embedder, who_runs_this("console")
     )
     for line in report.lines():
-        print(f"  {line}", file=out)
+        print(f"  {printable(line)}", file=out)
 
 
 def handle_line(line: str, engine: Engine, settings: Settings, out: TextIO) -> bool:
@@ -175,10 +173,11 @@ def handle_line(line: str, engine: Engine, settings: Settings, out: TextIO) -> b
         if examples:
             print("For example, from these articles:", file=out)
             for example in examples:
-                print(f"  {example}", file=out)
+                print(f"  {printable(example)}", file=out)
     elif command == "/status":
         for key, value in status_info(settings, engine.store).items():
-            print(f"  {key.replace('_', ' '):<20} {value if value is not None else '-'}", file=out)
+            shown = printable(str(value)) if value is not None else "-"
+            print(f"  {key.replace('_', ' '):<20} {shown}", file=out)
     elif command in ("/reload", "/reload --force"):
         reload_in_console(engine, settings, out, force=command.endswith("--force"))
     elif command == "/add" or command.startswith("/add "):

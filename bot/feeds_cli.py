@@ -12,6 +12,7 @@ import sys
 from datetime import UTC, datetime
 
 from bot.settings import Settings
+from bot.terminal import printable
 
 EXIT_FAILED = 2
 
@@ -50,7 +51,7 @@ def cmd_feeds_poll(args: argparse.Namespace, settings: Settings) -> int:
     with open_store(settings) as store:
         report = poll_feeds(settings, store, embedder, FeedStore(settings.index_dir), wait=True)
     failed = any(result.error for result in report.results)
-    print("\n".join(report.lines()), file=sys.stderr if failed else sys.stdout)
+    print("\n".join(map(printable, report.lines())), file=sys.stderr if failed else sys.stdout)
     return EXIT_FAILED if failed else 0
 
 
@@ -60,7 +61,7 @@ def cmd_feeds_list(args: argparse.Namespace, settings: Settings) -> int:
     from bot.feeds import describe
 
     feeds = FeedStore(settings.index_dir).feeds()
-    print("\n".join(describe(feed) for feed in feeds) or "No feeds are followed.")
+    print("\n".join(describe(feed, printable) for feed in feeds) or "No feeds are followed.")
     return 0
 
 
@@ -75,9 +76,11 @@ def cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
     parsed = check_feed(url, FetchLimits.from_settings(settings))  # refusals: exit 2, stderr
     now = datetime.now(UTC)
     if not FeedStore(settings.index_dir).add_feed(url, parsed.title, who_runs_this("cli"), now):
-        print(f"Already following “{parsed.title}” <{url}>.")
+        print(f"Already following “{printable(parsed.title)}” <{url}>.")
         return 1
-    print(f"Following “{parsed.title}” <{url}>: {len(parsed.entries)} entries with a page.")
+    print(
+        f"Following “{printable(parsed.title)}” <{url}>: {len(parsed.entries)} entries with a page."
+    )
     return 0
 
 
@@ -89,5 +92,5 @@ def cmd_feeds_remove(args: argparse.Namespace, settings: Settings) -> int:
     if found is None:
         print(f"No followed feed has the address {args.url}.", file=sys.stderr)
         return EXIT_FAILED
-    print(f"No longer following “{found.title}”; the articles it added stay.")
+    print(f"No longer following “{printable(found.title)}”; the articles it added stay.")
     return 0

@@ -226,3 +226,31 @@ def test_corpus_naming_a_file_says_so_and_names_its_folder(tmp_path: Path, capsy
     assert main(["ingest", "--corpus", str(article), "--index", str(tmp_path / "i")]) == 2
     err = capsys.readouterr().err
     assert "is a file, not a folder" in err and f"--corpus {article.parent}" in err
+
+
+OSC52 = "\x1b]52;c;ZWNobyBwd25lZA==\x07"  # writes "echo pwned" to the operator's clipboard
+FORGED_NAME = "evil\nadded: fake\u202egnp.md"  # a forged summary line; shows as "fakedm.png"
+
+
+def _assert_shown_not_raw(out: str) -> None:
+    assert not {"\x1b", "\x07", "\u202e"} & set(out), repr(out)
+    assert not any(line.startswith("added: fake") for line in out.splitlines()), out
+    assert "\\x1b]52;c;" in out
+
+
+@pytest.mark.slow
+def test_titles_and_file_names_print_as_visible_escapes(tmp_path: Path, capsys) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    body = "The council approved the new budget on Tuesday after a long debate.\n"
+    (corpus / FORGED_NAME).write_text(f"---\ntitle: Budget {OSC52}day\n---\n{body}")
+    (corpus / "feed.jsonl").write_text(
+        json.dumps({"id": "one", "title": f"Bridge\x1b[2J{OSC52}", "text": body}) + "\n"
+    )
+    assert main(["ingest", "--quiet", "--corpus", str(corpus), "--index", str(index)]) == 0
+    out = capsys.readouterr().out
+    assert "evil\\nadded: fake\\u202egnp.md" in out
+    assert not {"\x1b", "\u202e"} & set(out) and "\nadded: fake" not in out
+    for command in (["articles"], ["search", "budget approved", "-k", "2"]):
+        assert main([*command, "--corpus", str(corpus), "--index", str(index)]) == 0
+        _assert_shown_not_raw(capsys.readouterr().out)

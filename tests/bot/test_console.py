@@ -175,3 +175,16 @@ def test_console_help_suggests_questions_about_these_articles(console_engine) ->
         "  What do the articles say about “Kestrel Airlines cuts Dunmore flights”?",
         "  What do the articles say about “Pellham orchard festival returns”?",
     ]
+
+
+def test_titles_and_file_names_in_answers_print_as_visible_escapes() -> None:
+    title, name = "Budget \x1b]52;c;ZWNobyBwd25lZA==\x07day", "evil\nadded: fake\u202egnp.md"
+    quote = Quote("The budget passed.", name, title, name, 0, 18)
+    out = io.StringIO()
+    print_answer(Answer("q", "It passed.", (quote,), False), out)
+    print_answer(Answer("q", NOT_FOUND, (), True, {}, (title, name)), out)
+    text = out.getvalue()
+    assert not {"\x1b", "\x07", "\u202e"} & set(text), repr(text)
+    assert "\nadded: fake" not in text
+    assert "Budget \\x1b]52;c;ZWNobyBwd25lZA==\\x07day" in text
+    assert "evil\\nadded: fake\\u202egnp.md" in text
