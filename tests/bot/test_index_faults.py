@@ -127,7 +127,8 @@ def test_a_full_disk_at_commit_gives_one_line_and_keeps_the_old_index(
     built: tuple[Path, Path], index: Path, embedder, tmp_path: Path
 ) -> None:
     corpus = Path(shutil.copytree(built[0], tmp_path / "corpus"))
-    (corpus / "long.txt").write_text("Council report\n\n" + "The council met again. " * 3000)
+    long = "The council met again and the budget was discussed at length. " * 1500
+    (corpus / "long.txt").write_text("Council report\n\n" + long)  # under MAX_ARTICLE_SENTENCES
     with IndexStore(index) as store:
         chunks = store.chunk_count()
         pages = store._db.execute("PRAGMA page_count").fetchone()[0]
