@@ -37,7 +37,8 @@ class IndexGuard:
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        """Hold the lock; a known SQLite or Chroma server fault leaves as `IndexUnavailable`."""
+        """Hold the lock; a known SQLite, Chroma server or vector file fault leaves as
+        `IndexUnavailable`."""
         with self.lock:
             try:
                 yield
@@ -46,10 +47,11 @@ class IndexGuard:
                 if fault is None:
                     raise
                 raise fault from error
-            except Exception as error:  # a Chroma server that stopped answering, say
-                fault = server_fault(error, self.chroma_server) or vector_fault(
-                    error, self.index_dir
-                )
+            except Exception as error:  # a server that stopped answering, a damaged file
+                if self.chroma_server is None:
+                    fault = vector_fault(error, self.index_dir)
+                else:
+                    fault = server_fault(error, self.chroma_server)
                 if fault is None:
                     raise
                 raise fault from error
@@ -107,7 +109,7 @@ def server_fault(error: Exception, server: ChromaServer | None) -> IndexUnavaila
 
 
 def vector_fault(error: Exception, index_dir: Path) -> IndexUnavailable | None:
-    """The one-line message for vector files Chroma cannot read, or None.
+    """The one-line message for embedded vector files Chroma cannot read, or None.
 
     A collection whose `index_metadata.pickle` was cut short is repaired by the next
     sync (`AtomicIndex.repair_vectors`); any other damaged vector file lands here.
