@@ -14,6 +14,7 @@ import pickletools
 import shutil
 import sqlite3
 import tempfile
+import uuid
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -195,9 +196,9 @@ class ChromaVectors:
         """Why the embedded collection `name` cannot be read, without opening Chroma, or None.
 
         Chroma 1.5 rewrites a collection's `index_metadata.pickle` in place when it saves
-        the collection (every 1,000 writes, so in a sync's collect step too); a process
-        killed meanwhile leaves it cut short, and every read and write of the collection
-        then fails. The file is parsed, never unpickled: nothing in it runs.
+        the collection (once 1,000 writes have piled up, as in a sync's collect step); a
+        process killed meanwhile leaves it cut short, and every read and write of the
+        collection then fails. The file is parsed, never unpickled: nothing in it runs.
         """
         folder = self._segment_folder(name)
         metadata = folder / "index_metadata.pickle" if folder else None
@@ -223,7 +224,9 @@ class ChromaVectors:
                 ).fetchone()
         except sqlite3.Error:  # another Chroma version's catalogue: nothing to check
             return None
-        return self.index_dir / "chroma" / row[0] if row else None
+        if row is None or str(_uuid_or_none(row[0])) != row[0]:  # only ever a folder in chroma/
+            return None
+        return self.index_dir / "chroma" / row[0]
 
     @locked
     def collection(self, name: str):  # noqa: ANN201 - chromadb's Collection
@@ -311,6 +314,14 @@ class ChromaVectors:
         target = self.collection(name)
         for at in range(0, len(ids), _ID_PAGE):
             target.delete(ids=list(ids[at : at + _ID_PAGE]))
+
+
+def _uuid_or_none(text: str) -> uuid.UUID | None:
+    """`text` as a UUID (what Chroma names a segment's folder), or None."""
+    try:
+        return uuid.UUID(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def _whole_pickle(path: Path) -> bool:
