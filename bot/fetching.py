@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from bot.content_encoding import ACCEPTED, BodyTooLarge, Undecodable, content_encodings, decoded
 from bot.settings import Settings
 from retrieval.errors import BotError
 from retrieval.loading import binary_reason, decode
@@ -252,7 +253,7 @@ def _connect(
             "GET",
             url.copy_with(host=str(address)),
             headers={"Host": url.netloc.decode("ascii"), "User-Agent": _USER_AGENT,
-                     "Accept": accept},
+                     "Accept": accept, "Accept-Encoding": ACCEPTED},
             extensions={"sni_hostname": _ascii_host(url)},
             timeout=deadline.left(),
         )  # fmt: skip
@@ -309,17 +310,21 @@ def _media_type(response: httpx.Response) -> str:
 
 
 def _read_body(response: httpx.Response, limits: FetchLimits, deadline: _Deadline) -> bytes:
-    """The whole body, refused as soon as it is known to pass `limits.max_bytes` or the deadline."""
+    """The whole body, decoded by hand (`content_encoding`), refused as soon as it is known
+    to pass `limits.max_bytes` or the deadline."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes:
         raise FetchRefused(_too_large(int(declared), limits.max_bytes))
     body = bytearray()
     try:
-        for piece in response.iter_bytes():
+        encodings = content_encodings(response.headers.get("content-encoding", ""))
+        for piece in decoded(response.iter_raw(), encodings, limits.max_bytes):
             body += piece
-            if len(body) > limits.max_bytes:
-                raise FetchRefused(_too_large(None, limits.max_bytes))
             deadline.left()
+    except BodyTooLarge:
+        raise FetchRefused(_too_large(None, limits.max_bytes)) from None
+    except Undecodable as error:
+        raise FetchRefused(f"{error}. Save the article's text and attach it instead.") from None
     except httpx.TimeoutException:
         raise deadline.expired() from None
     except httpx.HTTPError as error:
