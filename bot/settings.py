@@ -162,7 +162,7 @@ class Settings(BaseSettings):
         1.5, ge=0.2, description="How often a streaming reply is edited (Discord rate limits)."
     )
     fetch_timeout_seconds: float = Field(
-        15.0, gt=0, description="How long fetching one page for /add may take, in all."
+        15.0, gt=0, description="How long fetching one page or feed may take, in all."
     )
     fetch_max_bytes: int = Field(
         3_000_000, ge=1_000, description="Pages larger than this are not added by /add."
