@@ -109,6 +109,17 @@ class Settings(BaseSettings):
     llm_time_budget_seconds: float = Field(
         20.0, gt=0, description="Past this the answer falls back to quoting the best passage."
     )
+    llm_answer_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="The longest a model server's whole answer may take, however it streams.",
+    )
+    llm_check_seconds: float = Field(
+        5.0, gt=0, description="How long the model server may take to answer its start-up check."
+    )
+    llm_warm_up_seconds: float = Field(
+        120.0, gt=0, description="How long warming up the model server may take in all."
+    )
     answer_passages: int = Field(4, ge=1, le=20, description="Passages searched per question.")
     evidence_sentences: int = Field(3, ge=1, le=30, description="Sentences shown to the model.")
     evidence_margin: float = Field(

@@ -8,23 +8,33 @@ built from settings, as the bot builds them.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from bot.app import load_generator
 from bot.feeds import check_feed
 from bot.fetching import FetchLimits, FetchRefused, fetch_page
+from bot.generation import GenerationFailed, ModelTooSlow
+from bot.settings import Settings
+from retrieval.errors import ModelUnavailable
 from tests.trickle import trickling_server
 
 GRACE = 2.0
 LIMIT = 2.0
+MESSAGES = [{"role": "user", "content": "Who leads the council?"}]
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     with trickling_server() as base:
         yield base
+
+
+def _settings(url: str, **limits: float) -> Settings:
+    return Settings(_env_file=None, llm_base_url=url, **limits)
 
 
 class _Clock:
@@ -43,3 +53,58 @@ def test_a_fetch_whose_headers_trickle_ends_at_fetch_timeout_seconds(server: str
         fetch(f"{server}/headers/page", limits)
     assert clock.seconds < LIMIT + GRACE, clock.seconds
     assert "127.0.0.1" in str(refused.value) and "FETCH_TIMEOUT_SECONDS" in str(refused.value)
+
+
+def test_the_start_up_check_of_a_trickling_model_server_ends_at_llm_check_seconds(
+    server: str,
+) -> None:
+    url = f"{server}/headers/v1"
+    with _Clock() as clock, pytest.raises(ModelUnavailable) as unavailable:
+        load_generator(_settings(url, llm_check_seconds=LIMIT))
+    assert clock.seconds < LIMIT + GRACE, clock.seconds
+    message = str(unavailable.value)
+    assert url in message and "LLM_CHECK_SECONDS" in message and "\n" not in message
+
+
+def test_warming_up_a_trickling_model_server_ends_at_llm_warm_up_seconds(
+    server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"{server}/post-headers/v1"
+    generator = load_generator(_settings(url, llm_warm_up_seconds=LIMIT))
+    with _Clock() as clock, caplog.at_level(logging.WARNING):
+        generator.warm_up(MESSAGES)
+    assert clock.seconds < LIMIT + GRACE, clock.seconds
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert url in warning and "LLM_WARM_UP_SECONDS" in warning
+
+
+@pytest.mark.parametrize(
+    ("mode", "error", "setting"),
+    [
+        ("post-headers", ModelTooSlow, "LLM_TIME_BUDGET_SECONDS"),  # no answer begins
+        ("keepalive", ModelTooSlow, "LLM_TIME_BUDGET_SECONDS"),
+        ("slow-forever", GenerationFailed, "LLM_ANSWER_SECONDS"),  # text, never an end
+    ],
+)
+def test_an_answer_from_a_trickling_server_ends_within_its_limits(
+    server: str, mode: str, error: type[Exception], setting: str
+) -> None:
+    url = f"{server}/{mode}/v1"
+    slow = error is ModelTooSlow  # the wait for the first words passes first, else the whole
+    generator = load_generator(_settings(url, llm_answer_seconds=30.0 if slow else LIMIT))
+    with _Clock() as clock, pytest.raises(error) as failed:  # once text flows, only the whole
+        generator.generate(MESSAGES, None, LIMIT if slow else LIMIT / 2)  # answer's limit holds
+    assert clock.seconds < LIMIT + GRACE, clock.seconds
+    assert url in str(failed.value) and setting in str(failed.value)
+
+
+@pytest.mark.parametrize("mode", ["forever", "long-line"])
+def test_an_answer_that_outgrows_any_reply_is_cut_off(server: str, mode: str) -> None:
+    """Text as fast as loopback carries it (3.4 GB of RSS once): stopped by its size,
+    long before any time limit."""
+    url = f"{server}/{mode}/v1"
+    generator = load_generator(_settings(url, llm_answer_seconds=60.0))
+    with _Clock() as clock, pytest.raises(GenerationFailed) as failed:
+        generator.generate(MESSAGES, None, 30.0)
+    assert clock.seconds < 2, clock.seconds
+    assert url in str(failed.value) and "LLM_MAX_TOKENS" in str(failed.value)
