@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, ge=1, le=65535, description="The Chroma server's port.")
     chroma_ssl: bool = Field(False, description="Reach the Chroma server over HTTPS.")
     chroma_timeout_seconds: float = Field(
-        10.0, gt=0, description="How long one request to the Chroma server may take."
+        10.0,
+        gt=0,
+        description="How long one request to the Chroma server may take, and connecting in all.",
     )
     embedding_model_path: Path | None = Field(
         None,

@@ -12,10 +12,11 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import httpx
 import numpy as np
@@ -26,6 +27,7 @@ from retrieval.locking import EmbeddedIndexLock
 from retrieval.models import Sentence
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,15 @@ def open_chroma(index_dir: Path, server: ChromaServer | None = None):  # noqa: A
                 f"Cannot open the vector database in {index_dir / 'chroma'}: {error}. Check the "
                 "folder is writable, or point --index / INDEX_DIR somewhere else."
             ) from error
-    try:
+
+    def connect():  # noqa: ANN202 - chromadb's ClientAPI
         _check_answers(server)  # chromadb's client would wait forever on a stuck server
-        client = chromadb.HttpClient(
+        return chromadb.HttpClient(
             host=server.host, port=server.port, ssl=server.ssl, settings=settings
         )
+
+    try:
+        client = _within(server.timeout, connect)
         _limit_wait(client, server.timeout)
     except Exception as error:  # connection refused, DNS, TLS, wrong service, no reply...
         raise IndexUnavailable(
@@ -68,6 +74,30 @@ def open_chroma(index_dir: Path, server: ChromaServer | None = None):  # noqa: A
             "CHROMA_HOST to use the embedded database."
         ) from error
     return client
+
+
+def _within(seconds: float, connect: Callable[[], T]) -> T:
+    """`connect()`, waited for at most `seconds`: chromadb's client constructor makes its
+    own requests with no time limit, so a server that answers the heartbeat and then
+    stalls would hang it. It runs in a daemon thread, left behind if it never returns."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append(connect())
+        except Exception as error:  # handed to the caller
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, name="chroma-connect", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        raise TimeoutError(
+            f"it did not let the client connect within {seconds:g} s (CHROMA_TIMEOUT_SECONDS)"
+        )
+    if isinstance(outcome[0], Exception):
+        raise outcome[0]
+    return outcome[0]
 
 
 def _check_answers(server: ChromaServer) -> None:

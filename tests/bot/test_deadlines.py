@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,8 @@ from bot.feeds import check_feed
 from bot.fetching import FetchLimits, FetchRefused, fetch_page
 from bot.generation import GenerationFailed, ModelTooSlow
 from bot.settings import Settings
-from retrieval.errors import ModelUnavailable
+from retrieval.errors import IndexUnavailable, ModelUnavailable
+from retrieval.vectors import ChromaServer, open_chroma
 from tests.trickle import trickling_server
 
 GRACE = 2.0
@@ -108,3 +110,15 @@ def test_an_answer_that_outgrows_any_reply_is_cut_off(server: str, mode: str) ->
         generator.generate(MESSAGES, None, 30.0)
     assert clock.seconds < 2, clock.seconds
     assert url in str(failed.value) and "LLM_MAX_TOKENS" in str(failed.value)
+
+
+def test_a_chroma_server_that_stalls_after_its_heartbeat_is_refused_in_time(
+    server: str, tmp_path: Path
+) -> None:
+    port = int(server.rsplit(":", 1)[1])
+    with _Clock() as clock, pytest.raises(IndexUnavailable) as unavailable:
+        open_chroma(tmp_path, ChromaServer("127.0.0.1", port, timeout=LIMIT))
+    assert clock.seconds < LIMIT + GRACE, clock.seconds
+    message = str(unavailable.value)
+    assert f"127.0.0.1:{port}" in message
+    assert "CHROMA_HOST" in message and "CHROMA_TIMEOUT_SECONDS" in message
