@@ -130,11 +130,10 @@ class ServerGenerator:
             "response_format": {"type": "json_object", "schema": REPLY_SCHEMA},
         }
         timeout = httpx.Timeout(time_budget, connect=_CONNECT_SECONDS)
-        deadline = self._deadline(
+        with self._lock, self._deadline(
             self.answer_seconds, "LLM_ANSWER_SECONDS",
             headers=(time_budget, "LLM_TIME_BUDGET_SECONDS"),
-        )  # fmt: skip
-        with self._lock, deadline:
+        ) as deadline:  # fmt: skip
             started = time.perf_counter()
             try:
                 with self._http.stream(
@@ -143,9 +142,7 @@ class ServerGenerator:
                 ) as response:  # fmt: skip
                     if response.status_code != 200:
                         detail = next(response.iter_raw(), b"")[:300].decode("utf-8", "replace")
-                        raise GenerationFailed(
-                            f"the model server answered HTTP {response.status_code}: {detail}"
-                        )
+                        raise GenerationFailed(f"it answered HTTP {response.status_code}: {detail}")
                     return collect_reply(
                         _content_pieces(_lines(response.iter_raw(), deadline)), on_text,
                         time_budget, started,
