@@ -82,9 +82,9 @@ def _answering_calls(env) -> list[str]:  # noqa: ANN001
     calls: list[str] = []
     real = env.bot.queue._answer
 
-    def counting(question, on_text=None):  # noqa: ANN001, ANN202
+    def counting(question, *callbacks):  # noqa: ANN001, ANN002, ANN202
         calls.append(question)
-        return real(question, on_text)
+        return real(question, *callbacks)
 
     env.bot.queue._answer = counting
     return calls
