@@ -112,6 +112,9 @@ def load_generator(settings: Settings) -> Generator:
             model=settings.llm_model,
             api_key=key,
             max_tokens=settings.llm_max_tokens,
+            check_seconds=settings.llm_check_seconds,
+            warm_up_seconds=settings.llm_warm_up_seconds,
+            answer_seconds=settings.llm_answer_seconds,
         )
     path = resolve_model_path(settings.model_path, settings.model_cache_dir, settings.answer_model)
     return LlamaGenerator(

@@ -213,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--declines", action="store_true", help="also the questions the bot declined to answer"
     )
+    export.add_argument(
+        "--include-private",
+        action="store_true",
+        help="also questions only the asker saw (/ask private:True, direct messages, and "
+        "questions logged before privacy was recorded); left out by default",
+    )
     export.set_defaults(handler=cmd_feedback_export)
     add_feeds_parser(commands, common)
     return parser
@@ -430,12 +436,20 @@ def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
             f"No feedback log in '{settings.index_dir}' ({FEEDBACK_FILE}) yet: it is written "
             "while the Discord bot answers. Pass --index DIR if it runs with another INDEX_DIR."
         )
+
+    def logged(include_private: bool) -> list:
+        downs = log.voted_down(include_private=include_private)
+        return downs + (log.declined(include_private=include_private) if args.declines else [])
+
     existing = read_existing(args.file)
-    items = log.voted_down() + (log.declined() if args.declines else [])
+    items = logged(args.include_private)
     lines = export_lines(items, existing)
     append_lines(args.file, lines)
     kept = f" ({len(existing)} lines already there were kept)" if existing else ""
     print(f"Added {len(lines)} questions to {args.file}{kept}.")
+    left_out = 0 if args.include_private else len(logged(True)) - len(items)
+    if left_out:
+        print(f"{left_out} private questions left out (--include-private adds them).")
     if lines:
         print(f"Next: for each new line, {FILL_IN}. Then run `python -m bot eval {args.file} "
               "--answers`.")  # fmt: skip

@@ -7,6 +7,11 @@ vote per member per answer. Members are stored only as a salted SHA-256 of their
 id; the salt is a separate file (`feedback-salt`), so the log alone can be shared
 without anyone being able to tell whether a known member voted.
 
+Questions asked privately (`/ask private:True`, direct messages) are marked so and
+never listed to anyone else; each question keeps its channel, so a moderator's report
+lists only questions from channels that moderator can read. A log written before these
+columns existed gains them on first use; its rows name no channel and count as private.
+
 Every method opens its own connection, so it can run in a worker thread
 (`asyncio.to_thread`) and never on the event loop.
 """
@@ -19,7 +24,8 @@ import os
 import re
 import secrets
 import sqlite3
-from contextlib import AbstractContextManager
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +49,9 @@ CREATE TABLE IF NOT EXISTS answers (
     reason       TEXT NOT NULL,
     decline      TEXT NOT NULL,
     quotes       TEXT NOT NULL,
-    confidence   REAL
+    confidence   REAL,
+    channel_id   INTEGER,
+    private      INTEGER
 );
 CREATE INDEX IF NOT EXISTS answers_by_guild ON answers(guild_id, abstained);
 CREATE TABLE IF NOT EXISTS votes (
@@ -54,6 +62,10 @@ CREATE TABLE IF NOT EXISTS votes (
     PRIMARY KEY (answer_id, member)
 );
 """
+# Columns added since the first version, with their types: a row from before has NULL,
+# which lists nowhere (no channel) and counts as private (it may have been).
+_ADDED_COLUMNS = (("channel_id", "INTEGER"), ("private", "INTEGER"))
+_LISTABLE = "private=0"  # a question someone other than the asker may see
 _NOT_WORDS = re.compile(r"[^\w]+")
 
 
@@ -156,9 +168,15 @@ class FeedbackLog:
         self.folder = folder
         self.path = folder / FEEDBACK_FILE
         self._salt: bytes | None = None
+        self._upgraded = False
 
-    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self.path, _SCHEMA, BUSY_SECONDS)
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with transaction(self.path, _SCHEMA, BUSY_SECONDS) as db:
+            if not self._upgraded:
+                _add_missing_columns(db)
+                self._upgraded = True
+            yield db
 
     def member_hash(self, member_id: int) -> str:
         """A salted SHA-256 of a member id: the same member matches, the id is not kept."""
@@ -179,8 +197,19 @@ class FeedbackLog:
             self._salt = path.read_text().strip().encode()
         return self._salt
 
-    def record(self, answer: Answer, guild_id: int | None, asked_at: str | None = None) -> int:
-        """Log one answer or decline; returns its id (what the vote buttons carry)."""
+    def record(
+        self,
+        answer: Answer,
+        guild_id: int | None,
+        channel_id: int | None,
+        *,
+        private: bool,
+        asked_at: str | None = None,
+    ) -> int:
+        """Log one answer or decline; returns its id (what the vote buttons carry).
+
+        `private`: only the asker saw it, so no report may list it.
+        """
         quotes = [
             {"article_id": q.article_id, "title": q.title, "start": q.start, "end": q.end,
              "text": q.text}
@@ -189,7 +218,8 @@ class FeedbackLog:
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO answers (asked_at, guild_id, question, question_key, answer, "
-                "abstained, reason, decline, quotes, confidence) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "abstained, reason, decline, quotes, confidence, channel_id, private) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     asked_at or now_text(),
                     guild_id,
@@ -201,6 +231,8 @@ class FeedbackLog:
                     decline_kind(answer),
                     json.dumps(quotes, ensure_ascii=False),
                     answer.confidence,
+                    channel_id,
+                    int(private),
                 ),
             )
             return int(cursor.lastrowid)
@@ -223,9 +255,25 @@ class FeedbackLog:
             )
         return VoteOutcome(None if row is None else row[0], vote)
 
-    def summary(self, guild_id: int | None, recent: int = 3, frequent: int = 5) -> FeedbackSummary:
-        """Totals, the most recent 👎 answers and the most frequent declines of one server."""
-        where, args = ("guild_id=?", (guild_id,)) if guild_id is not None else ("1", ())
+    def channels(self, guild_id: int) -> set[int]:
+        """The channels of one server that public questions were asked in (for a caller to
+        keep those its viewer can read)."""
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT DISTINCT channel_id FROM answers WHERE guild_id=? AND {_LISTABLE} "
+                "AND channel_id IS NOT NULL",
+                (guild_id,),
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def summary(
+        self, guild_id: int, readable: Collection[int], recent: int = 3, frequent: int = 5
+    ) -> FeedbackSummary:
+        """One server's totals, and the recent 👎 answers and most frequent declines among its
+        public questions asked in the `readable` channels (those the viewer can read)."""
+        where, args = "guild_id=?", (guild_id,)
+        listed = f"{where} AND {_LISTABLE} AND channel_id IN (SELECT value FROM json_each(?))"
+        listed_args = (guild_id, json.dumps(sorted(readable)))
         with self._connect() as db:
             answers, declines = db.execute(
                 f"SELECT COUNT(*), COALESCE(SUM(abstained), 0) FROM answers WHERE {where}", args
@@ -237,31 +285,36 @@ class FeedbackLog:
             ).fetchone()
             frequent_rows = db.execute(  # bare columns come from the latest row (SQLite max())
                 "SELECT question, COUNT(*) AS n, decline, MAX(answer_id) AS latest FROM answers "
-                f"WHERE {where} AND abstained=1 GROUP BY question_key "
+                f"WHERE {listed} AND abstained=1 GROUP BY question_key "
                 "ORDER BY n DESC, latest DESC LIMIT ?",
-                (*args, frequent),
+                (*listed_args, frequent),
             ).fetchall()
             counts = db.execute(
                 f"SELECT decline, COUNT(*) AS n FROM answers WHERE {where} AND abstained=1 "
                 "GROUP BY decline ORDER BY n DESC",
                 args,
             ).fetchall()
-            downs_rows = self._voted_down(db, where, args, recent)
+            downs_rows = self._voted_down(db, listed, listed_args, recent)
         return FeedbackSummary(
             answers, declines, ups, downs, tuple(downs_rows),
             tuple(FrequentDecline(*row[:3]) for row in frequent_rows), tuple(map(tuple, counts)),
         )  # fmt: skip
 
-    def voted_down(self, limit: int | None = None) -> list[LoggedAnswer]:
-        """Answers with at least one 👎 and no more 👍 than 👎, newest first (every server)."""
+    def voted_down(
+        self, limit: int | None = None, *, include_private: bool = False
+    ) -> list[LoggedAnswer]:
+        """Answers with at least one 👎 and no more 👍 than 👎, newest first (every server);
+        private ones only when `include_private`."""
         with self._connect() as db:
-            return self._voted_down(db, "1", (), limit)
+            return self._voted_down(db, "1" if include_private else _LISTABLE, (), limit)
 
-    def declined(self) -> list[LoggedAnswer]:
-        """Every declined question, newest first (every server)."""
+    def declined(self, *, include_private: bool = False) -> list[LoggedAnswer]:
+        """Every declined question, newest first (every server); private ones only when
+        `include_private`."""
+        where = "1" if include_private else _LISTABLE
         with self._connect() as db:
             rows = db.execute(
-                f"SELECT {_ANSWER_COLUMNS}, 0, 0 FROM answers WHERE abstained=1 "
+                f"SELECT {_ANSWER_COLUMNS}, 0, 0 FROM answers WHERE abstained=1 AND {where} "
                 "ORDER BY answer_id DESC"
             ).fetchall()
         return [_logged(row) for row in rows]
@@ -278,6 +331,18 @@ class FeedbackLog:
             (*args, -1 if limit is None else limit),
         ).fetchall()
         return [_logged(row) for row in rows]
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Bring a log from an earlier version up to the current columns, in place."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(answers)")}
+    for name, kind in _ADDED_COLUMNS:
+        if name not in present:
+            try:
+                db.execute(f"ALTER TABLE answers ADD COLUMN {name} {kind}")
+            except sqlite3.OperationalError as error:  # another process added it just now
+                if "duplicate column" not in str(error):
+                    raise
 
 
 _ANSWER_COLUMNS = "answer_id, asked_at, question, answer, abstained, decline, quotes"

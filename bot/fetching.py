@@ -5,16 +5,16 @@ read the machine's own network: every host is resolved first, its addresses are
 checked (private, loopback, link-local and reserved ones are refused unless
 `FETCH_ALLOW_PRIVATE`), and the connection goes to the checked address, so a second
 DNS answer cannot differ from the first. Redirects are followed here, one hop at a
-time, each checked the same way. One deadline covers the whole fetch (DNS, every
-hop, every read), the body is read only up to `FETCH_MAX_BYTES`, and only HTML is
-accepted: a PDF or an image is refused before its body is read.
+time, each checked the same way. One deadline (`bot.deadline`) covers the whole fetch
+(DNS, every hop, every read, also a server that trickles its headers), the body is
+decoded only up to `FETCH_MAX_BYTES`, and only HTML is accepted: a PDF or an image is
+refused before its body is read.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -24,6 +24,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from bot.content_encoding import ACCEPTED, BodyTooLarge, Undecodable, content_encodings, decoded
+from bot.deadline import NO_KEEP_ALIVE, Deadline, DeadlineExceeded
 from bot.settings import Settings
 from retrieval.errors import BotError
 from retrieval.loading import binary_reason, decode
@@ -107,28 +109,6 @@ def address_refusal(address: IPAddress) -> str | None:
     return None
 
 
-class _Deadline:
-    """One time limit for the whole fetch: each step gets what is left of it."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.ends = time.monotonic() + seconds
-
-    def left(self) -> float:
-        """Seconds left; past the deadline, refuse."""
-        left = self.ends - time.monotonic()
-        if left <= 0:
-            raise self.expired()
-        return left
-
-    def expired(self) -> FetchRefused:
-        """The refusal for a page that took too long."""
-        return FetchRefused(
-            f"the page did not arrive within {self.seconds:g} s (FETCH_TIMEOUT_SECONDS). "
-            "Try again later, or save the page and attach it."
-        )
-
-
 def check_url(url: str) -> httpx.URL:
     """The address as httpx parses it, if it is an http(s) address with a host."""
     parts = urlsplit(url.strip())
@@ -142,7 +122,7 @@ def check_url(url: str) -> httpx.URL:
         raise FetchRefused(f"'{url[:200]}' is not a valid web address ({error}).") from error
 
 
-def resolve(host: str, port: int, deadline: _Deadline) -> list[IPAddress]:
+def resolve(host: str, port: int, deadline: Deadline) -> list[IPAddress]:
     """The host's addresses, found within the deadline (a stuck DNS server cannot hang us)."""
     try:
         return [ipaddress.ip_address(host)]
@@ -153,7 +133,7 @@ def resolve(host: str, port: int, deadline: _Deadline) -> list[IPAddress]:
         found = pool.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
         infos = found.result(timeout=deadline.left())
     except FutureTimeout:
-        raise deadline.expired() from None
+        raise deadline.exceeded() from None
     except OSError as error:
         raise FetchRefused(f"cannot find the host '{host}' ({error}); check the address.") from None
     finally:
@@ -167,7 +147,7 @@ def resolve(host: str, port: int, deadline: _Deadline) -> list[IPAddress]:
 
 
 def checked_addresses(
-    url: httpx.URL, limits: FetchLimits, deadline: _Deadline, judge: AddressJudge
+    url: httpx.URL, limits: FetchLimits, deadline: Deadline, judge: AddressJudge
 ) -> list[IPAddress]:
     """The addresses to connect to for `url`; any refused one refuses the whole host."""
     port = url.port or (443 if url.scheme == "https" else 80)
@@ -204,20 +184,41 @@ def _fetch(
     limits: FetchLimits,
     judge: AddressJudge,
     accept: str,
-    read: Callable[[httpx.Response, FetchLimits, _Deadline], T],
+    read: Callable[[httpx.Response, FetchLimits, Deadline], T],
 ) -> tuple[str, T]:
     """The final address and what `read` makes of the body, redirects followed one hop at
     a time, each hop's addresses checked, all within one deadline."""
-    deadline = _Deadline(limits.timeout_seconds)
     current = check_url(url)
-    with httpx.Client(trust_env=False, follow_redirects=False) as client:  # no proxy detours
+    try:
+        with Deadline(limits.timeout_seconds, "FETCH_TIMEOUT_SECONDS", current.host) as deadline:
+            fetched = _follow(current, limits, judge, accept, read, deadline)
+            deadline.left()  # a connection the watchdog cut may have looked like a body's end
+            return fetched
+    except DeadlineExceeded as error:
+        raise FetchRefused(f"{error}. Try again later, or save the page and attach it.") from None
+
+
+def _follow(
+    current: httpx.URL,
+    limits: FetchLimits,
+    judge: AddressJudge,
+    accept: str,
+    read: Callable[[httpx.Response, FetchLimits, Deadline], T],
+    deadline: Deadline,
+) -> tuple[str, T]:
+    """`_fetch` within its deadline (which names the host of each hop)."""
+    # no proxy detours; a connection per hop, so the deadline's watchdog can cut each one
+    with httpx.Client(trust_env=False, follow_redirects=False, limits=NO_KEEP_ALIVE) as client:
         for _ in range(limits.max_redirects + 1):
+            deadline.server = current.host
             addresses = checked_addresses(current, limits, deadline, judge)
             try:
                 response = _connect(client, current, addresses, deadline, accept)
             except httpx.TimeoutException:
-                raise deadline.expired() from None
+                raise deadline.exceeded() from None
             except httpx.HTTPError as error:
+                if deadline.passed():  # the watchdog cut a server that trickled
+                    raise deadline.exceeded() from None
                 raise FetchRefused(
                     f"could not reach {current.host} ({type(error).__name__}: {error}); "
                     "check the address or try again later."
@@ -239,7 +240,7 @@ def _connect(
     client: httpx.Client,
     url: httpx.URL,
     addresses: list[IPAddress],
-    deadline: _Deadline,
+    deadline: Deadline,
     accept: str,
 ) -> httpx.Response:
     """Open `url` on the first checked address that answers (pinned: no second DNS lookup).
@@ -252,8 +253,8 @@ def _connect(
             "GET",
             url.copy_with(host=str(address)),
             headers={"Host": url.netloc.decode("ascii"), "User-Agent": _USER_AGENT,
-                     "Accept": accept},
-            extensions={"sni_hostname": _ascii_host(url)},
+                     "Accept": accept, "Accept-Encoding": ACCEPTED},
+            extensions={"sni_hostname": _ascii_host(url), **deadline.extensions},
             timeout=deadline.left(),
         )  # fmt: skip
         try:
@@ -269,7 +270,7 @@ def _ascii_host(url: httpx.URL) -> str:
     return url.raw_host.decode("ascii")
 
 
-def _read_html(response: httpx.Response, limits: FetchLimits, deadline: _Deadline) -> str:
+def _read_html(response: httpx.Response, limits: FetchLimits, deadline: Deadline) -> str:
     """The body as text if it is HTML of an allowed size; else a refusal saying what it is."""
     _require_ok(response)
     media_type = _media_type(response)
@@ -282,7 +283,7 @@ def _read_html(response: httpx.Response, limits: FetchLimits, deadline: _Deadlin
     return _decode(body, response.charset_encoding)
 
 
-def _read_feed(response: httpx.Response, limits: FetchLimits, deadline: _Deadline) -> bytes:
+def _read_feed(response: httpx.Response, limits: FetchLimits, deadline: Deadline) -> bytes:
     """The body's bytes unless it is plainly no feed (a PDF, an image): the feed parser
     judges the rest, as feeds are served under many content types."""
     _require_ok(response)
@@ -308,21 +309,27 @@ def _media_type(response: httpx.Response) -> str:
     return response.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _read_body(response: httpx.Response, limits: FetchLimits, deadline: _Deadline) -> bytes:
-    """The whole body, refused as soon as it is known to pass `limits.max_bytes` or the deadline."""
+def _read_body(response: httpx.Response, limits: FetchLimits, deadline: Deadline) -> bytes:
+    """The whole body, decoded by hand (`content_encoding`), refused as soon as it is known
+    to pass `limits.max_bytes` or the deadline."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes:
         raise FetchRefused(_too_large(int(declared), limits.max_bytes))
     body = bytearray()
     try:
-        for piece in response.iter_bytes():
+        encodings = content_encodings(response.headers.get("content-encoding", ""))
+        for piece in decoded(response.iter_raw(), encodings, limits.max_bytes):
             body += piece
-            if len(body) > limits.max_bytes:
-                raise FetchRefused(_too_large(None, limits.max_bytes))
             deadline.left()
+    except BodyTooLarge:
+        raise FetchRefused(_too_large(None, limits.max_bytes)) from None
+    except Undecodable as error:
+        raise FetchRefused(f"{error}. Save the article's text and attach it instead.") from None
     except httpx.TimeoutException:
-        raise deadline.expired() from None
+        raise deadline.exceeded() from None
     except httpx.HTTPError as error:
+        if deadline.passed():  # the watchdog cut a server that trickled
+            raise deadline.exceeded() from None
         raise FetchRefused(f"the page broke off while loading ({error}); try again.") from None
     return bytes(body)
 

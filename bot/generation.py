@@ -349,15 +349,16 @@ def collect_reply(
     time_budget: float,
     started: float,
     stall_seconds: float | None = None,
+    max_chars: int | None = None,
 ) -> Reply:
     """Join streamed text into a `Reply`, passing the answer so far to `on_text`.
 
     `time_budget` is the wall-clock wait for the first piece of text: past it the model
     is too slow (ModelTooSlow). Once text streams it may finish, bounded by the token
-    limit; a remote server, which could send keep-alives forever, must also not go
-    silent for `stall_seconds`. Empty pieces (keep-alive comments, empty deltas) count
-    as silence. Shared by the in-process model and the model server, so both stream,
-    time out and parse alike.
+    limit; a remote server, which could send keep-alives or text forever, must also not
+    go silent for `stall_seconds` nor send more than `max_chars`. Empty pieces
+    (keep-alive comments, empty deltas) count as silence. Shared by the in-process model
+    and the model server, so both stream, time out and parse alike.
     """
     first: float | None = None
     last_text = started
@@ -365,7 +366,9 @@ def collect_reply(
     for piece in pieces:
         now = time.perf_counter()
         if first is None and now - started > time_budget:
-            raise ModelTooSlow(f"no answer began within the {time_budget:g} s budget")
+            raise ModelTooSlow(
+                f"no answer began within the {time_budget:g} s budget (LLM_TIME_BUDGET_SECONDS)"
+            )
         if not piece:
             if first is not None and stall_seconds is not None and now - last_text > stall_seconds:
                 raise GenerationFailed(f"the model sent nothing for {stall_seconds:g} s")
@@ -374,6 +377,10 @@ def collect_reply(
             first = now - started
         last_text = now
         raw += piece
+        if max_chars is not None and len(raw) > max_chars:
+            raise GenerationFailed(
+                f"the reply passed {max_chars:,} characters, more than LLM_MAX_TOKENS allows"
+            )
         if on_text is not None:
             text = partial_answer(raw)
             if text and text != shown:

@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, ge=1, le=65535, description="The Chroma server's port.")
     chroma_ssl: bool = Field(False, description="Reach the Chroma server over HTTPS.")
     chroma_timeout_seconds: float = Field(
-        10.0, gt=0, description="How long one request to the Chroma server may take."
+        10.0,
+        gt=0,
+        description="How long one request to the Chroma server may take, and connecting in all.",
     )
     embedding_model_path: Path | None = Field(
         None,
@@ -115,6 +117,17 @@ class Settings(BaseSettings):
     llm_time_budget_seconds: float = Field(
         20.0, gt=0, description="Past this the answer falls back to quoting the best passage."
     )
+    llm_answer_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="The longest a model server's whole answer may take, however it streams.",
+    )
+    llm_check_seconds: float = Field(
+        5.0, gt=0, description="How long the model server may take to answer its start-up check."
+    )
+    llm_warm_up_seconds: float = Field(
+        120.0, gt=0, description="How long warming up the model server may take in all."
+    )
     answer_passages: int = Field(4, ge=1, le=20, description="Passages searched per question.")
     evidence_sentences: int = Field(3, ge=1, le=30, description="Sentences shown to the model.")
     evidence_margin: float = Field(
@@ -168,7 +181,7 @@ class Settings(BaseSettings):
         1.5, ge=0.2, description="How often a streaming reply is edited (Discord rate limits)."
     )
     fetch_timeout_seconds: float = Field(
-        15.0, gt=0, description="How long fetching one page for /add may take, in all."
+        15.0, gt=0, description="How long fetching one page or feed may take, in all."
     )
     fetch_max_bytes: int = Field(
         3_000_000, ge=1_000, description="Pages larger than this are not added by /add."

@@ -14,12 +14,13 @@ import pickletools
 import shutil
 import sqlite3
 import tempfile
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import httpx
 import numpy as np
@@ -29,6 +30,7 @@ from retrieval.guard import IndexGuard, locked
 from retrieval.locking import EmbeddedIndexLock
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,15 @@ def open_chroma(index_dir: Path, server: ChromaServer | None = None):  # noqa: A
                 f"Cannot open the vector database in {index_dir / 'chroma'}: {error}. Check the "
                 "folder is writable, or point --index / INDEX_DIR somewhere else."
             ) from error
-    try:
+
+    def connect():  # noqa: ANN202 - chromadb's ClientAPI
         _check_answers(server)  # chromadb's client would wait forever on a stuck server
-        client = chromadb.HttpClient(
+        return chromadb.HttpClient(
             host=server.host, port=server.port, ssl=server.ssl, settings=settings
         )
+
+    try:
+        client = _within(server.timeout, connect)
         _limit_wait(client, server.timeout)
     except Exception as error:  # connection refused, DNS, TLS, wrong service, no reply...
         raise IndexUnavailable(
@@ -71,6 +77,30 @@ def open_chroma(index_dir: Path, server: ChromaServer | None = None):  # noqa: A
             "CHROMA_HOST to use the embedded database."
         ) from error
     return client
+
+
+def _within(seconds: float, connect: Callable[[], T]) -> T:
+    """`connect()`, waited for at most `seconds`: chromadb's client constructor makes its
+    own requests with no time limit, so a server that answers the heartbeat and then
+    stalls would hang it. It runs in a daemon thread, left behind if it never returns."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append(connect())
+        except Exception as error:  # handed to the caller
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, name="chroma-connect", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        raise TimeoutError(
+            f"it did not let the client connect within {seconds:g} s (CHROMA_TIMEOUT_SECONDS)"
+        )
+    if isinstance(outcome[0], Exception):
+        raise outcome[0]
+    return outcome[0]
 
 
 def _check_answers(server: ChromaServer) -> None:
@@ -216,7 +246,7 @@ class ChromaVectors:
         if self.server is not None or not catalogue.is_file():
             return None
         try:
-            with closing(sqlite3.connect(f"{catalogue.as_uri()}?mode=ro", uri=True)) as db:
+            with closing(sqlite3.connect(f"{catalogue.resolve().as_uri()}?mode=ro", uri=True)) as db:
                 row = db.execute(
                     "SELECT s.id FROM segments s JOIN collections c ON c.id = s.collection "
                     "WHERE c.name = ? AND s.scope = 'VECTOR'",

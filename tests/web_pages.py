@@ -5,11 +5,14 @@ It runs in-process on 127.0.0.1 in a thread; `PAGES` says what each path serves.
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 ARTICLE_TITLE = "Harbour wall repaired before winter storms"
 CANONICAL = "https://gazette.example/news/harbour-wall"
@@ -31,6 +34,38 @@ open to the sea. The trust said it would inspect the wall again after every majo
 """
 SLOW_SECONDS = 8.0  # how long /slow keeps dripping its body
 BIG_BYTES = 200_000
+BOMB_BYTES = 100 * 2**20  # what a gzip bomb decodes to
+
+
+@cache
+def gzip_bomb(layers: int) -> bytes:
+    """`BOMB_BYTES` of zeros gzipped `layers` times (about 100 KB once, 331 bytes twice),
+    built without holding the 100 MB."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    body = b"".join(packer.compress(bytes(2**20)) for _ in range(BOMB_BYTES // 2**20))
+    body += packer.flush()
+    for _ in range(layers - 1):
+        body = gzip.compress(body, 9)
+    return body
+
+
+def gzipped(data: bytes, layers: int) -> bytes:
+    for _ in range(layers):
+        data = gzip.compress(data)
+    return data
+
+
+# path: (Content-Encoding, body); the page is the article unless the path says otherwise
+ENCODED = {
+    "/gzip": ("gzip", lambda: gzipped(ARTICLE_HTML.encode(), 1)),
+    "/gzip-gzip": ("gzip, gzip", lambda: gzipped(ARTICLE_HTML.encode(), 2)),
+    "/gzip-3": ("gzip, gzip, gzip", lambda: gzipped(ARTICLE_HTML.encode(), 3)),
+    "/deflate": ("deflate", lambda: zlib.compress(ARTICLE_HTML.encode())),
+    "/raw-deflate": ("deflate", lambda: zlib.compress(ARTICLE_HTML.encode(), wbits=-15)),
+    "/brotli": ("br", lambda: b"\x1b\x00\x00"),
+    "/gzip-bomb": ("gzip", lambda: gzip_bomb(1)),
+    "/gzip-bomb-stacked": ("gzip, gzip", lambda: gzip_bomb(2)),
+}
 
 
 class _Pages(http.server.BaseHTTPRequestHandler):
@@ -58,6 +93,11 @@ class _Pages(http.server.BaseHTTPRequestHandler):
                 self.end_headers()
             elif path == "/slow":
                 self._drip()
+            elif path in ENCODED:
+                encoding, body = ENCODED[path]
+                self._send(200, "text/html", body(), {"Content-Encoding": encoding})
+            elif path == "/gzip-endless-name":
+                self._endless_gzip_name()
             elif path == "/pdf":
                 self._send(200, "application/pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")
             elif path == "/png-as-html":
@@ -67,12 +107,28 @@ class _Pages(http.server.BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up, as it should
 
-    def _send(self, status: int, content_type: str, body: bytes) -> None:
+    def _send(
+        self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def _endless_gzip_name(self) -> None:
+        """A gzip header whose file name never ends: 64 KB of name every 10 ms, for 10 s."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Encoding", "gzip")
+        self.end_headers()
+        self.wfile.write(b"\x1f\x8b\x08\x08" + bytes(6))  # FNAME flag set
+        ends = time.monotonic() + 10
+        while time.monotonic() < ends:
+            self.wfile.write(b"a" * 65536)
+            time.sleep(0.01)
 
     def _redirect(self, location: str) -> None:
         self.send_response(302)

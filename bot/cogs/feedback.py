@@ -1,4 +1,9 @@
-"""/feedback: what members rated 👎 and what the bot declined, for moderators only."""
+"""/feedback: what members rated 👎 and what the bot declined, for moderators only.
+
+A moderator sees the server's totals, but only the questions asked in channels they can
+read themselves, and never one asked privately: /feedback must not show a moderator
+what Discord would not.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from discord.ext import commands
 from bot.cogs.checks import is_moderator
 from bot.cogs.replies import NO_PINGS
 from bot.cogs.votes import VoteButton
+from bot.feedback import FeedbackSummary
 from bot.feedback_report import format_feedback
 
 log = logging.getLogger("bot.discord")
@@ -41,16 +47,38 @@ class FeedbackCog(commands.Cog):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            summary = await asyncio.wait_for(
-                asyncio.to_thread(self.bot.feedback.summary, interaction.guild_id),
-                SUMMARY_SECONDS,
-            )
+            summary = await asyncio.wait_for(self._summary(interaction), SUMMARY_SECONDS)
         except (TimeoutError, sqlite3.Error, OSError):
             log.warning("Could not read the feedback log", exc_info=True)
             content = UNREADABLE
         else:
             content = format_feedback(summary)
         await interaction.edit_original_response(content=content, allowed_mentions=NO_PINGS)
+
+    async def _summary(self, interaction: discord.Interaction) -> FeedbackSummary:
+        """The server's summary listing only what this moderator may read (log reads off
+        the event loop, permissions on it)."""
+        log, guild_id = self.bot.feedback, interaction.guild_id
+        asked_in = await asyncio.to_thread(log.channels, guild_id)
+        readable = {c for c in asked_in if can_read(interaction.guild, interaction.user, c)}
+        return await asyncio.to_thread(log.summary, guild_id, readable)
+
+
+def can_read(guild: discord.Guild | None, member: object, channel_id: int) -> bool:
+    """Whether `member` can read channel (or thread) `channel_id` of `guild`; False when it
+    cannot be resolved (deleted, uncached), as its questions must then stay unshown."""
+    if guild is None or not isinstance(member, discord.Member):
+        return False
+    channel = guild.get_channel_or_thread(channel_id)
+    if channel is None:
+        return False
+    try:
+        allowed = channel.permissions_for(member)
+    except discord.ClientException:  # a thread whose parent channel is not cached
+        return False
+    if isinstance(channel, discord.Thread) and channel.is_private():
+        return allowed.view_channel and allowed.manage_threads  # membership is not cached
+    return allowed.view_channel and allowed.read_message_history
 
 
 async def setup(bot: commands.Bot) -> None:

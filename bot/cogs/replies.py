@@ -23,9 +23,15 @@ MAX_QUESTION_CHARS = 1000
 
 
 class ReplyTarget(Protocol):
-    """The first reply message (shown and re-edited) and further messages after it."""
+    """The first reply message (shown and re-edited) and further messages after it.
+
+    `channel_id` is where the question was asked; `private` says only the asker sees the
+    exchange (an ephemeral reply, a direct message), so no report may list the question.
+    """
 
     guild_id: int | None
+    channel_id: int | None
+    private: bool
 
     async def show(self, content: str, view: discord.ui.View | None = None) -> None:
         """Create or edit the first reply message."""
@@ -49,6 +55,8 @@ class InteractionTarget:
         self.interaction = interaction
         self.ephemeral = ephemeral
         self.guild_id = interaction.guild_id
+        self.channel_id = interaction.channel_id
+        self.private = ephemeral or interaction.guild_id is None
 
     async def show(self, content: str, view: discord.ui.View | None = None) -> None:
         """Edit the deferred response."""
@@ -87,6 +95,8 @@ class MessageTarget:
         self.channel = channel
         self.first: discord.Message | None = None
         self.guild_id = message.guild.id if message.guild else None
+        self.channel_id = message.channel.id
+        self.private = message.guild is None
 
     async def show(self, content: str, view: discord.ui.View | None = None) -> None:
         """Send the first reply, or edit it."""
@@ -220,7 +230,7 @@ async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> No
         log.exception("Answering failed for %r", question[:200])
         await target.show(SORRY)
         return
-    view = await logged_view(bot.feedback, answer, target.guild_id)  # 👍 / 👎 on the last message
+    view = await logged_view(bot.feedback, answer, target)  # 👍 / 👎 on the last message
     messages = render_messages(answer, base_url=base_url)
     for number, message in enumerate(messages):
         last_view = view if number == len(messages) - 1 else None

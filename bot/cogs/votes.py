@@ -13,6 +13,8 @@ import asyncio
 import logging
 import re
 import sqlite3
+from functools import partial
+from typing import Protocol
 
 import discord
 
@@ -26,6 +28,14 @@ NOT_RECORDED = "Sorry, your vote could not be recorded just now; please try agai
 UNKNOWN_ANSWER = "This answer is no longer in the feedback log, so the vote was not recorded."
 _EMOJI = {UP: "👍", DOWN: "👎"}
 _NAMES = {UP: "up", DOWN: "down"}
+
+
+class AskedWhere(Protocol):
+    """Where a question was asked, as the feedback log keeps it."""
+
+    guild_id: int | None
+    channel_id: int | None
+    private: bool
 
 
 def vote_reply(outcome: VoteOutcome | None) -> str:
@@ -97,16 +107,18 @@ def vote_view(answer_id: int) -> discord.ui.View:
 
 
 async def logged_view(
-    feedback: FeedbackLog, answer: Answer, guild_id: int | None
+    feedback: FeedbackLog, answer: Answer, where: AskedWhere
 ) -> discord.ui.View | None:
-    """Log the answer or decline (off the event loop); the vote buttons for a shown answer.
+    """Log the answer or decline (off the event loop) with where it was asked and whether
+    privately; the vote buttons for a shown answer.
 
     None for a decline, and when the log cannot be written: the answer is sent anyway.
     """
+    record = partial(
+        feedback.record, answer, where.guild_id, where.channel_id, private=where.private
+    )
     try:
-        answer_id = await asyncio.wait_for(
-            asyncio.to_thread(feedback.record, answer, guild_id), LOG_SECONDS
-        )
+        answer_id = await asyncio.wait_for(asyncio.to_thread(record), LOG_SECONDS)
     except (TimeoutError, sqlite3.Error, OSError):
         log.warning("Could not log the answer to %r", answer.question[:200], exc_info=True)
         return None

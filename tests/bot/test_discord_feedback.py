@@ -57,7 +57,7 @@ async def test_a_vote_can_be_changed_and_each_member_has_one(world) -> None:
     assert "already voted 👍" in again.response.content
     bob = guild.add_member(env.create_user("bob"))
     await bob.click(answer, custom_id=buttons["👎"])
-    summary = env.bot.feedback.summary(guild.id)
+    summary = env.bot.feedback.summary(guild.id, {channel.id})
     assert (summary.ups, summary.downs, summary.answers) == (1, 1, 1)
 
 
@@ -79,7 +79,7 @@ async def test_buttons_still_work_after_a_restart(world, engine, settings) -> No
     await env.restart_bot(AnswerBot(engine, settings))  # a new process: no view in memory
     changed = await alice.click(answer, custom_id=buttons["👍"])
     assert "Changed your vote to 👍" in changed.response.content, "the same member, remembered"
-    summary = FeedbackLog(settings.index_dir).summary(guild.id)
+    summary = FeedbackLog(settings.index_dir).summary(guild.id, {channel.id})
     assert (summary.ups, summary.downs) == (1, 0)
 
 
@@ -87,7 +87,7 @@ async def test_a_decline_is_logged_with_its_reason_and_has_no_buttons(world) -> 
     env, guild, channel, alice = world
     declined = (await alice.slash(channel, "ask", question=UNANSWERABLE)).response
     assert "couldn't find" in declined.content and _vote_ids(declined) == {}
-    summary = env.bot.feedback.summary(guild.id)
+    summary = env.bot.feedback.summary(guild.id, {channel.id})
     assert summary.declines == 1
     assert summary.frequent_declines[0].question == UNANSWERABLE
     assert summary.frequent_declines[0].decline == "nothing relevant in the articles"
@@ -125,3 +125,31 @@ async def test_an_unwritable_feedback_log_costs_the_buttons_not_the_answer(world
     env.bot.feedback = FeedbackLog(blocked)
     answer = (await alice.slash(channel, "ask", question=QUESTION)).response
     assert answer.content.startswith("Mara Quist") and _vote_ids(answer) == {}
+
+
+async def test_a_private_question_never_reaches_the_moderators_report(world) -> None:
+    env, guild, channel, alice = world
+    secret = "What is the boiling point of my neighbour's secret?"
+    asked = await alice.slash(channel, "ask", question=secret, private=True)
+    assert asked.ephemeral
+    text = (await _moderator(env, guild).slash(channel, "feedback")).response.content
+    assert "1 questions · 1 declined" in text, "counted, as every question is"
+    assert "secret" not in text
+
+
+async def test_the_report_lists_only_questions_from_channels_the_moderator_can_read(world) -> None:
+    env, guild, channel, alice = world
+    mod = _moderator(env, guild)
+    hidden = guild.create_text_channel(
+        "staff-only",
+        overwrites={
+            guild.default_role: discord.PermissionOverwrite(view_channel=False),
+            alice: discord.PermissionOverwrite(view_channel=True),
+        },
+    )
+    staff_question = "What is the melting point of the staff room fridge?"
+    await alice.slash(hidden, "ask", question=staff_question)
+    await alice.slash(channel, "ask", question=UNANSWERABLE)
+    text = (await mod.slash(channel, "feedback")).response.content
+    assert "2 questions · 2 declined" in text
+    assert UNANSWERABLE in text and "staff room" not in text

@@ -82,9 +82,9 @@ def _answering_calls(env) -> list[str]:  # noqa: ANN001
     calls: list[str] = []
     real = env.bot.queue._answer
 
-    def counting(question, on_text=None):  # noqa: ANN001, ANN202
+    def counting(question, *callbacks):  # noqa: ANN001, ANN002, ANN202
         calls.append(question)
-        return real(question, on_text)
+        return real(question, *callbacks)
 
     env.bot.queue._answer = counting
     return calls
@@ -153,8 +153,8 @@ async def test_a_stranger_servers_questions_reach_no_model(world, stranger) -> N
     assert all(m.author.id != env.bot.user.id for m in channel.history()), "no reply at all"
     assert not channel.threads
     assert calls == [] and env.bot.queue.length == 0
-    summary = env.bot.feedback.summary(None)  # None: every server
-    assert (summary.answers, summary.declines) == (0, 0), "nothing logged"
+    logged = [env.bot.feedback.summary(g.id, set()).answers for g in (home, guild)]
+    assert logged == [0, 0], "nothing logged"
 
 
 async def test_a_listed_server_is_served_beside_a_stranger(world, stranger) -> None:
@@ -196,7 +196,7 @@ async def test_one_server_and_no_list_is_served(world) -> None:
     assert answer.content.startswith("Mara Quist")
     click = await alice.click(answer, custom_id=_vote_ids(answer)["👎"])
     assert "👎 noted" in click.response.content
-    assert env.bot.feedback.summary(guild.id).downs == 1
+    assert env.bot.feedback.summary(guild.id, set()).downs == 1
 
 
 async def test_a_second_server_and_no_list_stop_the_bot_everywhere(world, caplog) -> None:
@@ -224,7 +224,7 @@ async def test_a_second_server_and_no_list_stop_the_bot_everywhere(world, caplog
     assert _refused(
         await mallory.slash(other_channel, "reload", force=True), SERVERS_NOT_LISTED, other
     )
-    assert calls == [] and env.bot.feedback.summary(home.id).downs == 0
+    assert calls == [] and env.bot.feedback.summary(home.id, set()).downs == 0
     _serve_only(env, home)  # the operator lists the community's server: it is served again
     again = await alice.slash(channel, "ask", question=QUESTION)
     assert again.response.content.startswith("Mara Quist") and calls == [QUESTION]

@@ -19,6 +19,7 @@ from retrieval.errors import BotError
 from tests.conftest import TEST_SYNC, write_town_corpus
 
 GUILD, OTHER_GUILD = 111, 222
+CHANNEL, STAFF_CHANNEL = 333, 444
 ALICE, BOB = 987654321012345678, 123456789098765432
 QUOTE = Quote(
     "The bridge will cost £4.2m and is due to open in 2026, council leader Mara Quist said.",
@@ -46,7 +47,7 @@ def log(tmp_path: Path) -> FeedbackLog:
 
 
 def test_votes_are_one_per_member_and_changeable(log: FeedbackLog) -> None:
-    answer_id = log.record(shown("Who leads the council?"), GUILD)
+    answer_id = log.record(shown("Who leads the council?"), GUILD, CHANNEL, private=False)
     first = log.vote(answer_id, ALICE, DOWN)
     assert first is not None and first.previous is None and not first.changed
     again = log.vote(answer_id, ALICE, DOWN)
@@ -54,13 +55,13 @@ def test_votes_are_one_per_member_and_changeable(log: FeedbackLog) -> None:
     changed = log.vote(answer_id, ALICE, UP)
     assert changed is not None and changed.changed
     log.vote(answer_id, BOB, DOWN)
-    summary = log.summary(GUILD)
+    summary = log.summary(GUILD, {CHANNEL})
     assert (summary.ups, summary.downs, summary.answers, summary.declines) == (1, 1, 1, 0)
     assert log.vote(answer_id + 1, ALICE, UP) is None, "no such answer: nothing recorded"
 
 
 def test_member_ids_are_stored_only_salted_and_hashed(log: FeedbackLog) -> None:
-    answer_id = log.record(shown("Who leads the council?"), GUILD)
+    answer_id = log.record(shown("Who leads the council?"), GUILD, CHANNEL, private=False)
     log.vote(answer_id, ALICE, DOWN)
     salt_file = log.folder / SALT_FILE
     assert stat.S_IMODE(salt_file.stat().st_mode) == 0o600
@@ -73,12 +74,12 @@ def test_member_ids_are_stored_only_salted_and_hashed(log: FeedbackLog) -> None:
 
 
 def test_a_new_log_over_the_same_folder_knows_earlier_votes(log: FeedbackLog) -> None:
-    answer_id = log.record(shown("Who leads the council?"), GUILD)
+    answer_id = log.record(shown("Who leads the council?"), GUILD, CHANNEL, private=False)
     log.vote(answer_id, ALICE, DOWN)
     after_restart = FeedbackLog(log.folder)
     outcome = after_restart.vote(answer_id, ALICE, UP)
     assert outcome is not None and outcome.changed, "the same member, recognised by the salt"
-    assert after_restart.summary(GUILD).downs == 0
+    assert after_restart.summary(GUILD, {CHANNEL}).downs == 0
 
 
 def test_declines_are_logged_with_their_reason_and_grouped(log: FeedbackLog) -> None:
@@ -87,10 +88,15 @@ def test_declines_are_logged_with_their_reason_and_grouped(log: FeedbackLog) -> 
         "when does the POOL open",
         "When does the pool open",
     ):
-        log.record(declined(question), GUILD)
-    log.record(declined("Who won?", "confidence 0.41 below 0.80"), GUILD)
-    log.record(declined("Who designed it?", "fallback: no answer began"), OTHER_GUILD)
-    summary = log.summary(GUILD)
+        log.record(declined(question), GUILD, CHANNEL, private=False)
+    log.record(declined("Who won?", "confidence 0.41 below 0.80"), GUILD, CHANNEL, private=False)
+    log.record(
+        declined("Who designed it?", "fallback: no answer began"),
+        OTHER_GUILD,
+        CHANNEL,
+        private=False,
+    )
+    summary = log.summary(GUILD, {CHANNEL})
     assert summary.declines == 4 and summary.answers == 4
     assert summary.frequent_declines[0].count == 3
     assert summary.frequent_declines[0].decline == "nothing relevant in the articles"
@@ -122,14 +128,19 @@ def test_each_decline_gets_a_reason_a_moderator_can_act_on(
 def test_feedback_text_shows_totals_quotes_and_declines_within_discords_limit(
     log: FeedbackLog,
 ) -> None:
-    assert format_feedback(log.summary(GUILD)) == NOTHING_YET
+    assert format_feedback(log.summary(GUILD, {CHANNEL})) == NOTHING_YET
     for n in range(8):
-        answer_id = log.record(shown(f"Question {n} " + "very long words " * 40, "x " * 300), GUILD)
+        answer_id = log.record(
+            shown(f"Question {n} " + "very long words " * 40, "x " * 300),
+            GUILD,
+            CHANNEL,
+            private=False,
+        )
         log.vote(answer_id, ALICE, DOWN)
-        log.record(declined(f"Missing topic {n} " + "padding " * 40), GUILD)
-    log.record(declined("Where is the *harbour* office?"), GUILD)
-    log.record(declined("where is the harbour office"), GUILD)
-    text = format_feedback(log.summary(GUILD))
+        log.record(declined(f"Missing topic {n} " + "padding " * 40), GUILD, CHANNEL, private=False)
+    log.record(declined("Where is the *harbour* office?"), GUILD, CHANNEL, private=False)
+    log.record(declined("where is the harbour office"), GUILD, CHANNEL, private=False)
+    text = format_feedback(log.summary(GUILD, {CHANNEL}))
     assert len(text) <= 2000
     assert "👍 0 · 👎 8 · 18 questions · 10 declined" in text
     assert "Recent 👎 answers" in text and "Glenfield backs riverside walkway" in text
@@ -144,11 +155,13 @@ def _export(index: Path, file: Path, *flags: str) -> int:
 def test_export_writes_unreviewed_qa_lines_and_keeps_a_moderators_edits(
     log: FeedbackLog, tmp_path: Path, capsys
 ) -> None:
-    wrong = log.record(shown("Who leads the council in Glenfield?", "Ivo Brandt"), GUILD)
-    liked = log.record(shown("What does the bridge cost?"), GUILD)
+    wrong = log.record(
+        shown("Who leads the council in Glenfield?", "Ivo Brandt"), GUILD, CHANNEL, private=False
+    )
+    liked = log.record(shown("What does the bridge cost?"), GUILD, CHANNEL, private=False)
     log.vote(wrong, ALICE, DOWN)
     log.vote(liked, ALICE, UP)
-    log.record(declined("When does the pool open?"), GUILD)
+    log.record(declined("When does the pool open?"), GUILD, CHANNEL, private=False)
     qa = tmp_path / "feedback.jsonl"
     assert _export(log.folder, qa) == 0
     lines = [json.loads(line) for line in qa.read_text().splitlines()]
@@ -177,7 +190,7 @@ def test_export_without_a_log_says_where_it_looked(tmp_path: Path, capsys) -> No
 
 
 def test_export_refuses_to_touch_a_file_it_cannot_read(log: FeedbackLog, tmp_path: Path, capsys):
-    log.vote(log.record(shown("Who leads?"), GUILD), ALICE, DOWN)
+    log.vote(log.record(shown("Who leads?"), GUILD, CHANNEL, private=False), ALICE, DOWN)
     qa = tmp_path / "feedback.jsonl"
     qa.write_text('{"question": "Who?", "answers": ["A"], "type": "answerable"}\n{oops\n')
     before = qa.read_bytes()
@@ -194,12 +207,23 @@ def test_eval_measures_the_filled_questions_and_names_the_rest(
 
     corpus = write_town_corpus(tmp_path / "corpus")
     log.vote(
-        log.record(shown("Who leads the council in Glenfield?", "Ivo Brandt"), GUILD), BOB, DOWN
+        log.record(
+            shown("Who leads the council in Glenfield?", "Ivo Brandt"),
+            GUILD,
+            CHANNEL,
+            private=False,
+        ),
+        BOB,
+        DOWN,
     )
-    log.vote(log.record(shown("Who paid for the library works?", "Owen"), GUILD), BOB, DOWN)
+    log.vote(
+        log.record(shown("Who paid for the library works?", "Owen"), GUILD, CHANNEL, private=False),
+        BOB,
+        DOWN,
+    )
     with IndexStore(log.folder) as store:  # a corpus sync into the same folder keeps the log
         sync_corpus(corpus, store, embedder, **TEST_SYNC)
-    assert log.summary(GUILD).downs == 2
+    assert log.summary(GUILD, {CHANNEL}).downs == 2
     qa = tmp_path / "feedback.jsonl"
     assert _export(log.folder, qa) == 0
     capsys.readouterr()
@@ -213,3 +237,92 @@ def test_eval_measures_the_filled_questions_and_names_the_rest(
     assert main(["eval", str(qa), "--index", str(log.folder), "--mode", "hybrid"]) == 0
     out, err = capsys.readouterr()
     assert f"{qa}: 1 questions" in out and "1 unreviewed questions not measured yet" in err
+
+
+def test_reports_list_only_public_questions_from_channels_the_viewer_reads(
+    log: FeedbackLog,
+) -> None:
+    """Counts cover the server; listed questions never a private one or an unreadable channel's."""
+    log.record(declined("Where is the pool?"), GUILD, CHANNEL, private=False)
+    log.record(declined("What is my diagnosis?"), GUILD, CHANNEL, private=True)
+    log.record(declined("Who is being dismissed?"), GUILD, STAFF_CHANNEL, private=False)
+    log.record(declined("Where was this asked?"), GUILD, None, private=False)
+    secret = log.record(shown("Is my landlord allowed to?"), GUILD, CHANNEL, private=True)
+    log.vote(secret, ALICE, DOWN)
+    staff = log.record(shown("Who leads the staff?"), GUILD, STAFF_CHANNEL, private=False)
+    log.vote(staff, ALICE, DOWN)
+    assert log.channels(GUILD) == {CHANNEL, STAFF_CHANNEL}, "only public questions' channels"
+    summary = log.summary(GUILD, {CHANNEL})
+    assert (summary.answers, summary.declines, summary.downs) == (6, 4, 2)
+    assert [d.question for d in summary.frequent_declines] == ["Where is the pool?"]
+    assert summary.recent_downs == ()
+    text = format_feedback(summary)
+    for hidden in ("diagnosis", "dismissed", "this asked", "landlord", "staff"):
+        assert hidden not in text
+    both = log.summary(GUILD, {CHANNEL, STAFF_CHANNEL})
+    assert [d.question for d in both.recent_downs] == ["Who leads the staff?"]
+
+
+def test_export_leaves_private_questions_out_unless_asked_to(
+    log: FeedbackLog, tmp_path: Path, capsys
+) -> None:
+    log.record(declined("Where is the pool?"), GUILD, CHANNEL, private=False)
+    log.record(declined("What is my diagnosis?"), GUILD, CHANNEL, private=True)
+    log.record(declined("Asked in a direct message?"), None, None, private=True)
+    log.vote(
+        log.record(shown("Is my landlord allowed to?"), GUILD, CHANNEL, private=True), BOB, DOWN
+    )
+    qa = tmp_path / "feedback.jsonl"
+    assert _export(log.folder, qa, "--declines") == 0
+    assert [json.loads(line)["question"] for line in qa.read_text().splitlines()] == [
+        "Where is the pool?"
+    ]
+    assert "3 private questions left out (--include-private adds them)" in capsys.readouterr().out
+    assert _export(log.folder, qa, "--declines", "--include-private") == 0
+    questions = {json.loads(line)["question"] for line in qa.read_text().splitlines()}
+    assert questions == {
+        "Where is the pool?",
+        "What is my diagnosis?",
+        "Asked in a direct message?",
+        "Is my landlord allowed to?",
+    }
+
+
+_SCHEMA_BEFORE_PRIVACY = """
+CREATE TABLE answers (
+    answer_id INTEGER PRIMARY KEY AUTOINCREMENT, asked_at TEXT NOT NULL, guild_id INTEGER,
+    question TEXT NOT NULL, question_key TEXT NOT NULL, answer TEXT NOT NULL,
+    abstained INTEGER NOT NULL, reason TEXT NOT NULL, decline TEXT NOT NULL,
+    quotes TEXT NOT NULL, confidence REAL
+);
+CREATE INDEX answers_by_guild ON answers(guild_id, abstained);
+CREATE TABLE votes (
+    answer_id INTEGER NOT NULL REFERENCES answers(answer_id), member TEXT NOT NULL,
+    vote INTEGER NOT NULL CHECK (vote IN (1, -1)), voted_at TEXT NOT NULL,
+    PRIMARY KEY (answer_id, member)
+);
+INSERT INTO answers VALUES (1, '2026-01-02T03:04:05+00:00', 111, 'Old secret question?',
+    'old secret question', 'I couldn''t find that.', 1, 'nothing relevant found',
+    'nothing relevant in the articles', '[]', NULL);
+INSERT INTO votes VALUES (1, 'someone', -1, '2026-01-02T03:04:06+00:00');
+"""
+
+
+def test_a_log_from_before_privacy_was_recorded_keeps_working(
+    log: FeedbackLog, tmp_path: Path, capsys
+) -> None:
+    """Its rows may have been private and name no channel: counted, never listed or exported
+    unless asked."""
+    log.folder.mkdir(parents=True)
+    with sqlite3.connect(log.path) as db:
+        db.executescript(_SCHEMA_BEFORE_PRIVACY)
+    log.record(declined("Where is the pool?"), GUILD, CHANNEL, private=False)
+    summary = log.summary(GUILD, {CHANNEL})
+    assert (summary.answers, summary.declines) == (2, 2)
+    assert [d.question for d in summary.frequent_declines] == ["Where is the pool?"]
+    assert FeedbackLog(log.folder).summary(GUILD, {CHANNEL}).answers == 2, "opened again"
+    qa = tmp_path / "feedback.jsonl"
+    assert _export(log.folder, qa, "--declines") == 0
+    assert "Old secret" not in qa.read_text() and "Where is the pool?" in qa.read_text()
+    assert _export(log.folder, qa, "--declines", "--include-private") == 0
+    assert "Old secret question?" in qa.read_text()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 
 import pytest
 
+from bot.content_encoding import BodyTooLarge, decoded
 from bot.fetching import FetchLimits, FetchRefused, address_refusal, fetch_page, sniff_kind
-from tests.web_pages import ARTICLE_FACT, web_server
+from tests.web_pages import ARTICLE_FACT, gzip_bomb, web_server
 
 OPEN = FetchLimits(timeout_seconds=2.0, max_bytes=100_000, allow_private=True)
 GUARDED = FetchLimits(timeout_seconds=2.0, max_bytes=100_000, allow_private=False)
@@ -56,6 +60,82 @@ def test_a_slow_page_is_refused_at_the_total_time_limit(site: str) -> None:
     elapsed = time.monotonic() - started
     assert "within 1 s" in message and "FETCH_TIMEOUT_SECONDS" in message
     assert 0.9 < elapsed < 1.8, elapsed
+
+
+@pytest.mark.parametrize("path", ["/gzip", "/gzip-gzip", "/deflate", "/raw-deflate"])
+def test_a_compressed_page_is_decoded(site: str, path: str) -> None:
+    assert ARTICLE_FACT in fetch_page(f"{site}{path}", OPEN).html
+
+
+@pytest.mark.parametrize("piece", [1000, 10**7])
+def test_decoding_by_blocks_gives_back_every_byte(piece: int) -> None:
+    """Many full blocks from one read, or a read at a time: the same bytes, in order."""
+    data = b"".join(b"line %d of a long page\n" % n for n in range(200_000))
+    packed = gzip.compress(gzip.compress(data))
+    reads = [packed[at : at + piece] for at in range(0, len(packed), piece)]
+    assert b"".join(decoded(reads, ["gzip", "gzip"], len(data))) == data
+    with pytest.raises(BodyTooLarge):
+        b"".join(decoded(reads, ["gzip", "gzip"], len(data) - 1))
+
+
+class _CountingInflater:
+    """A zlib inflater that adds the length of everything it decodes to `counts`."""
+
+    def __init__(self, inner, counts: list[int]) -> None:  # noqa: ANN001 - zlib's object
+        self._inner, self._counts = inner, counts
+
+    def decompress(self, *args: object) -> bytes:
+        out = self._inner.decompress(*args)
+        self._counts.append(len(out))
+        return out
+
+    def flush(self, *args: object) -> bytes:
+        out = self._inner.flush(*args)
+        self._counts.append(len(out))
+        return out
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+@pytest.mark.parametrize(("path", "layers"), [("/gzip-bomb", 1), ("/gzip-bomb-stacked", 2)])
+def test_a_gzip_bomb_is_refused_having_decoded_little_more_than_the_cap(
+    site: str, path: str, layers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100 MB of zeros in 100 KB (or 331 bytes, gzipped twice): refused at FETCH_MAX_BYTES
+    having decoded (every layer's output counted) at most the cap and 1 MiB, and with
+    memory to match (httpx decoded each network read whole)."""
+    gzip_bomb(layers)  # built before memory is traced
+    fetch_page(f"{site}/gzip", OPEN)  # imports and first-use caches before memory is traced
+    counts: list[int] = []
+    inflater = zlib.decompressobj
+    monkeypatch.setattr(zlib, "decompressobj", lambda *a: _CountingInflater(inflater(*a), counts))
+    limits = FetchLimits(timeout_seconds=10.0, max_bytes=3_000_000, allow_private=True)
+    tracemalloc.start()
+    try:
+        message = _refusal(f"{site}{path}", limits)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "too large" in message and "FETCH_MAX_BYTES" in message
+    assert sum(counts) <= limits.max_bytes + 2**20, f"decoded {sum(counts):,} bytes"
+    assert peak < limits.max_bytes + 3 * 2**20, f"peak {peak:,} bytes"
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("/gzip-3", "compressed 3 times over"),
+        ("/brotli", "content encoding 'br'"),
+        ("/gzip-endless-name", "no text in its first"),
+    ],
+)
+def test_bodies_the_bot_will_not_decode_are_refused_at_once(
+    site: str, path: str, words: str
+) -> None:
+    started = time.monotonic()
+    assert words in _refusal(f"{site}{path}")
+    assert time.monotonic() - started < 1
 
 
 @pytest.mark.parametrize(
