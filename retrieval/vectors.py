@@ -246,7 +246,9 @@ class ChromaVectors:
         if self.server is not None or not catalogue.is_file():
             return None
         try:
-            with closing(sqlite3.connect(f"{catalogue.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            with closing(
+                sqlite3.connect(f"{catalogue.resolve().as_uri()}?mode=ro", uri=True)
+            ) as db:
                 row = db.execute(
                     "SELECT s.id FROM segments s JOIN collections c ON c.id = s.collection "
                     "WHERE c.name = ? AND s.scope = 'VECTOR'",
