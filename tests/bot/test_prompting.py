@@ -64,3 +64,10 @@ def test_a_broken_example_is_a_clear_error(tmp_path: Path, text: str, complaint:
     with pytest.raises(BotError, match=complaint) as caught:
         Prompts.load(tmp_path)
     assert EXAMPLES_FILE in str(caught.value)
+
+
+def test_a_judge_template_without_its_placeholders_is_a_clear_error(tmp_path: Path) -> None:
+    shutil.copytree(PROJECT / "prompts", tmp_path, dirs_exist_ok=True)
+    (tmp_path / "judge.txt").write_text("Text: {quote}\nQuestion: {question}\nYes or No?")
+    with pytest.raises(BotError, match=r"judge\.txt must contain the placeholder \{answer\}"):
+        Prompts.load(tmp_path)
