@@ -41,15 +41,21 @@ def corpus(tmp_path: Path) -> Path:
     return write_town_corpus(target)
 
 
-@pytest.fixture
-def settings(corpus: Path, index_dir: Path) -> Settings:
+def discord_settings(corpus: Path, index_dir: Path, **changes: object) -> Settings:
+    """The Discord tests' settings: no cooldown, quick streaming edits, and `changes`."""
     return Settings(
         _env_file=None,
         corpus_dir=corpus,
         index_dir=index_dir,
         user_cooldown_seconds=0,
         stream_edit_seconds=0.2,
+        **changes,
     )
+
+
+@pytest.fixture
+def settings(corpus: Path, index_dir: Path) -> Settings:
+    return discord_settings(corpus, index_dir)
 
 
 @pytest.fixture

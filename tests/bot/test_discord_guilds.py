@@ -22,7 +22,14 @@ from bot.discord_bot import COGS
 from bot.library import added_folder
 from bot.settings import Settings
 from retrieval.store import IndexStore
-from tests.bot.test_discord import QUESTION, corpus, engine, simcord_bot, world  # noqa: F401
+from tests.bot.test_discord import (  # noqa: F401
+    QUESTION,
+    corpus,
+    discord_settings,
+    engine,
+    simcord_bot,
+    world,
+)
 from tests.bot.test_discord_add import FERRY
 from tests.bot.test_discord_feedback import _vote_ids
 from tests.feed_pages import feed_server
@@ -35,15 +42,7 @@ NEW_ARTICLE = "Budget approved\n\nThe council approved the harbour budget today.
 def settings(corpus: Path, index_dir: Path) -> Settings:
     """test_discord's settings, with loopback feeds allowed (so only the gate stops
     /feed add from following the test server's feed) and no timed poll."""
-    return Settings(
-        _env_file=None,
-        corpus_dir=corpus,
-        index_dir=index_dir,
-        user_cooldown_seconds=0,
-        stream_edit_seconds=0.2,
-        fetch_allow_private=True,
-        feed_poll_minutes=0,
-    )
+    return discord_settings(corpus, index_dir, fetch_allow_private=True, feed_poll_minutes=0)
 
 
 @pytest.fixture
