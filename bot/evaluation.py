@@ -362,6 +362,7 @@ def score_answers(
                 "signals": answer.signals,
                 "candidate": answer.candidate,
                 "candidate_quotes": candidate_quotes,
+                "candidate_titles": [q.title for q in answer.candidate_quotes],
                 "candidate_correct": _holds_gold(answer.candidate, candidate_quotes, item.answers)
                 if answer.signals
                 else None,
