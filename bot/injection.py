@@ -274,7 +274,11 @@ def imperative_instruction(text: str) -> bool:
     or naming whom it speaks to, that is about the conversation, names its addressee or
     tells what to say; reported speech is news, not an order.
     """
-    text = for_matching(text)
+    return _imperative(for_matching(text))
+
+
+def _imperative(text: str) -> bool:
+    """`imperative_instruction` of a text already normalised for matching."""
     if _ALWAYS.search(text) or _MODAL_ORDER.search(text) or _PROCESSOR_ORDER.search(text):
         return True
     named = addresses_someone(text)
@@ -300,7 +304,7 @@ def is_instruction(text: str, similarity: float) -> bool:
     `similarity` is the sentence's cosine to the nearest instruction exemplar.
     """
     text = for_matching(text)
-    if similarity >= MEANING_THRESHOLD or imperative_instruction(text):
+    if similarity >= MEANING_THRESHOLD or _imperative(text):
         return True
     return similarity >= ADDRESSED_MEANING_THRESHOLD and speaks_to_someone(text)
 

@@ -54,7 +54,7 @@ def unhide(text: str) -> str:
     also has Latin letters made Latin ("Nоte" → "Note"); whole words in another script stay.
     Replaces one character by one, so it is safe before offsets are taken."""
     text = strip_invisible(text)
-    if text.isascii():
+    if text.isascii() or _TWINS.isdisjoint(text):
         return text
     return _WORD.sub(lambda m: _latin_word(m[0], whole_words=False), text)
 
@@ -70,6 +70,8 @@ def for_matching(text: str) -> str:
     # Dotless ı is Latin, but not the i the patterns look for (a Turkish word is never
     # an English order, so the check loses nothing).
     text = unicodedata.normalize("NFC", "".join(kept)).replace("ı", "i")
+    if _TWINS.isdisjoint(text):
+        return text
     latin = sum(1 for ch in text if ch.isalpha() and _is_latin(ch))
     foreign = sum(1 for ch in text if ch.isalpha() and not _is_latin(ch) and ch not in _TWINS)
     whole_words = latin > foreign
