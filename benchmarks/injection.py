@@ -29,7 +29,14 @@ from retrieval.chunking import split_sentences  # noqa: E402
 from retrieval.embedding import Embedder  # noqa: E402
 from retrieval.loading import parse_source, scan_corpus  # noqa: E402
 from retrieval.models import Article  # noqa: E402
-from tests.injection_cases import HARD_NEGATIVES, HELD_OUT_INJECTIONS, INJECTIONS  # noqa: E402
+from tests.injection_cases import (  # noqa: E402
+    DISGUISED_INJECTIONS,
+    HARD_NEGATIVES,
+    HELD_OUT_INJECTIONS,
+    INJECTIONS,
+    PLAIN_ENGLISH_INJECTIONS,
+    PROCESSOR_NEGATIVES,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "bbc"
@@ -90,6 +97,13 @@ def main() -> None:
     print(share_line("hard negatives flagged", len(negatives), len(HARD_NEGATIVES)))
     for sentence in negatives:
         print(f"  flagged: {sentence}")
+    for label, cases in [
+        ("plain-English orders caught", PLAIN_ENGLISH_INJECTIONS),
+        ("disguised orders caught", DISGUISED_INJECTIONS),
+        ("news about summaries flagged", PROCESSOR_NEGATIVES),
+    ]:
+        flagged, _ = judge(cases, embedder, exemplars)
+        print(share_line(label, len(flagged), len(cases)))
 
     sentences = corpus_sentences(corpus)
     print(f"\n{corpus}: {len(sentences)} sentences; embedding and judging them…", flush=True)
