@@ -38,6 +38,7 @@ from retrieval.loading import (
     decode,
     extract_html,
     fingerprint,
+    open_article,
     parse_source,
     require_corpus_folder,
     split_front_matter,
@@ -47,6 +48,7 @@ from retrieval.store import IndexStore
 from retrieval.sync import SyncReport
 
 _STEM_MAX_CHARS = 60
+_WAITING_MAX_BYTES = 10_000_000  # a managed file larger than this was not written by an add
 _FIELD_MAX_CHARS = 2000  # long enough for any real URL, which must stay whole
 _PAGE_MIN_WORDS = 20
 _OWN_FIELDS = ("title", "url", "date")  # first in the front matter; then any others, then ours
@@ -302,7 +304,10 @@ def add_drafts(
     if not drafts:
         return report
     folder = managed_folder(settings.corpus_dir)
-    batch: dict[str, str] = {}  # text or address -> title, for duplicates within this add
+    # text or address -> title, for duplicates within this add and of files written by an
+    # add that was killed before its sync (the sync below indexes those)
+    batch: dict[str, str] = waiting_in_folder(folder, settings.corpus_dir, store)
+    waiting = bool(batch)
     written: list[tuple[Path, str]] = []
     try:
         for draft in drafts:
@@ -321,7 +326,7 @@ def add_drafts(
             path = write_new_file(folder, file_stem(article.title), content)
             written.append((path, draft.origin))
             batch |= dict.fromkeys((article.text, *addresses), article.title)
-        if written:
+        if written or waiting:
             report.sync = reload_corpus(settings, store, embedder, wait=wait)
     except BaseException:
         for path, _ in written:
@@ -362,6 +367,34 @@ def _prepare(draft: Draft, provenance: Provenance) -> tuple[str, Article] | Skip
     content = render(draft, provenance)
     article = _parse(content)
     return article if isinstance(article, Skipped) else (content, article)
+
+
+def waiting_in_folder(folder: Path, corpus_dir: Path, store: IndexStore) -> dict[str, str]:
+    """The text and addresses (mapped to titles) of managed files not indexed yet.
+
+    An add killed between writing its file and the end of its sync leaves such a
+    file; without this, adding the same page again would write it a second time.
+    Only files the index lacks are read, so this costs nothing in the usual case.
+    """
+    waiting: dict[str, str] = {}
+    for path in sorted(folder.glob("*.md")):
+        relative = path.relative_to(corpus_dir).as_posix()
+        if path.name.startswith(".") or store.article(relative) is not None:
+            continue
+        try:
+            with open_article(path, corpus_dir.resolve()) as handle:
+                raw = handle.read(_WAITING_MAX_BYTES + 1)
+        except Exception:  # noqa: BLE001 - a link or unreadable file: the sync says why
+            continue
+        if len(raw) > _WAITING_MAX_BYTES:
+            continue
+        article = parse_source(Source(relative, relative, "markdown", raw, fingerprint(raw)))
+        if isinstance(article, Skipped):
+            continue
+        fields, _ = split_front_matter(decode(raw))
+        addresses = _addresses(Draft(relative, "", {"url": fields.get("url", "")}))
+        waiting |= dict.fromkeys((article.text, *addresses), article.title)
+    return waiting
 
 
 def _parse(content: str) -> Article | Skipped:

@@ -17,6 +17,8 @@ from bot.adding import (
     drafts_from_file,
     drafts_from_target,
     file_stem,
+    managed_folder,
+    render,
     write_new_file,
 )
 from bot.fetching import FetchLimits, fetch_page
@@ -219,3 +221,20 @@ def test_a_write_that_fails_midway_takes_out_the_files_written_before_it(
     with pytest.raises(AddRefused, match="No space left"):
         add(drafts)
     assert _added_files(settings) == [] and store.article_count() == 4
+
+
+def test_an_add_killed_before_its_sync_is_not_added_twice(library) -> None:
+    """The file of an add killed between writing and syncing is found by the next add of
+    the same text, which indexes it instead of writing a second copy."""
+    add, store, settings = library
+    [draft] = drafts_from_file("ferry.md", FERRY.encode(), 100_000)
+    folder = managed_folder(settings.corpus_dir)
+    left_behind = write_new_file(folder, "ferry-timetable", render(draft, BY))
+    assert store.article(left_behind.relative_to(settings.corpus_dir).as_posix()) is None
+
+    report = add(drafts_from_file("ferry.md", FERRY.encode(), 100_000))
+
+    assert [d.title for d in report.duplicates] == ["Ferry timetable changes"]
+    assert report.added == []
+    assert _added_files(settings) == [left_behind]
+    assert store.article(left_behind.relative_to(settings.corpus_dir).as_posix()) is not None
