@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -143,6 +144,9 @@ class VectorStore(Protocol):
     def drop_collection(self, name: str) -> None:
         """Delete the collection `name` with all its vectors."""
 
+    def discard(self, name: str) -> None:
+        """Drop the collection `name` to fill it again, even from a damaged database."""
+
     def query(self, name: str, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
         """The `limit` ids nearest to `vector`, with cosine similarity, best first."""
 
@@ -230,6 +234,9 @@ class ChromaVectors:
         process killed meanwhile leaves it cut short, and every read and write of the
         collection then fails. The file is parsed, never unpickled: nothing in it runs.
         """
+        catalogue = self._damaged_catalogue()
+        if catalogue is not None:
+            return catalogue
         folder = self._segment_folder(name)
         metadata = folder / "index_metadata.pickle" if folder else None
         if metadata is None or not metadata.exists() or _whole_pickle(metadata):
@@ -238,6 +245,45 @@ class ChromaVectors:
             f"the vector file {metadata} is damaged (cut short: a process was killed while "
             "Chroma saved it)"
         )
+
+    def _damaged_catalogue(self) -> str | None:
+        """Why Chroma's own database (`chroma/chroma.sqlite3`) cannot be read, or None.
+
+        A disk fault, or a copy taken while it was written, leaves it malformed; Chroma
+        then refuses to open at all. Checked read-only (a running bot may have it open).
+        """
+        catalogue = self.index_dir / "chroma" / "chroma.sqlite3"
+        if self.server is not None or not catalogue.is_file():
+            return None
+        try:
+            with closing(
+                sqlite3.connect(f"{catalogue.resolve().as_uri()}?mode=ro", uri=True)
+            ) as db:
+                verdict = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+        except sqlite3.DatabaseError as error:
+            verdict = str(error)
+        if verdict == "ok":
+            return None
+        return f"the vector database {catalogue} is damaged ({verdict})"
+
+    @locked
+    def discard(self, name: str) -> None:
+        """Drop the collection `name` so it can be filled again.
+
+        A damaged database cannot be opened to drop anything, so the whole `chroma/`
+        folder is set aside (renamed beside it, never deleted: it is the operator's to
+        remove) and a new, empty one takes its place.
+        """
+        damage = self._damaged_catalogue()
+        if damage is None:
+            self.drop_collection(name)
+            return
+        folder = self.index_dir / "chroma"
+        aside = folder.with_name(f"chroma-damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        folder.rename(aside)
+        log.warning("%s; set aside as %s", damage, aside)
+        self._client = None
+        self._collections.clear()
 
     def _segment_folder(self, name: str) -> Path | None:
         """The folder of the embedded collection `name`'s vectors, from Chroma's own catalogue

@@ -301,3 +301,34 @@ def test_other_damaged_vector_files_get_one_line_saying_what_to_run(
     assert main(["ingest", "--quiet", "--corpus", str(corpus), "--index", str(index)]) == 0
     assert main(["search", QUESTION, "--index", str(index), "-k", "1"]) == 0
     assert "glenfield_bridge.txt" in capsys.readouterr().out
+
+
+def test_a_damaged_vector_database_is_seen_by_status_and_set_aside_by_ingest(
+    built: tuple[Path, Path], index: Path, capsys
+) -> None:
+    """A malformed chroma.sqlite3 (a disk fault, a copy taken mid-write) is named by
+    `status` and `search` with what to run; `ingest` sets the folder aside (kept, not
+    deleted) and restores every vector from the index's own copy."""
+    catalogue = index / "chroma" / "chroma.sqlite3"
+    damaged = bytearray(catalogue.read_bytes())
+    damaged[100:8192] = b"\xff" * (8192 - 100)
+    catalogue.write_bytes(bytes(damaged))
+    SharedSystemClient.clear_system_cache()  # this process's Chroma remembers the folder
+
+    assert main(["status", "--index", str(index), "--json"]) == 0
+    vectors = json_out(capsys)["vectors"]
+    assert "damaged" in vectors and "python -m bot ingest" in vectors
+    assert main(["search", QUESTION, "--index", str(index)]) == 2
+    line = _error_line(capsys)
+    assert "chroma.sqlite3 is damaged" in line and "python -m bot ingest" in line
+
+    ingest = ["ingest", "--json", "--quiet", "--corpus", str(built[0]), "--index", str(index)]
+    assert main(ingest) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    summary = json.loads(out)
+    assert summary["repaired"] and summary["sentences_embedded"] == 0
+    [aside] = index.glob("chroma-damaged-*")
+    assert (aside / "chroma.sqlite3").read_bytes() == bytes(damaged)
+    assert main(["search", QUESTION, "--index", str(index), "-k", "1"]) == 0
+    assert "glenfield_bridge.txt" in capsys.readouterr().out
