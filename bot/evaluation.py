@@ -1,4 +1,4 @@
-"""`python -m bot eval`: score retrieval (and later answers) on a QA file.
+"""`python -m bot eval`: score retrieval and, with `--answers`, the answers on a QA file.
 
 QA files hold one JSON object per line:
 `{"question": ..., "answers": [gold strings], "type": "answerable" | "unanswerable"}`,
