@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.answer import questions_from  # noqa: E402
-from bot.app import open_engine  # noqa: E402
-from bot.evaluation import percentile  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from benchmarks.answer import questions_from
+from bot.app import open_engine
+from bot.evaluation import percentile
+from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_QA = [ROOT / "eval" / "seed_tune.jsonl", ROOT / "eval" / "seed_holdout.jsonl"]

@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import open_engine  # noqa: E402
-from bot.cogs.replies import SORRY, answer_to  # noqa: E402
-from bot.discord_bot import AnswerBot  # noqa: E402
-from bot.feedback import FeedbackLog  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.app import open_engine
+from bot.cogs.replies import SORRY, answer_to
+from bot.discord_bot import AnswerBot
+from bot.feedback import FeedbackLog
+from bot.settings import Settings
 
 ASKERS = 50
 QUESTIONS = [

@@ -16,20 +16,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import make_embedder  # noqa: E402
-from bot.injection import (  # noqa: E402
+from bot.app import make_embedder
+from bot.injection import (
     ADDRESSED_MEANING_THRESHOLD,
     MEANING_THRESHOLD,
     InstructionExemplars,
     is_instruction,
 )
-from bot.prompting import Prompts  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from retrieval.chunking import split_sentences  # noqa: E402
-from retrieval.embedding import Embedder  # noqa: E402
-from retrieval.loading import parse_source, scan_corpus  # noqa: E402
-from retrieval.models import Article  # noqa: E402
-from tests.injection_cases import (  # noqa: E402
+from bot.prompting import Prompts
+from bot.settings import Settings
+from retrieval.chunking import split_sentences
+from retrieval.embedding import Embedder
+from retrieval.loading import parse_source, scan_corpus
+from retrieval.models import Article
+from tests.injection_cases import (
     DISGUISED_INJECTIONS,
     HARD_NEGATIVES,
     HELD_OUT_INJECTIONS,

@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import make_embedder  # noqa: E402
-from bot.evaluation import load_qa, percentile  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from retrieval.search import Searcher  # noqa: E402
-from retrieval.store import IndexStore  # noqa: E402
+from bot.app import make_embedder
+from bot.evaluation import load_qa, percentile
+from bot.settings import Settings
+from retrieval.search import Searcher
+from retrieval.store import IndexStore
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 3

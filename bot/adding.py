@@ -384,7 +384,7 @@ def waiting_in_folder(folder: Path, corpus_dir: Path, store: IndexStore) -> dict
         try:
             with open_article(path, corpus_dir.resolve()) as handle:
                 raw = handle.read(_WAITING_MAX_BYTES + 1)
-        except Exception:  # noqa: BLE001 - a link or unreadable file: the sync says why
+        except Exception:  # a link, an unreadable file: the sync reports why
             continue
         if len(raw) > _WAITING_MAX_BYTES:
             continue

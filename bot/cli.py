@@ -13,8 +13,9 @@ import sys
 import textwrap
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -32,6 +33,13 @@ from bot.settings import Settings, UnknownSettingWarning
 from bot.terminal import printable, sync_lines
 from retrieval.errors import BotError
 from retrieval.search import MODES
+
+if TYPE_CHECKING:
+    from bot.answering import Quote
+    from bot.evaluation import QAItem
+    from retrieval.embedding import Embedder
+    from retrieval.search import Passage, Searcher, SearchResults
+    from retrieval.sync import SyncReport
 
 EXIT_USAGE = 2
 EXIT_NOTHING_NEW = 1  # `add`: the article is already indexed
@@ -282,7 +290,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_NOTHING_NEW if report.duplicates else EXIT_USAGE
 
 
-def announced_embedder(settings: Settings):  # noqa: ANN201 - Embedder, imported lazily
+def announced_embedder(settings: Settings) -> Embedder:
     """The embedding model, loaded only when something must be embedded, saying so."""
     from bot.app import make_embedder
 
@@ -295,7 +303,7 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def format_report(report, settings: Settings, totals: dict) -> str:  # noqa: ANN001 - SyncReport
+def format_report(report: SyncReport, settings: Settings, totals: dict) -> str:
     """The human summary of a sync: skipped files with reasons, changes by name, counts, size."""
     lines = sync_lines(report)
     lines.append(
@@ -305,7 +313,7 @@ def format_report(report, settings: Settings, totals: dict) -> str:  # noqa: ANN
     return "\n".join(lines)
 
 
-def report_dict(report) -> dict:  # noqa: ANN001 - SyncReport, imported lazily
+def report_dict(report: SyncReport) -> dict:
     """The sync report as JSON-ready data."""
     return {
         "added": report.added,
@@ -356,7 +364,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _passage_dict(passage) -> dict:  # noqa: ANN001 - Passage
+def _passage_dict(passage: Passage) -> dict:
     return {
         "article_id": passage.article_id,
         "title": passage.title,
@@ -384,7 +392,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         with open_engine(settings) as engine:
             store = engine.store
 
-            def quote_is_valid(quote) -> bool:  # noqa: ANN001 - Quote
+            def quote_is_valid(quote: Quote) -> bool:
                 article = store.article(quote.article_id)
                 return article is not None and article.text[quote.start : quote.end] == quote.text
 
@@ -464,11 +472,13 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _score_modes(items, searcher, mode: str, settings: Settings) -> list:  # noqa: ANN001
+def _score_modes(
+    items: Sequence[QAItem], searcher: Searcher, mode: str, settings: Settings
+) -> list:
     from bot.evaluation import score_retrieval
 
-    def timed(mode: str):  # noqa: ANN202
-        def run(question: str):  # noqa: ANN202
+    def timed(mode: str) -> Callable[[str], tuple[SearchResults, float]]:
+        def run(question: str) -> tuple[SearchResults, float]:
             started = time.perf_counter()
             results = searcher.search(question, k=max(RECALL_AT), mode=mode)
             return results, (time.perf_counter() - started) * 1000

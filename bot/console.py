@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import textwrap
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.adding import add_target, who_runs_this
 from bot.answering import Answer, Engine, Quote
@@ -20,6 +20,9 @@ from bot.examples import example_questions
 from bot.settings import Settings
 from bot.terminal import printable, sync_lines
 from retrieval.errors import BotError, SyncRefused
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 HELP = """Ask any question about the articles. Every answer quotes the article text it rests on.
 Commands:
@@ -129,7 +132,7 @@ def _enable_history(index_dir: Path) -> None:
     atexit.register(lambda: _save_history(readline, history))
 
 
-def _save_history(readline, history: Path) -> None:  # noqa: ANN001 - the readline module
+def _save_history(readline: ModuleType, history: Path) -> None:
     try:
         readline.write_history_file(history)
     except OSError:

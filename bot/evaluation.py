@@ -1,4 +1,4 @@
-"""`python -m bot eval`: score retrieval (and later answers) on a QA file.
+"""`python -m bot eval`: score retrieval and, with `--answers`, the answers on a QA file.
 
 QA files hold one JSON object per line:
 `{"question": ..., "answers": [gold strings], "type": "answerable" | "unanswerable"}`,
@@ -22,9 +22,13 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retrieval.errors import BotError
 from retrieval.search import SearchResults
+
+if TYPE_CHECKING:
+    from bot.answering import Answer
 
 RECALL_AT = (1, 3, 5)
 QA_FIELDS = ("id", "question", "answers", "type", "doc", "near", "note", "changed")
@@ -321,7 +325,7 @@ def format_retrieval(all_scores: Sequence[RetrievalScores]) -> str:
     return "\n".join(lines)
 
 
-def answer_is_correct(answer, golds: Sequence[str]) -> bool:  # noqa: ANN001 - Answer
+def answer_is_correct(answer: Answer, golds: Sequence[str]) -> bool:
     """A gold string appears in the answer text or one of its quotes (case-insensitive)."""
     return _holds_gold(answer.answer, [q.text for q in answer.quotes], golds)
 

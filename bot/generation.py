@@ -19,11 +19,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from retrieval.errors import BotError, ModelUnavailable
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama, LlamaState
 
 REPLY_SCHEMA = {
     "type": "object",
@@ -212,7 +215,7 @@ class LlamaGenerator:
             except Exception as error:  # llama.cpp raises assorted errors
                 raise ModelUnavailable(f"The model failed its first run: {error}") from error
 
-    def _saved_prefix(self):  # noqa: ANN202 - llama_cpp.LlamaState
+    def _saved_prefix(self) -> LlamaState:
         """llama.cpp's state now (about 20 MB of cached keys and values for the prefix)."""
         with self._one_logits_row():
             return self._llm.save_state()
@@ -253,7 +256,7 @@ class LlamaGenerator:
             started = time.perf_counter()
             scores: list[np.ndarray] = []
 
-            def keep_first(input_ids, logits):  # noqa: ANN001, ANN202 - numpy arrays
+            def keep_first(input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
                 if not scores:
                     scores.append(np.array(logits, dtype=np.float64))
                 return logits
@@ -317,14 +320,14 @@ class _SourceWatcher:
     and the grammar still decides what is sampled.
     """
 
-    def __init__(self, llm, token_ids: dict[str, int]) -> None:  # noqa: ANN001 - Llama
+    def __init__(self, llm: Llama, token_ids: dict[str, int]) -> None:
         self._llm = llm
         self._token_ids = token_ids
         self._prompt_tokens: int | None = None
         self._done = False
         self.logprobs: dict[str, float] = {}
 
-    def __call__(self, input_ids, scores):  # noqa: ANN001, ANN204 - numpy arrays
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
         if self._prompt_tokens is None:
             self._prompt_tokens = len(input_ids)
         if self._done or not self._token_ids:

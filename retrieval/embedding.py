@@ -13,11 +13,15 @@ import os
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from retrieval.errors import ModelUnavailable
 from retrieval.onnx_embedding import OnnxEncoder, export, exported_path, plain_layout
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +190,7 @@ _TRIM_AFTER_TEXTS = 256  # a sync's batches, not a question's single text
 class TorchEncoder:
     """A loaded SentenceTransformer behind the same two calls as `OnnxEncoder`."""
 
-    def __init__(self, model) -> None:  # noqa: ANN001 - SentenceTransformer, imported late
+    def __init__(self, model: SentenceTransformer) -> None:
         self._model = model
 
     def get_embedding_dimension(self) -> int:
@@ -265,7 +269,7 @@ def _bf16_encoder(path: Path) -> Bf16Encoder | None:
         cosine = float(
             (encoder.encode(list(_BF16_PROBES), len(_BF16_PROBES)) * reference).sum(1).min()
         )
-    except Exception as error:  # noqa: BLE001 - any bf16 fault: fp32 still works
+    except Exception as error:  # any bf16 fault: fp32 still works
         log.warning("bfloat16 fails here (%s); embedding in float32.", error)
         return None
     if cosine < BF16_MIN_COSINE:
@@ -296,7 +300,7 @@ def _onnx_encoder(path: Path, cache_dir: Path) -> OnnxEncoder | None:
             _work_offline()
             export(path, target)
         return OnnxEncoder(target, path, layout)
-    except Exception as error:  # noqa: BLE001 - any export or runtime fault: torch still works
+    except Exception as error:  # any export or runtime fault: torch still works
         log.warning("ONNX Runtime cannot run the embedding model (%s); using torch.", error)
         return None
 
@@ -342,7 +346,7 @@ def declared_dimension(path: Path) -> int | None:
     return None
 
 
-def _load(path: Path):  # noqa: ANN202 - SentenceTransformer
+def _load(path: Path) -> SentenceTransformer:
     """Load the model from its folder, never reaching for a model hub."""
     _work_offline()
     from sentence_transformers import SentenceTransformer

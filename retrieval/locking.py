@@ -26,7 +26,7 @@ def reload_lock(
     """Hold the index's reload lock; if taken, wait (`wait=True`) or raise `IndexBusy`."""
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(index_dir / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115
+        handle = open(index_dir / LOCK_FILE, "a+", encoding="utf-8")
     except OSError as error:
         raise IndexUnavailable(
             f"Cannot sync the index in {index_dir}: {error.strerror or error}. Make the folder "
@@ -59,7 +59,7 @@ class EmbeddedIndexLock:
     """
 
     def __init__(self, index_dir: Path) -> None:
-        self._handle = open(index_dir / "embedded.lock", "a+", encoding="utf-8")  # noqa: SIM115
+        self._handle = open(index_dir / "embedded.lock", "a+", encoding="utf-8")
         try:
             fcntl.lockf(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

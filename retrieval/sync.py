@@ -25,8 +25,7 @@ from retrieval.models import Skipped, SplitArticle
 from retrieval.store import IndexStore, ManifestEntry
 
 # Bump when cleaning or chunking code changes what is stored: the index then rebuilds.
-PIPELINE_VERSION = 4  # 2: vectors per configuration, committed through SQLite; 3: per sentence;
-# 4: SQLite keeps a copy of each sentence vector
+PIPELINE_VERSION = 4
 _EMBED_BATCH_SENTENCES = 1024
 # Most sentences one article may have: every sentence is embedded while the reload lock is
 # held (about 250 a second on 2 cores), so "Xa. " * 125,000 would hold it for many minutes.

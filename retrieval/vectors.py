@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import httpx
 import numpy as np
@@ -29,6 +29,10 @@ import numpy as np
 from retrieval.errors import IndexUnavailable
 from retrieval.guard import IndexGuard, locked
 from retrieval.locking import EmbeddedIndexLock
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,7 +51,7 @@ class ChromaServer:
         return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
 
 
-def open_chroma(index_dir: Path, server: ChromaServer | None = None):  # noqa: ANN201
+def open_chroma(index_dir: Path, server: ChromaServer | None = None) -> ClientAPI:
     """A Chroma client: the server when one is given, else the database in `index_dir/chroma`."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -62,7 +66,7 @@ def open_chroma(index_dir: Path, server: ChromaServer | None = None):  # noqa: A
                 "folder is writable, or point --index / INDEX_DIR somewhere else."
             ) from error
 
-    def connect():  # noqa: ANN202 - chromadb's ClientAPI
+    def connect() -> ClientAPI:
         _check_answers(server)  # chromadb's client would wait forever on a stuck server
         return chromadb.HttpClient(
             host=server.host, port=server.port, ssl=server.ssl, settings=settings
@@ -110,7 +114,7 @@ def _check_answers(server: ChromaServer) -> None:
     response.raise_for_status()
 
 
-def _limit_wait(client, seconds: float) -> None:  # noqa: ANN001 - chromadb's ClientAPI
+def _limit_wait(client: ClientAPI, seconds: float) -> None:
     """Give every later request a time limit: chromadb's HTTP session has timeout=None
     and no setting for it, so a server that stops answering would hang the bot."""
     session = getattr(getattr(client, "_server", None), "_session", None)
@@ -188,11 +192,11 @@ class ChromaVectors:
         self._client = None
         self._claim: EmbeddedIndexLock | None = None
         self._copy: tempfile.TemporaryDirectory | None = None
-        self._collections: dict[str, object] = {}
+        self._collections: dict[str, Collection] = {}
 
     @property
     @locked
-    def client(self):  # noqa: ANN201 - chromadb's ClientAPI
+    def client(self) -> ClientAPI:
         """The Chroma client, opened (and embedded vectors claimed) on first use."""
         if self._client is None and self._read_only and self.server is None:
             self._client = self._open_copy()
@@ -202,7 +206,7 @@ class ChromaVectors:
             self._client = open_chroma(self.index_dir, self.server)
         return self._client
 
-    def _open_copy(self):  # noqa: ANN202 - chromadb's ClientAPI
+    def _open_copy(self) -> ClientAPI:
         """Embedded Chroma on a private copy of the index's vectors."""
         self._copy = tempfile.TemporaryDirectory(prefix="index-vectors-")
         copy = Path(self._copy.name)
@@ -307,7 +311,7 @@ class ChromaVectors:
         return self.index_dir / "chroma" / row[0]
 
     @locked
-    def collection(self, name: str):  # noqa: ANN201 - chromadb's Collection
+    def collection(self, name: str) -> Collection:
         """The Chroma collection `name`, created (cosine distance) if new."""
         if name not in self._collections:
             self._collections[name] = self.client.get_or_create_collection(

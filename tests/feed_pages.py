@@ -86,7 +86,7 @@ class FeedSite:
 class _FeedPages(_Pages):
     """Feeds and stories; anything else as `web_pages` serves it."""
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+    def do_GET(self) -> None:  # the http.server name
         site: FeedSite = self.server.site
         path = self.path.split("?")[0]
         site.hits.append(path)

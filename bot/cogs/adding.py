@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -30,6 +31,9 @@ from bot.cogs.replies import NO_PINGS
 from bot.fetching import FetchLimits
 from retrieval.errors import BotError
 
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
+
 MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can add articles."
 HOW_TO_ADD = f"Attach {ADDABLE} (up to three), or give `url:` with the address of a web page."
 BUSY = "A reload or another /add is running; try again when it has finished."
@@ -38,7 +42,7 @@ BUSY = "A reload or another /add is running; try again when it has finished."
 class AddingCog(commands.Cog):
     """/add: new articles from attachments or the web, for moderators."""
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="add")

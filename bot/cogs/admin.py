@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -14,6 +15,12 @@ from bot.app import reload_corpus, status_info
 from bot.cogs.checks import refused_change
 from bot.cogs.replies import NO_PINGS
 from retrieval.errors import BotError
+
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
+    from bot.settings import Settings
+    from retrieval.store import IndexStore
+    from retrieval.sync import SyncReport
 
 MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can reload the articles."
 STATUS_SECONDS = 10.0
@@ -26,7 +33,7 @@ STATUS_SLOW = (
 class AdminCog(commands.Cog):
     """Corpus reloads for moderators, and the bot's status for everyone."""
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
         self.status_seconds = STATUS_SECONDS
 
@@ -59,9 +66,9 @@ class AdminCog(commands.Cog):
                 content="\n".join(lines)[:2000], allowed_mentions=NO_PINGS
             )
 
-    async def _reload_with_progress(  # noqa: ANN202 - SyncReport
+    async def _reload_with_progress(
         self, interaction: discord.Interaction, force: bool
-    ):
+    ) -> SyncReport:
         loop = asyncio.get_running_loop()
         progress: dict[str, int] = {}
         engine = self.bot.engine
@@ -121,7 +128,7 @@ class AdminCog(commands.Cog):
         )
 
 
-async def read_status(settings, store, seconds: float) -> dict | None:  # noqa: ANN001
+async def read_status(settings: Settings, store: IndexStore, seconds: float) -> dict | None:
     """`status_info` in a worker thread, so a busy or stuck index never blocks the event
     loop (every other member's question); None when it takes longer than `seconds`."""
     try:

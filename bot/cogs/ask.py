@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -22,6 +23,9 @@ from bot.cogs.replies import (
 )
 from retrieval.cleaning import shorten
 
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
+
 _MENTION = re.compile(r"<@!?(\d+)>")
 EXAMPLE_SECONDS = 1.5  # a slash command must be answered within 3 seconds
 
@@ -29,7 +33,7 @@ EXAMPLE_SECONDS = 1.5  # a slash command must be answered within 3 seconds
 class AskCog(commands.Cog):
     """Answers questions from the articles, quoting them."""
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="ask")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands
@@ -22,6 +22,9 @@ from retrieval.cleaning import shorten
 from retrieval.errors import BotError
 from retrieval.hidden import load_hidden
 from retrieval.store import ArticleSummary
+
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
 
 MODERATORS_ONLY = (
     "Only moderators (Manage Server, or a moderator role) can remove or restore articles."
@@ -45,7 +48,9 @@ def article_line(article: ArticleSummary, base_url: str | None = None) -> str:
     return f"• {title} · `{shorten(article.source, 200).replace('`', '')}`"
 
 
-def pack_pages(lines: Sequence[str], per_page: int = PAGE_LINES, chars: int = PAGE_CHARS):  # noqa: ANN201
+def pack_pages(
+    lines: Sequence[str], per_page: int = PAGE_LINES, chars: int = PAGE_CHARS
+) -> list[list[str]]:
     """Lines grouped into pages of at most `per_page` lines and `chars` characters."""
     pages: list[list[str]] = []
     for line in lines:
@@ -116,7 +121,7 @@ class ArticlePager(ServedOnly, discord.ui.View):
 class CatalogCog(commands.Cog):
     """Listing articles for everyone; removing and restoring them for moderators."""
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
         self.read_seconds = STATUS_SECONDS
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 import discord
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
 
 NOT_SERVED = (
     "This bot serves other communities, not this server, so it answers nothing and changes "
@@ -103,7 +107,7 @@ class ServedOnly:
 ALREADY_RELOADING = "A reload is already running; its summary will appear when it finishes."
 
 
-async def refused_change(interaction: discord.Interaction, bot, refusal: str) -> bool:  # noqa: ANN001 - AnswerBot
+async def refused_change(interaction: discord.Interaction, bot: AnswerBot, refusal: str) -> bool:
     """Tell a member who is no moderator (`refusal`), or anyone while a reload runs, why the
     command that changes the articles will not run; False when it may run."""
     if not is_moderator(interaction.user, bot.settings):  # enforced here, not just hidden

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -21,6 +22,9 @@ from bot.cogs.votes import VoteButton
 from bot.feedback import FeedbackSummary
 from bot.feedback_report import format_feedback
 
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
+
 log = logging.getLogger("bot.discord")
 SUMMARY_SECONDS = 10.0
 MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can see the feedback."
@@ -30,7 +34,7 @@ UNREADABLE = "The feedback log could not be read just now; the bot's log has det
 class FeedbackCog(commands.Cog):
     """The moderators' view of members' votes and of the questions the bot declined."""
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
 
     async def cog_unload(self) -> None:

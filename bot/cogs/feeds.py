@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -24,6 +25,9 @@ from bot.feed_store import FeedState, FeedStore
 from bot.feeds import RELOAD_RUNNING, PollReport, SyncSlot, check_feed, describe, poll_feeds
 from bot.fetching import FetchLimits
 from retrieval.errors import BotError
+
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
 
 log = logging.getLogger("bot.feeds")
 MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can manage feeds."
@@ -41,7 +45,7 @@ class FeedsCog(commands.Cog):
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
         self.feeds = FeedStore(bot.settings.index_dir)
         self._poller: asyncio.Task | None = None

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -23,6 +24,9 @@ from bot.settings import Settings
 from retrieval.cleaning import shorten
 from retrieval.errors import BotError
 from retrieval.store import IndexStore
+
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
 
 log = logging.getLogger("bot.discord")
 EXAMPLES_SECONDS = 5.0  # a busy index gives help without examples rather than none
@@ -92,7 +96,7 @@ async def read_examples(store: IndexStore, seconds: float = EXAMPLES_SECONDS) ->
 class HelpCog(commands.Cog):
     """The /help command."""
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="help")

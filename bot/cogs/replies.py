@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import discord
 
@@ -13,6 +13,9 @@ from bot.answering import Quote
 from bot.cogs.votes import logged_view
 from bot.discord_format import escape_markdown, progress_message, render_messages
 from retrieval.errors import BotError
+
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
 
 log = logging.getLogger("bot.discord")
 NO_PINGS = discord.AllowedMentions.none()
@@ -200,7 +203,7 @@ def question_problem(question: str) -> str | None:
     return None
 
 
-async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> None:  # noqa: ANN001 - AnswerBot
+async def answer_to(bot: AnswerBot, target: ReplyTarget, user_id: int, question: str) -> None:
     """Queue the question; show the passage being checked as soon as it is found, stream the
     answer under it, then replace both with the answer and its quotes (or, when the bot
     declines, the passage marked as related)."""

@@ -45,7 +45,7 @@ def library(tmp_path: Path, run_sync, index_dir: Path, embedder):
     settings = Settings(_env_file=None, corpus_dir=corpus, index_dir=index_dir)
     with IndexStore(index_dir) as store:
 
-        def add(drafts, **kwargs):  # noqa: ANN001, ANN202
+        def add(drafts, **kwargs):
             return add_drafts(drafts, settings, store, embedder, BY, **kwargs)
 
         yield add, store, settings
@@ -194,7 +194,7 @@ def test_a_jsonl_text_may_hold_a_unicode_line_separator() -> None:
 
 
 def test_a_write_that_fails_leaves_no_file_behind(tmp_path: Path, monkeypatch) -> None:
-    def disk_full(source, target):  # noqa: ANN001, ANN202 - fails as os.link would
+    def disk_full(source, target):  # fails as os.link would
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("bot.adding.os.link", disk_full)
@@ -209,7 +209,7 @@ def test_a_write_that_fails_midway_takes_out_the_files_written_before_it(
     add, store, settings = library
     real_link, links = os.link, []
 
-    def second_write_fails(source, target):  # noqa: ANN001, ANN202
+    def second_write_fails(source, target):
         links.append(target)
         if len(links) == 2:
             raise OSError(28, "No space left on device")

@@ -23,7 +23,7 @@ class Gate:
         self.max_running = 0
         self.lock = threading.Lock()
 
-    def __call__(self, question: str, on_text, on_passage=None) -> Answer:  # noqa: ANN001
+    def __call__(self, question: str, on_text, on_passage=None) -> Answer:
         with self.lock:
             self.running += 1
             self.max_running = max(self.max_running, self.running)

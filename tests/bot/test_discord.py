@@ -121,7 +121,7 @@ class TypedAnswer(ScriptedGenerator):
         super().__init__(answer)
         self.pause = pause
 
-    def generate(self, messages, on_text, time_budget):  # noqa: ANN001, ANN201
+    def generate(self, messages, on_text, time_budget):
         for end in range(1, len(self.reply.answer) + 1):
             time.sleep(self.pause)
             on_text(self.reply.answer[:end])
@@ -380,7 +380,7 @@ async def test_a_failing_engine_gets_a_polite_reply_and_the_bot_goes_on(world) -
     env, _, channel, alice = world
     real_ask = env.bot.engine.ask
 
-    def broken(question, on_text=None, on_passage=None):  # noqa: ANN001, ANN202
+    def broken(question, on_text=None, on_passage=None):
         raise RuntimeError("disk on fire")
 
     env.bot.queue._answer = broken

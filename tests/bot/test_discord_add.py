@@ -23,12 +23,12 @@ FERRY = (
 )
 
 
-def _moderator(env, guild):  # noqa: ANN001, ANN202
+def _moderator(env, guild):
     mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
     return guild.add_member(env.create_user("mod"), roles=[mods])
 
 
-def _indexed(env, article_id: str):  # noqa: ANN001, ANN202
+def _indexed(env, article_id: str):
     with IndexStore(env.bot.settings.index_dir) as store:
         return store.article(article_id)
 

@@ -48,7 +48,7 @@ def moderator(world):
     return guild.add_member(env.create_user("mod"), roles=[mods])
 
 
-def _button(message, label: str) -> dict:  # noqa: ANN001 - a SimCord ResponseMessage
+def _button(message, label: str) -> dict:  # a SimCord ResponseMessage
     return next(c for row in message.components for c in row["components"] if c["label"] == label)
 
 

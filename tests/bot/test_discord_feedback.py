@@ -21,14 +21,14 @@ pytestmark = pytest.mark.slow
 UNANSWERABLE = "What is the boiling point of mercury?"
 
 
-def _vote_ids(message) -> dict[str, str]:  # noqa: ANN001 - a SimCord message
+def _vote_ids(message) -> dict[str, str]:  # a SimCord message
     """The vote buttons on a message: emoji name → custom id."""
     rows = [r if isinstance(r, dict) else r.to_dict() for r in message.components]
     buttons = [c for row in rows for c in row.get("components", [row])]
     return {b["emoji"]["name"]: b["custom_id"] for b in buttons if b.get("type") == 2}
 
 
-def _moderator(env, guild):  # noqa: ANN001, ANN202
+def _moderator(env, guild):
     mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
     return guild.add_member(env.create_user("mod"), roles=[mods])
 

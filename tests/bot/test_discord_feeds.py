@@ -33,16 +33,16 @@ def settings(corpus: Path, index_dir: Path) -> Settings:
     return Settings(_env_file=None, corpus_dir=corpus, index_dir=index_dir, **loopback)
 
 
-def _moderator(env, guild):  # noqa: ANN001, ANN202
+def _moderator(env, guild):
     mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
     return guild.add_member(env.create_user("mod"), roles=[mods])
 
 
-def _cog(env):  # noqa: ANN001, ANN202
+def _cog(env):
     return env.bot.get_cog("FeedsCog")
 
 
-def _articles(env) -> int:  # noqa: ANN001
+def _articles(env) -> int:
     with IndexStore(env.bot.settings.index_dir) as store:
         return store.article_count()
 

@@ -56,12 +56,12 @@ def stranger(world):
     return guild, guild.create_text_channel("general"), guild.add_member(owner)
 
 
-def _serve_only(env, guild) -> None:  # noqa: ANN001
+def _serve_only(env, guild) -> None:
     """DISCORD_GUILD_IDS names `guild` alone."""
     env.bot.settings = env.bot.settings.model_copy(update={"discord_guild_ids": [guild.id]})
 
 
-def _moderator(env, guild):  # noqa: ANN001, ANN202
+def _moderator(env, guild):
     mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
     return guild.add_member(env.create_user("mod"), roles=[mods])
 
@@ -71,17 +71,17 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def _articles(env) -> list[str]:  # noqa: ANN001
+def _articles(env) -> list[str]:
     with IndexStore(env.bot.settings.index_dir) as store:
         return sorted(a.article_id for a in store.article_summaries())
 
 
-def _answering_calls(env) -> list[str]:  # noqa: ANN001
+def _answering_calls(env) -> list[str]:
     """Wrap the queue's engine call; the list fills with each question that reaches it."""
     calls: list[str] = []
     real = env.bot.queue._answer
 
-    def counting(question, *callbacks):  # noqa: ANN001, ANN002, ANN202
+    def counting(question, *callbacks):
         calls.append(question)
         return real(question, *callbacks)
 
@@ -89,7 +89,7 @@ def _answering_calls(env) -> list[str]:  # noqa: ANN001
     return calls
 
 
-def _refused(result, template: str, guild) -> bool:  # noqa: ANN001
+def _refused(result, template: str, guild) -> bool:
     """The result is the gate's refusal: at once, only to the member, naming the server."""
     return (
         result.ephemeral

@@ -38,7 +38,7 @@ def test_without_the_models_scores_the_probability_is_unknown() -> None:
 @pytest.mark.slow
 def test_warm_up_leaves_the_shared_prompt_prefix_evaluated(
     generator,
-    town_index: Path,  # noqa: ANN001
+    town_index: Path,
 ) -> None:
     """Loading and the long worked-examples prefix are paid before the first question."""
     prompts = Prompts.load(PROJECT / "prompts")

@@ -55,7 +55,7 @@ def index(built: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPa
     return Path(shutil.copytree(built[1], tmp_path / "index"))
 
 
-def _error_line(capsys) -> str:  # noqa: ANN001 - pytest's CaptureFixture
+def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
     """The one `error:` line a command printed (and that there is exactly one, no traceback)."""
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -63,7 +63,7 @@ def _error_line(capsys) -> str:  # noqa: ANN001 - pytest's CaptureFixture
     return line
 
 
-def json_out(capsys) -> dict:  # noqa: ANN001 - pytest's CaptureFixture
+def json_out(capsys: pytest.CaptureFixture[str]) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
@@ -168,7 +168,7 @@ def _as_reader(command: list[str]) -> list[str]:
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", *command]
 
 
-def _run_on_read_only_copy(index: Path, tmp_path: Path, command: list[str]):  # noqa: ANN202
+def _run_on_read_only_copy(index: Path, tmp_path: Path, command: list[str]):
     """Run a `python -m bot` command on a read-only copy of `index`, unable to write it."""
     copy = _read_only_copy(index, tmp_path / "read-only")
     try:
@@ -207,7 +207,7 @@ def test_syncing_a_read_only_index_says_to_make_it_writable(
     assert "writable" in line
 
 
-def _ingest_saving_often(corpus: Path, index: Path, tmp_path: Path, *flags: str):  # noqa: ANN202
+def _ingest_saving_often(corpus: Path, index: Path, tmp_path: Path, *flags: str):
     """`ingest` in a process whose Chroma saves every few writes (tests/retrieval/chroma_kill)."""
     return subprocess.run(
         [sys.executable, "-m", "tests.retrieval.chroma_kill", *flags,

@@ -194,16 +194,16 @@ def test_an_answer_an_article_orders_is_refused(tmp_path: Path, run_sync, index_
 class RecordingGenerator:
     """The real model, with the prompts it was sent kept for inspection."""
 
-    def __init__(self, generator) -> None:  # noqa: ANN001
+    def __init__(self, generator) -> None:
         self.generator, self.name, self.sent = generator, generator.name, []
 
-    def warm_up(self, messages) -> None:  # noqa: ANN001
+    def warm_up(self, messages) -> None:
         self.generator.warm_up(messages)
 
-    def yes_probability(self, messages, time_budget):  # noqa: ANN001, ANN201
+    def yes_probability(self, messages, time_budget):
         return self.generator.yes_probability(messages, time_budget)
 
-    def generate(self, messages, on_text, time_budget):  # noqa: ANN001
+    def generate(self, messages, on_text, time_budget):
         self.sent.append(messages[-1]["content"])
         return self.generator.generate(messages, on_text, time_budget)
 
@@ -295,7 +295,7 @@ def test_disguised_orders_are_never_evidence(embedder, exemplars: InstructionExe
 class PromptRecorder(ScriptedGenerator):
     """The scripted model, with the prompts it was sent kept for inspection."""
 
-    def generate(self, messages, on_text, time_budget):  # noqa: ANN001, ANN201
+    def generate(self, messages, on_text, time_budget):
         self.sent = [*getattr(self, "sent", []), messages[-1]["content"]]
         return super().generate(messages, on_text, time_budget)
 

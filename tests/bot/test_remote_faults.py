@@ -37,10 +37,10 @@ class _Misbehaving(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:  # quiet
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:  # http.server's name
         self._send(200, b'{"data": []}', "application/json")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         fault = self.path.split("/")[1]
         self.send_response(200)
@@ -80,7 +80,7 @@ def misbehaving_server() -> Iterator[str]:
     server.server_close()
 
 
-def _engine(base_url: str, index: Path, embedder) -> tuple[Engine, IndexStore]:  # noqa: ANN001
+def _engine(base_url: str, index: Path, embedder) -> tuple[Engine, IndexStore]:
     store = IndexStore(index)
     generator = ServerGenerator(base_url)
     engine = Engine(store, Searcher(store, embedder), generator, PROMPTS, policy())
