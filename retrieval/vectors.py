@@ -265,7 +265,10 @@ class ChromaVectors:
             ) as db:
                 verdict = db.execute("PRAGMA quick_check(1)").fetchone()[0]
         except sqlite3.DatabaseError as error:
+            # A write cut short leaves a journal only a writer can roll back: not damage.
             verdict = str(error)
+            if not any(sign in verdict for sign in ("malformed", "not a database")):
+                return None
         if verdict == "ok":
             return None
         return f"the vector database {catalogue} is damaged ({verdict})"

@@ -332,3 +332,37 @@ def test_a_damaged_vector_database_is_seen_by_status_and_set_aside_by_ingest(
     assert (aside / "chroma.sqlite3").read_bytes() == bytes(damaged)
     assert main(["search", QUESTION, "--index", str(index), "-k", "1"]) == 0
     assert "glenfield_bridge.txt" in capsys.readouterr().out
+
+
+def test_a_disk_that_refuses_the_vectors_gives_one_line_and_keeps_the_index(
+    built: tuple[Path, Path], index: Path, tmp_path: Path
+) -> None:
+    """Vectors are staged in Chroma before the commit; when the disk refuses them (here a
+    file-size limit, as a full disk would), one line says what to do, the index stays as
+    it was, and the same sync run again with room succeeds."""
+    corpus = Path(shutil.copytree(built[0], tmp_path / "corpus"))
+    sentence = "The council met again and the budget was discussed at length by all. "
+    (corpus / "long.txt").write_text(
+        "Council report\n\n" + " ".join(f"Item {i}: {sentence}" for i in range(1500))
+    )
+    largest = max(p.stat().st_size for p in index.rglob("*") if p.is_file())
+    limited = (
+        "import resource, runpy, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({largest + 200_000}, {largest + 200_000})); "
+        "sys.argv = ['bot', *sys.argv[1:]]; runpy.run_module('bot', run_name='__main__')"
+    )
+    ingest = ["ingest", "--quiet", "--corpus", str(corpus), "--index", str(index), "--force"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(PROJECT)}
+    done = subprocess.run(
+        [sys.executable, "-c", limited, *ingest],
+        capture_output=True, text=True, timeout=300, check=False, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("error:")]
+    assert "free some space" in line and "left as it was" in line
+    with IndexStore(index) as store:
+        assert sorted(store.manifest()) == sorted(TOWN_ARTICLES)
+        assert store.missing_vectors() is None
+    assert main([*ingest, "--json"]) == 0
+    with IndexStore(index) as store:
+        assert "long.txt" in store.manifest() and store.missing_vectors() is None
