@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import open_engine
+from bot.app import open_app
 from bot.cogs.replies import SORRY, answer_to
 from bot.discord_bot import AnswerBot
 from bot.feedback import FeedbackLog
@@ -62,8 +62,8 @@ async def watch_lag(stop: asyncio.Event, worst: list[float], tick: float = 0.01)
 
 
 async def run(settings: Settings) -> None:
-    with open_engine(settings) as engine, tempfile.TemporaryDirectory() as scratch:
-        bot = AnswerBot(engine, settings)
+    with open_app(settings) as (engine, library), tempfile.TemporaryDirectory() as scratch:
+        bot = AnswerBot(engine, library, settings)
         bot.feedback = FeedbackLog(Path(scratch))  # logged as in Discord, not into INDEX_DIR
         engine.ask(QUESTIONS[0])  # warm-up
         targets = [RecordingTarget() for _ in range(ASKERS)]

@@ -1,7 +1,7 @@
 """Add articles from an attachment, a local file or a web page: `/add` and `python -m bot add`.
 
 Every added article becomes one ordinary Markdown file in the managed folder
-(`bot.library.added_folder`), its front matter saying where it came from (title,
+(`bot.managed.added_folder`), its front matter saying where it came from (title,
 `url`, `date`, `added_by`, `added_at`), so the corpus folder stays the one source
 of truth. A draft is parsed exactly as a sync will parse the file, so what is
 checked (a duplicate, no text at all) is what will be indexed. The same URL or the
@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bot.app import reload_corpus
 from bot.fetching import FetchLimits, Page, fetch_page
-from bot.library import added_folder
+from bot.managed import added_folder
 from bot.settings import Settings
+from bot.syncing import reload_corpus
 from retrieval.embedding import Embedder
 from retrieval.errors import BotError
 from retrieval.loading import (

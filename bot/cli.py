@@ -14,22 +14,17 @@ import textwrap
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from bot.app import (
-    open_searcher,
-    open_store,
-    reload_corpus,
-    require_corpus,
-    require_index,
-    status_info,
-)
+from bot.app import open_app, open_library, open_searcher, open_store, require_index
 from bot.evaluation import RECALL_AT
 from bot.feeds_cli import add_feeds_parser
 from bot.settings import Settings, UnknownSettingWarning
+from bot.syncing import require_corpus
 from bot.terminal import printable, sync_lines
 from retrieval.errors import BotError
 from retrieval.search import MODES
@@ -37,7 +32,7 @@ from retrieval.search import MODES
 if TYPE_CHECKING:
     from bot.answering import Quote
     from bot.evaluation import QAItem
-    from retrieval.embedding import Embedder
+    from bot.library import Library
     from retrieval.search import Passage, Searcher, SearchResults
     from retrieval.sync import SyncReport
 
@@ -251,22 +246,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Sync the index with the corpus folder and print a summary."""
 
     require_corpus(settings)
-    embedder = announced_embedder(settings)  # loads only if something changed
-    with open_store(settings) as store, ProgressBar(enabled=not args.quiet) as bar:
-        report = reload_corpus(
-            settings,
-            store,
-            embedder,
-            on_progress=bar.update,
-            wait=True,
-            on_wait=_say,
-            force=args.force,
-        )
-        totals = {
-            "articles": store.article_count(),
-            "chunks": store.chunk_count(),
-            "sentences": store.sentence_count(),
-        }
+    # the embedding model loads only if something changed
+    with announced_library(settings) as library, ProgressBar(enabled=not args.quiet) as bar:
+        report = library.reload(bar.update, wait=True, on_wait=_say, force=args.force)
+        totals = library.totals()
     if args.json:
         print(json.dumps(report_dict(report) | totals, indent=2))
         return 0
@@ -276,13 +259,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     """Add one file or page and sync; the exit code tells a script what happened."""
-    from bot.adding import add_target, who_runs_this
+    from bot.adding import who_runs_this
 
     require_corpus(settings)
-    embedder = announced_embedder(settings)  # loads only if something is added
     added_by = args.by or who_runs_this("command line")
-    with open_store(settings) as store:
-        report = add_target(args.target, settings, store, embedder, added_by, wait=True)
+    with announced_library(settings) as library:  # the model loads only if something is added
+        report = library.add_target(args.target, added_by, wait=True)
     failed = bool(report.refused) and not report.added and not report.duplicates
     print("\n".join(map(printable, report.lines())), file=sys.stderr if failed else sys.stdout)
     if report.added:
@@ -290,11 +272,10 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_NOTHING_NEW if report.duplicates else EXIT_USAGE
 
 
-def announced_embedder(settings: Settings) -> Embedder:
-    """The embedding model, loaded only when something must be embedded, saying so."""
-    from bot.app import make_embedder
-
-    return make_embedder(
+def announced_library(settings: Settings) -> AbstractContextManager[Library]:
+    """The library alone (no answer model); its embedding model loads only when something
+    must be embedded, saying so."""
+    return open_library(
         settings, on_load=lambda: print("Loading the embedding model…", file=sys.stderr)
     )
 
@@ -330,12 +311,11 @@ def report_dict(report: SyncReport) -> dict:
 
 def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
     """`articles`, `remove`, `restore`: the moderators' verbs, for operators and scripts."""
-    from bot.catalog import run_verb
+    from bot.catalog_verbs import run_verb
 
     require_index(settings)
-    embedder = announced_embedder(settings)  # loads only if a sync has something to embed
-    with open_store(settings) as store:
-        print(run_verb(args.verb, " ".join(args.words), settings, store, embedder, "command line"))
+    with announced_library(settings) as library:  # the model loads only if a sync embeds
+        print(run_verb(args.verb, " ".join(args.words), library, "command line"))
     return 0
 
 
@@ -379,7 +359,6 @@ def _passage_dict(passage: Passage) -> dict:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Score retrieval per search mode on each QA file, and with --answers the answers too."""
-    from bot.app import open_engine
     from bot.evaluation import expand_sets, format_answers, format_retrieval, read_qa, score_answers
 
     qa_files = [read_qa(path) for path in expand_sets(args.qa_files)]
@@ -389,11 +368,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     sets = [(qa_file.path, qa_file.items) for qa_file in qa_files]
     reports: list[dict] = []
     if args.answers:
-        with open_engine(settings) as engine:
-            store = engine.store
+        with open_app(settings) as (engine, library):
 
             def quote_is_valid(quote: Quote) -> bool:
-                article = store.article(quote.article_id)
+                article = library.article(quote.article_id)
                 return article is not None and article.text[quote.start : quote.end] == quote.text
 
             for path, items in sets:
@@ -523,15 +501,14 @@ def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
 
     import discord
 
-    from bot.app import open_engine
     from bot.discord_bot import check_login, require_token, run_bot
 
     discord.utils.setup_logging(level=logging.INFO)
     token = require_token(settings)  # before loading the models: fail fast
     asyncio.run(check_login(token))
-    with open_engine(settings) as engine:
+    with open_app(settings) as (engine, library):
         try:
-            asyncio.run(run_bot(engine, settings))
+            asyncio.run(run_bot(engine, library, settings))
         except KeyboardInterrupt:
             pass
     return 0
@@ -548,8 +525,8 @@ def cmd_model_path(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """Print what the index holds, without loading any model."""
     require_index(settings)
-    with open_store(settings) as store:
-        info = status_info(settings, store)
+    with open_library(settings, embedding=False) as library:
+        info = library.status().as_dict()
     if args.json:
         print(json.dumps(info, indent=2))
     else:

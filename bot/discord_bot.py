@@ -27,6 +27,7 @@ from bot.answering import Engine
 from bot.cogs.checks import admitted, guild_served, named_guild_ids
 from bot.cogs.replies import NO_PINGS
 from bot.feedback import FeedbackLog
+from bot.library import Library
 from bot.settings import Settings
 from retrieval.errors import BotError
 
@@ -53,9 +54,10 @@ class ServedTree(app_commands.CommandTree):
 
 
 class AnswerBot(commands.Bot):
-    """The Discord client: engine, queue, feedback log, and the reload lock shared by the cogs."""
+    """The Discord client: engine, library, queue, feedback log, and the reload lock shared
+    by the cogs."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, library: Library, settings: Settings) -> None:
         intents = discord.Intents.default()  # mentions carry their text without message_content
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -65,6 +67,7 @@ class AnswerBot(commands.Bot):
             tree_cls=ServedTree,
         )
         self.engine = engine
+        self.library = library  # the articles: every cog's reload, add, remove, poll, status
         self.settings = settings
         self.queue = AnswerQueue(
             engine.ask,
@@ -240,9 +243,9 @@ async def check_login(token: str) -> None:
         await asyncio.wait_for(probe.login(token), LOGIN_SECONDS)
 
 
-async def run_bot(engine: Engine, settings: Settings) -> None:
+async def run_bot(engine: Engine, library: Library, settings: Settings) -> None:
     """Connect and serve until stopped; a missing or rejected token is a clear error."""
     token = require_token(settings)
-    bot = AnswerBot(engine, settings)
+    bot = AnswerBot(engine, library, settings)
     async with bot, _discord_errors():
         await bot.start(token)

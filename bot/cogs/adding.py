@@ -21,7 +21,6 @@ from bot.adding import (
     Draft,
     Outcome,
     Provenance,
-    add_drafts,
     draft_from_url,
     drafts_from_file,
     require_size,
@@ -77,17 +76,10 @@ class AddingCog(commands.Cog):
         async with self.bot.reload_lock:
             await interaction.response.defer(ephemeral=True, thinking=True)
             drafts, refused = await self._collect(files, url)
-            engine = self.bot.engine
             who = f"{interaction.user.name} (Discord {interaction.user.id})"
             try:
                 report = await asyncio.to_thread(
-                    add_drafts,
-                    drafts,
-                    self.bot.settings,
-                    engine.store,
-                    engine.searcher.embedder,
-                    Provenance.now(who),
-                    refused=refused,
+                    self.bot.library.add, drafts, Provenance.now(who), refused=refused
                 )
             except BotError as error:  # another reload, a refused sync: nothing was added
                 await interaction.edit_original_response(

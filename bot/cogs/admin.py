@@ -11,15 +11,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import reload_corpus, status_info
 from bot.cogs.checks import refused_change
 from bot.cogs.replies import NO_PINGS
 from retrieval.errors import BotError
 
 if TYPE_CHECKING:
     from bot.discord_bot import AnswerBot
-    from bot.settings import Settings
-    from retrieval.store import IndexStore
+    from bot.library import Library, Status
     from retrieval.sync import SyncReport
 
 MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can reload the articles."
@@ -71,7 +69,6 @@ class AdminCog(commands.Cog):
     ) -> SyncReport:
         loop = asyncio.get_running_loop()
         progress: dict[str, int] = {}
-        engine = self.bot.engine
 
         def on_progress(done: int, total: int) -> None:  # in the reload thread
             loop.call_soon_threadsafe(progress.update, {"done": done, "total": total})
@@ -90,14 +87,7 @@ class AdminCog(commands.Cog):
 
         reporter = asyncio.create_task(show_progress())
         try:
-            return await asyncio.to_thread(
-                reload_corpus,
-                self.bot.settings,
-                engine.store,
-                engine.searcher.embedder,
-                on_progress,
-                force=force,
-            )
+            return await asyncio.to_thread(self.bot.library.reload, on_progress, force=force)
         finally:
             reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -107,20 +97,20 @@ class AdminCog(commands.Cog):
     async def status(self, interaction: discord.Interaction) -> None:
         """Show how many articles the bot knows, its model, last reload and queue length."""
         await interaction.response.defer(thinking=True, ephemeral=True)  # only the asker's
-        info = await read_status(self.bot.settings, self.bot.engine.store, self.status_seconds)
+        info = await read_status(self.bot.library, self.status_seconds)
         if info is None:
             await interaction.edit_original_response(content=STATUS_SLOW, allowed_mentions=NO_PINGS)
             return
         lines = [
-            f"**Articles:** {info['articles']}  ·  **Passages:** {info['chunks']}",
+            f"**Articles:** {info.articles}  ·  **Passages:** {info.chunks}",
             f"**Answer model:** {self.bot.engine.generator.name}",
-            f"**Embedding model:** {info['embedding_model']} ({info['embedding_backend']})",
-            f"**Last reload:** {self.bot.last_reload or info['last_sync'] or 'never'}",
+            f"**Embedding model:** {info.embedding_model} ({info.embedding_backend})",
+            f"**Last reload:** {self.bot.last_reload or info.last_sync or 'never'}",
             f"**Questions in line:** {self.bot.queue.length}",
-            f"**Feeds:** {discord.utils.escape_markdown(info['feeds'])}",
+            f"**Feeds:** {discord.utils.escape_markdown(info.feeds)}",
         ]
-        if info["hidden"] != "none":  # articles /remove hid (bot.cogs.catalog)
-            lines.append(f"**Hidden articles:** {discord.utils.escape_markdown(info['hidden'])}")
+        if info.hidden != "none":  # articles /remove hid (bot.cogs.catalog)
+            lines.append(f"**Hidden articles:** {discord.utils.escape_markdown(info.hidden)}")
         if self.bot.reload_lock.locked():
             lines.append("A reload is running now.")
         await interaction.edit_original_response(
@@ -128,11 +118,11 @@ class AdminCog(commands.Cog):
         )
 
 
-async def read_status(settings: Settings, store: IndexStore, seconds: float) -> dict | None:
-    """`status_info` in a worker thread, so a busy or stuck index never blocks the event
+async def read_status(library: Library, seconds: float) -> Status | None:
+    """`Library.status` in a worker thread, so a busy or stuck index never blocks the event
     loop (every other member's question); None when it takes longer than `seconds`."""
     try:
-        return await asyncio.wait_for(asyncio.to_thread(status_info, settings, store), seconds)
+        return await asyncio.wait_for(asyncio.to_thread(library.status), seconds)
     except TimeoutError:
         return None
 

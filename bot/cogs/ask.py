@@ -63,7 +63,7 @@ class AskCog(commands.Cog):
             return where_to_ask(settings)
         problem = question_problem(question)
         if problem == HOW_TO_ASK:  # asked nothing: suggest a question about these articles
-            return how_to_ask(await read_examples(self.bot.engine.store, EXAMPLE_SECONDS))
+            return how_to_ask(await read_examples(self.bot.library, EXAMPLE_SECONDS))
         refused = self.bot.queue.refusal(user_id)
         return problem or (str(refused) if refused else None)
 

@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalog import describe, find, remove_article, restore_article
+from bot.catalog import describe, find
 from bot.cogs.admin import STATUS_SECONDS, STATUS_SLOW
 from bot.cogs.checks import ServedOnly, is_moderator, refused_change
 from bot.cogs.replies import NO_PINGS
@@ -20,10 +20,10 @@ from bot.discord_format import escape_markdown
 from bot.sources import article_link
 from retrieval.cleaning import shorten
 from retrieval.errors import BotError
-from retrieval.hidden import load_hidden
 from retrieval.store import ArticleSummary
 
 if TYPE_CHECKING:
+    from bot.catalog import Change
     from bot.discord_bot import AnswerBot
 
 MODERATORS_ONLY = (
@@ -147,9 +147,7 @@ class CatalogCog(commands.Cog):
         )
 
     async def _page(self, words: str, page: int) -> tuple[str, discord.ui.View | None]:
-        articles = await off_the_loop(
-            self.bot.engine.store.article_summaries, seconds=self.read_seconds
-        )
+        articles = await off_the_loop(self.bot.library.articles, seconds=self.read_seconds)
         if articles is None:
             return STATUS_SLOW, None
         base_url = self.bot.settings.source_base_url
@@ -163,9 +161,7 @@ class CatalogCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         if not is_moderator(interaction.user, self.bot.settings):
             return []
-        articles = await off_the_loop(
-            self.bot.engine.store.article_summaries, seconds=AUTOCOMPLETE_SECONDS
-        )
+        articles = await off_the_loop(self.bot.library.articles, seconds=AUTOCOMPLETE_SECONDS)
         found = find(articles or [], current)[:CHOICES]
         return [choice_for(a.article_id, a.title, a.path) for a in found]
 
@@ -175,9 +171,7 @@ class CatalogCog(commands.Cog):
         if not is_moderator(interaction.user, self.bot.settings):
             return []
         try:
-            hidden = await off_the_loop(
-                load_hidden, self.bot.settings.index_dir, seconds=AUTOCOMPLETE_SECONDS
-            )
+            hidden = await off_the_loop(self.bot.library.hidden, seconds=AUTOCOMPLETE_SECONDS)
         except BotError:  # a damaged list: /restore itself says how to fix it
             hidden = None
         found = find(hidden or [], current)[:CHOICES]
@@ -191,7 +185,7 @@ class CatalogCog(commands.Cog):
     async def remove(self, interaction: discord.Interaction, article: str) -> None:
         """Take an article out of the answers: an added one is deleted, any other hidden."""
         by = f"{interaction.user.name} ({interaction.user.id})"
-        await self._change(interaction, remove_article, article, by)
+        await self._change(interaction, self.bot.library.remove, article, by)
 
     @app_commands.command(name="restore")
     @app_commands.default_permissions(manage_guild=True)
@@ -200,10 +194,10 @@ class CatalogCog(commands.Cog):
     @app_commands.autocomplete(article=_hidden)
     async def restore(self, interaction: discord.Interaction, article: str) -> None:
         """Bring back an article /remove hid."""
-        await self._change(interaction, restore_article, article)
+        await self._change(interaction, self.bot.library.restore, article)
 
     async def _change(
-        self, interaction: discord.Interaction, job: Callable[..., object], *args: str
+        self, interaction: discord.Interaction, job: Callable[..., Change], *args: str
     ) -> None:
         """Run /remove or /restore and its sync in a worker thread, one reload at a time;
         the reply goes to the moderator alone."""
@@ -211,11 +205,8 @@ class CatalogCog(commands.Cog):
             return
         async with self.bot.reload_lock:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            engine, settings = self.bot.engine, self.bot.settings
             try:
-                change = await asyncio.to_thread(
-                    job, settings, engine.store, engine.searcher.embedder, *args
-                )
+                change = await asyncio.to_thread(job, *args)
             except BotError as error:  # not found, ambiguous, another reload, a damaged list
                 content = str(error)
             else:

@@ -21,8 +21,8 @@ from discord.ext import commands
 
 from bot.cogs.checks import is_moderator
 from bot.cogs.replies import NO_PINGS
-from bot.feed_store import FeedState, FeedStore
-from bot.feeds import RELOAD_RUNNING, PollReport, SyncSlot, check_feed, describe, poll_feeds
+from bot.feed_store import FeedState
+from bot.feeds import RELOAD_RUNNING, PollReport, SyncSlot, check_feed, describe
 from bot.fetching import FetchLimits
 from retrieval.errors import BotError
 
@@ -47,7 +47,7 @@ class FeedsCog(commands.Cog):
 
     def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
-        self.feeds = FeedStore(bot.settings.index_dir)
+        self.feeds = bot.library.feeds
         self._poller: asyncio.Task | None = None
 
     async def cog_load(self) -> None:
@@ -75,15 +75,8 @@ class FeedsCog(commands.Cog):
         if self.bot.reload_lock.locked():
             log.info("Feed poll skipped: %s", RELOAD_RUNNING)
             return PollReport(stopped=RELOAD_RUNNING)
-        engine = self.bot.engine
-        report = await asyncio.to_thread(
-            poll_feeds,
-            self.bot.settings,
-            engine.store,
-            engine.searcher.embedder,
-            self.feeds,
-            sync_slot=self._sync_slot(asyncio.get_running_loop()),
-        )
+        slot = self._sync_slot(asyncio.get_running_loop())
+        report = await asyncio.to_thread(self.bot.library.poll, sync_slot=slot)
         if report.added:
             self.bot.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
         return report

@@ -22,7 +22,7 @@ from bot.adding import (
     write_new_file,
 )
 from bot.fetching import FetchLimits, fetch_page
-from bot.library import added_folder
+from bot.managed import added_folder
 from bot.settings import Settings
 from retrieval.errors import SyncRefused
 from retrieval.loading import split_front_matter

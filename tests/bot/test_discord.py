@@ -18,11 +18,11 @@ import pytest
 
 from bot.answer_queue import AnswerQueue
 from bot.answering import NOT_FOUND, UNSURE, Engine
-from bot.app import reload_corpus
 from bot.cogs.admin import read_status
 from bot.cogs.replies import THINKING
 from bot.discord_bot import AnswerBot
 from bot.discord_format import escape_markdown
+from bot.library import Library
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.search import Searcher
@@ -72,8 +72,14 @@ def engine(settings: Settings, embedder, run_sync, corpus: Path):
 
 
 @pytest.fixture
-def simcord_bot(engine: Engine, settings: Settings) -> AnswerBot:
-    return AnswerBot(engine, settings)
+def library(engine: Engine, settings: Settings) -> Library:
+    """The library over the engine's index and embedding model, as `bot.app` builds it."""
+    return Library(settings, engine.store, engine.searcher.embedder)
+
+
+@pytest.fixture
+def simcord_bot(engine: Engine, library: Library, settings: Settings) -> AnswerBot:
+    return AnswerBot(engine, library, settings)
 
 
 @pytest.fixture
@@ -203,7 +209,7 @@ async def test_a_quote_links_its_article_and_shows_its_date(world, corpus: Path)
         "---\ntitle: Glenfield backs riverside walkway\nurl: https://town.example.org/bridge\n"
         f"date: 2025-06-12\n---\n{article.split(chr(10), 2)[2]}"
     )
-    reload_corpus(env.bot.settings, env.bot.engine.store, env.bot.engine.searcher.embedder)
+    env.bot.library.reload()
     text = (await alice.slash(channel, "ask", question=QUESTION)).response.content
     assert (
         "— [Glenfield backs riverside walkway](<https://town.example.org/bridge>) · 12 Jun 2025"
@@ -401,7 +407,7 @@ async def test_status_shows_index_model_and_queue(world) -> None:
 
 
 async def test_status_is_read_off_the_event_loop_and_gives_up_in_time(
-    settings: Settings, engine: Engine
+    library: Library, engine: Engine
 ) -> None:
     """While a search holds the index, the loop keeps serving others and status says so."""
     holding, release = threading.Event(), threading.Event()
@@ -424,25 +430,25 @@ async def test_status_is_read_off_the_event_loop_and_gives_up_in_time(
 
     beating = asyncio.create_task(heartbeat())
     try:
-        busy = await read_status(settings, engine.store, 1.0)
+        busy = await read_status(library, 1.0)
     finally:
         beating.cancel()
         release.set()
         holder.join()
     assert busy is None and ticks >= 10, "gave up after 1 s; the loop ran meanwhile"
-    info = await read_status(settings, engine.store, 10.0)
-    assert info is not None and info["articles"] == 4
+    info = await read_status(library, 10.0)
+    assert info is not None and info.articles == 4
 
 
-async def test_questions_are_answered_while_a_reload_runs(engine: Engine, settings, corpus) -> None:
+async def test_questions_are_answered_while_a_reload_runs(
+    engine: Engine, library: Library, corpus: Path
+) -> None:
     for n in range(30):
         (corpus / f"extra-{n}.txt").write_text(
             f"Story {n}\n\n" + f"The committee met on day {n} to discuss the harbour budget. " * 20
         )
     queue = AnswerQueue(engine.ask, max_waiting=50, cooldown_seconds=0)
-    reload = asyncio.create_task(
-        asyncio.to_thread(reload_corpus, settings, engine.store, engine.searcher.embedder)
-    )
+    reload = asyncio.create_task(asyncio.to_thread(library.reload))
     answers = await asyncio.gather(*(queue.submit(user, QUESTION) for user in range(8)))
     report = await reload
     await queue.stop()

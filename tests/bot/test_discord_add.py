@@ -11,9 +11,16 @@ from __future__ import annotations
 import discord
 import pytest
 
-from bot.library import added_folder
+from bot.managed import added_folder
 from retrieval.store import IndexStore
-from tests.bot.test_discord import corpus, engine, settings, simcord_bot, world  # noqa: F401
+from tests.bot.test_discord import (  # noqa: F401
+    corpus,
+    engine,
+    library,
+    settings,
+    simcord_bot,
+    world,
+)
 from tests.web_pages import ARTICLE_TITLE, CANONICAL, web_server
 
 pytestmark = pytest.mark.slow

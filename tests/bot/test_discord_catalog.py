@@ -12,7 +12,7 @@ import discord
 import pytest
 
 from bot.cogs.catalog import PAGE_LINES, article_line, articles_message, pack_pages
-from bot.library import added_folder
+from bot.managed import added_folder
 from retrieval.hidden import load_hidden
 from retrieval.search import Searcher
 from retrieval.store import ArticleSummary, IndexStore
@@ -20,9 +20,10 @@ from tests.bot import test_discord
 from tests.bot.test_catalog import ADDED, write_catalog_corpus
 
 # test_discord's bot and members, over this module's corpus (pytest finds fixtures by name).
-settings, engine, simcord_bot, world = (
+settings, engine, library, simcord_bot, world = (
     test_discord.settings,
     test_discord.engine,
+    test_discord.library,
     test_discord.simcord_bot,
     test_discord.world,
 )

@@ -14,7 +14,7 @@ from tests.bot import test_discord as shared
 from tests.bot.test_discord import QUESTION
 
 # test_discord's SimCord world, with its bot over the town index
-corpus, settings, engine = shared.corpus, shared.settings, shared.engine
+corpus, settings, engine, library = shared.corpus, shared.settings, shared.engine, shared.library
 simcord_bot, world = shared.simcord_bot, shared.world
 
 pytestmark = pytest.mark.slow
@@ -71,12 +71,12 @@ async def test_a_mention_reply_carries_the_buttons_on_its_last_message(world) ->
     assert "👍 noted" in click.response.content
 
 
-async def test_buttons_still_work_after_a_restart(world, engine, settings) -> None:
+async def test_buttons_still_work_after_a_restart(world, engine, library, settings) -> None:
     env, guild, channel, alice = world
     answer = (await alice.slash(channel, "ask", question=QUESTION)).response
     buttons = _vote_ids(answer)
     await alice.click(answer, custom_id=buttons["👎"])
-    await env.restart_bot(AnswerBot(engine, settings))  # a new process: no view in memory
+    await env.restart_bot(AnswerBot(engine, library, settings))  # a new process: no view in memory
     changed = await alice.click(answer, custom_id=buttons["👍"])
     assert "Changed your vote to 👍" in changed.response.content, "the same member, remembered"
     summary = FeedbackLog(settings.index_dir).summary(guild.id, {channel.id})

@@ -20,7 +20,7 @@ from bot.cogs.feeds import NO_FEEDS
 from bot.feeds import RELOAD_RUNNING
 from bot.settings import Settings
 from retrieval.store import IndexStore
-from tests.bot.test_discord import corpus, engine, simcord_bot, world  # noqa: F401
+from tests.bot.test_discord import corpus, engine, library, simcord_bot, world  # noqa: F401
 from tests.feed_pages import RSS_STORIES, feed_server
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ import pytest
 
 from bot.cogs.checks import NOT_SERVED, SERVERS_NOT_LISTED, ServedOnly
 from bot.discord_bot import COGS
-from bot.library import added_folder
+from bot.managed import added_folder
 from bot.settings import Settings
 from retrieval.store import IndexStore
 from tests.bot.test_discord import (  # noqa: F401
@@ -27,6 +27,7 @@ from tests.bot.test_discord import (  # noqa: F401
     corpus,
     discord_settings,
     engine,
+    library,
     simcord_bot,
     world,
 )
