@@ -291,7 +291,8 @@ async def test_reload_from_another_folder_is_refused_in_discord_unless_forced(
     other = tmp_path / "other"
     other.mkdir()
     (other / "new.txt").write_text("Budget approved\n\nThe council approved the budget today.\n")
-    env.bot.settings = env.bot.settings.model_copy(update={"corpus_dir": other})
+    library = env.bot.library  # the corpus folder is the library's setting
+    library.settings = library.settings.model_copy(update={"corpus_dir": other})
     refused = (await mod.slash(channel, "reload")).response.content
     assert "The reload did not run" in refused and "force:True" in refused
     assert str(other.resolve()) in refused
