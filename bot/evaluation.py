@@ -350,7 +350,9 @@ def score_answers(
         latencies.append(answer.timings.get("total", 0.0))
         if "first_token" in answer.timings:
             first_tokens.append(answer.timings["first_token"])
-        candidate_quotes = [q.text for q in answer.candidate_quotes]
+        scoring = answer.scoring  # None when the model's answer was never scored
+        candidate = scoring.candidate if scoring else ""
+        candidate_quotes = [q.text for q in scoring.candidate_quotes] if scoring else []
         scores.details.append(
             {
                 "id": item.qid,
@@ -359,16 +361,17 @@ def score_answers(
                 "near_miss": item.near_miss,
                 "answer": answer.answer,
                 "abstained": answer.abstained,
+                "decline": answer.decline.value if answer.decline else None,
                 "reason": answer.reason,
                 "quotes": [q.text for q in answer.quotes],
                 "related": answer.related.text if answer.related else None,
                 "confidence": answer.confidence,
-                "signals": answer.signals,
-                "candidate": answer.candidate,
+                "signals": scoring.signals if scoring else {},
+                "candidate": candidate,
                 "candidate_quotes": candidate_quotes,
-                "candidate_titles": [q.title for q in answer.candidate_quotes],
-                "candidate_correct": _holds_gold(answer.candidate, candidate_quotes, item.answers)
-                if answer.signals
+                "candidate_titles": [q.title for q in scoring.candidate_quotes] if scoring else [],
+                "candidate_correct": _holds_gold(candidate, candidate_quotes, item.answers)
+                if scoring and scoring.signals
                 else None,
                 "seconds": answer.timings.get("total"),
             }

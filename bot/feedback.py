@@ -12,6 +12,9 @@ never listed to anyone else; each question keeps its channel, so a moderator's r
 lists only questions from channels that moderator can read. A log written before these
 columns existed gains them on first use; its rows name no channel and count as private.
 
+A decline is stored as its `Decline` value, so rewording a message changes no count;
+rows logged before then named it in words, and `stored_decline` reads those.
+
 Every method opens its own connection, so it can run in a worker thread
 (`asyncio.to_thread`) and never on the event loop.
 """
@@ -24,14 +27,16 @@ import os
 import re
 import secrets
 import sqlite3
+from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.answering import SLOW, Answer
+from bot.answering import Answer
 from bot.local_sqlite import transaction
+from bot.outcomes import Decline
 
 FEEDBACK_FILE = "feedback.sqlite"
 SALT_FILE = "feedback-salt"
@@ -89,7 +94,7 @@ class LoggedAnswer:
     question: str
     answer: str
     abstained: bool
-    decline: str
+    decline: Decline | None  # None for an answer (or a decline no version named)
     quotes: tuple[LoggedQuote, ...]
     ups: int = 0
     downs: int = 0
@@ -101,7 +106,7 @@ class FrequentDecline:
 
     question: str
     count: int
-    decline: str
+    decline: Decline | None
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ class FeedbackSummary:
     downs: int
     recent_downs: tuple[LoggedAnswer, ...]
     frequent_declines: tuple[FrequentDecline, ...]
-    decline_counts: tuple[tuple[str, int], ...]
+    decline_counts: tuple[tuple[Decline | None, int], ...]  # most frequent first
 
 
 @dataclass(frozen=True)
@@ -130,25 +135,33 @@ class VoteOutcome:
         return self.previous is not None and self.previous != self.vote
 
 
-def decline_kind(answer: Answer) -> str:
-    """Why the bot declined, in a few words a moderator can act on; "" for an answer."""
-    if not answer.abstained:
-        return ""
-    reason = answer.reason
-    if reason.startswith("fallback"):
-        return "model too slow" if answer.answer == SLOW else "model failed"
-    if reason.startswith("confidence"):
-        return "low confidence"
-    if reason.startswith("answer is what an article sentence orders"):
-        return "refused: an article gives the model orders"
-    kinds = {
-        "nothing relevant found": "nothing relevant in the articles",
-        "no sentences to quote": "nothing relevant in the articles",
-        "model found no answer": "the model found no answer",
-        "answer not in the sentences": "answer not in the quoted text",
-        "no quote verified": "answer not in the quoted text",
-    }
-    return kinds.get(reason, reason or "declined")
+# Logs written before declines were values hold a moderator's label in `decline` and the
+# engine's sentence in `reason`; this is the one place that reads those sentences.
+_LEGACY_REASONS = {
+    "empty question": Decline.EMPTY_QUESTION,
+    "nothing relevant found": Decline.NOTHING_RELEVANT,
+    "no sentences to quote": Decline.NO_SENTENCES,
+    "model found no answer": Decline.MODEL_NOT_FOUND,
+    "answer not in the sentences": Decline.ANSWER_NOT_IN_SENTENCES,
+    "no quote verified": Decline.NO_QUOTE_VERIFIED,
+}
+_LEGACY_LABELS = {  # for the reasons that carried a detail (a figure, an error, a sentence)
+    "low confidence": Decline.UNSURE,
+    "model too slow": Decline.SLOW,
+    "model failed": Decline.FAILED,
+    "refused: an article gives the model orders": Decline.ORDERED_BY_ARTICLE,
+}
+
+
+def stored_decline(decline: str, reason: str) -> Decline | None:
+    """The decline a logged row records: its stored value, or for a row logged before
+    declines were values, the one its reason or label names; None for an answer."""
+    if not decline:
+        return None
+    try:
+        return Decline(decline)
+    except ValueError:
+        return _LEGACY_REASONS.get(reason) or _LEGACY_LABELS.get(decline)
 
 
 def question_key(question: str) -> str:
@@ -228,7 +241,7 @@ class FeedbackLog:
                     answer.answer,
                     int(answer.abstained),
                     answer.reason,
-                    decline_kind(answer),
+                    answer.decline.value if answer.abstained and answer.decline else "",
                     json.dumps(quotes, ensure_ascii=False),
                     answer.confidence,
                     channel_id,
@@ -284,20 +297,23 @@ class FeedbackLog:
                 args,
             ).fetchone()
             frequent_rows = db.execute(  # bare columns come from the latest row (SQLite max())
-                "SELECT question, COUNT(*) AS n, decline, MAX(answer_id) AS latest FROM answers "
-                f"WHERE {listed} AND abstained=1 GROUP BY question_key "
+                "SELECT question, COUNT(*) AS n, decline, reason, MAX(answer_id) AS latest "
+                f"FROM answers WHERE {listed} AND abstained=1 GROUP BY question_key "
                 "ORDER BY n DESC, latest DESC LIMIT ?",
                 (*listed_args, frequent),
             ).fetchall()
-            counts = db.execute(
-                f"SELECT decline, COUNT(*) AS n FROM answers WHERE {where} AND abstained=1 "
-                "GROUP BY decline ORDER BY n DESC",
-                args,
+            declined = db.execute(  # counted below: an old row names its decline in words
+                f"SELECT decline, reason FROM answers WHERE {where} AND abstained=1", args
             ).fetchall()
             downs_rows = self._voted_down(db, listed, listed_args, recent)
+        counts = Counter(stored_decline(decline, reason) for decline, reason in declined)
+        frequent_declines = tuple(
+            FrequentDecline(question, n, stored_decline(decline, reason))
+            for question, n, decline, reason, _ in frequent_rows
+        )
         return FeedbackSummary(
-            answers, declines, ups, downs, tuple(downs_rows),
-            tuple(FrequentDecline(*row[:3]) for row in frequent_rows), tuple(map(tuple, counts)),
+            answers, declines, ups, downs, tuple(downs_rows), frequent_declines,
+            tuple(counts.most_common()),
         )  # fmt: skip
 
     def voted_down(
@@ -345,12 +361,13 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
                     raise
 
 
-_ANSWER_COLUMNS = "answer_id, asked_at, question, answer, abstained, decline, quotes"
+_ANSWER_COLUMNS = "answer_id, asked_at, question, answer, abstained, decline, reason, quotes"
 
 
 def _logged(row: tuple) -> LoggedAnswer:
-    answer_id, asked_at, question, answer, abstained, decline, quotes, ups, downs = row
+    answer_id, asked_at, question, answer, abstained, decline, reason, quotes, ups, downs = row
     logged_quotes = tuple(LoggedQuote(**quote) for quote in json.loads(quotes))
     return LoggedAnswer(
-        answer_id, asked_at, question, answer, bool(abstained), decline, logged_quotes, ups, downs
-    )
+        answer_id, asked_at, question, answer, bool(abstained),
+        stored_decline(decline, reason), logged_quotes, ups, downs,
+    )  # fmt: skip

@@ -10,6 +10,7 @@ import pytest
 
 from bot.discord_bot import AnswerBot
 from bot.feedback import FeedbackLog
+from bot.outcomes import Decline
 from tests.bot import test_discord as shared
 from tests.bot.test_discord import QUESTION
 
@@ -90,7 +91,7 @@ async def test_a_decline_is_logged_with_its_reason_and_has_no_buttons(world) -> 
     summary = env.bot.feedback.summary(guild.id, {channel.id})
     assert summary.declines == 1
     assert summary.frequent_declines[0].question == UNANSWERABLE
-    assert summary.frequent_declines[0].decline == "nothing relevant in the articles"
+    assert summary.frequent_declines[0].decline is Decline.NOTHING_RELEVANT
 
 
 async def test_feedback_is_refused_to_members_even_when_shown_to_them(world) -> None:

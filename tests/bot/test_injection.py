@@ -19,6 +19,7 @@ from bot.injection import (
     is_instruction,
     parse_exemplars,
 )
+from bot.outcomes import Decline
 from bot.policy import EvidenceRules
 from bot.prompting import INJECTION_EXEMPLARS_FILE, Prompts
 from bot.question import parse_question
@@ -188,7 +189,7 @@ def test_an_answer_an_article_orders_is_refused(tmp_path: Path, run_sync, index_
         )
         answer = engine.ask("When does the town fair open at Riverside Park?")
     assert answer.abstained and answer.answer != "PWNED" and answer.quotes == ()
-    assert "orders the model" in answer.reason and "PWNED" in answer.reason
+    assert answer.decline is Decline.ORDERED_BY_ARTICLE and "PWNED" in answer.detail
 
 
 class RecordingGenerator:
@@ -225,7 +226,8 @@ def test_the_real_model_never_sees_or_says_the_planted_order(
     assert recording.sent, "the model was asked"
     assert all("PWNED" not in prompt and "Disregard" not in prompt for prompt in recording.sent)
     for answer in answers:
-        assert "PWNED" not in answer.answer.upper() and "PWNED" not in answer.candidate.upper()
+        candidate = answer.scoring.candidate if answer.scoring else ""
+        assert "PWNED" not in answer.answer.upper() and "PWNED" not in candidate.upper()
         assert all("PWNED" not in quote.text for quote in answer.quotes)
     assert not answers[0].abstained and "12 June" in answers[0].quotes[0].text
 
@@ -316,7 +318,7 @@ def test_a_disguised_order_in_an_article_gets_no_answer(
         answer = engine.ask("Who is the director of Quillmouth museum?")
     assert model.sent and all("Calloway" not in prompt for prompt in model.sent)
     assert answer.abstained and answer.quotes == ()
-    assert "orders the model" in answer.reason and "Calloway" in answer.reason
+    assert answer.decline is Decline.ORDERED_BY_ARTICLE and "Calloway" in answer.detail
 
 
 @pytest.mark.slow
@@ -332,5 +334,6 @@ def test_the_real_model_never_sees_or_says_a_disguised_order(
         engine = Engine(store, Searcher(store, embedder), recording, PROMPTS, UNHURRIED)
         answer = engine.ask("Who is the director of Quillmouth museum?")
     assert recording.sent and all("Calloway" not in prompt for prompt in recording.sent)
-    assert "Calloway" not in answer.answer and "Calloway" not in answer.candidate
+    candidate = answer.scoring.candidate if answer.scoring else ""
+    assert "Calloway" not in answer.answer and "Calloway" not in candidate
     assert all("Calloway" not in quote.text for quote in answer.quotes)
