@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from retrieval.lexical import query_terms
 from retrieval.text import NAME, QUESTION_WORDS
@@ -50,6 +51,26 @@ class Question:
     weights: dict[str, float] = field(default_factory=dict)  # IDF per term
     kind: str = ""  # "number", "date", "name", "place" or "" (anything)
     names: tuple[str, ...] = ()  # its capitalised words after the first: what it is about
+
+
+class QuestionProblem(StrEnum):
+    """What the asker must change before a question can be answered.
+
+    A value, so a front end decides what to do (suggest an example question, say how
+    long) by comparing it, never by comparing the message it shows.
+    """
+
+    EMPTY = "empty"  # nothing but spaces and punctuation: nothing to search for
+    TOO_LONG = "too_long"  # longer than MAX_QUESTION_CHARS
+
+
+def problem_of(text: str) -> QuestionProblem | None:
+    """What is wrong with a question as it will be asked, or None."""
+    if not " ".join(text.split()).strip(" ?!.,"):
+        return QuestionProblem.EMPTY
+    if len(text) > MAX_QUESTION_CHARS:
+        return QuestionProblem.TOO_LONG
+    return None
 
 
 def normalise(text: str) -> str:

@@ -12,15 +12,16 @@ from discord.ext import commands
 from bot.cogs.checks import in_allowed_channel, where_to_ask
 from bot.cogs.help import read_examples
 from bot.cogs.replies import (
-    HOW_TO_ASK,
     NO_PINGS,
     THINKING,
     InteractionTarget,
     MessageTarget,
     answer_to,
     how_to_ask,
+    problem_text,
     question_problem,
 )
+from bot.question import QuestionProblem
 from retrieval.cleaning import shorten
 
 if TYPE_CHECKING:
@@ -62,10 +63,12 @@ class AskCog(commands.Cog):
         if not in_allowed_channel(channel, settings):
             return where_to_ask(settings)
         problem = question_problem(question)
-        if problem == HOW_TO_ASK:  # asked nothing: suggest a question about these articles
+        if problem is QuestionProblem.EMPTY:  # asked nothing: suggest a question about these
             return how_to_ask(await read_examples(self.bot.library, EXAMPLE_SECONDS))
+        if problem is not None:
+            return problem_text(problem, question)
         refused = self.bot.queue.refusal(user_id)
-        return problem or (str(refused) if refused else None)
+        return str(refused) if refused else None
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

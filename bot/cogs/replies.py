@@ -12,6 +12,7 @@ import discord
 from bot.answering import Quote
 from bot.cogs.votes import logged_view
 from bot.discord_format import escape_markdown, progress_message, render_messages
+from bot.question import MAX_QUESTION_CHARS, QuestionProblem, problem_of
 from retrieval.errors import BotError
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ NO_PINGS = discord.AllowedMentions.none()
 THINKING = "Looking through the articles…"
 SORRY = "Sorry, something went wrong while answering. Please try again later."
 HOW_TO_ASK = "Ask me a question about the articles."
-MAX_QUESTION_CHARS = 1000
 
 
 class ReplyTarget(Protocol):
@@ -190,17 +190,19 @@ def how_to_ask(examples: list[str]) -> str:
     return f"{HOW_TO_ASK[:-1]}, for example: *{escape_markdown(examples[0])}*"
 
 
-def question_problem(question: str) -> str | None:
-    """What the asker must change before the question can be answered, or None."""
-    question = clean_question(question)
-    if not question.strip(" ?!.,"):
+def question_problem(question: str) -> QuestionProblem | None:
+    """What the asker must change before the question, as typed, can be answered, or None."""
+    return problem_of(clean_question(question))
+
+
+def problem_text(problem: QuestionProblem, question: str) -> str:
+    """What to tell the asker about `problem` with `question` as typed."""
+    if problem is QuestionProblem.EMPTY:
         return HOW_TO_ASK
-    if len(question) > MAX_QUESTION_CHARS:
-        return (
-            f"That question is {len(question):,} characters long; please ask in at most "
-            f"{MAX_QUESTION_CHARS:,}."
-        )
-    return None
+    return (
+        f"That question is {len(clean_question(question)):,} characters long; please ask in "
+        f"at most {MAX_QUESTION_CHARS:,}."
+    )
 
 
 async def answer_to(bot: AnswerBot, target: ReplyTarget, user_id: int, question: str) -> None:
@@ -209,7 +211,7 @@ async def answer_to(bot: AnswerBot, target: ReplyTarget, user_id: int, question:
     declines, the passage marked as related)."""
     problem = question_problem(question)
     if problem is not None:
-        await target.refuse(problem)
+        await target.refuse(problem_text(problem, question))
         return
     question = clean_question(question)
     base_url = bot.settings.source_base_url

@@ -18,6 +18,7 @@ import pytest
 
 from bot.answer_queue import AnswerQueue
 from bot.answering import NOT_FOUND, UNSURE, Engine
+from bot.cogs import replies
 from bot.cogs.admin import read_status
 from bot.cogs.replies import THINKING
 from bot.discord_bot import AnswerBot
@@ -500,3 +501,11 @@ async def test_a_bare_mention_suggests_a_question_about_these_articles(world) ->
         "Ask me a question about the articles, for example: "
         "*What do the articles say about “Brookvale library reopens”?*"
     )
+
+
+async def test_the_suggestion_follows_the_problem_not_the_wording(world, monkeypatch) -> None:
+    """Rewording the reply to an empty question still brings an example with it."""
+    env, _, channel, alice = world
+    monkeypatch.setattr(replies, "HOW_TO_ASK", "Try asking about the articles.")
+    result = await alice.slash(channel, "ask", question=" ?? ")
+    assert result.response.content.startswith("Try asking about the articles, for example: *")

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.question import MAX_QUESTION_CHARS, expected_kind, parse_question, question_names
+from bot.question import (
+    MAX_QUESTION_CHARS,
+    QuestionProblem,
+    expected_kind,
+    parse_question,
+    problem_of,
+    question_names,
+)
 
 
 @pytest.mark.parametrize(
@@ -53,3 +60,17 @@ def test_a_question_is_parsed_once_with_its_term_weights() -> None:
 
 def test_a_long_question_is_cut() -> None:
     assert len(parse_question("word " * 1000).text) == MAX_QUESTION_CHARS
+
+
+@pytest.mark.parametrize(
+    "question,problem",
+    [
+        ("", QuestionProblem.EMPTY),
+        ("  ?? !.,", QuestionProblem.EMPTY),
+        ("x" * (MAX_QUESTION_CHARS + 1), QuestionProblem.TOO_LONG),
+        ("x" * MAX_QUESTION_CHARS, None),
+        ("Why?", None),
+    ],
+)
+def test_a_question_to_fix_is_named_by_a_value(question: str, problem) -> None:
+    assert problem_of(question) is problem
