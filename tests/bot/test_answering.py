@@ -99,19 +99,19 @@ def test_the_closest_verified_passage_is_handed_over_once_before_the_answer(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "reply,rules,shown",
+    "reply,rules,decline,shown",
     [
-        (ScriptedGenerator("Mara Quist"), policy(min_confidence=1.0), UNSURE),
-        (ScriptedGenerator("", fail=True), TRUSTING, FAILED),
+        (ScriptedGenerator("Mara Quist"), policy(min_confidence=1.0), Decline.UNSURE, UNSURE),
+        (ScriptedGenerator("", fail=True), TRUSTING, Decline.FAILED, FAILED),
     ],
 )
 def test_a_declined_answer_keeps_the_passage_it_showed_as_related(
-    town_index: Path, embedder, reply: ScriptedGenerator, rules, shown: str
+    town_index: Path, embedder, reply: ScriptedGenerator, rules, decline: Decline, shown: str
 ) -> None:
     passages: list[object] = []
     with IndexStore(town_index) as store:
         answer = _scripted(store, embedder, reply, rules).ask(BRIDGE, on_passage=passages.append)
-    assert answer.abstained and answer.answer == shown
+    assert answer.abstained and answer.decline is decline and answer.answer == shown
     assert passages == [answer.related] and answer.related is not None
 
 

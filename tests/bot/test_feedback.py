@@ -227,6 +227,7 @@ def test_export_writes_unreviewed_qa_lines_and_keeps_a_moderators_edits(
     ], "the filled line kept, not duplicated"
     assert len(qa_file.unfilled) == 1 and "unreviewed" in (qa_file.unfilled_note() or "")
     assert "When does the pool open?" in qa.read_text()
+    assert "declined: nothing relevant in the articles" in qa.read_text(), "labelled for people"
 
 
 def test_export_without_a_log_says_where_it_looked(tmp_path: Path, capsys) -> None:
