@@ -12,9 +12,10 @@ is freed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from bot.answering import Engine
+from bot.communities import Communities, Community, guild_settings
 from bot.generation import Generator, LlamaGenerator
 from bot.library import RESTORE_VECTORS, Library, make_embedder
 from bot.model_files import resolve_model_path
@@ -148,3 +149,50 @@ def open_engine(settings: Settings, generator: Generator | None = None) -> Itera
     """The engine alone (`ask`, `eval`, the benchmarks), as `open_app` builds it."""
     with open_app(settings, generator) as (engine, _):
         yield engine
+
+
+@contextmanager
+def open_communities(
+    settings: Settings, generator: Generator | None = None
+) -> Iterator[Communities]:
+    """What the Discord bot serves: the one corpus (`open_app`), or with CORPUS_PER_GUILD
+    one engine and library per server in DISCORD_GUILD_IDS over its own index, all
+    sharing one answer model and one embedding model, each loaded once.
+
+    Every server's index is checked before any model loads, so a server whose index
+    was never built stops the start at once, saying which and how to build it.
+    """
+    if not settings.corpus_per_guild:
+        with open_app(settings, generator) as (engine, library):
+            yield Communities.one(engine, library)
+        return
+    guilds = {guild_id: guild_settings(settings, guild_id) for guild_id in settings.discord_guild_ids}
+    for guild_id, own in guilds.items():
+        _for_guild(guild_id, require_index, own)
+    prompts = Prompts.load(settings.prompts_dir)
+    policy = AnswerPolicy.from_settings(settings)
+    embedder = make_embedder(settings)
+    with ExitStack() as stack:
+        by_guild: dict[int | None, Community] = {}
+        for guild_id, own in guilds.items():
+            store = stack.enter_context(open_store(own))
+            searcher = _for_guild(guild_id, open_searcher, own, store, embedder)
+            engine = Engine(store, searcher, generator or load_generator(settings), prompts, policy)
+            generator = engine.generator  # loaded once, for every server
+            by_guild[guild_id] = Community.of(engine, Library(own, store, embedder))
+        first, *others = (community.engine for community in by_guild.values())
+        first.warm_up()
+        for engine in others:
+            _ = engine.exemplars  # the answer model is warm already
+        yield Communities(by_guild)
+
+
+def _for_guild(guild_id: int, step: Callable, *args: object):
+    """`step(*args)`, its "no usable index" error naming the server and its `--guild`."""
+    try:
+        return step(*args)
+    except IndexUnavailable as error:
+        raise IndexUnavailable(
+            f"Server {guild_id} (CORPUS_PER_GUILD): {error} Add `--guild {guild_id}` to the "
+            "command to work on this server's articles."
+        ) from error

@@ -159,6 +159,12 @@ class Settings(BaseSettings):
         description="The servers the bot serves; it refuses every other. Empty = "
         "DISCORD_GUILD_ID, or else the one server it is in (none while it is in several).",
     )
+    corpus_per_guild: bool = Field(
+        False,
+        description="Give each server in DISCORD_GUILD_IDS its own articles, index, feeds, "
+        "hidden list and feedback log (CORPUS_DIR/<id>/, INDEX_DIR/<id>/); false = one "
+        "corpus for all.",
+    )
     moderator_role_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list,
         description="Roles allowed to /reload, besides members with Manage Server.",
@@ -173,7 +179,13 @@ class Settings(BaseSettings):
         "of their own link to it plus their path; empty = no such links.",
     )
     reply_in_thread: bool = Field(False, description="Answer mentions in a new thread.")
-    queue_max_waiting: int = Field(10, ge=1, le=1000, description="Questions that may wait.")
+    queue_max_waiting: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Questions that may wait; with CORPUS_PER_GUILD, per server, the servers "
+        "served in turn.",
+    )
     user_cooldown_seconds: float = Field(
         10.0, ge=0, description="Pause between a user's questions."
     )
@@ -249,6 +261,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"CHUNK_OVERLAP_WORDS ({self.chunk_overlap_words}) must be smaller than "
                 f"CHUNK_WORDS ({self.chunk_words})."
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _per_guild_needs_guilds(self) -> Settings:
+        if self.corpus_per_guild and not self.discord_guild_ids:
+            raise ValueError(
+                "CORPUS_PER_GUILD=true gives each server in DISCORD_GUILD_IDS its own articles, "
+                "but DISCORD_GUILD_IDS is empty. Set DISCORD_GUILD_IDS to the comma-separated "
+                "ids of the servers the bot serves, or CORPUS_PER_GUILD=false for one corpus."
             )
         return self
 
