@@ -63,7 +63,7 @@ async def watch_lag(stop: asyncio.Event, worst: list[float], tick: float = 0.01)
 
 async def run(settings: Settings) -> None:
     with open_app(settings) as (engine, library), tempfile.TemporaryDirectory() as scratch:
-        bot = AnswerBot(engine, library, settings)
+        bot = AnswerBot.single(engine, library, settings)
         bot.feedback = FeedbackLog(Path(scratch))  # logged as in Discord, not into INDEX_DIR
         engine.ask(QUESTIONS[0])  # warm-up
         targets = [RecordingTarget() for _ in range(ASKERS)]

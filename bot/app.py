@@ -166,7 +166,9 @@ def open_communities(
         with open_app(settings, generator) as (engine, library):
             yield Communities.one(engine, library)
         return
-    guilds = {guild_id: guild_settings(settings, guild_id) for guild_id in settings.discord_guild_ids}
+    guilds = {
+        guild_id: guild_settings(settings, guild_id) for guild_id in settings.discord_guild_ids
+    }
     for guild_id, own in guilds.items():
         _for_guild(guild_id, require_index, own)
     prompts = Prompts.load(settings.prompts_dir)

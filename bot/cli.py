@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from bot.app import open_app, open_library, open_searcher, open_store, require_index
+from bot.app import (
+    open_app,
+    open_communities,
+    open_library,
+    open_searcher,
+    open_store,
+    require_index,
+)
 from bot.evaluation import RECALL_AT
 from bot.feeds_cli import add_feeds_parser
 from bot.settings import Settings, UnknownSettingWarning
@@ -506,9 +513,9 @@ def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
     discord.utils.setup_logging(level=logging.INFO)
     token = require_token(settings)  # before loading the models: fail fast
     asyncio.run(check_login(token))
-    with open_app(settings) as (engine, library):
+    with open_communities(settings) as communities:  # one corpus, or one per server
         try:
-            asyncio.run(run_bot(engine, library, settings))
+            asyncio.run(run_bot(communities, settings))
         except KeyboardInterrupt:
             pass
     return 0

@@ -1,7 +1,9 @@
 """`python -m bot discord`: the Discord front end, a thin adapter over the engine.
 
 The bot owns an `AnswerQueue` (the model runs in one worker thread, never on
-the event loop) and loads one cog per concern from `bot/cogs/`. Only the servers
+the event loop) and loads one cog per concern from `bot/cogs/`. Which articles a
+server is answered from is `AnswerBot.community`'s answer (`bot.communities`): one
+corpus for all, or with CORPUS_PER_GUILD each server's own. Only the servers
 in DISCORD_GUILD_IDS are served: every command, autocomplete, button and message
 from any other is stopped here, before a cog sees it. Every message
 it sends uses `AllowedMentions.none()`, so neither the model nor an article
@@ -26,6 +28,7 @@ from bot.answer_queue import AnswerQueue
 from bot.answering import Engine
 from bot.cogs.checks import admitted, guild_served, named_guild_ids
 from bot.cogs.replies import NO_PINGS
+from bot.communities import Communities, Community
 from bot.feedback import FeedbackLog
 from bot.library import Library
 from bot.settings import Settings
@@ -53,11 +56,14 @@ class ServedTree(app_commands.CommandTree):
         return await admitted(interaction)
 
 
-class AnswerBot(commands.Bot):
-    """The Discord client: engine, library, queue, feedback log, and the reload lock shared
-    by the cogs."""
+NO_ARTICLES_HERE = "This server has no articles of its own here; ask in a server the bot serves."
 
-    def __init__(self, engine: Engine, library: Library, settings: Settings) -> None:
+
+class AnswerBot(commands.Bot):
+    """The Discord client: the communities (each an engine, library, feedback log and
+    reload lock) and the one answer queue they share."""
+
+    def __init__(self, communities: Communities, settings: Settings) -> None:
         intents = discord.Intents.default()  # mentions carry their text without message_content
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -66,20 +72,61 @@ class AnswerBot(commands.Bot):
             help_command=None,
             tree_cls=ServedTree,
         )
-        self.engine = engine
-        self.library = library  # the articles: every cog's reload, add, remove, poll, status
+        self.communities = communities  # the articles each server is answered from
         self.settings = settings
-        self.queue = AnswerQueue(
-            engine.ask,
+        self.queue = AnswerQueue(  # one model, one line per server with per-server corpora
+            _no_default_answer,
             max_waiting=settings.queue_max_waiting,
             cooldown_seconds=settings.user_cooldown_seconds,
         )
-        self.reload_lock = asyncio.Lock()
-        self.feedback = FeedbackLog(settings.index_dir)  # questions and votes; reloads keep it
-        self.last_reload: str | None = None
         self.refused_guilds: set[int] = set()  # logged once each, not on every message
         self.warned_at_count = 0  # servers the bot was in at the last "none listed" warning
         self.tree.on_error = self.on_app_command_error
+
+    @classmethod
+    def single(cls, engine: Engine, library: Library, settings: Settings) -> AnswerBot:
+        """A bot answering every server it serves from one corpus (CORPUS_PER_GUILD off)."""
+        return cls(Communities.one(engine, library), settings)
+
+    def community(self, guild_id: int | None) -> Community:
+        """The articles a command, question or click from `guild_id` acts on: the one place
+        a server is mapped to its corpus. The gate in front of every cog has refused a
+        server without one, so reaching here without one is a bug, refused all the same."""
+        community = self.communities.for_guild(guild_id)
+        if community is None:
+            raise BotError(NO_ARTICLES_HERE)
+        return community
+
+    # The one corpus of a bot without per-server corpora, for tests and benchmarks; the
+    # cogs always go through `community(guild_id)`.
+    @property
+    def engine(self) -> Engine:
+        """The shared community's engine."""
+        return self.communities.shared.engine
+
+    @property
+    def library(self) -> Library:
+        """The shared community's library."""
+        return self.communities.shared.library
+
+    @property
+    def feedback(self) -> FeedbackLog:
+        """The shared community's feedback log."""
+        return self.communities.shared.feedback
+
+    @feedback.setter
+    def feedback(self, log: FeedbackLog) -> None:
+        self.communities.shared.feedback = log
+
+    @property
+    def reload_lock(self) -> asyncio.Lock:
+        """The shared community's reload lock."""
+        return self.communities.shared.reload_lock
+
+    @property
+    def last_reload(self) -> str | None:
+        """When the shared community's articles last changed."""
+        return self.communities.shared.last_reload
 
     async def setup_hook(self) -> None:
         """Load the cogs and register the slash commands with Discord."""
@@ -243,9 +290,14 @@ async def check_login(token: str) -> None:
         await asyncio.wait_for(probe.login(token), LOGIN_SECONDS)
 
 
-async def run_bot(engine: Engine, library: Library, settings: Settings) -> None:
+def _no_default_answer(question: str, *callbacks: object) -> object:
+    """Every question brings its community's engine (`bot.cogs.replies.answer_to`)."""
+    raise RuntimeError("a question reached the queue without its community's engine")
+
+
+async def run_bot(communities: Communities, settings: Settings) -> None:
     """Connect and serve until stopped; a missing or rejected token is a clear error."""
     token = require_token(settings)
-    bot = AnswerBot(engine, library, settings)
+    bot = AnswerBot(communities, settings)
     async with bot, _discord_errors():
         await bot.start(token)

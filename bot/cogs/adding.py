@@ -70,16 +70,17 @@ class AddingCog(commands.Cog):
         if not files and not url:
             await interaction.response.send_message(HOW_TO_ADD, ephemeral=True)
             return
-        if self.bot.reload_lock.locked():
+        community = self.bot.community(interaction.guild_id)  # this server's articles
+        if community.reload_lock.locked():
             await interaction.response.send_message(BUSY, ephemeral=True)
             return
-        async with self.bot.reload_lock:
+        async with community.reload_lock:
             await interaction.response.defer(ephemeral=True, thinking=True)
             drafts, refused = await self._collect(files, url)
             who = f"{interaction.user.name} (Discord {interaction.user.id})"
             try:
                 report = await asyncio.to_thread(
-                    self.bot.library.add, drafts, Provenance.now(who), refused=refused
+                    community.library.add, drafts, Provenance.now(who), refused=refused
                 )
             except BotError as error:  # another reload, a refused sync: nothing was added
                 await interaction.edit_original_response(
@@ -87,7 +88,7 @@ class AddingCog(commands.Cog):
                 )
                 return
             if report.sync is not None:
-                self.bot.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
+                community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
             text = "\n".join(report.lines(discord.utils.escape_markdown))
             await interaction.edit_original_response(content=text[:2000], allowed_mentions=NO_PINGS)
 

@@ -45,16 +45,17 @@ class AdminCog(commands.Cog):
         """Re-sync the articles folder (moderators only); answers continue meanwhile."""
         if await refused_change(interaction, self.bot, MODERATORS_ONLY):
             return
-        async with self.bot.reload_lock:
+        community = self.bot.community(interaction.guild_id)  # this server's articles
+        async with community.reload_lock:
             await interaction.response.defer(thinking=True, ephemeral=True)  # for the moderator
             try:
-                report = await self._reload_with_progress(interaction, force)
+                report = await self._reload_with_progress(interaction, community.library, force)
             except BotError as error:  # another reload, no corpus folder, a refused sync
                 await interaction.edit_original_response(
                     content=f"The reload did not run: {error}"[:2000], allowed_mentions=NO_PINGS
                 )
                 return
-            self.bot.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
+            community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
             lines = [report.summary()]
             lines += [f"• {discord.utils.escape_markdown(c)}" for c in report.changes()]
             lines += [f"• skipped `{s.path}`: {s.reason}" for s in report.skipped[:15]]
@@ -65,7 +66,7 @@ class AdminCog(commands.Cog):
             )
 
     async def _reload_with_progress(
-        self, interaction: discord.Interaction, force: bool
+        self, interaction: discord.Interaction, library: Library, force: bool
     ) -> SyncReport:
         loop = asyncio.get_running_loop()
         progress: dict[str, int] = {}
@@ -87,7 +88,7 @@ class AdminCog(commands.Cog):
 
         reporter = asyncio.create_task(show_progress())
         try:
-            return await asyncio.to_thread(self.bot.library.reload, on_progress, force=force)
+            return await asyncio.to_thread(library.reload, on_progress, force=force)
         finally:
             reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -97,25 +98,32 @@ class AdminCog(commands.Cog):
     async def status(self, interaction: discord.Interaction) -> None:
         """Show how many articles the bot knows, its model, last reload and queue length."""
         await interaction.response.defer(thinking=True, ephemeral=True)  # only the asker's
-        info = await read_status(self.bot.library, self.status_seconds)
+        community = self.bot.community(interaction.guild_id)  # this server's articles only
+        info = await read_status(community.library, self.status_seconds)
         if info is None:
             await interaction.edit_original_response(content=STATUS_SLOW, allowed_mentions=NO_PINGS)
             return
         lines = [
             f"**Articles:** {info.articles}  ·  **Passages:** {info.chunks}",
-            f"**Answer model:** {self.bot.engine.generator.name}",
+            f"**Answer model:** {community.engine.generator.name}",
             f"**Embedding model:** {info.embedding_model} ({info.embedding_backend})",
-            f"**Last reload:** {self.bot.last_reload or info.last_sync or 'never'}",
-            f"**Questions in line:** {self.bot.queue.length}",
+            f"**Last reload:** {community.last_reload or info.last_sync or 'never'}",
+            f"**Questions in line:** {self._in_line(interaction.guild_id)}",
             f"**Feeds:** {discord.utils.escape_markdown(info.feeds)}",
         ]
         if info.hidden != "none":  # articles /remove hid (bot.cogs.catalog)
             lines.append(f"**Hidden articles:** {discord.utils.escape_markdown(info.hidden)}")
-        if self.bot.reload_lock.locked():
+        if community.reload_lock.locked():
             lines.append("A reload is running now.")
         await interaction.edit_original_response(
             content="\n".join(lines)[:2000], allowed_mentions=NO_PINGS
         )
+
+    def _in_line(self, guild_id: int | None) -> int:
+        """The questions waiting or answered now: this server's, with per-server corpora."""
+        if not self.bot.communities.per_guild:
+            return self.bot.queue.length
+        return self.bot.queue.length_of(self.bot.communities.queue_group(guild_id))
 
 
 async def read_status(library: Library, seconds: float) -> Status | None:

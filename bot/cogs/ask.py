@@ -46,7 +46,9 @@ class AskCog(commands.Cog):
         self, interaction: discord.Interaction, question: str, private: bool = False
     ) -> None:
         """Ask a question; the answer quotes the articles it comes from."""
-        problem = await self._problem(interaction.channel, interaction.user.id, question)
+        problem = await self._problem(
+            interaction.channel, interaction.guild_id, interaction.user.id, question
+        )
         if problem is not None:  # something the asker can act on: told to them alone
             await interaction.response.send_message(
                 problem, ephemeral=True, allowed_mentions=NO_PINGS
@@ -56,7 +58,9 @@ class AskCog(commands.Cog):
         target = InteractionTarget(interaction, ephemeral=private)
         await answer_to(self.bot, target, interaction.user.id, question)
 
-    async def _problem(self, channel: object, user_id: int, question: str) -> str | None:
+    async def _problem(
+        self, channel: object, guild_id: int | None, user_id: int, question: str
+    ) -> str | None:
         """What the asker must change before being answered (where or what they ask,
         or waiting their turn), or None."""
         settings = self.bot.settings
@@ -64,10 +68,11 @@ class AskCog(commands.Cog):
             return where_to_ask(settings)
         problem = question_problem(question)
         if problem is QuestionProblem.EMPTY:  # asked nothing: suggest a question about these
-            return how_to_ask(await read_examples(self.bot.library, EXAMPLE_SECONDS))
+            library = self.bot.community(guild_id).library
+            return how_to_ask(await read_examples(library, EXAMPLE_SECONDS))
         if problem is not None:
             return problem_text(problem, question)
-        refused = self.bot.queue.refusal(user_id)
+        refused = self.bot.queue.refusal(user_id, self.bot.communities.queue_group(guild_id))
         return str(refused) if refused else None
 
     @commands.Cog.listener()
@@ -79,7 +84,8 @@ class AskCog(commands.Cog):
         if not in_allowed_channel(message.channel, self.bot.settings):
             return  # answering here would be noise the server asked the bot to keep out of
         question = _MENTION.sub(" ", message.content)
-        problem = await self._problem(message.channel, message.author.id, question)
+        guild_id = message.guild.id if message.guild else None
+        problem = await self._problem(message.channel, guild_id, message.author.id, question)
         if problem is not None:  # before any thread: a refused question leaves none behind
             await MessageTarget(message).refuse(problem)
             return

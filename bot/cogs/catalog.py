@@ -17,6 +17,7 @@ from bot.cogs.admin import STATUS_SECONDS, STATUS_SLOW
 from bot.cogs.checks import ServedOnly, is_moderator, refused_change
 from bot.cogs.replies import NO_PINGS
 from bot.discord_format import escape_markdown
+from bot.library import Library
 from bot.sources import article_link
 from retrieval.cleaning import shorten
 from retrieval.errors import BotError
@@ -133,7 +134,7 @@ class CatalogCog(commands.Cog):
     ) -> None:
         """List or find the articles the bot answers from, with their sources."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        content, view = await self._page(words, page)
+        content, view = await self._page(interaction.guild_id, words, page)
         await interaction.edit_original_response(
             content=content, view=view, allowed_mentions=NO_PINGS
         )
@@ -141,13 +142,16 @@ class CatalogCog(commands.Cog):
     async def turn_page(self, interaction: discord.Interaction, words: str, page: int) -> None:
         """A page button was clicked: show that page in the same message."""
         await interaction.response.defer()
-        content, view = await self._page(words, page)
+        content, view = await self._page(interaction.guild_id, words, page)
         await interaction.edit_original_response(
             content=content, view=view, allowed_mentions=NO_PINGS
         )
 
-    async def _page(self, words: str, page: int) -> tuple[str, discord.ui.View | None]:
-        articles = await off_the_loop(self.bot.library.articles, seconds=self.read_seconds)
+    async def _page(
+        self, guild_id: int | None, words: str, page: int
+    ) -> tuple[str, discord.ui.View | None]:
+        library = self.bot.community(guild_id).library  # this server's articles only
+        articles = await off_the_loop(library.articles, seconds=self.read_seconds)
         if articles is None:
             return STATUS_SLOW, None
         base_url = self.bot.settings.source_base_url
@@ -161,7 +165,8 @@ class CatalogCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         if not is_moderator(interaction.user, self.bot.settings):
             return []
-        articles = await off_the_loop(self.bot.library.articles, seconds=AUTOCOMPLETE_SECONDS)
+        library = self.bot.community(interaction.guild_id).library
+        articles = await off_the_loop(library.articles, seconds=AUTOCOMPLETE_SECONDS)
         found = find(articles or [], current)[:CHOICES]
         return [choice_for(a.article_id, a.title, a.path) for a in found]
 
@@ -171,7 +176,8 @@ class CatalogCog(commands.Cog):
         if not is_moderator(interaction.user, self.bot.settings):
             return []
         try:
-            hidden = await off_the_loop(self.bot.library.hidden, seconds=AUTOCOMPLETE_SECONDS)
+            library = self.bot.community(interaction.guild_id).library
+            hidden = await off_the_loop(library.hidden, seconds=AUTOCOMPLETE_SECONDS)
         except BotError:  # a damaged list: /restore itself says how to fix it
             hidden = None
         found = find(hidden or [], current)[:CHOICES]
@@ -185,7 +191,7 @@ class CatalogCog(commands.Cog):
     async def remove(self, interaction: discord.Interaction, article: str) -> None:
         """Take an article out of the answers: an added one is deleted, any other hidden."""
         by = f"{interaction.user.name} ({interaction.user.id})"
-        await self._change(interaction, self.bot.library.remove, article, by)
+        await self._change(interaction, Library.remove, article, by)
 
     @app_commands.command(name="restore")
     @app_commands.default_permissions(manage_guild=True)
@@ -194,24 +200,26 @@ class CatalogCog(commands.Cog):
     @app_commands.autocomplete(article=_hidden)
     async def restore(self, interaction: discord.Interaction, article: str) -> None:
         """Bring back an article /remove hid."""
-        await self._change(interaction, self.bot.library.restore, article)
+        await self._change(interaction, Library.restore, article)
 
     async def _change(
         self, interaction: discord.Interaction, job: Callable[..., Change], *args: str
     ) -> None:
-        """Run /remove or /restore and its sync in a worker thread, one reload at a time;
-        the reply goes to the moderator alone."""
+        """Run /remove or /restore (`job`, a `Library` method) on this server's articles and
+        sync, in a worker thread, one reload at a time; the reply goes to the moderator
+        alone."""
         if await refused_change(interaction, self.bot, MODERATORS_ONLY):
             return
-        async with self.bot.reload_lock:
+        community = self.bot.community(interaction.guild_id)
+        async with community.reload_lock:
             await interaction.response.defer(ephemeral=True, thinking=True)
             try:
-                change = await asyncio.to_thread(job, *args)
+                change = await asyncio.to_thread(job, community.library, *args)
             except BotError as error:  # not found, ambiguous, another reload, a damaged list
                 content = str(error)
             else:
                 if change.report is not None:
-                    self.bot.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
+                    community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
                 content = describe(change)
             await interaction.edit_original_response(
                 content=escape_markdown(content)[:2000], allowed_mentions=NO_PINGS

@@ -62,7 +62,8 @@ class FeedbackCog(commands.Cog):
     async def _summary(self, interaction: discord.Interaction) -> FeedbackSummary:
         """The server's summary listing only what this moderator may read (log reads off
         the event loop, permissions on it)."""
-        log, guild_id = self.bot.feedback, interaction.guild_id
+        guild_id = interaction.guild_id
+        log = self.bot.community(guild_id).feedback  # this server's log
         asked_in = await asyncio.to_thread(log.channels, guild_id)
         readable = {c for c in asked_in if can_read(interaction.guild, interaction.user, c)}
         return await asyncio.to_thread(log.summary, guild_id, readable)

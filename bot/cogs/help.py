@@ -102,7 +102,7 @@ class HelpCog(commands.Cog):
     async def show_help(self, interaction: discord.Interaction) -> None:
         """How to ask, example questions from these articles, and every command."""
         await interaction.response.defer(thinking=True, ephemeral=True)
-        examples = await read_examples(self.bot.library)
+        examples = await read_examples(self.bot.community(interaction.guild_id).library)
         text = help_text(command_lines(self.bot.tree.get_commands()), examples, self.bot.settings)
         await interaction.edit_original_response(content=text, allowed_mentions=NO_PINGS)
 

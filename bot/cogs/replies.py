@@ -214,6 +214,7 @@ async def answer_to(bot: AnswerBot, target: ReplyTarget, user_id: int, question:
         await target.refuse(problem_text(problem, question))
         return
     question = clean_question(question)
+    community = bot.community(target.guild_id)  # the articles of the server asked in
     base_url = bot.settings.source_base_url
     editor = StreamingEditor(target, bot.settings.stream_edit_seconds, base_url)
     editor.start()
@@ -224,8 +225,10 @@ async def answer_to(bot: AnswerBot, target: ReplyTarget, user_id: int, question:
     try:
         try:
             answer = await bot.queue.submit(
-                user_id, question, editor.update, on_position, editor.checking
-            )
+                user_id, question, editor.update, on_position, editor.checking,
+                group=bot.communities.queue_group(target.guild_id),
+                answer=community.engine.ask,
+            )  # fmt: skip
         finally:
             await editor.stop()
     except BotError as error:  # refused by the queue (cooldown, full) or the index
@@ -235,7 +238,7 @@ async def answer_to(bot: AnswerBot, target: ReplyTarget, user_id: int, question:
         log.exception("Answering failed for %r", question[:200])
         await target.show(SORRY)
         return
-    view = await logged_view(bot.feedback, answer, target)  # 👍 / 👎 on the last message
+    view = await logged_view(community.feedback, answer, target)  # 👍 / 👎 on the last message
     messages = render_messages(answer, base_url=base_url)
     for number, message in enumerate(messages):
         last_view = view if number == len(messages) - 1 else None

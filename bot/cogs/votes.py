@@ -82,7 +82,8 @@ class VoteButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Record the member's vote (off the event loop) and tell only them."""
-        feedback: FeedbackLog = interaction.client.feedback  # type: ignore[attr-defined]
+        bot = interaction.client  # the answer is in the log of the server it was given in
+        feedback: FeedbackLog = bot.community(interaction.guild_id).feedback  # type: ignore[attr-defined]
         try:
             outcome = await asyncio.wait_for(
                 asyncio.to_thread(feedback.vote, self.answer_id, interaction.user.id, self.vote),

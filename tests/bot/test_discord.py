@@ -80,7 +80,7 @@ def library(engine: Engine, settings: Settings) -> Library:
 
 @pytest.fixture
 def simcord_bot(engine: Engine, library: Library, settings: Settings) -> AnswerBot:
-    return AnswerBot(engine, library, settings)
+    return AnswerBot.single(engine, library, settings)
 
 
 @pytest.fixture
@@ -357,7 +357,9 @@ async def test_a_refusal_after_a_public_defer_is_moved_out_of_sight(world) -> No
     env, _, channel, alice = world
     queue = env.bot.queue
     checks = iter([None])  # the check before deferring lets it pass; the queue's own refuses
-    queue.refusal = lambda user_id: next(checks, type(queue).refusal(queue, user_id))
+    queue.refusal = lambda user_id, group=None: next(
+        checks, type(queue).refusal(queue, user_id, group)
+    )
     queue.max_waiting = 0
     result = await alice.slash(channel, "ask", question=QUESTION)
     assert result.response is None, "the public reply was deleted"
@@ -391,10 +393,10 @@ async def test_a_failing_engine_gets_a_polite_reply_and_the_bot_goes_on(world) -
     def broken(question, on_text=None, on_passage=None):
         raise RuntimeError("disk on fire")
 
-    env.bot.queue._answer = broken
+    env.bot.engine.ask = broken
     failed = await alice.slash(channel, "ask", question=QUESTION)
     assert failed.response.content.startswith("Sorry, something went wrong")
-    env.bot.queue._answer = real_ask
+    env.bot.engine.ask = real_ask
     works = await alice.slash(channel, "ask", question=QUESTION)
     assert "Mara Quist" in works.response.content
 

@@ -77,7 +77,9 @@ async def test_buttons_still_work_after_a_restart(world, engine, library, settin
     answer = (await alice.slash(channel, "ask", question=QUESTION)).response
     buttons = _vote_ids(answer)
     await alice.click(answer, custom_id=buttons["👎"])
-    await env.restart_bot(AnswerBot(engine, library, settings))  # a new process: no view in memory
+    await env.restart_bot(
+        AnswerBot.single(engine, library, settings)
+    )  # a new process: no view in memory
     changed = await alice.click(answer, custom_id=buttons["👍"])
     assert "Changed your vote to 👍" in changed.response.content, "the same member, remembered"
     summary = FeedbackLog(settings.index_dir).summary(guild.id, {channel.id})

@@ -65,7 +65,10 @@ async def test_a_moderator_follows_feeds_and_hears_how_many_entries_they_have(wo
     assert page.ephemeral and page.response.content.startswith(
         "Not followed: the address gives a web page, not an RSS or Atom feed."
     )
-    assert [f.url for f in _cog(env).feeds.feeds()] == [f"{site.base}/rss", f"{site.base}/atom"]
+    assert [f.url for f in env.bot.library.feeds.feeds()] == [
+        f"{site.base}/rss",
+        f"{site.base}/atom",
+    ]
 
 
 async def test_a_poll_adds_the_entries_and_list_and_status_show_feeds_and_failures(world) -> None:
@@ -73,7 +76,9 @@ async def test_a_poll_adds_the_entries_and_list_and_status_show_feeds_and_failur
     mod = _moderator(env, guild)
     with feed_server() as site:
         await mod.slash(channel, "feed add", url=f"{site.base}/rss")
-        _cog(env).feeds.add_feed(f"{site.base}/broken", "Broken News", "test", datetime.now(UTC))
+        env.bot.library.feeds.add_feed(
+            f"{site.base}/broken", "Broken News", "test", datetime.now(UTC)
+        )
         report = await _cog(env).poll_now()
         listing = await mod.slash(channel, "feed list")
     assert report.added == 3 and _articles(env) == 4 + len(RSS_STORIES)
@@ -107,7 +112,7 @@ async def test_feed_commands_refuse_members_without_permission(world) -> None:
     feed_command = next(c for c in commands if c.name == "feed")
     guild.set_command_permissions(feed_command, {alice: True})  # visible: it must refuse
     with feed_server() as site:
-        _cog(env).feeds.add_feed(f"{site.base}/rss", "Parish", "test", datetime.now(UTC))
+        env.bot.library.feeds.add_feed(f"{site.base}/rss", "Parish", "test", datetime.now(UTC))
         results = [
             await alice.slash(channel, "feed add", url=f"{site.base}/atom"),
             await alice.slash(channel, "feed list"),
@@ -117,14 +122,16 @@ async def test_feed_commands_refuse_members_without_permission(world) -> None:
         hits = list(site.hits)
     assert all(r.ephemeral and "Only moderators" in r.response.content for r in results)
     assert choices == [] and hits == []  # the atom feed was not even fetched
-    assert [f.url for f in _cog(env).feeds.feeds()] == [f"{site.base}/rss"]
+    assert [f.url for f in env.bot.library.feeds.feeds()] == [f"{site.base}/rss"]
 
 
 async def test_a_poll_skips_while_a_reload_runs_and_the_timed_poll_adds_entries(world) -> None:
     env, guild, channel, _ = world
     cog = _cog(env)
     with feed_server() as site:
-        cog.feeds.add_feed(f"{site.base}/rss", "Dunmore Parish News", "test", datetime.now(UTC))
+        env.bot.library.feeds.add_feed(
+            f"{site.base}/rss", "Dunmore Parish News", "test", datetime.now(UTC)
+        )
         await env.bot.reload_lock.acquire()  # as if a reload were running
         try:
             skipped = await cog.poll_now()

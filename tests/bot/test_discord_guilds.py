@@ -78,15 +78,15 @@ def _articles(env) -> list[str]:
 
 
 def _answering_calls(env) -> list[str]:
-    """Wrap the queue's engine call; the list fills with each question that reaches it."""
+    """Wrap the engine's answer; the list fills with each question that reaches it."""
     calls: list[str] = []
-    real = env.bot.queue._answer
+    real = env.bot.engine.ask
 
     def counting(question, *callbacks):
         calls.append(question)
         return real(question, *callbacks)
 
-    env.bot.queue._answer = counting
+    env.bot.engine.ask = counting
     return calls
 
 
@@ -125,7 +125,7 @@ async def test_a_stranger_servers_owner_cannot_change_the_articles(world, strang
     assert _files(corpus_dir) == files and not added_folder(corpus_dir).exists()
     assert _articles(env) == articles and "new.txt" not in articles
     assert (env.bot.settings.index_dir / "hidden.json").read_bytes() == hidden
-    assert env.bot.get_cog("FeedsCog").feeds.feeds() == [] and hits == []  # nothing fetched
+    assert env.bot.library.feeds.feeds() == [] and hits == []  # nothing fetched
     assert env.bot.last_reload == last_reload
 
 
