@@ -28,6 +28,7 @@ from bot.app import (
     open_store,
     require_index,
 )
+from bot.communities import for_guild_settings
 from bot.evaluation import RECALL_AT
 from bot.feeds_cli import add_feeds_parser
 from bot.settings import Settings, UnknownSettingWarning
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 EXIT_NOTHING_NEW = 1  # `add`: the article is already indexed
+WHOLE_BOT = ("discord", "model-path", "calibrate")  # about no one server's articles
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--corpus", type=Path, metavar="DIR", help="article folder (CORPUS_DIR)")
     common.add_argument("--index", type=Path, metavar="DIR", help="index folder (INDEX_DIR)")
+    common.add_argument(
+        "--guild",
+        type=int,
+        metavar="ID",
+        help="with CORPUS_PER_GUILD=true: work on this server's articles "
+        "(CORPUS_DIR/ID/, INDEX_DIR/ID/)",
+    )
 
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -247,6 +256,17 @@ def load_settings(args: argparse.Namespace) -> Settings:
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     return settings
+
+
+def corpus_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings a command runs with: with CORPUS_PER_GUILD, a command about articles
+    works on the one server `--guild` names; `discord` serves them all."""
+    guild = getattr(args, "guild", None)
+    if args.command in WHOLE_BOT:
+        if guild is not None:
+            raise BotError(f"`{args.command}` takes no --guild: it serves every server.")
+        return settings
+    return for_guild_settings(settings, guild)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -584,7 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     try:
-        return args.handler(args, settings)
+        return args.handler(args, corpus_settings(args, settings))
     except BotError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
