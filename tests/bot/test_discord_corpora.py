@@ -189,6 +189,8 @@ async def test_a_servers_lists_help_and_feedback_show_only_its_own(servers) -> N
         assert _leaks(str(choices)) == [], (command, choices)
     removable = await b_mod.autocomplete(b_channel, "remove", "article", "")
     assert sorted(c["value"] for c in removable) == sorted(ARTICLES[B])
+    asked_nothing = _said(await b_member.slash(b_channel, "ask", question=" "))
+    assert "for example" in asked_nothing and _leaks(asked_nothing) == [], asked_nothing
     helped = _said(await b_member.slash(b_channel, "help"))
     assert "**For example**" in helped and _leaks(helped) == [], helped
     b_feedback = _said(await b_mod.slash(b_channel, "feedback"))
