@@ -256,14 +256,11 @@ class ChromaVectors:
         A disk fault, or a copy taken while it was written, leaves it malformed; Chroma
         then refuses to open at all. Checked read-only (a running bot may have it open).
         """
-        catalogue = self.index_dir / "chroma" / "chroma.sqlite3"
-        if self.server is not None or not catalogue.is_file():
+        catalogue = self._catalogue()
+        if catalogue is None:
             return None
         try:
-            with closing(
-                sqlite3.connect(f"{catalogue.resolve().as_uri()}?mode=ro", uri=True)
-            ) as db:
-                verdict = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            verdict = _read_only_row(catalogue, "PRAGMA quick_check(1)")[0]
         except sqlite3.DatabaseError as error:
             # A write cut short leaves a journal only a writer can roll back: not damage.
             verdict = str(error)
@@ -292,21 +289,24 @@ class ChromaVectors:
         self._client = None
         self._collections.clear()
 
+    def _catalogue(self) -> Path | None:
+        """Chroma's own database file, when the vectors are embedded and it exists."""
+        catalogue = self.index_dir / "chroma" / "chroma.sqlite3"
+        return catalogue if self.server is None and catalogue.is_file() else None
+
     def _segment_folder(self, name: str) -> Path | None:
         """The folder of the embedded collection `name`'s vectors, from Chroma's own catalogue
         (read-only: a running bot may have Chroma open), or None."""
-        catalogue = self.index_dir / "chroma" / "chroma.sqlite3"
-        if self.server is not None or not catalogue.is_file():
+        catalogue = self._catalogue()
+        if catalogue is None:
             return None
         try:
-            with closing(
-                sqlite3.connect(f"{catalogue.resolve().as_uri()}?mode=ro", uri=True)
-            ) as db:
-                row = db.execute(
-                    "SELECT s.id FROM segments s JOIN collections c ON c.id = s.collection "
-                    "WHERE c.name = ? AND s.scope = 'VECTOR'",
-                    (name,),
-                ).fetchone()
+            row = _read_only_row(
+                catalogue,
+                "SELECT s.id FROM segments s JOIN collections c ON c.id = s.collection "
+                "WHERE c.name = ? AND s.scope = 'VECTOR'",
+                (name,),
+            )
         except sqlite3.Error:  # another Chroma version's catalogue: nothing to check
             return None
         if row is None or str(_uuid_or_none(row[0])) != row[0]:  # only ever a folder in chroma/
@@ -407,6 +407,12 @@ def _uuid_or_none(text: str) -> uuid.UUID | None:
         return uuid.UUID(text)
     except (TypeError, ValueError):
         return None
+
+
+def _read_only_row(database: Path, sql: str, parameters: tuple = ()) -> tuple | None:
+    """The first row of `sql` on the SQLite file `database`, opened read-only."""
+    with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        return db.execute(sql, parameters).fetchone()
 
 
 def _whole_pickle(path: Path) -> bool:
