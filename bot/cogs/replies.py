@@ -135,6 +135,7 @@ class StreamingEditor:
         self.passage: Quote | None = None
         self.latest: str | None = None
         self.shown: str | None = None
+        self._passage_shown = False
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -167,7 +168,13 @@ class StreamingEditor:
             if self._stopping.is_set():
                 return
             self._changed.clear()
-            content = progress_message(self.passage, self.latest, base_url=self.base_url)
+            latest = self.latest
+            if self.passage is not None and not self._passage_shown:
+                # The passage alone first, however fast the model: something true at once.
+                self._passage_shown, latest = True, None
+                if self.latest is not None:
+                    self._changed.set()  # the answer so far follows after the pause
+            content = progress_message(self.passage, latest, base_url=self.base_url)
             if not content or content == self.shown:
                 continue
             self.shown = content
