@@ -322,7 +322,12 @@ class Engine:
                 return Declined(Decline.ANSWER_NOT_IN_SENTENCES)
             quoted, rank = [headline], 0
         return signals.Candidate(
-            reply.answer, tuple(quoted[:MAX_QUOTES]), rank, reply.cite_probability(len(evidence))
+            reply.answer,
+            tuple(quoted[:MAX_QUOTES]),
+            rank,
+            reply.cite_probability(len(evidence)),
+            reply.answer_probability(),
+            reply.answer_min_probability(),
         )
 
     def _headline_holding(self, answer: str, shown: list[Evidence]) -> Evidence | None:

@@ -68,6 +68,21 @@ class Reply:
     # The model's log-probability of each first source it could have written ("1".."9",
     # and "]" for none), where the generator can see them; empty otherwise.
     source_logprobs: dict[str, float] = field(default_factory=dict)
+    # The model's log-probability of each token it wrote inside the answer string (the
+    # closing quote included), where the generator can see them; empty otherwise.
+    answer_logprobs: tuple[float, ...] = ()
+
+    def answer_probability(self) -> float | None:
+        """The answer's tokens' geometric-mean probability: a model copying a span it is
+        sure of writes each token with nearly all the mass; one guessing spreads it."""
+        if not self.answer_logprobs:
+            return None
+        return math.exp(sum(self.answer_logprobs) / len(self.answer_logprobs))
+
+    def answer_min_probability(self) -> float | None:
+        """The probability of the answer's least likely token: one hesitant word (a name,
+        a figure) is where a copied answer goes wrong."""
+        return math.exp(min(self.answer_logprobs)) if self.answer_logprobs else None
 
     def cite_probability(self, shown: int) -> float | None:
         """The model's probability for its first cited sentence, among the `shown` ones or none.
@@ -285,6 +300,7 @@ class LlamaGenerator:
             started = time.perf_counter()
             self._restore_prefix()
             watcher = _SourceWatcher(self._llm, self._source_token_ids)
+            answer_watcher = _AnswerWatcher(self._llm)
             try:
                 from llama_cpp import LogitsProcessorList
 
@@ -294,11 +310,15 @@ class LlamaGenerator:
                     max_tokens=self.max_tokens,
                     **SAMPLING,
                     stream=True,
-                    logits_processor=LogitsProcessorList([watcher]),
+                    logits_processor=LogitsProcessorList([watcher, answer_watcher]),
                 )
                 pieces = (chunk["choices"][0]["delta"].get("content") or "" for chunk in stream)
                 reply = collect_reply(pieces, on_text, time_budget, started)
-                return replace(reply, source_logprobs=watcher.logprobs)
+                return replace(
+                    reply,
+                    source_logprobs=watcher.logprobs,
+                    answer_logprobs=tuple(answer_watcher.logprobs),
+                )
             except GenerationFailed:
                 raise
             except Exception as error:  # llama.cpp raises assorted errors mid-stream
@@ -343,6 +363,37 @@ class _SourceWatcher:
             self.logprobs = {t: float(scores[i]) - log_total for t, i in self._token_ids.items()}
         elif self.logprobs:
             self._done = True  # the first source is written; later steps are other numbers
+        return scores
+
+
+class _AnswerWatcher:
+    """Reads the log-probability of each token the model writes inside the answer string.
+
+    A logits processor that changes nothing. It is called before each token with the
+    scores for it; the token chosen shows up in `input_ids` at the next call, so the
+    step's normalised scores wait until then. The raw scores are read before the JSON
+    grammar masks anything, so they say how sure the model itself was.
+    """
+
+    def __init__(self, llm: Llama) -> None:
+        self._llm = llm
+        self._prompt_tokens: int | None = None
+        self._pending: np.ndarray | None = None
+        self.logprobs: list[float] = []
+
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self._prompt_tokens is None:
+            self._prompt_tokens = len(input_ids)
+        if self._pending is not None and len(input_ids) > self._prompt_tokens:
+            self.logprobs.append(float(self._pending[int(input_ids[-1])]))
+        self._pending = None
+        written = self._llm.detokenize(list(input_ids[self._prompt_tokens :])).decode(
+            "utf-8", errors="ignore"
+        )
+        opened = _PARTIAL_ANSWER.search(written)
+        if opened and opened.end() == len(written):  # the answer string is still open
+            top = float(scores.max())
+            self._pending = scores - (top + math.log(float(np.exp(scores - top).sum())))
         return scores
 
 
