@@ -25,12 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.errors import BotError
 from bot.fetching import FetchLimits, Page, fetch_page
 from bot.managed import added_folder
 from bot.settings import Settings
 from bot.syncing import reload_corpus
 from retrieval.embedding import Embedder
-from retrieval.errors import BotError
+from retrieval.errors import KnownError
 from retrieval.loading import (
     TEXT_SUFFIXES,
     Source,
@@ -349,7 +350,7 @@ def add_target(
     cannot be added is reported in the result, not raised."""
     try:
         drafts = drafts_from_target(target, settings)
-    except BotError as error:
+    except KnownError as error:
         return AddReport(refused=[Outcome(target, reason=str(error))])
     return add_drafts(drafts, settings, store, embedder, Provenance.now(added_by), wait=wait)
 

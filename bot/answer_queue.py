@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bot.answering import Answer, Quote
+from bot.errors import BotError
 from bot.generation import TextCallback
-from retrieval.errors import BotError
 
 PassageCallback = Callable[[Quote], None]
 AnswerFunction = Callable[[str, TextCallback | None, PassageCallback | None], Answer]

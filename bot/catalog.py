@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from bot.errors import BotError, Hints, explained
 from bot.managed import added_folder, is_added
 from bot.settings import Settings
 from bot.syncing import reload_corpus, require_corpus
 from bot.terminal import printable
 from retrieval.cleaning import shorten
 from retrieval.embedding import Embedder
-from retrieval.errors import BotError, SyncRefused
+from retrieval.errors import SyncRefused
 from retrieval.hidden import HiddenArticle, load_hidden, save_hidden
 from retrieval.locking import reload_lock
 from retrieval.store import ArticleSummary, IndexStore
@@ -60,7 +61,7 @@ class Change:
     path: str
     action: str  # "deleted", "hidden" or "restored"
     report: SyncReport | None
-    refused: str | None = None
+    refused: SyncRefused | None = None
 
 
 def query_words(text: str) -> list[str]:
@@ -177,12 +178,13 @@ def _synced(
     try:
         report = reload_corpus(settings, store, embedder)
     except SyncRefused as refused:  # the change stands; the next sync that runs applies it
-        return Change(article.article_id, article.title, article.path, action, None, str(refused))
+        return Change(article.article_id, article.title, article.path, action, None, refused)
     return Change(article.article_id, article.title, article.path, action, report)
 
 
-def describe(change: Change) -> str:
-    """One paragraph saying what happened, for every front end."""
+def describe(change: Change, hints: Hints) -> str:
+    """One paragraph saying what happened, for every front end; a refused sync with the
+    front end's own `hints` on forcing it."""
     what = {
         "deleted": f"Deleted '{change.title}' ({change.path}) from the added articles.",
         "hidden": f"Hid '{change.title}' ({change.path}); its file stays in the corpus "
@@ -192,7 +194,7 @@ def describe(change: Change) -> str:
     if change.report is None:
         return (
             f"{what} The index was not updated, so the change shows after the next reload: "
-            f"{change.refused}"
+            f"{explained(change.refused, hints)}"
         )
     if change.action == "restored" and change.article_id not in change.report.added:
         what += " Its file is no longer in the corpus folder, so nothing came back."

@@ -13,6 +13,7 @@ from bot.catalog import describe, find
 from bot.terminal import printable
 
 if TYPE_CHECKING:
+    from bot.errors import Hints
     from bot.library import Library
     from retrieval.store import ArticleSummary
 
@@ -25,8 +26,9 @@ def plain_lines(articles: Sequence[ArticleSummary]) -> list[str]:
     return [printable(f"{article.title}  ({article.source})") for article in articles]
 
 
-def run_verb(verb: str, text: str, library: Library, by: str) -> str:
-    """`articles`, `remove` or `restore` for the console and the CLI, as text to print."""
+def run_verb(verb: str, text: str, library: Library, by: str, hints: Hints) -> str:
+    """`articles`, `remove` or `restore` for the console and the CLI, as text to print;
+    a refused sync says how to force it in the caller's words (`hints`)."""
     if verb == "articles":
         found = find(library.articles(), text)
         lines = plain_lines(found[:LISTED])
@@ -41,5 +43,5 @@ def run_verb(verb: str, text: str, library: Library, by: str) -> str:
     if not text.strip():
         return f"Say which article: {verb} TITLE-or-PATH (articles lists them)."
     if verb == "remove":
-        return printable(describe(library.remove(text, by)))
-    return printable(describe(library.restore(text)))
+        return printable(describe(library.remove(text, by), hints))
+    return printable(describe(library.restore(text), hints))

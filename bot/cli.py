@@ -29,12 +29,13 @@ from bot.app import (
     require_index,
 )
 from bot.communities import for_guild_settings
+from bot.errors import BotError, Hints, explained
 from bot.evaluation import RECALL_AT
 from bot.feeds_cli import add_feeds_parser
 from bot.settings import Settings, UnknownSettingWarning
 from bot.syncing import require_corpus
 from bot.terminal import printable, sync_lines
-from retrieval.errors import BotError
+from retrieval.errors import IndexInUse, KnownError, SyncRefused
 from retrieval.search import MODES
 
 if TYPE_CHECKING:
@@ -47,6 +48,12 @@ if TYPE_CHECKING:
 EXIT_USAGE = 2
 EXIT_NOTHING_NEW = 1  # `add`: the article is already indexed
 WHOLE_BOT = ("discord", "model-path", "calibrate")  # about no one server's articles
+HINTS: Hints = {  # the next step, in this front end's words (`bot.errors.explained`)
+    SyncRefused: "If that is what you want, run it again with --force "
+    "(`python -m bot ingest --force`).",
+    IndexInUse: "Reload from the running bot (`/reload` in Discord or its console), or stop "
+    "it first.",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -342,7 +349,7 @@ def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
 
     require_index(settings)
     with announced_library(settings) as library:  # the model loads only if a sync embeds
-        print(run_verb(args.verb, " ".join(args.words), library, "command line"))
+        print(run_verb(args.verb, " ".join(args.words), library, "command line", HINTS))
     return 0
 
 
@@ -605,8 +612,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.handler(args, corpus_settings(args, settings))
-    except BotError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except KnownError as error:
+        print(f"error: {explained(error, HINTS)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("Interrupted; the index keeps every article written so far.", file=sys.stderr)

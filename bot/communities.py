@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.answering import Engine
+from bot.errors import BotError
 from bot.feedback import FeedbackLog
 from bot.library import Library
 from bot.settings import Settings
-from retrieval.errors import BotError
 
 GUILD_NEEDED = (
     "CORPUS_PER_GUILD=true gives each server its own articles: pass --guild ID to say "

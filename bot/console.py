@@ -16,13 +16,18 @@ from bot.adding import who_runs_this
 from bot.answering import Answer, Engine, Quote
 from bot.app import open_app
 from bot.catalog_verbs import VERBS, run_verb
+from bot.errors import Hints, explained
 from bot.library import Library
 from bot.settings import Settings
 from bot.terminal import printable, sync_lines
-from retrieval.errors import BotError, SyncRefused
+from retrieval.errors import KnownError, SyncRefused
 
 if TYPE_CHECKING:
     from types import ModuleType
+
+HINTS: Hints = {  # the next step, in the console's words (`bot.errors.explained`)
+    SyncRefused: "If that is what you want, run `/reload --force`.",
+}
 
 HELP = """Ask any question about the articles. Every answer quotes the article text it rests on.
 Commands:
@@ -145,7 +150,7 @@ def reload_in_console(library: Library, out: TextIO, force: bool) -> None:
     try:
         report = library.reload(force=force)
     except SyncRefused as refused:
-        print(f"The reload did not run: {refused}", file=out)
+        print(f"The reload did not run: {explained(refused, HINTS)}", file=out)
         return
     for line in sync_lines(report):
         print(line, file=out)
@@ -185,7 +190,7 @@ def handle_line(line: str, engine: Engine, library: Library, out: TextIO) -> boo
         add_in_console(command.removeprefix("/add").strip().strip("\"'"), library, out)
     elif command.startswith("/") and command[1:].split(" ")[0] in VERBS:
         verb, _, text = command[1:].partition(" ")
-        print(run_verb(verb, text, library, "console"), file=out)
+        print(run_verb(verb, text, library, "console", HINTS), file=out)
     elif command.startswith("/"):
         print(f"Unknown command {command}. Type /help.", file=out)
     else:
@@ -220,7 +225,7 @@ def run_console(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys
             except (EOFError, KeyboardInterrupt):
                 print(file=out)
                 break
-            except BotError as error:
-                print(f"error: {error}", file=out)
+            except KnownError as error:
+                print(f"error: {explained(error, HINTS)}", file=out)
     print("Bye.", file=out)
     return 0

@@ -7,8 +7,9 @@ corpus for all, or with CORPUS_PER_GUILD each server's own. Only the servers
 in DISCORD_GUILD_IDS are served: every command, autocomplete, button and message
 from any other is stopped here, before a cog sees it. Every message
 it sends uses `AllowedMentions.none()`, so neither the model nor an article
-can ping anyone. Errors inside a command get a short polite reply; the
-traceback goes to the log and the bot keeps running.
+can ping anyone. Errors inside a command get a short reply only the member sees
+(`bot.cogs.errors`); an unexpected one's traceback goes to the log and the bot keeps
+running.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from bot.answering import Engine
 from bot.cogs.checks import admitted, guild_served, named_guild_ids
 from bot.cogs.replies import NO_PINGS
 from bot.communities import Communities, Community
+from bot.errors import BotError
 from bot.feedback import FeedbackLog
 from bot.library import Library
 from bot.settings import Settings
-from retrieval.errors import BotError
 
 log = logging.getLogger("bot.discord")
 COGS = (
+    "bot.cogs.errors",  # first: every other cog's command errors end there
     "bot.cogs.ask",
     "bot.cogs.admin",
     "bot.cogs.catalog",
@@ -44,7 +46,6 @@ COGS = (
     "bot.cogs.feeds",
     "bot.cogs.help",
 )
-SORRY = "Sorry, something went wrong while handling that; the details are in the bot's log."
 
 
 class ServedTree(app_commands.CommandTree):
@@ -81,7 +82,6 @@ class AnswerBot(commands.Bot):
         )
         self.refused_guilds: set[int] = set()  # logged once each, not on every message
         self.warned_at_count = 0  # servers the bot was in at the last "none listed" warning
-        self.tree.on_error = self.on_app_command_error
 
     @classmethod
     def single(cls, engine: Engine, library: Library, settings: Settings) -> AnswerBot:
@@ -205,35 +205,6 @@ class AnswerBot(commands.Bot):
             )
         for guild in self.guilds:
             self.serves(guild.id)
-
-    async def on_app_command_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        """One place that turns a failed slash command into a polite reply."""
-        original = getattr(error, "original", error)
-        if isinstance(original, BotError):
-            message = str(original)
-        elif isinstance(error, app_commands.CheckFailure):
-            message = "You can't use this command here."
-        else:
-            log.error("Command failed", exc_info=original)
-            message = SORRY
-        await send_reply(interaction, message, ephemeral=True)
-
-
-async def send_reply(
-    interaction: discord.Interaction, content: str, *, ephemeral: bool = False
-) -> None:
-    """Reply to an interaction whether or not it was already acknowledged."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(content, ephemeral=ephemeral, allowed_mentions=NO_PINGS)
-        else:
-            await interaction.response.send_message(
-                content, ephemeral=ephemeral, allowed_mentions=NO_PINGS
-            )
-    except discord.HTTPException:
-        log.exception("Could not send an error reply")
 
 
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.errors import BotError
+from bot.errors import BotError
 from retrieval.search import SearchResults
 
 if TYPE_CHECKING:

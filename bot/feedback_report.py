@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from bot.discord_format import MESSAGE_LIMIT, escape_markdown
+from bot.errors import BotError
 from bot.evaluation import UNREVIEWED
 from bot.feedback import FeedbackSummary, LoggedAnswer, question_key
 from bot.outcomes import Decline
 from retrieval.cleaning import shorten
-from retrieval.errors import BotError
 
 EXPORT_HINT = (
     "To measure these questions: `python -m bot feedback export FILE`, fill in the right "

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from retrieval.errors import IndexBusy, IndexUnavailable
+from retrieval.errors import IndexBusy, IndexInUse, IndexUnavailable
 
 LOCK_FILE = "reload.lock"
 
@@ -65,12 +65,7 @@ class EmbeddedIndexLock:
         except OSError:
             holder = _holder(self._handle)
             self._handle.close()
-            raise IndexBusy(
-                f"The index in {index_dir} is open in another process ({holder}). Its embedded "
-                "vectors serve one process at a time: reload from the running bot (/reload), "
-                "or stop it first; to share one index between processes, run a Chroma server "
-                "and set CHROMA_HOST (see the README's Deployment section)."
-            ) from None
+            raise IndexInUse(index_dir, holder) from None
         _mark_holder(self._handle, f"process {os.getpid()}")
 
     def release(self) -> None:

@@ -28,7 +28,7 @@ from bot.adding import (
 from bot.cogs.checks import is_moderator
 from bot.cogs.replies import NO_PINGS
 from bot.fetching import FetchLimits
-from retrieval.errors import BotError
+from retrieval.errors import KnownError
 
 if TYPE_CHECKING:
     from bot.discord_bot import AnswerBot
@@ -44,7 +44,7 @@ class AddingCog(commands.Cog):
     def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="add")
+    @app_commands.command(name="add", extras={"failed": "Nothing was added"})
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     @app_commands.describe(
@@ -78,15 +78,10 @@ class AddingCog(commands.Cog):
             await interaction.response.defer(ephemeral=True, thinking=True)
             drafts, refused = await self._collect(files, url)
             who = f"{interaction.user.name} (Discord {interaction.user.id})"
-            try:
-                report = await asyncio.to_thread(
-                    community.library.add, drafts, Provenance.now(who), refused=refused
-                )
-            except BotError as error:  # another reload, a refused sync: nothing was added
-                await interaction.edit_original_response(
-                    content=f"Nothing was added: {error}"[:2000], allowed_mentions=NO_PINGS
-                )
-                return
+            # Another reload, a refused sync: nothing was added (told by `bot.cogs.errors`).
+            report = await asyncio.to_thread(
+                community.library.add, drafts, Provenance.now(who), refused=refused
+            )
             if report.sync is not None:
                 community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
             text = "\n".join(report.lines(discord.utils.escape_markdown))
@@ -101,13 +96,13 @@ class AddingCog(commands.Cog):
         for attachment in files:
             try:
                 drafts += await self._attachment_drafts(attachment)
-            except BotError as error:
+            except KnownError as error:  # one file or page refused: the others go on
                 refused.append(Outcome(attachment.filename, reason=str(error)))
         if url:
             limits = FetchLimits.from_settings(self.bot.settings)
             try:
                 drafts.append(await asyncio.to_thread(draft_from_url, url, limits))
-            except BotError as error:
+            except KnownError as error:
                 refused.append(Outcome(url, reason=str(error)))
         return drafts, refused
 

@@ -13,7 +13,6 @@ from discord.ext import commands
 
 from bot.cogs.checks import refused_change
 from bot.cogs.replies import NO_PINGS
-from retrieval.errors import BotError
 
 if TYPE_CHECKING:
     from bot.discord_bot import AnswerBot
@@ -35,7 +34,7 @@ class AdminCog(commands.Cog):
         self.bot = bot
         self.status_seconds = STATUS_SECONDS
 
-    @app_commands.command(name="reload")
+    @app_commands.command(name="reload", extras={"failed": "The reload did not run"})
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     @app_commands.describe(
@@ -48,13 +47,8 @@ class AdminCog(commands.Cog):
         community = self.bot.community(interaction.guild_id)  # this server's articles
         async with community.reload_lock:
             await interaction.response.defer(thinking=True, ephemeral=True)  # for the moderator
-            try:
-                report = await self._reload_with_progress(interaction, community.library, force)
-            except BotError as error:  # another reload, no corpus folder, a refused sync
-                await interaction.edit_original_response(
-                    content=f"The reload did not run: {error}"[:2000], allowed_mentions=NO_PINGS
-                )
-                return
+            # Another reload, no corpus folder, a refused sync: told by `bot.cogs.errors`.
+            report = await self._reload_with_progress(interaction, community.library, force)
             community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
             lines = [report.summary()]
             lines += [f"• {discord.utils.escape_markdown(c)}" for c in report.changes()]

@@ -15,12 +15,13 @@ from discord.ext import commands
 from bot.catalog import describe, find
 from bot.cogs.admin import STATUS_SECONDS, STATUS_SLOW
 from bot.cogs.checks import ServedOnly, is_moderator, refused_change
+from bot.cogs.errors import HINTS
 from bot.cogs.replies import NO_PINGS
 from bot.discord_format import escape_markdown
 from bot.library import Library
 from bot.sources import article_link
 from retrieval.cleaning import shorten
-from retrieval.errors import BotError
+from retrieval.errors import KnownError
 from retrieval.store import ArticleSummary
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ class CatalogCog(commands.Cog):
         try:
             library = self.bot.community(interaction.guild_id).library
             hidden = await off_the_loop(library.hidden, seconds=AUTOCOMPLETE_SECONDS)
-        except BotError:  # a damaged list: /restore itself says how to fix it
+        except KnownError:  # a damaged list: /restore itself says how to fix it
             hidden = None
         found = find(hidden or [], current)[:CHOICES]
         return [choice_for(e.article_id, e.title, e.path) for e in found]
@@ -213,16 +214,12 @@ class CatalogCog(commands.Cog):
         community = self.bot.community(interaction.guild_id)
         async with community.reload_lock:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            try:
-                change = await asyncio.to_thread(job, community.library, *args)
-            except BotError as error:  # not found, ambiguous, another reload, a damaged list
-                content = str(error)
-            else:
-                if change.report is not None:
-                    community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
-                content = describe(change)
+            # Not found, ambiguous, another reload, a damaged list: told by `bot.cogs.errors`.
+            change = await asyncio.to_thread(job, community.library, *args)
+            if change.report is not None:
+                community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
             await interaction.edit_original_response(
-                content=escape_markdown(content)[:2000], allowed_mentions=NO_PINGS
+                content=escape_markdown(describe(change, HINTS))[:2000], allowed_mentions=NO_PINGS
             )
 
 

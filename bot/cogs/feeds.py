@@ -26,7 +26,6 @@ from bot.cogs.replies import NO_PINGS
 from bot.feed_store import FeedState, FeedStore
 from bot.feeds import RELOAD_RUNNING, PollReport, SyncSlot, check_feed, describe
 from bot.fetching import FetchLimits
-from retrieval.errors import BotError
 
 if TYPE_CHECKING:
     from bot.communities import Community
@@ -117,7 +116,7 @@ class FeedsCog(commands.Cog):
         await interaction.response.send_message(MODERATORS_ONLY, ephemeral=True)
         return True
 
-    @feed.command(name="add")
+    @feed.command(name="add", extras={"failed": "Not followed"})
     @app_commands.describe(url="the address of an RSS or Atom feed (http or https)")
     async def add(self, interaction: discord.Interaction, url: str) -> None:
         """Follow a feed: its new entries are added as articles (moderators only)."""
@@ -126,11 +125,8 @@ class FeedsCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = self.bot.settings
         url = url.strip()
-        try:
-            parsed = await asyncio.to_thread(check_feed, url, FetchLimits.from_settings(settings))
-        except BotError as error:
-            await self._edit(interaction, f"Not followed: {error}")
-            return
+        # Not a feed, or unreachable: told by `bot.cogs.errors`.
+        parsed = await asyncio.to_thread(check_feed, url, FetchLimits.from_settings(settings))
         who = f"{interaction.user.name} (Discord {interaction.user.id})"
         now = datetime.now(UTC)
         if not await asyncio.to_thread(

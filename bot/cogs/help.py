@@ -21,7 +21,7 @@ from bot.cogs.replies import NO_PINGS
 from bot.discord_format import MESSAGE_LIMIT, escape_markdown
 from bot.settings import Settings
 from retrieval.cleaning import shorten
-from retrieval.errors import BotError
+from retrieval.errors import KnownError
 
 if TYPE_CHECKING:
     from bot.discord_bot import AnswerBot
@@ -87,7 +87,7 @@ async def read_examples(library: Library, seconds: float = EXAMPLES_SECONDS) -> 
     index is busy, empty or unreadable, since help must still be given."""
     try:
         return await asyncio.wait_for(asyncio.to_thread(library.examples), seconds)
-    except (TimeoutError, BotError) as error:
+    except (TimeoutError, KnownError) as error:
         log.warning("No example questions for help: %s", error or "the index is busy")
         return []
 

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Protocol
 import discord
 
 from bot.answering import Quote
+from bot.cogs.errors import error_text, tell_privately
 from bot.cogs.votes import logged_view
 from bot.discord_format import escape_markdown, progress_message, render_messages
 from bot.question import MAX_QUESTION_CHARS, QuestionProblem, problem_of
-from retrieval.errors import BotError
+from retrieval.errors import KnownError
 
 if TYPE_CHECKING:
     from bot.discord_bot import AnswerBot
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("bot.discord")
 NO_PINGS = discord.AllowedMentions.none()
 THINKING = "Looking through the articles…"
-SORRY = "Sorry, something went wrong while answering. Please try again later."
 HOW_TO_ASK = "Ask me a question about the articles."
 
 
@@ -74,18 +74,8 @@ class InteractionTarget:
         )
 
     async def refuse(self, content: str) -> None:
-        """A public "thinking…" is replaced by a message only the asker sees.
-
-        The first follow-up after a deferral takes the deferral's place (and its
-        visibility), so the deferral is resolved first, then deleted.
-        """
-        if self.ephemeral:
-            await self.show(content)
-            return
-        await self.show("…")
-        await self.interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_PINGS)
-        with contextlib.suppress(discord.HTTPException):
-            await self.interaction.delete_original_response()
+        """A public "thinking…" is replaced by a message only the asker sees."""
+        await tell_privately(self.interaction, content, self.ephemeral)
 
 
 class MessageTarget:
@@ -238,12 +228,11 @@ async def answer_to(bot: AnswerBot, target: ReplyTarget, user_id: int, question:
             )  # fmt: skip
         finally:
             await editor.stop()
-    except BotError as error:  # refused by the queue (cooldown, full) or the index
-        await target.refuse(str(error))
+    except KnownError as error:  # refused by the queue (cooldown, full) or the index
+        await target.refuse(error_text(error, "answering"))
         return
-    except Exception:
-        log.exception("Answering failed for %r", question[:200])
-        await target.show(SORRY)
+    except Exception as error:  # the apology takes the answer's place; the log has why
+        await target.show(error_text(error, f"answering {question[:200]!r}"))
         return
     view = await logged_view(community.feedback, answer, target)  # 👍 / 👎 on the last message
     messages = render_messages(answer, base_url=base_url)

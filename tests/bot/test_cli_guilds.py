@@ -9,8 +9,8 @@ import pytest
 
 from bot.cli import main
 from bot.communities import for_guild_settings, guild_settings
+from bot.errors import BotError
 from bot.settings import Settings
-from retrieval.errors import BotError
 from tests.conftest import TOWN_ARTICLES
 
 HOME, OTHER = 111, 222

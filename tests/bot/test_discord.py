@@ -7,6 +7,7 @@ because these tests cover the Discord layer, not answer quality (see test_answer
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 import time
@@ -20,6 +21,7 @@ from bot.answer_queue import AnswerQueue
 from bot.answering import NOT_FOUND, UNSURE, Engine
 from bot.cogs import replies
 from bot.cogs.admin import read_status
+from bot.cogs.errors import APOLOGY
 from bot.cogs.replies import THINKING
 from bot.discord_bot import AnswerBot
 from bot.discord_format import escape_markdown
@@ -399,6 +401,37 @@ async def test_a_failing_engine_gets_a_polite_reply_and_the_bot_goes_on(world) -
     env.bot.engine.ask = real_ask
     works = await alice.slash(channel, "ask", question=QUESTION)
     assert "Mara Quist" in works.response.content
+
+
+async def test_a_failing_command_gets_the_one_apology_privately_and_a_logged_traceback(
+    world, caplog
+) -> None:
+    env, _, channel, alice = world
+
+    def broken() -> None:
+        raise RuntimeError("disk on fire")
+
+    env.bot.library.status = broken
+    with caplog.at_level(logging.ERROR, logger="bot.discord"):
+        result = await alice.slash(channel, "status")
+    assert result.ephemeral and result.response.content == APOLOGY
+    [logged] = [r for r in caplog.records if r.name == "bot.discord"]
+    assert "/status" in logged.getMessage() and "disk on fire" in str(logged.exc_info[1])
+
+
+async def test_an_error_after_a_public_defer_is_told_only_to_the_member(world, monkeypatch) -> None:
+    """The first follow-up would take a public deferral's place, and be public too."""
+    env, _, channel, alice = world
+
+    def broken(self) -> None:
+        raise RuntimeError("editor broke")
+
+    monkeypatch.setattr(replies.StreamingEditor, "start", broken)
+    result = await alice.slash(channel, "ask", question=QUESTION)
+    assert result.response is None, "the public reply was deleted"
+    [told] = result.followups
+    assert told.ephemeral and told.content == APOLOGY
+    assert channel.last_message is None
 
 
 async def test_status_shows_index_model_and_queue(world) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.answering import Answer, Quote, Scoring
+from bot.errors import BotError
 from bot.evaluation import (
     SPLITS,
     QAItem,
@@ -21,7 +22,6 @@ from bot.evaluation import (
     wilson,
 )
 from bot.outcomes import Decline
-from retrieval.errors import BotError
 from retrieval.search import Passage, SearchResults
 
 

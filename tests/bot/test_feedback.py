@@ -13,11 +13,11 @@ import pytest
 from bot import answering
 from bot.answering import Answer, Quote
 from bot.cli import main
+from bot.errors import BotError
 from bot.evaluation import read_qa
 from bot.feedback import DOWN, SALT_FILE, UP, FeedbackLog, stored_decline
 from bot.feedback_report import DECLINE_LABELS, NOTHING_YET, decline_label, format_feedback
 from bot.outcomes import Decline
-from retrieval.errors import BotError
 from tests.conftest import TEST_SYNC, write_town_corpus
 
 GUILD, OTHER_GUILD = 111, 222

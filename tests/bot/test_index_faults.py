@@ -21,7 +21,7 @@ from chromadb.api.client import SharedSystemClient
 from bot.app import open_engine
 from bot.cli import main
 from bot.settings import Settings
-from retrieval.errors import BotError, IndexUnavailable
+from retrieval.errors import IndexUnavailable, KnownError
 from retrieval.store import IndexStore
 from retrieval.sync import sync_corpus
 from tests.bot.conftest import ScriptedGenerator
@@ -133,7 +133,7 @@ def test_a_full_disk_at_commit_gives_one_line_and_keeps_the_old_index(
         chunks = store.chunk_count()
         pages = store._db.execute("PRAGMA page_count").fetchone()[0]
         store._db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own SQLITE_FULL
-        with pytest.raises(BotError) as full:
+        with pytest.raises(KnownError) as full:
             sync_corpus(
                 corpus,
                 store,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.answering import Engine, ordered_answer
+from bot.errors import BotError
 from bot.evidence import select_evidence
 from bot.injection import (
     ADDRESSED_MEANING_THRESHOLD,
@@ -23,7 +24,6 @@ from bot.outcomes import Decline
 from bot.policy import EvidenceRules
 from bot.prompting import INJECTION_EXEMPLARS_FILE, Prompts
 from bot.question import parse_question
-from retrieval.errors import BotError
 from retrieval.search import Passage, Searcher
 from retrieval.store import IndexStore
 from tests.bot.conftest import TRUSTING, UNHURRIED, ScriptedGenerator
