@@ -205,3 +205,40 @@ def test_entries_linking_to_the_bots_own_network_are_refused_unfetched(
         assert links[link] in line and "FETCH_ALLOW_PRIVATE" in line, line
     assert not [h for h in site.hits if h.startswith("/story/")], "nothing inward was fetched"
     assert articles == 4 and not feed.failing
+
+
+_ADD_IN_A_CHILD = """
+import sys, tracemalloc
+from bot.cli import main
+first, bomb, *folders = sys.argv[1:]
+main(["add", first, *folders])  # every import and first-use cache, before tracing
+tracemalloc.start()
+code = main(["add", bomb, *folders])
+print(code, tracemalloc.get_traced_memory()[1])
+"""
+
+
+def test_add_of_a_gzip_bomb_is_refused_with_memory_bounded_by_the_cap_not_the_bomb(
+    settings: Settings,
+) -> None:
+    """100 MB of zeros in 331 bytes (gzipped twice), through the whole `add` command in a
+    child: at most the 3 MB cap and a margin is allocated (test_fetching counts the bytes
+    fetch_page decodes), the refusal says what to do, and the index keeps its articles.
+    A feed with that body is refused the same way."""
+    folders = ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)]
+    with feed_server() as site:
+        done = subprocess.run(
+            [sys.executable, "-c", _ADD_IN_A_CHILD, f"{site.base}/pdf",
+             f"{site.base}/gzip-bomb-stacked", *folders],
+            capture_output=True, text=True, timeout=600, cwd=settings.corpus_dir.parent,
+            env={"PYTHONPATH": str(PROJECT), "PATH": "/usr/bin:/bin",
+                 "FETCH_ALLOW_PRIVATE": "True", "HOME": str(Path.home())},
+        )  # fmt: skip
+        code, peak = map(int, done.stdout.split()[-2:])
+        assert peak < 3_000_000 + 8 * 2**20, f"allocated {peak:,} bytes at the peak"
+        assert code == 2 and "the page is too large" in done.stderr
+        assert "FETCH_MAX_BYTES" in done.stderr and "attach it" in done.stderr
+        with pytest.raises(FetchRefused, match="the feed is too large"):
+            check_feed(f"{site.base}/gzip-bomb-stacked", LIMITS)
+    with IndexStore(settings.index_dir) as store:
+        assert len(store.manifest()) == 4
