@@ -8,6 +8,7 @@ is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import textwrap
@@ -32,6 +33,7 @@ from bot.communities import for_guild_settings
 from bot.errors import BotError, Hints, explained
 from bot.evaluation import RECALL_AT
 from bot.feeds_cli import add_feeds_parser
+from bot.question import QuestionProblem, problem_of, too_long_message
 from bot.settings import Settings, UnknownSettingWarning
 from bot.syncing import require_corpus
 from bot.terminal import printable, sync_lines
@@ -502,10 +504,20 @@ def _score_modes(
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    """Answer one question, or every line of stdin."""
+    """Answer one question, or every line of stdin (one JSON line each).
+
+    A question over MAX_QUESTION_CHARS is refused, as in Discord, rather than cut to
+    its start and answered as if that were the question; stdin's undecodable bytes
+    become U+FFFD rather than stopping every question after them.
+    """
     from bot.app import open_engine
     from bot.console import print_answer
 
+    if args.question is not None and _too_long(args.question):
+        return EXIT_USAGE
+    if args.question is None and isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")
+    refused = False
     with open_engine(settings) as engine:
         if args.question is not None:
             answer = engine.ask(args.question)
@@ -515,10 +527,22 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 print_answer(answer)
             return 0
         for line in sys.stdin:
-            if line.strip():
-                answer = engine.ask(line.strip())
-                print(json.dumps(answer.as_dict(), ensure_ascii=False), flush=True)
-    return 0
+            if not line.strip():
+                continue
+            if _too_long(line.strip()):
+                refused = True
+                continue
+            answer = engine.ask(line.strip())
+            print(json.dumps(answer.as_dict(), ensure_ascii=False), flush=True)
+    return EXIT_USAGE if refused else 0
+
+
+def _too_long(question: str) -> bool:
+    """True, having said so on stderr, when `question` is over MAX_QUESTION_CHARS."""
+    if problem_of(question) is not QuestionProblem.TOO_LONG:
+        return False
+    print(f"error: {too_long_message(question)} ({question[:60]}…)", file=sys.stderr)
+    return True
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:

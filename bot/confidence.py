@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.errors import BotError
+from bot.errors import BotError
 
 BUNDLED_DIR = Path(__file__).parent
 

@@ -28,12 +28,12 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from bot.adding import Draft, Provenance, add_drafts, draft_from_url, indexed_under
+from bot.errors import BotError
 from bot.feed_store import EntryRef, FeedState, FeedStore
 from bot.fetching import FeedBody, FetchLimits, fetch_feed
 from bot.settings import Settings
 from bot.syncing import reload_corpus
 from retrieval.embedding import Embedder
-from retrieval.errors import BotError
 from retrieval.store import IndexStore
 
 log = logging.getLogger("bot.feeds")

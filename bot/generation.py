@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from retrieval.errors import BotError, ModelUnavailable
+from bot.errors import BotError
+from retrieval.errors import ModelUnavailable
 
 if TYPE_CHECKING:
     from llama_cpp import Llama, LlamaState

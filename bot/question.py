@@ -16,6 +16,7 @@ from retrieval.lexical import query_terms
 from retrieval.text import NAME, QUESTION_WORDS
 
 MAX_QUESTION_CHARS = 1000
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 # The kind of answer a question asks for, by its question words alone. A general
 # grammar of English questions, not a list of dev-set nouns.
@@ -73,9 +74,18 @@ def problem_of(text: str) -> QuestionProblem | None:
     return None
 
 
+def too_long_message(text: str) -> str:
+    """What to tell someone whose question is over MAX_QUESTION_CHARS."""
+    return (
+        f"That question is {len(text):,} characters long; please ask in "
+        f"at most {MAX_QUESTION_CHARS:,}."
+    )
+
+
 def normalise(text: str) -> str:
-    """One line, single spaces, at most MAX_QUESTION_CHARS."""
-    return " ".join(text.split())[:MAX_QUESTION_CHARS]
+    """One line, single spaces, at most MAX_QUESTION_CHARS, and valid Unicode: a lone
+    surrogate (undecodable bytes in a command-line argument) broke the tokenizer."""
+    return _LONE_SURROGATE.sub("\ufffd", " ".join(text.split()))[:MAX_QUESTION_CHARS]
 
 
 def expected_kind(text: str) -> str:

@@ -85,9 +85,3 @@ class IndexInUse(IndexBusy):
             "vectors serve one process at a time; to share one index between processes, run "
             "a Chroma server and set CHROMA_HOST (see the README's Deployment section)."
         )
-
-
-# The old name of the root. bot/generation.py, bot/confidence.py, bot/fetching.py and
-# bot/feeds.py still import it from here (they are being changed on other branches); new
-# code raises `bot.errors.BotError` and catches `KnownError`.
-BotError = KnownError

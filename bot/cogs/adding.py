@@ -27,6 +27,7 @@ from bot.adding import (
 )
 from bot.cogs.checks import is_moderator
 from bot.cogs.replies import NO_PINGS
+from bot.discord_format import escape_markdown
 from bot.fetching import FetchLimits
 from retrieval.errors import KnownError
 
@@ -84,7 +85,7 @@ class AddingCog(commands.Cog):
             )
             if report.sync is not None:
                 community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
-            text = "\n".join(report.lines(discord.utils.escape_markdown))
+            text = "\n".join(report.lines(escape_markdown))
             await interaction.edit_original_response(content=text[:2000], allowed_mentions=NO_PINGS)
 
     async def _collect(

@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot.cogs.checks import refused_change
 from bot.cogs.replies import NO_PINGS
+from bot.discord_format import escape_markdown
 
 if TYPE_CHECKING:
     from bot.discord_bot import AnswerBot
@@ -51,8 +52,11 @@ class AdminCog(commands.Cog):
             report = await self._reload_with_progress(interaction, community.library, force)
             community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
             lines = [report.summary()]
-            lines += [f"• {discord.utils.escape_markdown(c)}" for c in report.changes()]
-            lines += [f"• skipped `{s.path}`: {s.reason}" for s in report.skipped[:15]]
+            lines += [f"• {escape_markdown(c)}" for c in report.changes()]
+            lines += [
+                f"• skipped `{s.path.replace('`', '')}`: {escape_markdown(s.reason)}"
+                for s in report.skipped[:15]
+            ]
             if len(report.skipped) > 15:
                 lines.append(f"• … and {len(report.skipped) - 15} more skipped files")
             await interaction.edit_original_response(
@@ -103,10 +107,10 @@ class AdminCog(commands.Cog):
             f"**Embedding model:** {info.embedding_model} ({info.embedding_backend})",
             f"**Last reload:** {community.last_reload or info.last_sync or 'never'}",
             f"**Questions in line:** {self._in_line(interaction.guild_id)}",
-            f"**Feeds:** {discord.utils.escape_markdown(info.feeds)}",
+            f"**Feeds:** {escape_markdown(info.feeds)}",
         ]
         if info.hidden != "none":  # articles /remove hid (bot.cogs.catalog)
-            lines.append(f"**Hidden articles:** {discord.utils.escape_markdown(info.hidden)}")
+            lines.append(f"**Hidden articles:** {escape_markdown(info.hidden)}")
         if community.reload_lock.locked():
             lines.append("A reload is running now.")
         await interaction.edit_original_response(

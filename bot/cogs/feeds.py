@@ -23,6 +23,7 @@ from discord.ext import commands
 
 from bot.cogs.checks import is_moderator
 from bot.cogs.replies import NO_PINGS
+from bot.discord_format import escape_markdown
 from bot.feed_store import FeedState, FeedStore
 from bot.feeds import RELOAD_RUNNING, PollReport, SyncSlot, check_feed, describe
 from bot.fetching import FetchLimits
@@ -211,7 +212,7 @@ def _find(feeds: list[FeedState], given: str) -> FeedState | None:
 
 
 def _quote(text: str) -> str:
-    return discord.utils.escape_markdown(text)
+    return escape_markdown(text)
 
 
 async def setup(bot: commands.Bot) -> None:

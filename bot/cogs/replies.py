@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import unicodedata
 from typing import TYPE_CHECKING, Protocol
 
 import discord
@@ -13,7 +14,7 @@ from bot.answering import Quote
 from bot.cogs.errors import error_text, tell_privately
 from bot.cogs.votes import logged_view
 from bot.discord_format import escape_markdown, progress_message, render_messages
-from bot.question import MAX_QUESTION_CHARS, QuestionProblem, problem_of
+from bot.question import QuestionProblem, problem_of, too_long_message
 from retrieval.errors import KnownError
 
 if TYPE_CHECKING:
@@ -175,8 +176,15 @@ class StreamingEditor:
 
 
 def clean_question(text: str) -> str:
-    """Collapse whitespace and drop control characters from what a user typed."""
-    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    """Collapse whitespace and drop control characters from what a user typed.
+
+    Invisible format characters (zero-width spaces and joiners, direction marks) are
+    deleted, not made spaces: inside a word a space split it ("Glen field") and the
+    article was no longer found.
+    """
+    printable = "".join(
+        "" if unicodedata.category(ch) == "Cf" else ch if ch.isprintable() else " " for ch in text
+    )
     return " ".join(printable.split())
 
 
@@ -196,10 +204,7 @@ def problem_text(problem: QuestionProblem, question: str) -> str:
     """What to tell the asker about `problem` with `question` as typed."""
     if problem is QuestionProblem.EMPTY:
         return HOW_TO_ASK
-    return (
-        f"That question is {len(clean_question(question)):,} characters long; please ask in "
-        f"at most {MAX_QUESTION_CHARS:,}."
-    )
+    return too_long_message(clean_question(question))
 
 
 async def answer_to(bot: AnswerBot, target: ReplyTarget, user_id: int, question: str) -> None:

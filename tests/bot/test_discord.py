@@ -388,6 +388,30 @@ async def test_mentions_within_the_cooldown_open_no_extra_threads(world) -> None
     assert len(told) == 5, told  # each refused mention is told so, in the channel
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Who le\u200bads the coun\u200dcil in Glen\u200cfield\u2060?",  # zero-width inside words
+        "Who leads the council in \u202bGlenfield\u202c?",  # a right-to-left embedding
+        "Who leads the council in Glenfield?\u200f\ufeff",  # marks a paste brings along
+    ],
+)
+async def test_invisible_characters_inside_words_do_not_split_them(world, typed: str) -> None:
+    """They used to become spaces ("Glen field"), so the words were no longer found;
+    the engine deletes them itself (retrieval/confusables.py), as Discord now does."""
+    env, _, channel, alice = world
+    real_ask, asked = env.bot.engine.ask, []
+
+    def recording(question, on_text=None, on_passage=None):
+        asked.append(question)
+        return real_ask(question, on_text, on_passage)
+
+    env.bot.engine.ask = recording
+    result = await alice.slash(channel, "ask", question=typed)
+    assert asked == [QUESTION]
+    assert "Mara Quist" in result.response.content
+
+
 async def test_a_failing_engine_gets_a_polite_reply_and_the_bot_goes_on(world) -> None:
     env, _, channel, alice = world
     real_ask = env.bot.engine.ask

@@ -119,7 +119,9 @@ async def test_remove_hides_an_operators_article_until_restored(
     assert (corpus / "brookvale_library.txt").read_bytes() == original
     assert "brookvale_library.txt" not in _searchable(env, "Who paid for the library works?")
     status = (await moderator.slash(channel, "status")).response.content
-    assert "**Hidden articles:** 1: Brookvale library reopens (brookvale\\_library.txt)" in status
+    assert (
+        "**Hidden articles:** 1: Brookvale library reopens \\(brookvale\\_library.txt\\)" in status
+    )
     reload = await moderator.slash(channel, "reload")
     assert "0 added, 0 updated, 0 removed" in reload.response.content  # still hidden
     back = await moderator.slash(channel, "restore", article="brookvale")

@@ -87,7 +87,9 @@ async def test_a_poll_adds_the_entries_and_list_and_status_show_feeds_and_failur
     assert listing.ephemeral and f"• Dunmore Parish News <{site.base}/rss>: 3 entries seen" in text
     assert "Broken News" in text and "FAILING 1x in a row: the page answered HTTP 500" in text
     status = (await mod.slash(channel, "status")).response.content
-    assert f"**Feeds:** 2 followed, 1 failing: {site.base}/broken (1x: the page answered" in status
+    assert (
+        f"**Feeds:** 2 followed, 1 failing: {site.base}/broken \\(1x: the page answered" in status
+    )
 
 
 async def test_remove_autocompletes_the_feeds_and_stops_following_one(world) -> None:
