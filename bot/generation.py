@@ -192,7 +192,10 @@ class LlamaGenerator:
                 model_path=str(model_path),
                 n_ctx=context_tokens,
                 # llama.cpp's own default is half the cores; measured here, all is faster.
+                # Reading the prompt takes the same count: LLM_THREADS=1 must leave the
+                # other cores free for the whole answer, not only while it writes.
                 n_threads=threads or os.cpu_count(),
+                n_threads_batch=threads or os.cpu_count(),
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as error:

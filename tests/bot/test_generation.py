@@ -83,3 +83,14 @@ def test_the_model_is_surer_of_an_answer_it_copies_than_of_one_it_must_guess(gen
     assert copied.answer_logprobs and all(p <= 0 for p in copied.answer_logprobs)
     assert "Vartley" in copied.answer
     assert copied.answer_probability() > guessed.answer_probability()
+
+
+@pytest.mark.slow
+def test_a_thread_count_bounds_reading_the_prompt_as_well_as_writing() -> None:
+    """LLM_THREADS=1 leaves the other cores free for the whole answer (issue 27)."""
+    from bot.app import load_generator
+    from tests.bot.conftest import SMALL
+
+    one = load_generator(SMALL.model_copy(update={"llm_threads": 1}))
+    assert one._llm.context_params.n_threads == 1
+    assert one._llm.context_params.n_threads_batch == 1
