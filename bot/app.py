@@ -25,7 +25,7 @@ from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.embedding import Embedder
 from retrieval.errors import IndexUnavailable
-from retrieval.search import Searcher
+from retrieval.search import Searcher, SearchRules
 from retrieval.store import IndexStore
 from retrieval.sync import PIPELINE_VERSION
 from retrieval.vectors import ChromaServer
@@ -82,7 +82,7 @@ def open_searcher(
             f"The index was built with embedding model '{built_with}' but the settings name "
             f"'{embedder.name}'. Run `python -m bot ingest` to rebuild it."
         )
-    return Searcher(store, embedder, candidates=settings.search_candidates)
+    return Searcher(store, embedder, SearchRules(candidates=settings.search_candidates))
 
 
 def load_generator(settings: Settings) -> Generator:
