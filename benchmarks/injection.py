@@ -17,12 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import make_embedder
-from bot.injection import (
-    ADDRESSED_MEANING_THRESHOLD,
-    MEANING_THRESHOLD,
-    InstructionExemplars,
-    is_instruction,
-)
+from bot.injection import InjectionRules, InstructionExemplars, is_instruction
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.chunking import split_sentences
@@ -43,6 +38,7 @@ DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "bbc"
 BATCH = 2048  # sentences per embedding call: progress lines, bounded memory
 SAMPLE = 25  # dropped BBC sentences listed
 CLOSEST = 10  # BBC sentences nearest an exemplar, listed to show the margin
+RULES = InjectionRules()  # the thresholds the engine uses
 
 
 def judge(
@@ -119,8 +115,8 @@ def main() -> None:
     for sentence in random.Random(16).sample(dropped, min(SAMPLE, len(dropped))):
         print(f"  dropped: {' '.join(sentence.split())[:200]}")
     print(
-        f"closest to an exemplar (alone dropped at {MEANING_THRESHOLD}, "
-        f"with an addressee at {ADDRESSED_MEANING_THRESHOLD}):"
+        f"closest to an exemplar (alone dropped at {RULES.meaning_threshold}, "
+        f"with an addressee at {RULES.addressed_meaning_threshold}):"
     )
     closest = sorted(zip(likeness, sentences, strict=True), reverse=True)[:CLOSEST]
     for score, sentence in closest:

@@ -47,7 +47,6 @@ FAILED = (
     "The model could not answer just now, so I have no checked answer. "
     "This is the closest passage I found, not an answer:"
 )
-MAX_QUOTES = 2
 _NOT_FOUND = re.compile(
     r"^\W*(?:(?:not found|n/?a|none|unknown|no answer)\W*$|i (?:do not|don't|cannot|can't) "
     r"(?:know|find|answer)|(?:the )?(?:sentences|articles|text|context) (?:do(?:es)? not|don't) "
@@ -323,7 +322,7 @@ class Engine:
             quoted, rank = [headline], 0
         return signals.Candidate(
             reply.answer,
-            tuple(quoted[:MAX_QUOTES]),
+            tuple(quoted[: self.policy.max_quotes]),
             rank,
             reply.cite_probability(len(evidence)),
             reply.answer_probability(),

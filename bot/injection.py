@@ -30,18 +30,25 @@ from retrieval.confusables import for_matching
 from retrieval.embedding import Embedder
 from retrieval.text import words
 
-# Cosine to the nearest exemplar (all-MiniLM-L6-v2, unit vectors) at or above which a
-# sentence is an order by meaning alone. Chosen on the 43,847 BBC sentences, whose
-# highest score is 0.53 ("The problem lies in the computer codes…"): 0.6 leaves a margin.
-# The model separates orders from news only loosely (the tuning injections score
-# 0.21-0.59), so the patterns below catch most injections and meaning is the safety net.
-MEANING_THRESHOLD = 0.6
-# Lower bar for a sentence that also speaks to someone (names an AI or whom it addresses,
-# opens with an order verb, says "you" outside a quotation). Chosen as the lowest round
-# value that drops no BBC sentence (the highest such BBC sentence scores 0.47, "Be
-# careful how you code"); at 0.45 two are dropped, at 0.4 seven.
-# `make bench-injection` prints the figures.
-ADDRESSED_MEANING_THRESHOLD = 0.5
+
+@dataclass(frozen=True)
+class InjectionRules:
+    """How close in meaning to an instruction exemplar a sentence may be before it counts
+    as an order (cosines to the nearest exemplar, all-MiniLM-L6-v2 unit vectors).
+    `make bench-injection` prints the figures behind both."""
+
+    # At or above it a sentence is an order by meaning alone. Chosen on the 43,847 BBC
+    # sentences, whose highest score is 0.53 ("The problem lies in the computer codes…"):
+    # 0.6 leaves a margin. The model separates orders from news only loosely (the tuning
+    # injections score 0.21-0.59), so the patterns below catch most injections and
+    # meaning is the safety net.
+    meaning_threshold: float = 0.6
+    # Lower bar for a sentence that also speaks to someone (names an AI or whom it
+    # addresses, opens with an order verb, says "you" outside a quotation). Chosen as the
+    # lowest round value that drops no BBC sentence (the highest such BBC sentence scores
+    # 0.47, "Be careful how you code"); at 0.45 two are dropped, at 0.4 seven.
+    addressed_meaning_threshold: float = 0.5
+
 
 _ADDRESSEE = (
     r"(?:(?:ai|a\.i\.|artificial intelligence)(?:\s+(?:assistant|model|system|bot|tool)s?)?|"
@@ -298,15 +305,15 @@ def speaks_to_someone(text: str) -> bool:
     return not quoted and re.search(r"\b(?:you|your)\b", text, re.IGNORECASE) is not None
 
 
-def is_instruction(text: str, similarity: float) -> bool:
+def is_instruction(text: str, similarity: float, rules: InjectionRules = InjectionRules()) -> bool:
     """Whether a sentence is an order to the model: by form, or by meaning.
 
     `similarity` is the sentence's cosine to the nearest instruction exemplar.
     """
     text = for_matching(text)
-    if similarity >= MEANING_THRESHOLD or _imperative(text):
+    if similarity >= rules.meaning_threshold or _imperative(text):
         return True
-    return similarity >= ADDRESSED_MEANING_THRESHOLD and speaks_to_someone(text)
+    return similarity >= rules.addressed_meaning_threshold and speaks_to_someone(text)
 
 
 def instruction_targets(text: str) -> list[str]:

@@ -184,6 +184,21 @@ def test_an_answer_in_a_sentence_the_model_did_not_cite_quotes_that_sentence(
 
 
 @pytest.mark.slow
+def test_an_answer_from_two_cited_sentences_quotes_both_up_to_the_policy_s_limit(
+    town_index: Path, embedder
+) -> None:
+    reply = ScriptedGenerator("Mara Quist and Ivo Brandt", sources=(1, 2))
+    question = "Who leads Glenfield council, and who is chief executive of Kestrel Airlines?"
+    with IndexStore(town_index) as store:
+        both = _scripted(store, embedder, reply).ask(question)
+        one = _scripted(store, embedder, reply, policy(min_confidence=0.0, max_quotes=1))
+        first = one.ask(question)
+        _assert_quotes_verified(both, store)
+    assert not both.abstained and len(both.quotes) == 2, both.reason
+    assert first.quotes == both.quotes[:1]
+
+
+@pytest.mark.slow
 def test_an_answer_read_from_a_title_quotes_the_headline(town_index: Path, embedder) -> None:
     reply = ScriptedGenerator("riverside walkway")  # a headline word the body never uses
     with IndexStore(town_index) as store:

@@ -3,9 +3,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.evidence import could_answer, headline_of, select_evidence, sentences_in_context
+from bot.evidence import (
+    EvidenceRules,
+    could_answer,
+    headline_of,
+    select_evidence,
+    sentences_in_context,
+)
 from bot.injection import InstructionExemplars, imperative_instruction
-from bot.policy import EvidenceRules
 from bot.question import Question, parse_question
 from retrieval.embedding import Embedder
 from retrieval.search import Passage, Searcher
