@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from bot.cpu_share import busy_cores_elsewhere, threads_to_use
 from bot.errors import BotError
 from retrieval.errors import ModelUnavailable
 
@@ -206,6 +207,10 @@ class LlamaGenerator:
             ) from error
         self.name = Path(model_path).name
         self.max_tokens = max_tokens
+        # No fixed count: before each answer, take the cores other processes leave free.
+        self._adaptive = threads is None
+        self._cores = threads or os.cpu_count() or 1
+        self.threads_now = self._cores
         self._lock = threading.Lock()
         self._source_token_ids = self._single_token_ids(SOURCE_TOKENS)
         self._yes_ids = list(self._single_token_ids(YES_TOKENS).values())
@@ -233,6 +238,15 @@ class LlamaGenerator:
                 self._prefix_state = self._saved_prefix()
             except Exception as error:  # llama.cpp raises assorted errors
                 raise ModelUnavailable(f"The model failed its first run: {error}") from error
+
+    def _fit_threads_to_load(self) -> None:
+        """Use only the cores other processes leave free (`bot/cpu_share.py`)."""
+        if not self._adaptive:
+            return
+        threads = threads_to_use(self._cores, busy_cores_elsewhere())
+        if threads != self.threads_now:
+            self._llm._ctx.set_n_threads(threads, threads)
+            self.threads_now = threads
 
     def _saved_prefix(self) -> LlamaState:
         """llama.cpp's state now (about 20 MB of cached keys and values for the prefix)."""
@@ -302,6 +316,7 @@ class LlamaGenerator:
         """Stream a JSON reply; give up (ModelTooSlow) if none begins within `time_budget`."""
         with self._lock:
             started = time.perf_counter()
+            self._fit_threads_to_load()
             self._restore_prefix()
             watcher = _SourceWatcher(self._llm, self._source_token_ids)
             answer_watcher = _AnswerWatcher(self._llm)

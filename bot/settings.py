@@ -111,7 +111,9 @@ class Settings(BaseSettings):
         "default", description="Model name sent to LLM_BASE_URL (the server's alias)."
     )
     prompts_dir: Path = Field(Path("prompts"), description="Folder with the prompt templates.")
-    llm_threads: int | None = Field(None, ge=1, description="CPU threads; empty = all cores.")
+    llm_threads: int | None = Field(
+        None, ge=1, description="CPU threads; empty = the cores other processes leave free."
+    )
     llm_context_tokens: int = Field(2048, ge=512, le=32768)
     llm_max_tokens: int = Field(160, ge=16, le=2048, description="Longest reply, in tokens.")
     llm_time_budget_seconds: float = Field(
