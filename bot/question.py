@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from retrieval.confusables import strip_invisible
 from retrieval.lexical import query_terms
 from retrieval.text import NAME, QUESTION_WORDS
 
@@ -84,8 +85,11 @@ def too_long_message(text: str) -> str:
 
 def normalise(text: str) -> str:
     """One line, single spaces, at most MAX_QUESTION_CHARS, and valid Unicode: a lone
-    surrogate (undecodable bytes in a command-line argument) broke the tokenizer."""
-    return _LONE_SURROGATE.sub("\ufffd", " ".join(text.split()))[:MAX_QUESTION_CHARS]
+    surrogate (undecodable bytes in a command-line argument) broke the tokenizer.
+    Characters drawn as nothing go, as at ingest: a zero-width one inside a word split
+    it, so "Glen<ZWNJ>field" no longer found the article, in every front end."""
+    text = _LONE_SURROGATE.sub("\ufffd", strip_invisible(text))
+    return " ".join(text.split())[:MAX_QUESTION_CHARS]
 
 
 def expected_kind(text: str) -> str:

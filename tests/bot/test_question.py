@@ -6,6 +6,7 @@ from bot.question import (
     MAX_QUESTION_CHARS,
     QuestionProblem,
     expected_kind,
+    normalise,
     parse_question,
     problem_of,
     question_names,
@@ -74,3 +75,9 @@ def test_a_long_question_is_cut() -> None:
 )
 def test_a_question_to_fix_is_named_by_a_value(question: str, problem) -> None:
     assert problem_of(question) is problem
+
+
+def test_characters_drawn_as_nothing_do_not_split_a_word() -> None:
+    """Zero-width joiners and direction marks go, as at ingest, in every front end."""
+    assert normalise("Where is Glen\u200cfield\u200e ferry?") == "Where is Glenfield ferry?"
+    assert normalise("bad \udcff byte") == "bad \ufffd byte"
