@@ -188,15 +188,19 @@ class LlamaGenerator:
                 "llama-cpp-python is not installed; run `make setup` "
                 "(or `pip install llama-cpp-python`)."
             ) from error
+        # llama.cpp's own default is half the cores; measured here, all is faster.
+        # With no fixed count, each answer takes the cores other processes leave free.
+        self._cores = threads or os.cpu_count() or 1
+        self._adaptive = threads is None
+        self.threads_now = self._cores
         try:
             self._llm = Llama(
                 model_path=str(model_path),
                 n_ctx=context_tokens,
-                # llama.cpp's own default is half the cores; measured here, all is faster.
                 # Reading the prompt takes the same count: LLM_THREADS=1 must leave the
                 # other cores free for the whole answer, not only while it writes.
-                n_threads=threads or os.cpu_count(),
-                n_threads_batch=threads or os.cpu_count(),
+                n_threads=self._cores,
+                n_threads_batch=self._cores,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as error:
@@ -207,10 +211,6 @@ class LlamaGenerator:
             ) from error
         self.name = Path(model_path).name
         self.max_tokens = max_tokens
-        # No fixed count: before each answer, take the cores other processes leave free.
-        self._adaptive = threads is None
-        self._cores = threads or os.cpu_count() or 1
-        self.threads_now = self._cores
         self._lock = threading.Lock()
         self._source_token_ids = self._single_token_ids(SOURCE_TOKENS)
         self._yes_ids = list(self._single_token_ids(YES_TOKENS).values())
@@ -352,6 +352,13 @@ def yes_share(logits: np.ndarray, yes_ids: list[int], no_ids: list[int]) -> floa
     return yes / (yes + no)
 
 
+def _log_total(scores: np.ndarray) -> float:
+    """log(sum(exp(scores))), computed without overflow: subtracted from a token's raw
+    score, it gives that token's log-probability."""
+    top = float(scores.max())
+    return top + math.log(float(np.exp(scores - top).sum()))
+
+
 class _SourceWatcher:
     """Reads the model's raw scores at the step where it writes its first source number.
 
@@ -377,8 +384,7 @@ class _SourceWatcher:
         if _SOURCES_OPENED.match(written) and not self.logprobs:
             self.logprobs = {"]": 0.0}  # seen, though no number may follow ("[]")
         if _BEFORE_FIRST_SOURCE.match(written):
-            top = float(scores.max())
-            log_total = top + math.log(float(np.exp(scores - top).sum()))
+            log_total = _log_total(scores)
             self.logprobs = {t: float(scores[i]) - log_total for t, i in self._token_ids.items()}
         elif self.logprobs:
             self._done = True  # the first source is written; later steps are other numbers
@@ -411,8 +417,7 @@ class _AnswerWatcher:
         )
         opened = _PARTIAL_ANSWER.search(written)
         if opened and opened.end() == len(written):  # the answer string is still open
-            top = float(scores.max())
-            self._pending = scores - (top + math.log(float(np.exp(scores - top).sum())))
+            self._pending = scores - _log_total(scores)
         return scores
 
 
