@@ -42,6 +42,7 @@ COGS = (
     "bot.cogs.admin",
     "bot.cogs.catalog",
     "bot.cogs.feedback",
+    "bot.cogs.gaps",
     "bot.cogs.adding",
     "bot.cogs.feeds",
     "bot.cogs.help",

@@ -239,7 +239,7 @@ async def answer_to(bot: AnswerBot, target: ReplyTarget, user_id: int, question:
     except Exception as error:  # the apology takes the answer's place; the log has why
         await target.show(error_text(error, f"answering {question[:200]!r}"))
         return
-    view = await logged_view(community.feedback, answer, target)  # 👍 / 👎 on the last message
+    view = await logged_view(community.feedback, answer, target, user_id)  # 👍 / 👎 on the last
     messages = render_messages(answer, base_url=base_url)
     for number, message in enumerate(messages):
         last_view = view if number == len(messages) - 1 else None

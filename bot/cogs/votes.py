@@ -108,15 +108,20 @@ def vote_view(answer_id: int) -> discord.ui.View:
 
 
 async def logged_view(
-    feedback: FeedbackLog, answer: Answer, where: AskedWhere
+    feedback: FeedbackLog, answer: Answer, where: AskedWhere, member_id: int | None = None
 ) -> discord.ui.View | None:
-    """Log the answer or decline (off the event loop) with where it was asked and whether
-    privately; the vote buttons for a shown answer.
+    """Log the answer or decline (off the event loop) with where it was asked, whether
+    privately and by whom (`member_id`, stored hashed); the vote buttons for a shown answer.
 
     None for a decline, and when the log cannot be written: the answer is sent anyway.
     """
     record = partial(
-        feedback.record, answer, where.guild_id, where.channel_id, private=where.private
+        feedback.record,
+        answer,
+        where.guild_id,
+        where.channel_id,
+        private=where.private,
+        member_id=member_id,
     )
     try:
         answer_id = await asyncio.wait_for(asyncio.to_thread(record), LOG_SECONDS)

@@ -178,6 +178,9 @@ async def test_a_servers_lists_help_and_feedback_show_only_its_own(servers) -> N
     await a_mod.slash(a_channel, "remove", article="Brookvale library reopens")  # hidden in A
     a_feedback = _said(await a_mod.slash(a_channel, "feedback"))
     assert "Mara Quist" in a_feedback, "A's moderator sees A's report"
+    gap = "Which bus route stops at the Glenfield depot?"
+    await a_member.slash(a_channel, "ask", question=gap)  # declined in A
+    assert "Glenfield depot" in _said(await a_mod.slash(a_channel, "gaps"))
 
     articles = _said(await b_member.slash(b_channel, "articles"))
     assert "**2 articles**" in articles and "Kestrel Airlines" in articles
@@ -195,6 +198,8 @@ async def test_a_servers_lists_help_and_feedback_show_only_its_own(servers) -> N
     assert "**For example**" in helped and _leaks(helped) == [], helped
     b_feedback = _said(await b_mod.slash(b_channel, "feedback"))
     assert _leaks(b_feedback) == [] and question not in b_feedback, b_feedback
+    b_gaps = _said(await b_mod.slash(b_channel, "gaps"))
+    assert _leaks(b_gaps) == [] and "depot" not in b_gaps, b_gaps
     status = _said(await b_mod.slash(b_channel, "status"))
     assert "**Articles:** 2" in status and "Hidden" not in status, status
     assert "Hidden" in _said(await a_mod.slash(a_channel, "status"))
