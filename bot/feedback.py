@@ -351,11 +351,18 @@ class FeedbackLog:
                 f"WHERE {where} ORDER BY answer_id",
                 args,
             ).fetchall()
-        return [
-            AskedQuestion(question, member or f"answer-{answer_id}", asked_at,
-                          stored_decline(decline, reason))
-            for answer_id, question, member, asked_at, decline, reason in rows
-        ]  # fmt: skip
+        return [_asked(row) for row in rows]
+
+    def asked(self, answer_id: int) -> AskedQuestion | None:
+        """One logged question with its asker (a salted hash), for the button under its
+        decline; None when the log has no such answer."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT answer_id, question, member, asked_at, decline, reason FROM answers "
+                "WHERE answer_id=?",
+                (answer_id,),
+            ).fetchone()
+        return None if row is None else _asked(row)
 
     def voted_down(
         self, limit: int | None = None, *, include_private: bool = False
@@ -400,6 +407,13 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
             except sqlite3.OperationalError as error:  # another process added it just now
                 if "duplicate column" not in str(error):
                     raise
+
+
+def _asked(row: tuple) -> AskedQuestion:
+    """A row of (answer_id, question, member, asked_at, decline, reason)."""
+    answer_id, question, member, asked_at, decline, reason = row
+    asker = member or f"answer-{answer_id}"  # logged before askers were: one of its own
+    return AskedQuestion(question, asker, asked_at, stored_decline(decline, reason))
 
 
 _ANSWER_COLUMNS = "answer_id, asked_at, question, answer, abstained, decline, reason, quotes"
