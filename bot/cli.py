@@ -305,7 +305,22 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(report_dict(report) | totals, indent=2))
         return 0
     print(format_report(report, settings, totals))
+    if report.added or report.updated:
+        _say_followups_wait(settings)
     return 0
+
+
+def _say_followups_wait(settings: Settings) -> None:
+    """The command line cannot reply in Discord: say when the open questions are asked."""
+    from bot.followups import FollowUps
+
+    followups = FollowUps(settings.index_dir)
+    waiting = len(followups.open_questions()) if followups.path.exists() else 0
+    if waiting:
+        print(
+            f"Open questions members asked to be told about: {waiting}. They are asked "
+            "again against the new articles when the Discord bot next starts."
+        )
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
