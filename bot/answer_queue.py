@@ -52,7 +52,7 @@ class OnCooldown(BotError):
 
 @dataclass
 class _Job:
-    user_id: int
+    user_id: int | None  # None: the bot's own work (`run_quietly`), no member's
     question: str
     on_text: TextCallback | None
     on_position: PositionCallback | None
@@ -134,15 +134,30 @@ class AnswerQueue:
         self._last_asked[user_id] = self._clock()
         future = asyncio.get_running_loop().create_future()
         job = _Job(user_id, question, on_text, on_position, future, on_passage, group, answer)
-        if group not in self._lines:
-            self._lines[group] = deque()
-            self._turns.append(group)
-        self._lines[group].append(job)
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._work(), name="answer-queue")
-        elif on_position is not None:
+        if not self._enqueue(job) and on_position is not None:
             await on_position(next(n for n, j in enumerate(self._order(), 1) if j is job))
         return await job.future
+
+    async def run_quietly(self, work: Callable[[], T], *, group: Hashable) -> T:
+        """Run `work` in the model's thread when `group`'s turn comes, like a question:
+        the bot's own (asking an open question again), so no member's cooldown or place
+        in line. Give it a group of its own and await one at a time: it then holds one
+        place, and each member's line waits behind at most one such job per round."""
+        future = asyncio.get_running_loop().create_future()
+        self._enqueue(_Job(None, "", None, None, future, None, group, lambda *_: work()))
+        return await future
+
+    def _enqueue(self, job: _Job) -> bool:
+        """Put `job` at the end of its group's line; True when it started the worker
+        (it is then answered at once, so it has no place in line to tell)."""
+        if job.group not in self._lines:
+            self._lines[job.group] = deque()
+            self._turns.append(job.group)
+        self._lines[job.group].append(job)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._work(), name="answer-queue")
+            return True
+        return False
 
     def refusal(self, user_id: int, group: Hashable = None) -> BotError | None:
         """Why a question from `user_id` would be refused now, or None.

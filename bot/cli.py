@@ -33,6 +33,7 @@ from bot.communities import for_guild_settings
 from bot.errors import BotError, Hints, explained
 from bot.evaluation import RECALL_AT
 from bot.feeds_cli import add_feeds_parser
+from bot.gaps import DEFAULT_DAYS
 from bot.question import QuestionProblem, problem_of, too_long_message
 from bot.settings import Settings, UnknownSettingWarning
 from bot.syncing import require_corpus
@@ -248,6 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
         "questions logged before privacy was recorded); left out by default",
     )
     export.set_defaults(handler=cmd_feedback_export)
+    gaps = commands.add_parser(
+        "gaps",
+        parents=[common],
+        help="the most asked questions the articles did not answer, as /gaps shows them",
+        description="Declined questions of the last days from INDEX_DIR/feedback.sqlite, "
+        "grouped by near-duplicate wording, with how many members asked; questions only "
+        "the asker saw are never listed.",
+    )
+    gaps.add_argument(
+        "--days", type=_positive_days, default=DEFAULT_DAYS, metavar="N",
+        help=f"how far back to look (default {DEFAULT_DAYS})",
+    )  # fmt: skip
+    gaps.add_argument("--json", action="store_true", help="one JSON object per gap")
+    gaps.set_defaults(handler=cmd_gaps)
     add_feeds_parser(commands, common)
     return parser
 
@@ -290,7 +305,22 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(report_dict(report) | totals, indent=2))
         return 0
     print(format_report(report, settings, totals))
+    if report.added or report.updated:
+        _say_followups_wait(settings)
     return 0
+
+
+def _say_followups_wait(settings: Settings) -> None:
+    """The command line cannot reply in Discord: say when the open questions are asked."""
+    from bot.followups import FollowUps
+
+    followups = FollowUps(settings.index_dir)
+    waiting = len(followups.open_questions()) if followups.path.exists() else 0
+    if waiting:
+        print(
+            f"Open questions members asked to be told about: {waiting}. They are asked "
+            "again against the new articles when the Discord bot next starts."
+        )
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -475,6 +505,32 @@ def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
     if lines:
         print(f"Next: for each new line, {FILL_IN}. Then run `python -m bot eval {args.file} "
               "--answers`.")  # fmt: skip
+    return 0
+
+
+def _positive_days(text: str) -> float:
+    days = float(text)
+    if not days > 0:
+        raise argparse.ArgumentTypeError("must be a number of days above 0")
+    return days
+
+
+def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the most asked declined questions of the last `--days`, grouped (`bot.gaps`)."""
+    from dataclasses import asdict
+
+    from bot.feedback import FeedbackLog
+    from bot.gaps import format_gaps, group_gaps, since
+
+    log = FeedbackLog(settings.index_dir)
+    asked = log.declined_since(since(args.days)) if log.path.exists() else []
+    gaps = group_gaps(asked)
+    if args.json:
+        for gap in gaps:
+            print(json.dumps(asdict(gap), ensure_ascii=False))
+        return 0
+    for line in format_gaps(gaps, args.days, shown=len(gaps)).splitlines():
+        print(printable(line))
     return 0
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from bot.answering import Engine
 from bot.errors import BotError
 from bot.feedback import FeedbackLog
+from bot.followups import FollowUps
 from bot.library import Library
 from bot.settings import Settings
 
@@ -69,19 +70,24 @@ def for_guild_settings(settings: Settings, guild_id: int | None) -> Settings:
 @dataclass(eq=False)
 class Community:
     """One corpus and what serves it in Discord: its engine and library, its feedback
-    log, and the lock that lets one change of its articles run at a time (another
-    community's reload never waits for it)."""
+    log and open questions, and the locks that let one change of its articles, and one
+    round of asking its open questions again, run at a time (another community's never
+    waits for them)."""
 
     engine: Engine
     library: Library
     feedback: FeedbackLog
+    followups: FollowUps
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    recheck_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_reload: str | None = None  # when a change of these articles last finished
 
     @classmethod
     def of(cls, engine: Engine, library: Library) -> Community:
-        """The community over `library`, its feedback log beside its index."""
-        return cls(engine, library, FeedbackLog(library.settings.index_dir))
+        """The community over `library`, its feedback log and open questions beside its
+        index."""
+        folder = library.settings.index_dir
+        return cls(engine, library, FeedbackLog(folder), FollowUps(folder))
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ corpus for all, or with CORPUS_PER_GUILD each server's own. Only the servers
 in DISCORD_GUILD_IDS are served: every command, autocomplete, button and message
 from any other is stopped here, before a cog sees it. Every message
 it sends uses `AllowedMentions.none()`, so neither the model nor an article
-can ping anyone. Errors inside a command get a short reply only the member sees
-(`bot.cogs.errors`); an unexpected one's traceback goes to the log and the bot keeps
-running.
+can ping anyone; the one exception pings one member, whose declined question an article
+now answers, and no one else (`bot.cogs.followups`). Errors inside a command get a
+short reply only the member sees (`bot.cogs.errors`); an unexpected one's traceback goes
+to the log and the bot keeps running.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import aiohttp
 import discord
@@ -28,6 +30,7 @@ from discord.ext import commands
 from bot.answer_queue import AnswerQueue
 from bot.answering import Engine
 from bot.cogs.checks import admitted, guild_served, named_guild_ids
+from bot.cogs.followups import recheck
 from bot.cogs.replies import NO_PINGS
 from bot.communities import Communities, Community
 from bot.errors import BotError
@@ -42,6 +45,8 @@ COGS = (
     "bot.cogs.admin",
     "bot.cogs.catalog",
     "bot.cogs.feedback",
+    "bot.cogs.gaps",
+    "bot.cogs.followups",
     "bot.cogs.adding",
     "bot.cogs.feeds",
     "bot.cogs.help",
@@ -81,6 +86,7 @@ class AnswerBot(commands.Bot):
             cooldown_seconds=settings.user_cooldown_seconds,
         )
         self.refused_guilds: set[int] = set()  # logged once each, not on every message
+        self.rechecks: set[asyncio.Task] = set()  # open questions being asked again
         self.warned_at_count = 0  # servers the bot was in at the last "none listed" warning
 
     @classmethod
@@ -150,15 +156,42 @@ class AnswerBot(commands.Bot):
                 return
         super().dispatch(event_name, *args, **kwargs)
 
+    def articles_changed(self, community: Community) -> None:
+        """Every change of a community's articles in the bot ends here (`/add`, `/reload`,
+        a feed poll, `/restore`): note when, and ask its open questions again in the
+        background (`bot.cogs.followups.recheck`), so the moderator's reply never waits."""
+        community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
+        self.start_recheck(community)
+
+    def start_recheck(self, community: Community) -> asyncio.Task:
+        """Ask `community`'s open questions again, in a task kept in `rechecks`."""
+        task = asyncio.get_running_loop().create_task(
+            recheck(self, community), name="followup-recheck"
+        )
+        self.rechecks.add(task)
+        task.add_done_callback(self._recheck_done)
+        return task
+
+    def _recheck_done(self, task: asyncio.Task) -> None:
+        self.rechecks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Asking open questions again failed", exc_info=task.exception())
+
     async def close(self) -> None:
-        """Stop answering, then disconnect."""
+        """Stop answering and asking again, then disconnect."""
+        for task in list(self.rechecks):
+            task.cancel()
         await self.queue.stop()
         await super().close()
 
     async def on_ready(self) -> None:
-        """Log where the bot is, so an operator sees it started, and which servers it refuses."""
+        """Log where the bot is, so an operator sees it started, and which servers it
+        refuses; ask the open questions again against what changed while it was away
+        (`python -m bot ingest`, another process)."""
         log.info("Connected as %s in %d servers", self.user, len(self.guilds))
         self.check_guilds()
+        for community in self.communities.all():
+            self.start_recheck(community)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """A server invited the bot: say at once whether it will be served."""

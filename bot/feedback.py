@@ -7,6 +7,9 @@ vote per member per answer. Members are stored only as a salted SHA-256 of their
 id; the salt is a separate file (`feedback-salt`), so the log alone can be shared
 without anyone being able to tell whether a known member voted.
 
+Each question also keeps its asker as that salted hash, so `/gaps` can count how many
+members asked a question without knowing who they were.
+
 Questions asked privately (`/ask private:True`, direct messages) are marked so and
 never listed to anyone else; each question keeps its channel, so a moderator's report
 lists only questions from channels that moderator can read. A log written before these
@@ -56,7 +59,8 @@ CREATE TABLE IF NOT EXISTS answers (
     quotes       TEXT NOT NULL,
     confidence   REAL,
     channel_id   INTEGER,
-    private      INTEGER
+    private      INTEGER,
+    member       TEXT
 );
 CREATE INDEX IF NOT EXISTS answers_by_guild ON answers(guild_id, abstained);
 CREATE TABLE IF NOT EXISTS votes (
@@ -69,7 +73,7 @@ CREATE TABLE IF NOT EXISTS votes (
 """
 # Columns added since the first version, with their types: a row from before has NULL,
 # which lists nowhere (no channel) and counts as private (it may have been).
-_ADDED_COLUMNS = (("channel_id", "INTEGER"), ("private", "INTEGER"))
+_ADDED_COLUMNS = (("channel_id", "INTEGER"), ("private", "INTEGER"), ("member", "TEXT"))
 _LISTABLE = "private=0"  # a question someone other than the asker may see
 _NOT_WORDS = re.compile(r"[^\w]+")
 
@@ -106,6 +110,17 @@ class FrequentDecline:
 
     question: str
     count: int
+    decline: Decline | None
+
+
+@dataclass(frozen=True)
+class AskedQuestion:
+    """One declined public question, for `/gaps`: who asked (a salted hash; for a row
+    logged before askers were, a key of its own) and when."""
+
+    question: str
+    asker: str
+    asked_at: str
     decline: Decline | None
 
 
@@ -218,11 +233,14 @@ class FeedbackLog:
         *,
         private: bool,
         asked_at: str | None = None,
+        member_id: int | None = None,
     ) -> int:
         """Log one answer or decline; returns its id (what the vote buttons carry).
 
-        `private`: only the asker saw it, so no report may list it.
+        `private`: only the asker saw it, so no report may list it. `member_id`, the
+        asker, is stored only as its salted hash.
         """
+        member = None if member_id is None else self.member_hash(member_id)
         quotes = [
             {"article_id": q.article_id, "title": q.title, "start": q.start, "end": q.end,
              "text": q.text}
@@ -231,8 +249,8 @@ class FeedbackLog:
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO answers (asked_at, guild_id, question, question_key, answer, "
-                "abstained, reason, decline, quotes, confidence, channel_id, private) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "abstained, reason, decline, quotes, confidence, channel_id, private, member) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     asked_at or now_text(),
                     guild_id,
@@ -246,6 +264,7 @@ class FeedbackLog:
                     answer.confidence,
                     channel_id,
                     int(private),
+                    member,
                 ),
             )
             return int(cursor.lastrowid)
@@ -316,6 +335,35 @@ class FeedbackLog:
             tuple(counts.most_common()),
         )  # fmt: skip
 
+    def declined_since(
+        self, since: str, guild_id: int | None = None, readable: Collection[int] | None = None
+    ) -> list[AskedQuestion]:
+        """The public questions declined at or after `since` (an ISO time), oldest first:
+        of one server in its `readable` channels, or with `guild_id` None of every server
+        in every channel (the command line's view)."""
+        where, args = f"abstained=1 AND {_LISTABLE} AND asked_at >= ?", [since]
+        if guild_id is not None:
+            where += " AND guild_id=? AND channel_id IN (SELECT value FROM json_each(?))"
+            args += [guild_id, json.dumps(sorted(readable or ()))]
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT answer_id, question, member, asked_at, decline, reason FROM answers "
+                f"WHERE {where} ORDER BY answer_id",
+                args,
+            ).fetchall()
+        return [_asked(row) for row in rows]
+
+    def asked(self, answer_id: int) -> AskedQuestion | None:
+        """One logged question with its asker (a salted hash), for the button under its
+        decline; None when the log has no such answer."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT answer_id, question, member, asked_at, decline, reason FROM answers "
+                "WHERE answer_id=?",
+                (answer_id,),
+            ).fetchone()
+        return None if row is None else _asked(row)
+
     def voted_down(
         self, limit: int | None = None, *, include_private: bool = False
     ) -> list[LoggedAnswer]:
@@ -359,6 +407,13 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
             except sqlite3.OperationalError as error:  # another process added it just now
                 if "duplicate column" not in str(error):
                     raise
+
+
+def _asked(row: tuple) -> AskedQuestion:
+    """A row of (answer_id, question, member, asked_at, decline, reason)."""
+    answer_id, question, member, asked_at, decline, reason = row
+    asker = member or f"answer-{answer_id}"  # logged before askers were: one of its own
+    return AskedQuestion(question, asker, asked_at, stored_decline(decline, reason))
 
 
 _ANSWER_COLUMNS = "answer_id, asked_at, question, answer, abstained, decline, reason, quotes"

@@ -210,6 +210,12 @@ class Settings(BaseSettings):
     feed_max_new: int = Field(
         10, ge=1, le=1000, description="Most feed entries added by one poll, over all feeds."
     )
+    followup_days: float = Field(
+        14.0,
+        gt=0,
+        le=365,
+        description="Days a declined question a member asked to be told about stays open.",
+    )
 
     @field_validator(
         "moderator_role_ids", "allowed_channel_ids", "discord_guild_ids", mode="before"

@@ -8,7 +8,6 @@ the result is shown only to the moderator who ran it.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import discord
@@ -84,7 +83,7 @@ class AddingCog(commands.Cog):
                 community.library.add, drafts, Provenance.now(who), refused=refused
             )
             if report.sync is not None:
-                community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
+                self.bot.articles_changed(community)  # and open questions asked again
             text = "\n".join(report.lines(escape_markdown))
             await interaction.edit_original_response(content=text[:2000], allowed_mentions=NO_PINGS)
 

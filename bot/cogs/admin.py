@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import discord
@@ -50,7 +49,7 @@ class AdminCog(commands.Cog):
             await interaction.response.defer(thinking=True, ephemeral=True)  # for the moderator
             # Another reload, no corpus folder, a refused sync: told by `bot.cogs.errors`.
             report = await self._reload_with_progress(interaction, community.library, force)
-            community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
+            self.bot.articles_changed(community)  # and open questions asked again
             lines = [report.summary()]
             lines += [f"• {escape_markdown(c)}" for c in report.changes()]
             lines += [

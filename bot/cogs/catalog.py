@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 import discord
@@ -217,7 +216,7 @@ class CatalogCog(commands.Cog):
             # Not found, ambiguous, another reload, a damaged list: told by `bot.cogs.errors`.
             change = await asyncio.to_thread(job, community.library, *args)
             if change.report is not None:
-                community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
+                self.bot.articles_changed(community)  # and open questions asked again
             await interaction.edit_original_response(
                 content=escape_markdown(describe(change, HINTS))[:2000], allowed_mentions=NO_PINGS
             )

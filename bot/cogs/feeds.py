@@ -83,7 +83,7 @@ class FeedsCog(commands.Cog):
         slot = self._sync_slot(asyncio.get_running_loop(), community.reload_lock)
         report = await asyncio.to_thread(community.library.poll, sync_slot=slot)
         if report.added:
-            community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
+            self.bot.articles_changed(community)  # and open questions asked again
         return report
 
     def _sync_slot(self, loop: asyncio.AbstractEventLoop, lock: asyncio.Lock) -> SyncSlot:

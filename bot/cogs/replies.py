@@ -12,7 +12,8 @@ import discord
 
 from bot.answering import Quote
 from bot.cogs.errors import error_text, tell_privately
-from bot.cogs.votes import logged_view
+from bot.cogs.followups import answer_view
+from bot.cogs.votes import log_answer
 from bot.discord_format import escape_markdown, progress_message, render_messages
 from bot.question import QuestionProblem, problem_of, too_long_message
 from retrieval.errors import KnownError
@@ -239,7 +240,8 @@ async def answer_to(bot: AnswerBot, target: ReplyTarget, user_id: int, question:
     except Exception as error:  # the apology takes the answer's place; the log has why
         await target.show(error_text(error, f"answering {question[:200]!r}"))
         return
-    view = await logged_view(community.feedback, answer, target)  # 👍 / 👎 on the last message
+    answer_id = await log_answer(community.feedback, answer, target, user_id)
+    view = answer_view(answer, answer_id, target)  # on the last message
     messages = render_messages(answer, base_url=base_url)
     for number, message in enumerate(messages):
         last_view = view if number == len(messages) - 1 else None

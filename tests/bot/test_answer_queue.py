@@ -182,3 +182,25 @@ async def test_a_job_is_answered_by_its_own_answer_function() -> None:
     await queue.submit(2, "theirs", group=5, answer=own)
     assert default.order == ["shared"] and own.order == ["theirs"]
     await queue.stop()
+
+
+async def test_the_bots_own_work_takes_one_turn_in_a_line_of_its_own() -> None:
+    """Open questions asked again, one at a time, never hold up a member by more than
+    one of them, nor set any member's cooldown or place in line."""
+    gate = Gate()
+    queue = AnswerQueue(gate, max_waiting=5, cooldown_seconds=60)
+    done: list[str] = []
+
+    async def reask_all() -> None:
+        for n in range(3):
+            await queue.run_quietly(lambda n=n: gate(f"re-ask {n}", None), group="followups")
+            done.append(f"re-ask {n}")
+
+    background = asyncio.create_task(reask_all())
+    await asyncio.sleep(0.05)
+    member = asyncio.create_task(queue.submit(1, "member", group=None))
+    await asyncio.sleep(0.05)
+    gate.release.set()
+    await asyncio.gather(background, member)
+    assert gate.order == ["re-ask 0", "member", "re-ask 1", "re-ask 2"]
+    assert queue.refusal(2) is None, "no cooldown or place in line was taken by re-asks"

@@ -178,6 +178,9 @@ async def test_a_servers_lists_help_and_feedback_show_only_its_own(servers) -> N
     await a_mod.slash(a_channel, "remove", article="Brookvale library reopens")  # hidden in A
     a_feedback = _said(await a_mod.slash(a_channel, "feedback"))
     assert "Mara Quist" in a_feedback, "A's moderator sees A's report"
+    gap = "Which bus route stops at the Glenfield depot?"
+    await a_member.slash(a_channel, "ask", question=gap)  # declined in A
+    assert "Glenfield depot" in _said(await a_mod.slash(a_channel, "gaps"))
 
     articles = _said(await b_member.slash(b_channel, "articles"))
     assert "**2 articles**" in articles and "Kestrel Airlines" in articles
@@ -195,6 +198,8 @@ async def test_a_servers_lists_help_and_feedback_show_only_its_own(servers) -> N
     assert "**For example**" in helped and _leaks(helped) == [], helped
     b_feedback = _said(await b_mod.slash(b_channel, "feedback"))
     assert _leaks(b_feedback) == [] and question not in b_feedback, b_feedback
+    b_gaps = _said(await b_mod.slash(b_channel, "gaps"))
+    assert _leaks(b_gaps) == [] and "depot" not in b_gaps, b_gaps
     status = _said(await b_mod.slash(b_channel, "status"))
     assert "**Articles:** 2" in status and "Hidden" not in status, status
     assert "Hidden" in _said(await a_mod.slash(a_channel, "status"))
@@ -263,3 +268,29 @@ def test_every_server_shares_one_answer_model_and_one_embedding_model(
         assert a.engine.searcher.embedder is b.engine.searcher.embedder is a.library.embedder
         assert a.engine.store is not b.engine.store and a.feedback.path != b.feedback.path
         assert communities.for_guild(None) is None and communities.for_guild(999) is None
+
+
+async def test_a_servers_open_questions_are_asked_again_only_after_its_own_articles_change(
+    servers, settings: Settings
+) -> None:
+    from bot.followups import FollowUps
+    from tests.bot.test_discord_followups import FERRY_QUESTION, follow_up_button
+
+    env, made = servers
+    _, a_channel, a_member, a_mod = made[A]
+    _, b_channel, _, b_mod = made[B]
+    env.bot.community(A).engine.generator.answers[FERRY_QUESTION] = "7:15"  # the shared model
+    declined = (await a_member.slash(a_channel, "ask", question=FERRY_QUESTION)).response
+    await a_member.click(declined, custom_id=follow_up_button(declined))
+    a_open = FollowUps(guild_settings(settings, A).index_dir)
+    assert len(a_open.open_questions()) == 1, "in A's own index folder"
+    assert FollowUps(guild_settings(settings, B).index_dir).open_questions() == []
+
+    await b_mod.slash(b_channel, "add", file=("ferry.md", FERRY))  # B's articles change
+    assert a_channel.last_message.id == declined.id and len(a_open.open_questions()) == 1
+    assert all("7:15" not in (m.content or "") for m in b_channel.history()), "nothing in B"
+
+    await a_mod.slash(a_channel, "add", file=("ferry.md", FERRY))  # A's do
+    reply = a_channel.last_message
+    assert reply.content.startswith(f"<@{a_member.id}> you asked") and "7:15" in reply.content
+    assert a_open.open_questions() == []

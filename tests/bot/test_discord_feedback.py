@@ -13,6 +13,7 @@ from bot.feedback import FeedbackLog
 from bot.outcomes import Decline
 from tests.bot import test_discord as shared
 from tests.bot.test_discord import QUESTION
+from tests.bot.test_discord_followups import follow_up_button
 
 # test_discord's SimCord world, with its bot over the town index
 corpus, settings, engine, library = shared.corpus, shared.settings, shared.engine, shared.library
@@ -26,7 +27,11 @@ def _vote_ids(message) -> dict[str, str]:  # a SimCord message
     """The vote buttons on a message: emoji name → custom id."""
     rows = [r if isinstance(r, dict) else r.to_dict() for r in message.components]
     buttons = [c for row in rows for c in row.get("components", [row])]
-    return {b["emoji"]["name"]: b["custom_id"] for b in buttons if b.get("type") == 2}
+    return {
+        b["emoji"]["name"]: b["custom_id"]
+        for b in buttons
+        if b.get("type") == 2 and b["custom_id"].startswith("feedback:")
+    }
 
 
 def _moderator(env, guild):
@@ -86,10 +91,11 @@ async def test_buttons_still_work_after_a_restart(world, engine, library, settin
     assert (summary.ups, summary.downs) == (1, 0)
 
 
-async def test_a_decline_is_logged_with_its_reason_and_has_no_buttons(world) -> None:
+async def test_a_decline_is_logged_with_its_reason_and_has_no_vote_buttons(world) -> None:
     env, guild, channel, alice = world
     declined = (await alice.slash(channel, "ask", question=UNANSWERABLE)).response
     assert "couldn't find" in declined.content and _vote_ids(declined) == {}
+    assert follow_up_button(declined) is not None, "its one button: tell me if answered"
     summary = env.bot.feedback.summary(guild.id, {channel.id})
     assert summary.declines == 1
     assert summary.frequent_declines[0].question == UNANSWERABLE

@@ -134,7 +134,7 @@ async def test_every_command_and_autocomplete_is_refused_in_a_stranger_server(
 ) -> None:
     env, home, _, _ = world
     guild, channel, owner = stranger
-    for name in ("help", "status", "articles", "feedback", "feed list"):
+    for name in ("help", "status", "articles", "feedback", "gaps", "feed list"):
         assert _refused(await owner.slash(channel, name), NOT_SERVED, guild), name
     assert await owner.autocomplete(channel, "remove", "article", "") == []
     assert await owner.autocomplete(channel, "restore", "article", "") == []
