@@ -25,10 +25,10 @@ from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.embedding import Embedder
 from retrieval.errors import IndexUnavailable
+from retrieval.models import ChromaServer
 from retrieval.search import Searcher, SearchRules
 from retrieval.store import IndexStore
 from retrieval.sync import PIPELINE_VERSION
-from retrieval.vectors import ChromaServer
 
 
 def chroma_server(settings: Settings) -> ChromaServer | None:

@@ -15,38 +15,51 @@ import textwrap
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from bot.adding import who_runs_this
+from bot.answering import Quote
 from bot.app import (
     open_app,
     open_communities,
+    open_engine,
     open_library,
     open_searcher,
     open_store,
     require_index,
 )
+from bot.calibration import calibrate_from_runs
+from bot.catalog_verbs import run_verb
 from bot.communities import for_guild_settings
+from bot.console import print_answer, run_console
 from bot.errors import BotError, Hints, explained
-from bot.evaluation import RECALL_AT
+from bot.evaluation import (
+    FILL_IN,
+    RECALL_AT,
+    QAItem,
+    expand_sets,
+    format_answers,
+    format_retrieval,
+    read_qa,
+    score_answers,
+    score_retrieval,
+)
+from bot.feedback import FEEDBACK_FILE, FeedbackLog
+from bot.feedback_report import append_lines, export_lines, read_existing
 from bot.feeds_cli import add_feeds_parser
-from bot.gaps import DEFAULT_DAYS
+from bot.followups import FollowUps
+from bot.gaps import DEFAULT_DAYS, format_gaps, group_gaps, since
+from bot.model_files import resolve_model_path
 from bot.question import QuestionProblem, problem_of, too_long_message
 from bot.settings import Settings, UnknownSettingWarning
 from bot.syncing import require_corpus
-from bot.terminal import printable, sync_lines
+from bot.terminal import printable, say_loading_embedding, sync_lines
 from retrieval.errors import IndexInUse, KnownError, SyncRefused
-from retrieval.search import MODES
-
-if TYPE_CHECKING:
-    from bot.answering import Quote
-    from bot.evaluation import QAItem
-    from bot.library import Library
-    from retrieval.search import Passage, Searcher, SearchResults
-    from retrieval.sync import SyncReport
+from retrieval.search import MODES, Passage, Searcher, SearchResults
+from retrieval.sync import SyncReport
 
 EXIT_USAGE = 2
 EXIT_NOTHING_NEW = 1  # `add`: the article is already indexed
@@ -295,10 +308,10 @@ def corpus_settings(args: argparse.Namespace, settings: Settings) -> Settings:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Sync the index with the corpus folder and print a summary."""
-
     require_corpus(settings)
     # the embedding model loads only if something changed
-    with announced_library(settings) as library, ProgressBar(enabled=not args.quiet) as bar:
+    announced = open_library(settings, on_load=say_loading_embedding)
+    with announced as library, ProgressBar(enabled=not args.quiet) as bar:
         report = library.reload(bar.update, wait=True, on_wait=_say, force=args.force)
         totals = library.totals()
     if args.json:
@@ -312,8 +325,6 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def _say_followups_wait(settings: Settings) -> None:
     """The command line cannot reply in Discord: say when the open questions are asked."""
-    from bot.followups import FollowUps
-
     followups = FollowUps(settings.index_dir)
     waiting = len(followups.open_questions()) if followups.path.exists() else 0
     if waiting:
@@ -325,25 +336,16 @@ def _say_followups_wait(settings: Settings) -> None:
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     """Add one file or page and sync; the exit code tells a script what happened."""
-    from bot.adding import who_runs_this
-
     require_corpus(settings)
     added_by = args.by or who_runs_this("command line")
-    with announced_library(settings) as library:  # the model loads only if something is added
+    # the model loads only if something is added
+    with open_library(settings, on_load=say_loading_embedding) as library:
         report = library.add_target(args.target, added_by, wait=True)
     failed = bool(report.refused) and not report.added and not report.duplicates
     print("\n".join(map(printable, report.lines())), file=sys.stderr if failed else sys.stdout)
     if report.added:
         return 0
     return EXIT_NOTHING_NEW if report.duplicates else EXIT_USAGE
-
-
-def announced_library(settings: Settings) -> AbstractContextManager[Library]:
-    """The library alone (no answer model); its embedding model loads only when something
-    must be embedded, saying so."""
-    return open_library(
-        settings, on_load=lambda: print("Loading the embedding model…", file=sys.stderr)
-    )
 
 
 def _say(message: str) -> None:
@@ -377,10 +379,9 @@ def report_dict(report: SyncReport) -> dict:
 
 def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
     """`articles`, `remove`, `restore`: the moderators' verbs, for operators and scripts."""
-    from bot.catalog_verbs import run_verb
-
     require_index(settings)
-    with announced_library(settings) as library:  # the model loads only if a sync embeds
+    # the model loads only if a sync embeds
+    with open_library(settings, on_load=say_loading_embedding) as library:
         print(run_verb(args.verb, " ".join(args.words), library, "command line", HINTS))
     return 0
 
@@ -425,8 +426,6 @@ def _passage_dict(passage: Passage) -> dict:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Score retrieval per search mode on each QA file, and with --answers the answers too."""
-    from bot.evaluation import expand_sets, format_answers, format_retrieval, read_qa, score_answers
-
     qa_files = [read_qa(path) for path in expand_sets(args.qa_files)]
     for qa_file in qa_files:
         if qa_file.unfilled_note():
@@ -478,10 +477,6 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
     """Append 👎-rated (and with --declines, declined) questions to a QA file to fill in."""
-    from bot.evaluation import FILL_IN
-    from bot.feedback import FEEDBACK_FILE, FeedbackLog
-    from bot.feedback_report import append_lines, export_lines, read_existing
-
     log = FeedbackLog(settings.index_dir)
     if not log.path.exists():
         raise BotError(
@@ -517,10 +512,6 @@ def _positive_days(text: str) -> float:
 
 def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
     """Print the most asked declined questions of the last `--days`, grouped (`bot.gaps`)."""
-    from dataclasses import asdict
-
-    from bot.feedback import FeedbackLog
-    from bot.gaps import format_gaps, group_gaps, since
 
     log = FeedbackLog(settings.index_dir)
     asked = log.declined_since(since(args.days)) if log.path.exists() else []
@@ -536,8 +527,6 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     """Fit the confidence model on tune runs; print its curve on tune and on any holdout."""
-    from bot.calibration import calibrate_from_runs
-
     print(calibrate_from_runs(args.runs, args.holdout, args.out, args.l2, settings.answer_model))
     return 0
 
@@ -545,7 +534,6 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
 def _score_modes(
     items: Sequence[QAItem], searcher: Searcher, mode: str, settings: Settings
 ) -> list:
-    from bot.evaluation import score_retrieval
 
     def timed(mode: str) -> Callable[[str], tuple[SearchResults, float]]:
         def run(question: str) -> tuple[SearchResults, float]:
@@ -566,8 +554,6 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     its start and answered as if that were the question; stdin's undecodable bytes
     become U+FFFD rather than stopping every question after them.
     """
-    from bot.app import open_engine
-    from bot.console import print_answer
 
     if args.question is not None and _too_long(args.question):
         return EXIT_USAGE
@@ -603,13 +589,14 @@ def _too_long(question: str) -> bool:
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
     """Run the interactive console."""
-    from bot.console import run_console
-
     return run_console(settings)
 
 
 def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the Discord bot until stopped."""
+    """Run the Discord bot until stopped.
+
+    discord.py is imported here alone: loading it costs every other command a second of
+    start-up on a busy 2-core machine (`python -X importtime`), for nothing they use."""
     import asyncio
     import logging
 
@@ -630,8 +617,6 @@ def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_model_path(args: argparse.Namespace, settings: Settings) -> int:
     """Print the local GGUF the settings name (the default one is assembled and checked)."""
-    from bot.model_files import resolve_model_path
-
     print(resolve_model_path(settings.model_path, settings.model_cache_dir, settings.answer_model))
     return 0
 

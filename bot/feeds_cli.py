@@ -11,8 +11,14 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
+from bot.adding import who_runs_this
+from bot.app import open_library
+from bot.feed_store import FeedStore
+from bot.feeds import check_feed, describe
+from bot.fetching import FetchLimits
 from bot.settings import Settings
-from bot.terminal import printable
+from bot.syncing import require_corpus
+from bot.terminal import printable, say_loading_embedding
 
 EXIT_FAILED = 2
 
@@ -41,11 +47,9 @@ def add_feeds_parser(commands: argparse._SubParsersAction, common: argparse.Argu
 
 def cmd_feeds_poll(args: argparse.Namespace, settings: Settings) -> int:
     """One poll of every due feed; the articles are written and synced as `add` does."""
-    from bot.cli import announced_library
-    from bot.syncing import require_corpus
-
     require_corpus(settings)
-    with announced_library(settings) as library:  # the model loads only if something is added
+    # the model loads only if something is added
+    with open_library(settings, on_load=say_loading_embedding) as library:
         report = library.poll(wait=True)
     failed = any(result.error for result in report.results)
     print("\n".join(map(printable, report.lines())), file=sys.stderr if failed else sys.stdout)
@@ -54,9 +58,6 @@ def cmd_feeds_poll(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_feeds_list(args: argparse.Namespace, settings: Settings) -> int:
     """Every followed feed with its last poll and any error."""
-    from bot.feed_store import FeedStore
-    from bot.feeds import describe
-
     feeds = FeedStore(settings.index_dir).feeds()
     print("\n".join(describe(feed, printable) for feed in feeds) or "No feeds are followed.")
     return 0
@@ -64,11 +65,6 @@ def cmd_feeds_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
     """Fetch and parse the feed once, then follow it."""
-    from bot.adding import who_runs_this
-    from bot.feed_store import FeedStore
-    from bot.feeds import check_feed
-    from bot.fetching import FetchLimits
-
     url = args.url.strip()
     parsed = check_feed(url, FetchLimits.from_settings(settings))  # refusals: exit 2, stderr
     now = datetime.now(UTC)
@@ -83,8 +79,6 @@ def cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_feeds_remove(args: argparse.Namespace, settings: Settings) -> int:
     """Stop following a feed; its articles stay."""
-    from bot.feed_store import FeedStore
-
     found = FeedStore(settings.index_dir).remove_feed(args.url.strip())
     if found is None:
         print(f"No followed feed has the address {args.url}.", file=sys.stderr)

@@ -11,6 +11,7 @@ a line of a summary, and a right-to-left override shows "fake\u202egnp.md" as
 from __future__ import annotations
 
 import re
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,3 +32,8 @@ def sync_lines(report: SyncReport) -> list[str]:
     lines = [f"  skipped {skip.path}: {skip.reason}" for skip in report.skipped]
     lines += [f"  {change}" for change in report.changes()]
     return [*map(printable, lines), report.summary()]
+
+
+def say_loading_embedding() -> None:
+    """Tell the operator why a command pauses: the embedding model loads only when needed."""
+    print("Loading the embedding model…", file=sys.stderr)

@@ -15,14 +15,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
 from retrieval.errors import IndexUnavailable
-
-if TYPE_CHECKING:
-    from retrieval.vectors import ChromaServer
+from retrieval.models import ChromaServer
 
 T = TypeVar("T")
 

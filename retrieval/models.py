@@ -65,3 +65,16 @@ class Skipped:
 
     path: str
     reason: str
+
+
+@dataclass(frozen=True)
+class ChromaServer:
+    """A `chroma run` server to use instead of the embedded database."""
+
+    host: str
+    port: int = 8000
+    ssl: bool = False
+    timeout: float = 10.0  # seconds any one request may take
+
+    def __str__(self) -> str:
+        return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}"

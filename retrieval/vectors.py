@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -29,6 +28,7 @@ import numpy as np
 from retrieval.errors import IndexUnavailable
 from retrieval.guard import IndexGuard, locked
 from retrieval.locking import EmbeddedIndexLock
+from retrieval.models import ChromaServer
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -36,19 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ChromaServer:
-    """A `chroma run` server to use instead of the embedded database."""
-
-    host: str
-    port: int = 8000
-    ssl: bool = False
-    timeout: float = 10.0  # seconds any one request may take
-
-    def __str__(self) -> str:
-        return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
 
 
 def open_chroma(index_dir: Path, server: ChromaServer | None = None) -> ClientAPI:

@@ -21,7 +21,8 @@ from bot.fetching import FetchLimits, FetchRefused, fetch_page
 from bot.generation import GenerationFailed, ModelTooSlow
 from bot.settings import Settings
 from retrieval.errors import IndexUnavailable, ModelUnavailable
-from retrieval.vectors import ChromaServer, open_chroma
+from retrieval.models import ChromaServer
+from retrieval.vectors import open_chroma
 from tests.trickle import trickling_server
 
 GRACE = 2.0

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from retrieval.models import ChromaServer
 from retrieval.store import IndexStore
-from retrieval.vectors import ChromaServer
 from tests.conftest import PROJECT
 
 _WORDS = (

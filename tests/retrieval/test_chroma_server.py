@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from retrieval.errors import IndexUnavailable
+from retrieval.models import ChromaServer
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
-from retrieval.vectors import ChromaServer
 from tests.conftest import TEST_SYNC
 from tests.loopback import free_port, serving
 from tests.retrieval.reload_support import (
