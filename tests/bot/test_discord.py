@@ -269,10 +269,15 @@ async def test_reload_refuses_members_without_permission(world, corpus: Path) ->
         assert store.article("new.txt") is None
 
 
+def moderator(env, guild):
+    """A member of `guild` holding Manage Server, which makes them a moderator of the bot."""
+    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
+    return guild.add_member(env.create_user("mod"), roles=[mods])
+
+
 async def test_reload_by_manage_server_member_syncs_and_reports(world, corpus: Path) -> None:
     env, guild, channel, _ = world
-    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
-    mod = guild.add_member(env.create_user("mod"), roles=[mods])
+    mod = moderator(env, guild)
     (corpus / "new.txt").write_text("Budget approved\n\nThe council approved the budget today.\n")
     (corpus / "broken.txt").write_bytes(b"\x00\x01")
     result = await mod.slash(channel, "reload")
@@ -289,8 +294,7 @@ async def test_reload_from_another_folder_is_refused_in_discord_unless_forced(
     world, tmp_path: Path
 ) -> None:
     env, guild, channel, _ = world
-    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
-    mod = guild.add_member(env.create_user("mod"), roles=[mods])
+    mod = moderator(env, guild)
     other = tmp_path / "other"
     other.mkdir()
     (other / "new.txt").write_text("Budget approved\n\nThe council approved the budget today.\n")
@@ -318,8 +322,7 @@ async def test_reload_by_configured_moderator_role(world) -> None:
 
 async def test_second_reload_at_the_same_time_is_refused(world) -> None:
     env, guild, channel, _ = world
-    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
-    mod = guild.add_member(env.create_user("mod"), roles=[mods])
+    mod = moderator(env, guild)
     await env.bot.reload_lock.acquire()  # as if a reload were running
     try:
         result = await mod.slash(channel, "reload")

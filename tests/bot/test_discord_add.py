@@ -8,7 +8,6 @@ imported so both files build the same world; the tests take them as parameters.
 
 from __future__ import annotations
 
-import discord
 import pytest
 
 from bot.managed import added_folder
@@ -17,6 +16,7 @@ from tests.bot.test_discord import (  # noqa: F401
     corpus,
     engine,
     library,
+    moderator,
     settings,
     simcord_bot,
     world,
@@ -30,11 +30,6 @@ FERRY = (
 )
 
 
-def _moderator(env, guild):
-    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
-    return guild.add_member(env.create_user("mod"), roles=[mods])
-
-
 def _indexed(env, article_id: str):
     with IndexStore(env.bot.settings.index_dir) as store:
         return store.article(article_id)
@@ -42,7 +37,7 @@ def _indexed(env, article_id: str):
 
 async def test_a_moderator_adds_an_attached_file_and_only_they_see_the_reply(world) -> None:
     env, guild, channel, _ = world
-    result = await _moderator(env, guild).slash(channel, "add", file=("ferry.md", FERRY))
+    result = await moderator(env, guild).slash(channel, "add", file=("ferry.md", FERRY))
     text = result.response.content
     assert result.ephemeral
     assert text.startswith("Added “Ferry timetable changes” as added/ferry-timetable-changes.md")
@@ -57,7 +52,7 @@ async def test_a_moderator_adds_an_attached_file_and_only_they_see_the_reply(wor
 async def test_a_moderator_adds_a_page_by_its_address_and_a_second_time_it_is_had(world) -> None:
     env, guild, channel, _ = world
     env.bot.settings = env.bot.settings.model_copy(update={"fetch_allow_private": True})
-    mod = _moderator(env, guild)
+    mod = moderator(env, guild)
     with web_server() as site:
         first = (await mod.slash(channel, "add", url=f"{site}/article")).response.content
         again = (await mod.slash(channel, "add", url=f"{site}/hop/1")).response.content
@@ -70,7 +65,7 @@ async def test_the_bot_refuses_its_own_network_by_default(world) -> None:
     env, guild, channel, _ = world
     with web_server() as site:
         local = site.replace("127.0.0.1", "localhost")
-        result = await _moderator(env, guild).slash(channel, "add", url=f"{local}/article")
+        result = await moderator(env, guild).slash(channel, "add", url=f"{local}/article")
     text = result.response.content
     assert "was not added: 'localhost' is a loopback address" in text
     assert "FETCH_ALLOW_PRIVATE" in text and not added_folder(env.bot.settings.corpus_dir).exists()
@@ -89,7 +84,7 @@ async def test_add_refuses_members_without_permission(world) -> None:
 
 async def test_add_says_what_it_takes_and_waits_for_a_running_reload(world) -> None:
     env, guild, channel, _ = world
-    mod = _moderator(env, guild)
+    mod = moderator(env, guild)
     bare = await mod.slash(channel, "add")
     assert bare.ephemeral and "Attach a .txt, .md, .html or .jsonl file" in bare.response.content
     await env.bot.reload_lock.acquire()  # as if a reload were running
@@ -103,7 +98,7 @@ async def test_add_says_what_it_takes_and_waits_for_a_running_reload(world) -> N
 
 async def test_each_bad_attachment_says_why_and_the_good_ones_are_added(world) -> None:
     env, guild, channel, _ = world
-    result = await _moderator(env, guild).slash(
+    result = await moderator(env, guild).slash(
         channel, "add", file=("photo.png", b"\x89PNG\r\n"), file2=("ferry.txt", FERRY)
     )
     text = result.response.content

@@ -12,7 +12,7 @@ from bot.discord_bot import AnswerBot
 from bot.feedback import FeedbackLog
 from bot.outcomes import Decline
 from tests.bot import test_discord as shared
-from tests.bot.test_discord import QUESTION
+from tests.bot.test_discord import QUESTION, moderator
 from tests.bot.test_discord_followups import follow_up_button
 
 # test_discord's SimCord world, with its bot over the town index
@@ -32,11 +32,6 @@ def _vote_ids(message) -> dict[str, str]:  # a SimCord message
         for b in buttons
         if b.get("type") == 2 and b["custom_id"].startswith("feedback:")
     }
-
-
-def _moderator(env, guild):
-    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
-    return guild.add_member(env.create_user("mod"), roles=[mods])
 
 
 async def test_an_answer_carries_vote_buttons_and_a_click_is_told_only_to_the_voter(world) -> None:
@@ -119,7 +114,7 @@ async def test_feedback_shows_moderators_the_wrong_answers_and_the_declines(worl
     await alice.click(answer, custom_id=_vote_ids(answer)["👎"])
     for _ in range(2):
         await alice.slash(channel, "ask", question=UNANSWERABLE)
-    shown = await _moderator(env, guild).slash(channel, "feedback")
+    shown = await moderator(env, guild).slash(channel, "feedback")
     text = shown.response.content
     assert shown.ephemeral and len(text) <= 2000
     assert "👍 0 · 👎 1 · 3 questions · 2 declined" in text
@@ -141,14 +136,14 @@ async def test_a_private_question_never_reaches_the_moderators_report(world) -> 
     secret = "What is the boiling point of my neighbour's secret?"
     asked = await alice.slash(channel, "ask", question=secret, private=True)
     assert asked.ephemeral
-    text = (await _moderator(env, guild).slash(channel, "feedback")).response.content
+    text = (await moderator(env, guild).slash(channel, "feedback")).response.content
     assert "1 questions · 1 declined" in text, "counted, as every question is"
     assert "secret" not in text
 
 
 async def test_the_report_lists_only_questions_from_channels_the_moderator_can_read(world) -> None:
     env, guild, channel, alice = world
-    mod = _moderator(env, guild)
+    mod = moderator(env, guild)
     hidden = guild.create_text_channel(
         "staff-only",
         overwrites={

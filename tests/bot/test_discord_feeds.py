@@ -13,14 +13,13 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-import discord
 import pytest
 
 from bot.cogs.feeds import NO_FEEDS
 from bot.feeds import RELOAD_RUNNING
 from bot.settings import Settings
 from retrieval.store import IndexStore
-from tests.bot.test_discord import corpus, engine, library, simcord_bot, world  # noqa: F401
+from tests.bot.test_discord import corpus, engine, library, moderator, simcord_bot, world  # noqa: F401
 from tests.feed_pages import RSS_STORIES, feed_server
 
 pytestmark = pytest.mark.slow
@@ -31,11 +30,6 @@ def settings(corpus: Path, index_dir: Path) -> Settings:
     """Loopback feeds allowed, and no timed poll racing the test's own."""
     loopback = {"fetch_allow_private": True, "feed_poll_minutes": 0}
     return Settings(_env_file=None, corpus_dir=corpus, index_dir=index_dir, **loopback)
-
-
-def _moderator(env, guild):
-    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
-    return guild.add_member(env.create_user("mod"), roles=[mods])
 
 
 def _cog(env):
@@ -49,7 +43,7 @@ def _articles(env) -> int:
 
 async def test_a_moderator_follows_feeds_and_hears_how_many_entries_they_have(world) -> None:
     env, guild, channel, _ = world
-    mod = _moderator(env, guild)
+    mod = moderator(env, guild)
     with feed_server() as site:
         rss = await mod.slash(channel, "feed add", url=f"{site.base}/rss")
         atom = await mod.slash(channel, "feed add", url=f" {site.base}/atom ")
@@ -73,7 +67,7 @@ async def test_a_moderator_follows_feeds_and_hears_how_many_entries_they_have(wo
 
 async def test_a_poll_adds_the_entries_and_list_and_status_show_feeds_and_failures(world) -> None:
     env, guild, channel, _ = world
-    mod = _moderator(env, guild)
+    mod = moderator(env, guild)
     with feed_server() as site:
         await mod.slash(channel, "feed add", url=f"{site.base}/rss")
         env.bot.library.feeds.add_feed(
@@ -94,7 +88,7 @@ async def test_a_poll_adds_the_entries_and_list_and_status_show_feeds_and_failur
 
 async def test_remove_autocompletes_the_feeds_and_stops_following_one(world) -> None:
     env, guild, channel, _ = world
-    mod = _moderator(env, guild)
+    mod = moderator(env, guild)
     with feed_server() as site:
         await mod.slash(channel, "feed add", url=f"{site.base}/rss")
         choices = await mod.autocomplete(channel, "feed remove", "feed", "parish")

@@ -10,7 +10,6 @@ test_discord_followups_answered).
 
 from __future__ import annotations
 
-import discord
 import pytest
 
 from bot.cli import main
@@ -20,6 +19,7 @@ from bot.followups import FollowUps
 from retrieval.store import IndexStore
 from tests.bot import test_discord as shared
 from tests.bot.conftest import scripted_engine
+from tests.bot.test_discord import moderator
 
 corpus, settings, engine, library = shared.corpus, shared.settings, shared.engine, shared.library
 simcord_bot, world = shared.simcord_bot, shared.world
@@ -38,11 +38,6 @@ def follow_up_button(message) -> str | None:
     buttons = [c for row in rows for c in row.get("components", [row])]
     ids = [b["custom_id"] for b in buttons if b.get("label") == LABEL]
     return ids[0] if ids else None
-
-
-def moderator(env, guild):
-    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
-    return guild.add_member(env.create_user("mod"), roles=[mods])
 
 
 async def test_only_the_asker_can_follow_a_question_and_once_is_enough(world) -> None:

@@ -6,21 +6,16 @@ is declined as nothing relevant, as a real model would never be asked.
 
 from __future__ import annotations
 
-import discord
 import pytest
 
 from tests.bot import test_discord as shared
+from tests.bot.test_discord import moderator
 
 corpus, settings, engine, library = shared.corpus, shared.settings, shared.engine, shared.library
 simcord_bot, world = shared.simcord_bot, shared.world
 
 pytestmark = pytest.mark.slow
 MERCURY = "What is the boiling point of **mercury**?"
-
-
-def _moderator(env, guild):
-    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
-    return guild.add_member(env.create_user("mod"), roles=[mods])
 
 
 async def test_gaps_groups_rewordings_and_counts_members_for_moderators_only(world) -> None:
@@ -35,7 +30,7 @@ async def test_gaps_groups_rewordings_and_counts_members_for_moderators_only(wor
     guild.set_command_permissions(gaps, {alice: True})  # visible, so the command must refuse
     refused = await alice.slash(channel, "gaps")
     assert refused.ephemeral and "Only moderators" in refused.response.content
-    shown = await _moderator(env, guild).slash(channel, "gaps", days=7)
+    shown = await moderator(env, guild).slash(channel, "gaps", days=7)
     text = shown.response.content
     assert shown.ephemeral and "last 7 days" in text
     [line] = [line for line in text.splitlines() if line.startswith("• ")]

@@ -28,6 +28,7 @@ from tests.bot.test_discord import (  # noqa: F401
     discord_settings,
     engine,
     library,
+    moderator,
     simcord_bot,
     world,
 )
@@ -60,11 +61,6 @@ def stranger(world):
 def _serve_only(env, guild) -> None:
     """DISCORD_GUILD_IDS names `guild` alone."""
     env.bot.settings = env.bot.settings.model_copy(update={"discord_guild_ids": [guild.id]})
-
-
-def _moderator(env, guild):
-    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
-    return guild.add_member(env.create_user("mod"), roles=[mods])
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -103,7 +99,7 @@ async def test_a_stranger_servers_owner_cannot_change_the_articles(world, strang
     env, home, home_channel, _ = world
     guild, channel, owner = stranger
     corpus_dir = env.bot.settings.corpus_dir
-    hid = await _moderator(env, home).slash(home_channel, "remove", article="Brookvale library")
+    hid = await moderator(env, home).slash(home_channel, "remove", article="Brookvale library")
     assert "Hid 'Brookvale" in hid.response.content, "hidden at home, for the stranger to restore"
     (corpus_dir / "new.txt").write_text(NEW_ARTICLE)  # a /reload that ran would index it
     files, articles, last_reload = _files(corpus_dir), _articles(env), env.bot.last_reload
@@ -169,7 +165,7 @@ async def test_a_listed_server_is_served_beside_a_stranger(world, stranger) -> N
     assert channel.last_message.author.id == env.bot.user.id
     assert calls == [QUESTION, QUESTION]
     (env.bot.settings.corpus_dir / "new.txt").write_text(NEW_ARTICLE)
-    reload = await _moderator(env, home).slash(channel, "reload")
+    reload = await moderator(env, home).slash(channel, "reload")
     assert "1 added" in reload.response.content and "new.txt" in _articles(env)
 
 
