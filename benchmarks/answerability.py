@@ -170,18 +170,20 @@ def report(details: Sequence[dict], scores: dict[str, dict], bundled: Confidence
             for t in THRESHOLDS:
                 shown = [i for i, c in enumerate(confidence) if c >= t]
                 right = sum(labels[i] for i in shown)
-                wrong_unanswerable = sum(not rows[i]["answerable"] for i in shown)
-                points[t].append((len(shown), right, wrong_unanswerable))
+                unanswered = sum(not rows[i]["answerable"] for i in shown)
+                near_missed = sum(bool(rows[i].get("near_miss")) for i in shown)
+                points[t].append((len(shown), right, unanswered, near_missed))
         print(f"\n{title}: out-of-fold AUROC {statistics.mean(aucs):.3f} "
               f"(shuffles {', '.join(f'{a:.3f}' for a in aucs)})")  # fmt: skip
         for t, found in points.items():
-            shown = statistics.mean(n for n, _, _ in found)
-            right = statistics.mean(r for _, r, _ in found)
+            shown = statistics.mean(n for n, *_ in found)
+            right = statistics.mean(r for _, r, *_ in found)
             low, high = wilson(round(right), round(shown))
             print(
                 f"  t={t}: answered {shown:.1f}, precision {right / max(shown, 1):.3f} "
                 f"[{low:.2f}–{high:.2f}], accuracy {right / wanted:.3f}, unanswerables declined "
-                f"{1 - statistics.mean(u for _, _, u in found) / max(unanswerable, 1):.2f}"
+                f"{1 - statistics.mean(u for _, _, u, _ in found) / max(unanswerable, 1):.2f}, "
+                f"near misses {1 - statistics.mean(m for *_, m in found) / max(sum(near), 1):.2f}"
             )
 
 
