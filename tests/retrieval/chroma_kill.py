@@ -46,18 +46,25 @@ def _killed_when_saving() -> None:
         index_dir = Path(self._vectors.index_dir)
         pickles = sorted(str(p) for p in (index_dir / "chroma").glob("*/index_metadata.pickle"))
         assert pickles, "Chroma has not saved a collection yet: nothing to cut short"
-        paths = [arg for pickle in pickles for arg in ("-P", pickle)]
-        tracer = subprocess.Popen(
-            ["strace", "-f", "-o", "/dev/null", "-e", "trace=write",
-             "-e", "inject=write:signal=KILL", *paths, "-p", str(os.getpid())],
-            stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        for line in tracer.stderr:  # attached to every thread: the kill cannot be missed
-            if "attached" in line:
-                break
+        killed_at("write", 1, pickles)
         return collect(self)
 
     AtomicIndex.collect_garbage = collect_then_die
+
+
+def killed_at(syscall: str, nth: int, paths: list[str]) -> subprocess.Popen:
+    """Have strace SIGKILL this process at its `nth` `syscall` on any of `paths` (counted
+    per thread), and return once it is attached to every thread."""
+    tracer = subprocess.Popen(
+        ["strace", "-f", "-o", "/dev/null", "-e", f"trace={syscall}",
+         "-e", f"inject={syscall}:signal=KILL:when={nth}",
+         *[arg for path in paths for arg in ("-P", path)], "-p", str(os.getpid())],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    for line in tracer.stderr:  # attached to every thread: the kill cannot be missed
+        if "attached" in line:
+            break
+    return tracer
 
 
 if __name__ == "__main__":

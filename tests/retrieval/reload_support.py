@@ -6,6 +6,7 @@ import os
 import random
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.models import ChromaServer
@@ -89,3 +90,54 @@ def run_ingests_at_once(
     ]
     outputs = [run.communicate(timeout=600) for run in runs]
     return [(run.returncode, out, err) for run, (out, err) in zip(runs, outputs, strict=True)]
+
+
+@dataclass(frozen=True)
+class Whole:
+    """An index found whole: its articles (id -> fingerprint) and its staged vectors."""
+
+    articles: dict[str, str]
+    staged: int  # vectors in Chroma no indexed sentence lists: a killed sync's, reused later
+
+
+def whole_index(index_dir: Path) -> Whole:
+    """Check the index on disk is whole, as a fresh process finds it, and say what it holds.
+
+    Raises AssertionError naming what is half there: SQLite damaged; the full-text index
+    out of step with the chunks; a chunk, sentence or vector row whose article is not
+    indexed; an article without chunks; a chunk without sentences; a sentence without a
+    vector in Chroma's active collection or in SQLite's copy. Vectors in Chroma that no
+    sentence lists are allowed (a sync adds them before its commit, and the next one
+    reuses or deletes them) and counted.
+    """
+    with reopened(index_dir) as store:
+        db = store._db
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "SQLite is damaged"
+        db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+        manifest = store.manifest()
+        for table in ("chunks", "sentences"):
+            strays = db.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE article_id NOT IN "  # fixed names
+                "(SELECT article_id FROM articles)"
+            ).fetchone()[0]
+            assert strays == 0, f"{strays} {table} rows of no indexed article"
+        assert store.missing_vectors() is None, store.missing_vectors()
+        collection = store.get_meta("collection")
+        sentence_ids: set[str] = set()
+        for article_id in manifest:
+            chunks = store.chunks_of(article_id)
+            assert chunks, f"{article_id} has no chunks"
+            held = store.sentences_in([c.chunk_id for c in chunks])
+            assert set(held) == {c.chunk_id for c in chunks}, (
+                f"{article_id}: a chunk lost its sentences"
+            )
+            sentence_ids |= {sid for rows in held.values() for sid, _, _ in rows}
+        assert sentence_ids == store._articles.all_sentence_ids(), "sentences outside every chunk"
+        ordered = sorted(sentence_ids)
+        assert set(store.vectors(ordered)) == sentence_ids, "a sentence lost its vector in SQLite"
+        in_chroma = store._vectors.ids_among(collection, ordered) if collection else set()
+        assert in_chroma == sentence_ids, (
+            f"{len(sentence_ids - in_chroma)} sentences lost their vector in Chroma"
+        )
+        staged = store.vector_count() - len(sentence_ids)
+        return Whole({aid: entry.fingerprint for aid, entry in manifest.items()}, staged)
