@@ -298,18 +298,21 @@ def add_drafts(
     """Write each new draft into the managed folder, then sync the index once.
 
     Duplicates (already indexed, or twice in `drafts`) and drafts without text are
-    reported and not written. A write or a sync that fails takes the new files out
-    again and raises, so the folder and the index stay as they were.
+    reported and not written. A draft whose file an add killed before its sync left in
+    the folder is not written again: the sync indexes that file, and it is reported as
+    added (the article is new to the index). A write or a sync that fails takes the new
+    files out again and raises, so the folder and the index stay as they were.
     """
     report = AddReport(refused=list(refused))
     if not drafts:
         return report
     folder = managed_folder(settings.corpus_dir)
-    # text or address -> title, for duplicates within this add and of files written by an
-    # add that was killed before its sync (the sync below indexes those)
-    batch: dict[str, str] = waiting_in_folder(folder, settings.corpus_dir, store)
-    waiting = bool(batch)
+    # text or address -> (title, file) of files written by an add that was killed before
+    # its sync (the sync below indexes them all)
+    waiting = waiting_in_folder(folder, settings.corpus_dir, store)
+    batch: dict[str, str] = {}  # text or address -> title, for duplicates within this add
     written: list[tuple[Path, str]] = []
+    resumed: list[tuple[Path, str]] = []  # (a waiting file, the draft that asked for it)
     try:
         for draft in drafts:
             prepared = _prepare(draft, provenance)
@@ -317,23 +320,27 @@ def add_drafts(
                 report.refused.append(Outcome(draft.origin, reason=prepared.reason))
                 continue
             content, article = prepared
-            addresses = _addresses(draft)
-            known = store.same_article(article.text, addresses)
-            earlier = next((batch[k] for k in (article.text, *addresses) if k in batch), None)
+            keys = (article.text, *_addresses(draft))
+            known = store.same_article(article.text, keys[1:])
+            earlier = next((batch[k] for k in keys if k in batch), None)
             if known is not None or earlier is not None:
                 title = known.title if known is not None else earlier
                 report.duplicates.append(Outcome(draft.origin, title=title))
                 continue
-            path = write_new_file(folder, file_stem(article.title), content)
-            written.append((path, draft.origin))
-            batch |= dict.fromkeys((article.text, *addresses), article.title)
+            left = next((waiting[k] for k in keys if k in waiting), None)
+            if left is not None:  # written, never indexed: the sync below finishes the add
+                resumed.append((left[1], draft.origin))
+            else:
+                path = write_new_file(folder, file_stem(article.title), content)
+                written.append((path, draft.origin))
+            batch |= dict.fromkeys(keys, article.title)
         if written or waiting:
             report.sync = reload_corpus(settings, store, embedder, wait=wait)
     except BaseException:
         for path, _ in written:
             path.unlink(missing_ok=True)
         raise
-    _record_added(report, written, settings, store)
+    _record_added(report, written + resumed, settings, store)
     return report
 
 
@@ -370,14 +377,17 @@ def _prepare(draft: Draft, provenance: Provenance) -> tuple[str, Article] | Skip
     return article if isinstance(article, Skipped) else (content, article)
 
 
-def waiting_in_folder(folder: Path, corpus_dir: Path, store: IndexStore) -> dict[str, str]:
-    """The text and addresses (mapped to titles) of managed files not indexed yet.
+def waiting_in_folder(
+    folder: Path, corpus_dir: Path, store: IndexStore
+) -> dict[str, tuple[str, Path]]:
+    """The text and addresses of managed files not indexed yet, each mapped to the
+    file's title and path.
 
     An add killed between writing its file and the end of its sync leaves such a
     file; without this, adding the same page again would write it a second time.
     Only files the index lacks are read, so this costs nothing in the usual case.
     """
-    waiting: dict[str, str] = {}
+    waiting: dict[str, tuple[str, Path]] = {}
     for path in sorted(folder.glob("*.md")):
         relative = path.relative_to(corpus_dir).as_posix()
         if path.name.startswith(".") or store.article(relative) is not None:
@@ -394,7 +404,7 @@ def waiting_in_folder(folder: Path, corpus_dir: Path, store: IndexStore) -> dict
             continue
         fields, _ = split_front_matter(decode(raw))
         addresses = _addresses(Draft(relative, "", {"url": fields.get("url", "")}))
-        waiting |= dict.fromkeys((article.text, *addresses), article.title)
+        waiting |= dict.fromkeys((article.text, *addresses), (article.title, path))
     return waiting
 
 

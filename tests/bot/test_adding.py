@@ -225,7 +225,8 @@ def test_a_write_that_fails_midway_takes_out_the_files_written_before_it(
 
 def test_an_add_killed_before_its_sync_is_not_added_twice(library) -> None:
     """The file of an add killed between writing and syncing is found by the next add of
-    the same text, which indexes it instead of writing a second copy."""
+    the same text, which indexes it instead of writing a second copy, and says it added
+    it: the article is new to the index (`add` exits 0, not 1 "nothing new")."""
     add, store, settings = library
     [draft] = drafts_from_file("ferry.md", FERRY.encode(), 100_000)
     folder = managed_folder(settings.corpus_dir)
@@ -234,7 +235,8 @@ def test_an_add_killed_before_its_sync_is_not_added_twice(library) -> None:
 
     report = add(drafts_from_file("ferry.md", FERRY.encode(), 100_000))
 
-    assert [d.title for d in report.duplicates] == ["Ferry timetable changes"]
-    assert report.added == []
+    assert report.duplicates == []
+    relative = left_behind.relative_to(settings.corpus_dir).as_posix()
+    assert [(a.title, a.path) for a in report.added] == [("Ferry timetable changes", relative)]
     assert _added_files(settings) == [left_behind]
     assert store.article(left_behind.relative_to(settings.corpus_dir).as_posix()) is not None
