@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 # Native without AMX answered 30 % faster here than a portable AVX2 build.
 LLAMA_CFLAGS ?= $(shell echo 'int x;' | $(CC) -x c -mno-amx-tile -c -o /dev/null - 2>/dev/null && echo -mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
 
-.PHONY: setup console ingest test fuzz lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-contention bench-model-server bench-discord bench-injection bench-feeds clean
+.PHONY: setup console ingest test fuzz lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-contention bench-model-server bench-discord bench-injection bench-feeds bench-kill clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed; run make PYTHON=python3.11")'
@@ -93,6 +93,10 @@ bench-injection: setup
 # /add of loopback pages and a feed poll of 20 new entries, with the real model.
 bench-feeds: setup
 	$(PY) benchmarks/feeds.py
+
+# SIGKILL add, a feed poll's write and a sync's commit, ten times each at random moments.
+bench-kill: setup
+	$(PY) benchmarks/kill_points.py 10
 
 clean:
 	rm -rf $(VENV) .index .pytest_cache
