@@ -58,15 +58,20 @@ class Commands:
             env=self.env, cwd=self.cwd,
         )  # fmt: skip
         seen = ""
-        if flags[0] == "--stop-at":
-            for line in process.stderr:
-                seen += line
-                if line.strip() == f"{MARK} at {flags[1]}":
-                    _wait_stopped(process.pid)
-                    process.send_signal(signal.SIGKILL)
-                    break
-        seen += process.stderr.read()
-        process.wait(timeout=300)
+        try:
+            if flags[0] == "--stop-at":
+                for line in process.stderr:
+                    seen += line
+                    if line.strip() == f"{MARK} at {flags[1]}":
+                        _wait_stopped(process.pid)
+                        process.send_signal(signal.SIGKILL)
+                        break
+            seen += process.stderr.read()
+            process.wait(timeout=300)
+        finally:
+            if process.poll() is None:  # never leave a stopped process behind
+                process.kill()
+                process.wait()
         assert process.returncode == -signal.SIGKILL, f"not killed mid-work: {seen}"
         return seen
 
