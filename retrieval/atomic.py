@@ -128,14 +128,16 @@ class AtomicIndex:
     def repair_vectors(self) -> str | None:
         """Refill the active collection from SQLite's copy if Chroma can no longer read it.
 
-        A kill while Chroma saves a collection leaves it unreadable (see
-        `ChromaVectors.damaged`), and every search and sync would fail on it. SQLite's copy
-        holds every indexed sentence's vector, so the collection is dropped and filled
-        again from the copy: nothing is embedded and no article is lost. Returns what was
-        repaired, or None.
+        A kill while Chroma saves a collection leaves it unreadable, a file cut short (see
+        `ChromaVectors.damaged`) or files out of step (`ChromaVectors.unreadable`), and
+        every search and sync would fail on it. SQLite's copy holds every indexed
+        sentence's vector, so the collection is dropped and filled again from the copy:
+        nothing is embedded and no article is lost. Returns what was repaired, or None.
         """
         active = self.active()
-        damage = self._vectors.damaged(active) if active is not None else None
+        if active is None:
+            return None
+        damage = self._vectors.damaged(active) or self._vectors.unreadable(active)
         if damage is None:
             return None
         self._vectors.discard(active)
@@ -146,6 +148,7 @@ class AtomicIndex:
             page = [(sid, aid) for sid, aid in rows[at : at + _RESTORE_PAGE] if sid in copied]
             if page:
                 self._vectors.add(active, page, np.stack([copied[sid] for sid, _ in page]))
+        self._guard.unreadable_vectors = None
         return f"{damage}; its vectors were restored from the index's own copy"
 
     @locked

@@ -32,6 +32,9 @@ class IndexGuard:
         self.index_dir = index_dir
         self.chroma_server = chroma_server
         self.lock = threading.RLock()
+        # Why a read of the embedded vectors failed in this process (the next sync repairs
+        # them; Chroma fails only the first read of a damaged collection in each process).
+        self.unreadable_vectors: str | None = None
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -48,6 +51,8 @@ class IndexGuard:
             except Exception as error:  # a server that stopped answering, a damaged file
                 if self.chroma_server is None:
                     fault = vector_fault(error, self.index_dir)
+                    if damaged_vectors(error):
+                        self.unreadable_vectors = str(error)
                 else:
                     fault = server_fault(error, self.chroma_server)
                 if fault is None:
@@ -110,12 +115,21 @@ def server_fault(error: Exception, server: ChromaServer | None) -> IndexUnavaila
 _WRITE_FAILED = ("disk I/O error", "disk is full", "No space left", "File too large", "readonly")
 
 
+def damaged_vectors(error: Exception) -> bool:
+    """Whether `error` is embedded Chroma failing to read its vector files (a file cut
+    short, or files of one save out of step), not a write the disk refused."""
+    chroma_errors = sys.modules.get("chromadb.errors")  # not loaded: not a Chroma error
+    if chroma_errors is None or not isinstance(error, chroma_errors.InternalError):
+        return False
+    text = str(error)
+    return "hnsw" in text.lower() and not any(sign in text for sign in _WRITE_FAILED)
+
+
 def vector_fault(error: Exception, index_dir: Path) -> IndexUnavailable | None:
     """The one-line message for embedded vector files Chroma cannot read, or None.
 
-    A collection whose `index_metadata.pickle` was cut short is repaired by the next
-    sync (`AtomicIndex.repair_vectors`); any other damaged vector file lands here.
-    Deleting the folder loses nothing: the next ingest embeds the kept texts again.
+    The next sync repairs a collection it cannot read (`AtomicIndex.repair_vectors`),
+    from the vectors SQLite keeps a copy of: nothing is embedded again.
     """
     chroma_errors = sys.modules.get("chromadb.errors")  # not loaded: not a Chroma error
     if chroma_errors is None or not isinstance(error, chroma_errors.InternalError):
@@ -127,10 +141,10 @@ def vector_fault(error: Exception, index_dir: Path) -> IndexUnavailable | None:
             "probably full, or the folder read-only. The index was left as it was; free some "
             "space (or make the folder writable), then run the sync again."
         )
-    if "hnsw" not in text.lower():
+    if not damaged_vectors(error):
         return None
     return IndexUnavailable(
-        f"The vectors in {index_dir / 'chroma'} cannot be read ({error}). Delete that folder "
-        "and run `python -m bot ingest`: it embeds the articles again from the texts the "
-        "index keeps."
+        f"The vectors in {index_dir / 'chroma'} cannot be read ({error}). Run `python -m bot "
+        "ingest` (or /reload): it restores them from the index's own copy. If it fails the "
+        "same way, delete that folder and run it again: it embeds the articles again."
     )

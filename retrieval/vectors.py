@@ -26,7 +26,7 @@ import httpx
 import numpy as np
 
 from retrieval.errors import IndexUnavailable
-from retrieval.guard import IndexGuard, locked
+from retrieval.guard import IndexGuard, damaged_vectors, locked
 from retrieval.locking import EmbeddedIndexLock
 from retrieval.models import ChromaServer
 
@@ -125,6 +125,10 @@ class VectorStore(Protocol):
     def damaged(self, name: str) -> str | None:
         """Why the collection `name` cannot be read (a file cut short), without opening the
         database, or None."""
+
+    def unreadable(self, name: str) -> str | None:
+        """Why the embedded collection `name` cannot be read though its files look whole,
+        found by reading it, or None."""
 
     def ensure_collection(self, name: str) -> None:
         """Create the collection `name` (cosine distance) unless it exists."""
@@ -236,6 +240,30 @@ class ChromaVectors:
             f"the vector file {metadata} is damaged (cut short: a process was killed while "
             "Chroma saved it)"
         )
+
+    @locked
+    def unreadable(self, name: str) -> str | None:
+        """Why Chroma cannot read the embedded collection `name` though no file of it is cut
+        short, or None.
+
+        A process killed while Chroma saves a collection can leave its files whole but out
+        of step (`data_level0.bin` saved anew, `length.bin` not yet); Chroma then fails the
+        first read of the collection in every process ("Failed to apply logs to the hnsw
+        segment writer"). Counting the collection is that first read, unless a read in
+        this process failed so already (`IndexGuard.unreadable_vectors`).
+        """
+        if self.server is not None:
+            return None
+        failed = self._guard.unreadable_vectors
+        try:
+            self.collection(name).count()
+        except Exception as error:
+            if not damaged_vectors(error):
+                raise
+            failed = str(error)
+        if failed is None:
+            return None
+        return f"the vector files of the collection {name} cannot be read ({failed})"
 
     def _damaged_catalogue(self) -> str | None:
         """Why Chroma's own database (`chroma/chroma.sqlite3`) cannot be read, or None.

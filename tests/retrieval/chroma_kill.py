@@ -2,7 +2,7 @@
 and (with --kill-when-saving) SIGKILLed by strace at Chroma's first write of a vector
 file after the sync's commit.
 
-Usage: python -m tests.retrieval.chroma_kill [--kill-when-saving] BOT-ARGS...
+Usage: python -m tests.retrieval.chroma_kill [--kill-when-saving[=FILE]] BOT-ARGS...
 
 Chroma 1.5 rewrites a collection's `index_metadata.pickle` in place (open with O_TRUNC,
 then 8 KB writes) each time it saves the collection, which it does after every
@@ -10,7 +10,9 @@ then 8 KB writes) each time it saves the collection, which it does after every
 a small threshold, so this sets one on every collection created here; nothing else
 changes. The kill is real: strace attaches to this process and turns its first write to
 a pickle into SIGKILL, which leaves the pickle cut short, as a `kill -9` in the collect
-step (the orphan vectors' deletion makes Chroma save) leaves it.
+step (the orphan vectors' deletion makes Chroma save) leaves it. `=length.bin` kills at
+the first write to that file instead, after `data_level0.bin` was saved: the files are
+then whole but out of step.
 """
 
 from __future__ import annotations
@@ -38,15 +40,16 @@ def _saving_often() -> None:
     chromadb.api.client.Client.get_or_create_collection = get_or_create
 
 
-def _killed_when_saving() -> None:
-    """SIGKILL this process at its first write to a vector file once the collect step starts."""
+def _killed_when_saving(name: str = "index_metadata.pickle") -> None:
+    """SIGKILL this process at its first write to the vector file `name` (of any
+    collection) once the collect step starts."""
     collect = AtomicIndex.collect_garbage
 
     def collect_then_die(self: AtomicIndex) -> int:
         index_dir = Path(self._vectors.index_dir)
-        pickles = sorted(str(p) for p in (index_dir / "chroma").glob("*/index_metadata.pickle"))
-        assert pickles, "Chroma has not saved a collection yet: nothing to cut short"
-        killed_at("write", 1, pickles)
+        files = sorted(str(p) for p in (index_dir / "chroma").glob(f"*/{name}"))
+        assert files, "Chroma has not saved a collection yet: nothing to cut short"
+        killed_at("write", 1, files)
         return collect(self)
 
     AtomicIndex.collect_garbage = collect_then_die
@@ -70,7 +73,8 @@ def killed_at(syscall: str, nth: int, paths: list[str]) -> subprocess.Popen:
 if __name__ == "__main__":
     arguments = sys.argv[1:]
     _saving_often()
-    if arguments[:1] == ["--kill-when-saving"]:
+    if arguments and arguments[0].startswith("--kill-when-saving"):
+        name = arguments[0].partition("=")[2]  # which vector file; the pickle by default
         arguments = arguments[1:]
-        _killed_when_saving()
+        _killed_when_saving(*filter(None, [name]))
     sys.exit(main(arguments))
