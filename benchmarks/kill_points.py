@@ -21,8 +21,10 @@ After each kill, in fresh processes, `status --json` and `search` must succeed a
 on the count; the index must be whole (tests/retrieval/reload_support.whole_index: no
 chunk without sentences, no sentence without its vector in Chroma and in SQLite's copy)
 and hold exactly what it held before or what the finished work holds, nothing between.
-Then the interrupted command runs again and must finish with exactly the expected
-articles, each once, and no vector left over.
+Chroma's files may be damaged by a kill while it saves them ("repaired"): then `search`
+must say in one line to run `ingest`, SQLite must be whole, and the rerun (or that
+ingest) must restore them. Then the interrupted command runs again and must finish with
+exactly the expected articles, each once, and no vector left over.
 """
 
 from __future__ import annotations
@@ -157,31 +159,23 @@ def kill_within(
 
 def next_command(bench: Bench) -> tuple[Whole, bool]:
     """What the next commands find: status and search in fresh processes, then the index
-    checked whole; (the index, whether a vector file was found damaged)."""
+    checked whole; (the index, whether its vectors were found damaged). Damaged vectors
+    must be named with what to run (`ingest`), and SQLite must still be whole: the next
+    sync refills them from its copy."""
     status = bench.run("status", "--json")
     assert status.returncode == 0, status.stderr
     info = json.loads(status.stdout)
-    damaged = "damaged" in info["vectors"]
-    assert info["vectors"] == "embedded" or damaged, info["vectors"]
-    if not damaged:
-        found = bench.run("search", QUESTION, "--json", "-k", "3")
-        assert found.returncode == 0 and json.loads(found.stdout), found.stderr
+    assert info["vectors"] == "embedded" or "damaged" in info["vectors"], info["vectors"]
+    found = bench.run("search", QUESTION, "--json", "-k", "3")
+    if found.returncode == 0:
+        assert json.loads(found.stdout) and info["vectors"] == "embedded", found.stdout
         whole = whole_index(bench.index)
         assert info["articles"] == len(whole.articles), (info["articles"], len(whole.articles))
         return whole, False
-    found = bench.run("search", QUESTION, "-k", "3")
     assert found.returncode == 2 and "python -m bot ingest" in found.stderr, found.stderr
-    return Whole(articles=_sqlite_articles(bench.index), staged=0), True
-
-
-def _sqlite_articles(index: Path) -> dict[str, str]:
-    """The committed articles (id -> fingerprint), read from SQLite alone."""
-    import sqlite3
-    from contextlib import closing
-
-    uri = f"{(index / 'articles.sqlite').resolve().as_uri()}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True)) as db:
-        return dict(db.execute("SELECT article_id, fingerprint FROM articles"))
+    whole = whole_index(bench.index, chroma=False)
+    assert info["articles"] == len(whole.articles), (info["articles"], len(whole.articles))
+    return whole, True
 
 
 # -- the three paths: (set up, the work of round r, its command, the finished state's check)
@@ -296,6 +290,9 @@ def bench_path(path: str, kills: int, rng: random.Random) -> Tally:
                 tally.damaged_vectors += damaged
                 again = bench.run(*command)
                 assert rerun_ok(again, path), again.stderr
+                if damaged and command[0] != "ingest":  # what the message says to run
+                    repair = bench.run("ingest", "--quiet")
+                    assert repair.returncode == 0, repair.stderr
                 done = whole_index(bench.index)
                 assert done.staged == 0, f"{done.staged} vectors left over after the rerun"
                 finished(done)
@@ -335,7 +332,8 @@ def main() -> int:
         "or (commit) inside the SQLite commit; embedding: loading the model and embedding; "
         "committing: vectors staged, the commit under way; collecting: committed, deleting "
         "the replaced vectors; after: the phase had ended. repaired: the next command "
-        "found a vector file cut short, and the rerun restored it from the index's copy)"
+        "found Chroma's files damaged and said to run ingest; the rerun, or the ingest it "
+        "said to run, restored them from the index's copy)"
     )
     for path, tally in tallies.items():
         if tally.temporary_files:
