@@ -122,6 +122,11 @@ def whole_index(index_dir: Path, chroma: bool = True) -> Whole:
                 "(SELECT article_id FROM articles)"
             ).fetchone()[0]
             assert strays == 0, f"{strays} {table} rows of no indexed article"
+        miscounted = db.execute(
+            "SELECT COUNT(*) FROM articles a WHERE chunk_count != "
+            "(SELECT COUNT(*) FROM chunks c WHERE c.article_id = a.article_id)"
+        ).fetchone()[0]
+        assert miscounted == 0, f"{miscounted} articles whose chunk count is not their chunks'"
         if chroma:
             assert store.missing_vectors() is None, store.missing_vectors()
         collection = store.get_meta("collection")
