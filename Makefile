@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 # Native without AMX answered 30 % faster here than a portable AVX2 build.
 LLAMA_CFLAGS ?= $(shell echo 'int x;' | $(CC) -x c -mno-amx-tile -c -o /dev/null - 2>/dev/null && echo -mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
 
-.PHONY: setup console ingest test fuzz lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-contention bench-model-server bench-discord bench-injection bench-feeds bench-kill clean
+.PHONY: setup console ingest test fuzz lint eval eval-bbc calibrate bench-ingest bench-search bench-answer bench-contention bench-model-server bench-discord bench-injection bench-feeds bench-kill bench-small-files clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed; run make PYTHON=python3.11")'
@@ -70,6 +70,11 @@ calibrate: ingest $(BENCH_INDEX)/articles.sqlite
 
 bench-ingest: setup
 	$(PY) benchmarks/ingest.py
+
+# FILES one-paragraph files (default 200,000) against the BBC corpus: cold-ingest sentences/s.
+FILES ?= 200000
+bench-small-files: setup
+	$(PY) benchmarks/small_files.py $(FILES)
 
 bench-search: setup $(BENCH_INDEX)/articles.sqlite
 	$(PY) benchmarks/search.py $(BENCH_INDEX)
