@@ -27,7 +27,7 @@ SHOWN = 10
 # Declines that say nothing about what the articles cover: nothing was asked, the model
 # was slow or failed, or an article gave the model orders (it is there, and hostile).
 NOT_GAPS = frozenset({Decline.EMPTY_QUESTION, Decline.ORDERED_BY_ARTICLE, *FALLBACKS})
-NO_GAPS = "No declined questions in the last {days} days: the articles covered what was asked."
+NO_GAPS = "No declined questions in the last {days} days (of those asked in public in Discord)."
 
 
 @dataclass(frozen=True)
