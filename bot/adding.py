@@ -13,10 +13,12 @@ runs; if it fails, the files just written are taken out again.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
 import re
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -52,6 +54,7 @@ _STEM_MAX_CHARS = 60
 _WAITING_MAX_BYTES = 10_000_000  # a managed file larger than this was not written by an add
 _FIELD_MAX_CHARS = 2000  # long enough for any real URL, which must stay whole
 _PAGE_MIN_WORDS = 20
+LEFTOVER_SECONDS = 3600.0  # a killed add's half-written file is swept after an hour
 _OWN_FIELDS = ("title", "url", "date")  # first in the front matter; then any others, then ours
 ADDABLE = "a .txt, .md, .html or .jsonl file"
 
@@ -256,7 +259,19 @@ def managed_folder(corpus_dir: Path) -> Path:
         raise AddRefused(
             f"'{folder}' leads out of the corpus folder; make it a plain folder inside it."
         )
+    sweep_leftovers(folder)
     return folder
+
+
+def sweep_leftovers(folder: Path, older_than_seconds: float = LEFTOVER_SECONDS) -> None:
+    """Delete the half-written files of adds killed before they finished (SIGKILL, power
+    loss): hidden, so no sync reads them, but they would pile up. A file younger than
+    `older_than_seconds` may belong to an add running now in another process."""
+    cutoff = time.time() - older_than_seconds
+    for leftover in folder.glob(".adding-*.tmp"):
+        with contextlib.suppress(OSError):  # gone already, or not ours to delete
+            if leftover.lstat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 def write_new_file(folder: Path, stem: str, content: str) -> Path:

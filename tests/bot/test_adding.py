@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.adding import (
+    LEFTOVER_SECONDS,
     AddRefused,
     Provenance,
     add_drafts,
@@ -240,3 +241,19 @@ def test_an_add_killed_before_its_sync_is_not_added_twice(library) -> None:
     assert [(a.title, a.path) for a in report.added] == [("Ferry timetable changes", relative)]
     assert _added_files(settings) == [left_behind]
     assert store.article(left_behind.relative_to(settings.corpus_dir).as_posix()) is not None
+
+
+def test_a_killed_adds_half_written_file_is_swept_and_a_running_adds_is_left(
+    tmp_path: Path,
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    folder = managed_folder(corpus)
+    stale, fresh = folder / ".adding-killed.tmp", folder / ".adding-running.tmp"
+    stale.write_text("half an article")
+    fresh.write_text("an article being written now")
+    two_hours_ago = stale.stat().st_mtime - 2 * LEFTOVER_SECONDS
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    managed_folder(corpus)  # every add opens its folder this way
+    assert not stale.exists(), "a killed add's leftover stays forever"
+    assert fresh.exists(), "another process's add in progress lost its file"
