@@ -159,7 +159,8 @@ def test_open_app_gives_an_engine_and_a_library_sharing_one_index_and_model(
 
 
 # -- the wiring ---------------------------------------------------------------------------
-ENTRY_POINTS = {"bot/cli.py", "bot/console.py"}  # the Discord start-up is cli's `discord`
+# The command line (cli and its `feeds` verbs) and the console; the Discord start-up is cli's `discord`.
+ENTRY_POINTS = {"bot/cli.py", "bot/feeds_cli.py", "bot/console.py"}
 
 
 def _imports(path: Path) -> set[str]:
