@@ -115,6 +115,23 @@ def town_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
     return _index_once(corpus, tmp_path_factory.mktemp("town-index"), embedder)
 
 
+def copy_index(built: Path, corpus: Path, target: Path) -> Path:
+    """`target` as a first sync of `corpus` would leave it, without embedding again: a copy
+    of `built`, an index of the same files with `TEST_SYNC`, now serving `corpus`.
+
+    For tests that change an index: they get their own, at the cost of a copy."""
+    shutil.copytree(built, target)
+    with IndexStore(target) as store:
+        store.set_meta("corpus_dir", str(corpus.resolve()))
+    return target
+
+
+@pytest.fixture
+def synced_seed(seed_corpus: Path, seed_index: Path, index_dir: Path) -> Path:
+    """`seed_corpus` synced into `index_dir` (a copy of `seed_index`; tests may change it)."""
+    return copy_index(seed_index, seed_corpus, index_dir)
+
+
 def _index_once(corpus: Path, index: Path, embedder: Embedder) -> Path:
     with IndexStore(index) as store:
         sync_corpus(
