@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -100,6 +102,35 @@ def run_sync(embedder: Embedder, index_dir: Path):
             )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def _built_indexes() -> dict[str, Path]:
+    return {}
+
+
+@pytest.fixture
+def sync_copy(_built_indexes, tmp_path_factory, embedder: Embedder, index_dir: Path):
+    """Leave `index_dir` as `run_sync(corpus)` leaves an empty one, for fixtures that only
+    need an index to start from: the first test of a corpus (the same files) builds it, the
+    others copy it (a copy, not a second embedding; tests may change theirs)."""
+
+    def sync(corpus: Path) -> Path:
+        key = _fingerprint(corpus)
+        if key not in _built_indexes:
+            built = tmp_path_factory.mktemp("built-index")
+            _index_once(corpus, built, embedder)
+            _built_indexes[key] = built
+        return copy_index(_built_indexes[key], corpus, index_dir)
+
+    return sync
+
+
+def _fingerprint(corpus: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
+        digest.update(os.fsencode(path.relative_to(corpus)) + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 @pytest.fixture(scope="session")
