@@ -111,17 +111,17 @@ def _built_indexes() -> dict[str, Path]:
 
 @pytest.fixture
 def sync_copy(_built_indexes, tmp_path_factory, embedder: Embedder, index_dir: Path):
-    """Leave `index_dir` as `run_sync(corpus)` leaves an empty one, for fixtures that only
-    need an index to start from: the first test of a corpus (the same files) builds it, the
-    others copy it (a copy, not a second embedding; tests may change theirs)."""
+    """Leave `index_dir` (or `into`) as `run_sync(corpus)` leaves an empty one, for fixtures
+    that only need an index to start from: the first test of a corpus (the same files) builds
+    it, the others copy it (a copy, not a second embedding; tests may change theirs)."""
 
-    def sync(corpus: Path) -> Path:
+    def sync(corpus: Path, into: Path | None = None) -> Path:
         key = _fingerprint(corpus)
         if key not in _built_indexes:
             built = tmp_path_factory.mktemp("built-index")
             _index_once(corpus, built, embedder)
             _built_indexes[key] = built
-        return copy_index(_built_indexes[key], corpus, index_dir)
+        return copy_index(_built_indexes[key], corpus, into or index_dir)
 
     return sync
 
