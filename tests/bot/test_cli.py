@@ -130,10 +130,10 @@ def test_search_without_index_is_a_clear_error(tmp_path: Path, capsys) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("synced_seed")  # as an ingest of seed_corpus leaves it
 def test_an_index_from_an_older_version_asks_for_a_rebuild(
     seed_corpus: Path, index_dir: Path, capsys
 ) -> None:
-    assert main(["ingest", "--corpus", str(seed_corpus), "--index", str(index_dir), "--quiet"]) == 0
     with sqlite3.connect(index_dir / "articles.sqlite") as db:  # as version 1 left it
         config = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
         config["pipeline_version"] = 1
