@@ -172,9 +172,10 @@ class Engine:
 
     @property
     def exemplars(self) -> InstructionExemplars:
-        """The instruction exemplars, embedded on first use with the search's own model."""
+        """The instruction exemplars, embedded on first use with the search's own model (once
+        for all the engines on that model)."""
         if self._exemplars is None:
-            self._exemplars = InstructionExemplars.embed(
+            self._exemplars = InstructionExemplars.shared(
                 self.prompts.injection_exemplars, self.searcher.embedder
             )
         return self._exemplars

@@ -22,6 +22,7 @@ look-alikes ("Nоte tо the АI"), fullwidth letters and invisible characters in
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -221,6 +222,10 @@ _MAX_TARGET_CHARS = 80
 _NOT_TARGETS = frozenset(("it", "this", "that", "them", "the question", "a", "the"))
 
 
+# Exemplars already embedded, by embedding model and exemplar texts (see `shared`).
+_SHARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 @dataclass(frozen=True)
 class InstructionExemplars:
     """The exemplar sentences and their unit vectors, embedded once per engine."""
@@ -232,6 +237,19 @@ class InstructionExemplars:
     def embed(cls, texts: tuple[str, ...], embedder: Embedder) -> InstructionExemplars:
         """Embed the exemplars once, with the model that embeds the article sentences."""
         return cls(tuple(texts), embedder.embed(list(texts)))
+
+    @classmethod
+    def shared(cls, texts: tuple[str, ...], embedder: Embedder) -> InstructionExemplars:
+        """`embed`, done once per embedding model: every engine on `embedder` (one per
+        server with CORPUS_PER_GUILD) shares the vectors, which depend on nothing else."""
+        try:
+            embedded = _SHARED.setdefault(embedder, {})
+        except TypeError:  # an embedder that cannot be weakly referenced: no sharing
+            return cls.embed(texts, embedder)
+        texts = tuple(texts)
+        if texts not in embedded:
+            embedded[texts] = cls.embed(texts, embedder)
+        return embedded[texts]
 
     @classmethod
     def none(cls) -> InstructionExemplars:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -103,6 +105,35 @@ def run_sync(embedder: Embedder, index_dir: Path):
 
 
 @pytest.fixture(scope="session")
+def _built_indexes() -> dict[str, Path]:
+    return {}
+
+
+@pytest.fixture
+def sync_copy(_built_indexes, tmp_path_factory, embedder: Embedder, index_dir: Path):
+    """Leave `index_dir` (or `into`) as `run_sync(corpus)` leaves an empty one, for fixtures
+    that only need an index to start from: the first test of a corpus (the same files) builds
+    it, the others copy it (a copy, not a second embedding; tests may change theirs)."""
+
+    def sync(corpus: Path, into: Path | None = None) -> Path:
+        key = _fingerprint(corpus)
+        if key not in _built_indexes:
+            built = tmp_path_factory.mktemp("built-index")
+            _index_once(corpus, built, embedder)
+            _built_indexes[key] = built
+        return copy_index(_built_indexes[key], corpus, into or index_dir)
+
+    return sync
+
+
+def _fingerprint(corpus: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
+        digest.update(os.fsencode(path.relative_to(corpus)) + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="session")
 def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """The demo corpus indexed once for the whole session; tests must not modify it."""
     return _index_once(SEED_CORPUS, tmp_path_factory.mktemp("seed-index"), embedder)
@@ -113,6 +144,23 @@ def town_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
     """The invented local news indexed once for the whole session; tests must not modify it."""
     corpus = write_town_corpus(tmp_path_factory.mktemp("town-corpus"))
     return _index_once(corpus, tmp_path_factory.mktemp("town-index"), embedder)
+
+
+def copy_index(built: Path, corpus: Path, target: Path) -> Path:
+    """`target` as a first sync of `corpus` would leave it, without embedding again: a copy
+    of `built`, an index of the same files with `TEST_SYNC`, now serving `corpus`.
+
+    For tests that change an index: they get their own, at the cost of a copy."""
+    shutil.copytree(built, target)
+    with IndexStore(target) as store:
+        store.set_meta("corpus_dir", str(corpus.resolve()))
+    return target
+
+
+@pytest.fixture
+def synced_seed(seed_corpus: Path, seed_index: Path, index_dir: Path) -> Path:
+    """`seed_corpus` synced into `index_dir` (a copy of `seed_index`; tests may change it)."""
+    return copy_index(seed_index, seed_corpus, index_dir)
 
 
 def _index_once(corpus: Path, index: Path, embedder: Embedder) -> Path:

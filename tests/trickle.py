@@ -6,9 +6,9 @@ misbehaves; the rest is free, so `http://127.0.0.1:PORT/keepalive/v1` is a model
 - `/headers/...`: every request gets its status line and headers one byte every
   `HEADER_GAP` seconds;
 - `/post-headers/...`: GETs are answered (`{"data": []}`), POSTs trickle their headers;
-- `/keepalive/...`: POSTs get their headers, then a server-sent-event comment every 0.5 s;
+- `/keepalive/...`: POSTs get their headers, then a server-sent-event comment every 0.25 s;
 - `/forever/...`: POSTs get their headers, then answer text as fast as it goes;
-- `/slow-forever/...`: the same, one piece every 0.2 s;
+- `/slow-forever/...`: the same, one piece every 0.1 s;
 - `/long-line/...`: POSTs get their headers, then one line that never ends;
 - `/api/v2/heartbeat` (a Chroma server): answered; every other path stalls, silent.
 
@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-HEADER_GAP = 1.0  # under any per-read timeout the tests set, so none trips
+HEADER_GAP = 0.5  # under any per-read timeout the tests set, so none trips
 LIFETIME = 15.0
 MAX_REQUESTS = 40
 MAX_BYTES = 20_000_000  # what one response may send in all
@@ -90,9 +90,9 @@ class _Trickle(http.server.BaseHTTPRequestHandler):
         if mode == "long-line":
             self.wfile.write(b"data: ")
         piece, gap = {
-            "keepalive": (b": keep-alive\n\n", 0.5),
+            "keepalive": (b": keep-alive\n\n", 0.25),
             "forever": (_TEXT.encode(), 0.0),
-            "slow-forever": (_TEXT.encode(), 0.2),
+            "slow-forever": (_TEXT.encode(), 0.1),
             "long-line": (b"x" * 1000, 0.0),
         }[mode]
         for _ in range(MAX_BYTES // len(piece)):

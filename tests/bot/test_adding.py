@@ -40,9 +40,9 @@ FERRY = (
 
 
 @pytest.fixture
-def library(tmp_path: Path, run_sync, index_dir: Path, embedder):
+def library(tmp_path: Path, sync_copy, index_dir: Path, embedder):
     corpus = write_town_corpus(tmp_path / "corpus")
-    run_sync(corpus)
+    sync_copy(corpus)
     settings = Settings(_env_file=None, corpus_dir=corpus, index_dir=index_dir)
     with IndexStore(index_dir) as store:
 

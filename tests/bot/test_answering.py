@@ -61,23 +61,7 @@ def test_question_the_articles_do_not_answer_abstains(engine: Engine, question: 
 
 
 @pytest.mark.slow
-def test_cite_probability_is_read_from_the_real_model(engine: Engine) -> None:
-    answer = engine.ask(BRIDGE)
-    assert answer.scoring is not None
-    probability = answer.scoring.signals["cite_probability"]
-    assert probability is not None and 0.0 < probability <= 1.0
-
-
-@pytest.mark.slow
-def test_streaming_reports_the_answer_as_it_grows(engine: Engine) -> None:
-    seen: list[str] = []
-    answer = engine.ask(BRIDGE, on_text=seen.append)
-    assert answer.scoring is not None and seen and seen[-1] == answer.scoring.candidate
-    assert answer.timings["first_token"] <= answer.timings["generate"] <= answer.timings["total"]
-
-
-@pytest.mark.slow
-def test_the_closest_verified_passage_is_handed_over_once_before_the_answer(
+def test_the_closest_passage_is_handed_over_once_then_the_answer_streams_with_its_cite_probability(
     engine: Engine,
 ) -> None:
     events: list[tuple[str, object]] = []
@@ -95,6 +79,13 @@ def test_the_closest_verified_passage_is_handed_over_once_before_the_answer(
     assert passage.title == stored.title == "Glenfield backs riverside walkway"
     timings = answer.timings
     assert 0 < timings["first_passage"] <= timings["question_to_first_token"] <= timings["total"]
+    # The answer is reported as it grows, ending with the candidate.
+    seen = [text for kind, text in events if kind == "text"]
+    assert answer.scoring is not None and seen and seen[-1] == answer.scoring.candidate
+    assert timings["first_token"] <= timings["generate"] <= timings["total"]
+    # The cite probability is read from the real model.
+    probability = answer.scoring.signals["cite_probability"]
+    assert probability is not None and 0.0 < probability <= 1.0
 
 
 @pytest.mark.slow

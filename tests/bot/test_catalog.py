@@ -93,9 +93,9 @@ def test_ambiguous_and_unknown_titles_say_what_to_type() -> None:
 
 
 @pytest.fixture
-def catalog(tmp_path: Path, embedder, run_sync, index_dir: Path):
+def catalog(tmp_path: Path, embedder, sync_copy, index_dir: Path):
     corpus = write_catalog_corpus(tmp_path / "corpus")
-    run_sync(corpus)
+    sync_copy(corpus)
     settings = Settings(_env_file=None, corpus_dir=corpus, index_dir=index_dir)
     with IndexStore(index_dir) as store:
         yield settings, store, corpus

@@ -9,6 +9,7 @@ from pathlib import Path
 import discord
 import pytest
 
+from bot import app
 from bot.cli import main
 from tests.conftest import PROJECT, TOWN_QUESTIONS, TOWN_UNANSWERABLE
 
@@ -130,10 +131,10 @@ def test_search_without_index_is_a_clear_error(tmp_path: Path, capsys) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("synced_seed")  # as an ingest of seed_corpus leaves it
 def test_an_index_from_an_older_version_asks_for_a_rebuild(
     seed_corpus: Path, index_dir: Path, capsys
 ) -> None:
-    assert main(["ingest", "--corpus", str(seed_corpus), "--index", str(index_dir), "--quiet"]) == 0
     with sqlite3.connect(index_dir / "articles.sqlite") as db:  # as version 1 left it
         config = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
         config["pipeline_version"] = 1
@@ -149,9 +150,13 @@ def test_an_index_from_an_older_version_asks_for_a_rebuild(
 
 @pytest.mark.slow
 def test_eval_answers_reports_tune_and_holdout_with_intervals_and_the_curve(
-    town_index: Path, tmp_path: Path, capsys, monkeypatch
+    town_index: Path, tmp_path: Path, capsys, monkeypatch, generator
 ) -> None:
     monkeypatch.setenv("PROMPTS_DIR", str(PROJECT / "prompts"))
+    # The small model, as in the other tests of the answer path, loaded once for the session
+    # (each `eval` loaded the default model anew).
+    monkeypatch.setenv("ANSWER_MODEL", "qwen-0.5b")
+    monkeypatch.setattr(app, "load_generator", lambda settings: generator)
     lines = {
         "tune": [{"question": q, "answers": [g], "type": "answerable"} for q, g in TOWN_QUESTIONS],
         "holdout": [

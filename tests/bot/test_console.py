@@ -114,10 +114,10 @@ def test_nothing_relevant_prints_no_passage_to_check(console_engine) -> None:
 
 
 @pytest.fixture
-def console_engine(tmp_path: Path, embedder, run_sync, index_dir: Path):
+def console_engine(tmp_path: Path, embedder, sync_copy, index_dir: Path):
     corpus = tmp_path / "corpus"
     write_town_corpus(corpus)
-    run_sync(corpus)
+    sync_copy(corpus)
     settings = Settings(_env_file=None, corpus_dir=corpus, index_dir=index_dir)
     with IndexStore(index_dir) as store:
         engine = Engine(

@@ -62,8 +62,8 @@ def settings(corpus: Path, index_dir: Path) -> Settings:
 
 
 @pytest.fixture
-def engine(settings: Settings, embedder, run_sync, corpus: Path):
-    run_sync(corpus)
+def engine(settings: Settings, embedder, sync_copy, corpus: Path):
+    sync_copy(corpus)
     with IndexStore(settings.index_dir) as store:
         yield Engine(
             store,

@@ -21,7 +21,6 @@ import pytest
 from bot.app import open_communities
 from bot.communities import guild_settings
 from bot.generation import Reply
-from bot.library import Library
 from bot.managed import added_folder
 from bot.settings import Settings
 from retrieval.errors import IndexUnavailable
@@ -91,22 +90,22 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-def _build(settings: Settings, embedder) -> None:
-    """Each server's corpus folder and index, built as `ingest --guild ID` builds them."""
+def _build(settings: Settings, sync_copy) -> None:
+    """Each server's corpus folder and index, as `ingest --guild ID` leaves them (a copy of
+    the index built once per corpus in the session)."""
     for guild_id, names in ARTICLES.items():
         own = guild_settings(settings, guild_id)
         own.corpus_dir.mkdir(parents=True)
         for name in names:
             (own.corpus_dir / name).write_text(TOWN_ARTICLES[name], encoding="utf-8")
-        with IndexStore(own.index_dir) as store:
-            Library(own, store, embedder).reload()
+        sync_copy(own.corpus_dir, own.index_dir)
 
 
 @pytest.fixture
-def simcord_bot(settings: Settings, embedder):
+def simcord_bot(settings: Settings, sync_copy):
     from bot.discord_bot import AnswerBot
 
-    _build(settings, embedder)
+    _build(settings, sync_copy)
     generator = ByQuestion({q: a for questions in QUESTIONS.values() for q, a in questions.items()})
     with open_communities(settings, generator) as communities:
         yield AnswerBot(communities, settings)
@@ -249,8 +248,8 @@ async def test_direct_messages_are_refused_with_where_to_ask(servers) -> None:
     assert dm is None or all(m.author.id != env.bot.user.id for m in dm.history())
 
 
-def test_a_server_without_an_index_stops_the_start_naming_it(settings: Settings, embedder) -> None:
-    _build(settings, embedder)
+def test_a_server_without_an_index_stops_the_start_naming_it(settings: Settings, sync_copy) -> None:
+    _build(settings, sync_copy)
     shutil.rmtree(guild_settings(settings, B).index_dir)  # B's index was never built
     with pytest.raises(IndexUnavailable) as error, open_communities(settings, ByQuestion({})):
         pass
@@ -258,9 +257,9 @@ def test_a_server_without_an_index_stops_the_start_naming_it(settings: Settings,
 
 
 def test_every_server_shares_one_answer_model_and_one_embedding_model(
-    settings: Settings, embedder
+    settings: Settings, sync_copy
 ) -> None:
-    _build(settings, embedder)
+    _build(settings, sync_copy)
     generator = ByQuestion({})
     with open_communities(settings, generator) as communities:
         a, b = communities.for_guild(A), communities.for_guild(B)

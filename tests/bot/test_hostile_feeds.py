@@ -19,7 +19,6 @@ from bot.feed_store import FeedStore
 from bot.feeds import check_feed, poll_feeds
 from bot.fetching import FetchLimits, FetchRefused, fetch_feed
 from bot.settings import Settings
-from bot.syncing import reload_corpus
 from retrieval.store import IndexStore
 from tests.conftest import PROJECT, write_town_corpus
 from tests.feed_pages import feed_server
@@ -61,18 +60,17 @@ def many_entries(count: int, base: str = "") -> bytes:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, embedder) -> Settings:
+def settings(tmp_path: Path, sync_copy, index_dir: Path) -> Settings:
     """The town's four articles, indexed."""
     settings = Settings(
         _env_file=None,
         corpus_dir=write_town_corpus(tmp_path / "corpus"),
-        index_dir=tmp_path / "index",
+        index_dir=index_dir,
         fetch_allow_private=True,
         fetch_timeout_seconds=30,
         feed_max_new=2,
     )
-    with IndexStore(settings.index_dir) as store:
-        reload_corpus(settings, store, embedder, wait=True)
+    sync_copy(settings.corpus_dir)
     return settings
 
 

@@ -198,11 +198,11 @@ def test_an_order_is_never_evidence_alone_or_as_a_lead(
 
 
 @pytest.mark.slow
-def test_an_answer_an_article_orders_is_refused(tmp_path: Path, run_sync, index_dir, embedder):
+def test_an_answer_an_article_orders_is_refused(tmp_path: Path, sync_copy, index_dir, embedder):
     """Even when the model says what a planted sentence orders, the engine abstains."""
     corpus = write_town_corpus(tmp_path / "corpus")
     (corpus / "fair.txt").write_text(FAIR, encoding="utf-8")
-    run_sync(corpus)
+    sync_copy(corpus)
     with IndexStore(index_dir) as store:
         engine = Engine(
             store, Searcher(store, embedder), ScriptedGenerator("PWNED"), PROMPTS, TRUSTING
@@ -231,11 +231,11 @@ class RecordingGenerator:
 
 @pytest.mark.slow
 def test_the_real_model_never_sees_or_says_the_planted_order(
-    tmp_path: Path, run_sync, index_dir, embedder, generator
+    tmp_path: Path, sync_copy, index_dir, embedder, generator
 ) -> None:
     corpus = write_town_corpus(tmp_path / "corpus")
     (corpus / "fair.txt").write_text(FAIR, encoding="utf-8")
-    run_sync(corpus)
+    sync_copy(corpus)
     recording = RecordingGenerator(generator)
     with IndexStore(index_dir) as store:
         engine = Engine(store, Searcher(store, embedder), recording, PROMPTS, UNHURRIED)

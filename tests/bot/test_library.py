@@ -47,8 +47,8 @@ def settings(tmp_path: Path, index_dir: Path) -> Settings:
 
 
 @pytest.fixture
-def library(settings: Settings, embedder, run_sync):
-    run_sync(settings.corpus_dir)
+def library(settings: Settings, embedder, sync_copy):
+    sync_copy(settings.corpus_dir)
     with IndexStore(settings.index_dir) as store:
         yield Library(settings, store, embedder)
 
@@ -131,9 +131,9 @@ def test_poll_adds_the_new_entries_of_the_library_feeds(library: Library) -> Non
 
 
 def test_a_library_opened_to_read_gives_status_but_never_syncs(
-    settings: Settings, run_sync
+    settings: Settings, sync_copy
 ) -> None:
-    run_sync(settings.corpus_dir)
+    sync_copy(settings.corpus_dir)
     broken = settings.model_copy(update={"embedding_model_path": settings.index_dir / "nowhere"})
     with open_library(broken, embedding=False) as library:
         status = library.status()
@@ -143,9 +143,9 @@ def test_a_library_opened_to_read_gives_status_but_never_syncs(
 
 
 def test_open_app_gives_an_engine_and_a_library_sharing_one_index_and_model(
-    settings: Settings, run_sync
+    settings: Settings, sync_copy
 ) -> None:
-    run_sync(settings.corpus_dir)
+    sync_copy(settings.corpus_dir)
     with open_app(settings, ScriptedGenerator("Mara Quist")) as (engine, library):
         assert library.store is engine.store and library.embedder is engine.searcher.embedder
         (settings.corpus_dir / "new.txt").write_text(

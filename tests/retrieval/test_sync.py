@@ -12,7 +12,7 @@ import pytest
 
 from retrieval.chunking import sentences_of, split_sentences
 from retrieval.store import IndexStore
-from tests.conftest import TEST_SYNC
+from tests.conftest import SEED_CORPUS, TEST_SYNC
 from tests.seed_expectations import FURNITURE, split_raw
 
 pytestmark = pytest.mark.slow
@@ -34,8 +34,8 @@ def test_first_sync_indexes_every_seed_article(seed_corpus, run_sync, index_dir)
         assert store.sentence_count() == report.sentences_embedded > 5
 
 
+@pytest.mark.usefixtures("synced_seed")  # starts from the first sync
 def test_unchanged_corpus_embeds_nothing(seed_corpus, run_sync, embedder, index_dir) -> None:
-    run_sync(seed_corpus)
     before_ids = _chunk_ids(index_dir)
     embedded_before = embedder.texts_embedded
     report = run_sync(seed_corpus)
@@ -45,13 +45,13 @@ def test_unchanged_corpus_embeds_nothing(seed_corpus, run_sync, embedder, index_
     assert _chunk_ids(index_dir) == before_ids
 
 
+@pytest.mark.usefixtures("synced_seed")  # starts from the first sync
 def test_an_unchanged_corpus_never_loads_the_embedding_model(
     seed_corpus, run_sync, index_dir
 ) -> None:
     from retrieval.embedding import Embedder
     from retrieval.sync import sync_corpus
 
-    run_sync(seed_corpus)
     fresh = Embedder()
     with IndexStore(index_dir) as store:
         report = sync_corpus(
@@ -60,8 +60,8 @@ def test_an_unchanged_corpus_never_loads_the_embedding_model(
     assert report.unchanged == 5 and not fresh.loaded
 
 
+@pytest.mark.usefixtures("synced_seed")  # starts from the first sync
 def test_added_article_is_the_only_one_embedded(seed_corpus, run_sync, index_dir) -> None:
-    run_sync(seed_corpus)
     (seed_corpus / "sub").mkdir()
     (seed_corpus / "sub" / "new.txt").write_text(EXTRA)
     report = run_sync(seed_corpus)
@@ -72,8 +72,8 @@ def test_added_article_is_the_only_one_embedded(seed_corpus, run_sync, index_dir
         assert report.sentences_embedded == len(sentences_of(store.article("sub/new.txt"), 120)) > 1
 
 
+@pytest.mark.usefixtures("synced_seed")  # starts from the first sync
 def test_changed_article_is_replaced_and_others_untouched(seed_corpus, run_sync, index_dir) -> None:
-    run_sync(seed_corpus)
     before = _chunk_ids(index_dir)
     changed = seed_corpus / SEED_IDS[1]
     changed.write_text(
@@ -91,8 +91,8 @@ def test_changed_article_is_replaced_and_others_untouched(seed_corpus, run_sync,
         assert store.chunk_count() == sum(len(v) for v in after.values())
 
 
+@pytest.mark.usefixtures("synced_seed")  # starts from the first sync
 def test_deleted_article_leaves_nothing_behind(seed_corpus, run_sync, index_dir) -> None:
-    run_sync(seed_corpus)
     before = _chunk_ids(index_dir)
     (seed_corpus / SEED_IDS[0]).unlink()
     report = run_sync(seed_corpus)
@@ -103,9 +103,8 @@ def test_deleted_article_leaves_nothing_behind(seed_corpus, run_sync, index_dir)
         assert store.chunk_count() == sum(len(v) for k, v in before.items() if k != SEED_IDS[0])
 
 
-def test_chunk_offsets_slice_the_stored_text_exactly(seed_corpus, run_sync, index_dir) -> None:
-    run_sync(seed_corpus)
-    with IndexStore(index_dir) as store:
+def test_chunk_offsets_slice_the_stored_text_exactly(seed_index) -> None:
+    with IndexStore(seed_index) as store:
         for article_id in SEED_IDS:
             text = store.article(article_id).text
             chunks = store.chunks_of(article_id)
@@ -114,11 +113,10 @@ def test_chunk_offsets_slice_the_stored_text_exactly(seed_corpus, run_sync, inde
                 assert text[chunk.start : chunk.end] == chunk.text
 
 
-def test_every_word_is_embedded_exactly_once(seed_corpus, run_sync, index_dir) -> None:
+def test_every_word_is_embedded_exactly_once(seed_index) -> None:
     """Sentences, not overlapping chunks, are embedded: no word twice, none left out."""
-    run_sync(seed_corpus)
     overlap = 0
-    with IndexStore(index_dir) as store:
+    with IndexStore(seed_index) as store:
         for article_id in SEED_IDS:
             text = store.article(article_id).text
             chunks = store.chunks_of(article_id)
@@ -131,16 +129,13 @@ def test_every_word_is_embedded_exactly_once(seed_corpus, run_sync, index_dir) -
     assert overlap > 0  # the chunks around them still overlap, for context
 
 
-def test_furniture_absent_from_chunks_and_article_sentences_present(
-    seed_corpus, run_sync, index_dir
-) -> None:
-    run_sync(seed_corpus)
-    with IndexStore(index_dir) as store:
+def test_furniture_absent_from_chunks_and_article_sentences_present(seed_index) -> None:
+    with IndexStore(seed_index) as store:
         for article_id in SEED_IDS:
             chunks = store.chunks_of(article_id)
             chunk_lines = {line for c in chunks for line in c.text.split("\n")}
             joined = "\n".join(c.text for c in chunks)
-            article_lines, furniture = split_raw(seed_corpus / article_id)
+            article_lines, furniture = split_raw(SEED_CORPUS / article_id)
             for line in furniture:
                 assert line not in chunk_lines and (len(line) < 25 or line not in joined), line
             text = store.article(article_id).text
@@ -150,8 +145,8 @@ def test_furniture_absent_from_chunks_and_article_sentences_present(
                 assert any(c.start <= start and end <= c.end for c in chunks), text[start:end]
 
 
+@pytest.mark.usefixtures("synced_seed")  # starts from the first sync
 def test_changing_chunk_settings_rebuilds(seed_corpus, run_sync, index_dir) -> None:
-    run_sync(seed_corpus)
     report = run_sync(seed_corpus, chunk_words=60, overlap=10)
     assert report.rebuilt and sorted(report.added) == SEED_IDS
     with IndexStore(index_dir) as store:
@@ -159,10 +154,10 @@ def test_changing_chunk_settings_rebuilds(seed_corpus, run_sync, index_dir) -> N
         assert store.config()["chunk_words"] == 60
 
 
+@pytest.mark.usefixtures("synced_seed")  # starts from the first sync
 def test_broken_file_is_skipped_and_its_indexed_version_kept(
     seed_corpus, run_sync, index_dir
 ) -> None:
-    run_sync(seed_corpus)
     with IndexStore(index_dir) as store:
         old_text = store.article(SEED_IDS[2]).text
     (seed_corpus / SEED_IDS[2]).write_bytes(b"\x00\x01binary garbage")
@@ -177,8 +172,8 @@ def test_broken_file_is_skipped_and_its_indexed_version_kept(
         assert store.chunks_of(SEED_IDS[2])
 
 
+@pytest.mark.usefixtures("synced_seed")  # starts from the first sync
 def test_interrupted_write_is_repaired_without_duplicates(seed_corpus, run_sync, index_dir) -> None:
-    run_sync(seed_corpus)
     expected = _chunk_ids(index_dir)
     # As if a run died after writing Chroma but before recording the article in SQLite.
     with sqlite3.connect(index_dir / "articles.sqlite") as db:
@@ -190,12 +185,9 @@ def test_interrupted_write_is_repaired_without_duplicates(seed_corpus, run_sync,
         assert store.chunk_count() == sum(len(v) for v in expected.values())
 
 
-def test_sqlite_holds_the_same_vector_as_chroma_for_every_sentence(
-    seed_corpus, run_sync, index_dir
-) -> None:
+def test_sqlite_holds_the_same_vector_as_chroma_for_every_sentence(seed_index) -> None:
     """Search reads sentence vectors from SQLite's copy: it must be Chroma's, for all of them."""
-    run_sync(seed_corpus)
-    with IndexStore(index_dir) as store:
+    with IndexStore(seed_index) as store:
         ids = [row[0] for row in store._db.execute("SELECT sentence_id FROM sentences")]
         copied = store.vectors(ids)
         in_chroma = store._active().get(ids=ids, include=["embeddings"])
@@ -204,8 +196,8 @@ def test_sqlite_holds_the_same_vector_as_chroma_for_every_sentence(
             assert np.allclose(copied[sid], vector, atol=1e-6)
 
 
+@pytest.mark.usefixtures("synced_seed")  # starts from the first sync
 def test_a_lost_vector_copy_is_embedded_again(seed_corpus, run_sync, index_dir) -> None:
-    run_sync(seed_corpus)
     with sqlite3.connect(index_dir / "articles.sqlite") as db:
         lost = db.execute(
             "SELECT COUNT(*) FROM sentences WHERE article_id = ?", (SEED_IDS[1],)
@@ -221,10 +213,10 @@ def test_a_lost_vector_copy_is_embedded_again(seed_corpus, run_sync, index_dir) 
         assert store.articles_missing_vectors() == set()
 
 
+@pytest.mark.usefixtures("synced_seed")  # starts from the first sync
 def test_garbage_collection_drops_copies_nothing_refers_to(
     seed_corpus, run_sync, index_dir
 ) -> None:
-    run_sync(seed_corpus)
     (seed_corpus / SEED_IDS[0]).unlink()
     run_sync(seed_corpus)
     with sqlite3.connect(index_dir / "articles.sqlite") as db:
