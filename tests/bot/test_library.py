@@ -159,7 +159,7 @@ def test_open_app_gives_an_engine_and_a_library_sharing_one_index_and_model(
 
 
 # -- the wiring ---------------------------------------------------------------------------
-# The command line (cli and its `feeds` verbs) and the console; the Discord start-up is cli's `discord`.
+# The command line (cli and its `feeds` verbs) and the console; Discord starts from cli.
 ENTRY_POINTS = {"bot/cli.py", "bot/feeds_cli.py", "bot/console.py"}
 
 
