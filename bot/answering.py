@@ -20,17 +20,18 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from bot import signals
+from bot.conversation import Rewriter, Turn
 from bot.evidence import Evidence, headline_of, select_evidence
 from bot.generation import GenerationFailed, Generator, ModelTooSlow, Reply, TextCallback
 from bot.injection import InstructionExemplars, answer_is_target, instruction_targets
 from bot.judge import judge
 from bot.policy import AnswerPolicy
 from bot.prompting import Prompts, build_messages
-from bot.question import Question, parse_question
+from bot.question import Question, normalise, parse_question
 from retrieval.chunking import split_sentences
 from retrieval.cleaning import shorten
 from retrieval.search import Passage, Searcher, SearchResults
@@ -87,11 +88,18 @@ class Answer:
     candidate: str = ""  # the model's answer, also when it was not shown (for eval)
     candidate_quotes: tuple[Quote, ...] = ()
     fallback: str = ""  # set when the model could not answer in time or failed
+    standalone: str = ""  # the question searched: a follow-up rewritten to stand alone
+
+    @property
+    def rewritten(self) -> bool:
+        """True when what was searched is not what the member typed ("Searching for: …")."""
+        return bool(self.standalone) and self.standalone != self.question
 
     def as_dict(self) -> dict:
         """JSON-ready form (the `ask --json` shape)."""
         data = {
             "question": self.question,
+            "standalone_question": self.standalone or self.question,
             "answer": self.answer,
             "abstained": self.abstained,
             "quotes": [quote.__dict__ for quote in self.quotes],
@@ -134,12 +142,14 @@ class Engine:
         generator: Generator,
         prompts: Prompts,
         policy: AnswerPolicy,
+        rewriter: Rewriter | None = None,
     ) -> None:
         self.store = store
         self.searcher = searcher
         self.generator = generator
         self.prompts = prompts
         self.policy = policy
+        self.rewriter = rewriter or Rewriter(template=prompts.rewrite)
         self._exemplars: InstructionExemplars | None = None
 
     @property
@@ -163,9 +173,33 @@ class Engine:
         text: str,
         on_text: TextCallback | None = None,
         on_passage: Callable[[Quote], None] | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
         """Answer one question; `on_text` receives the model's answer as it streams, and
-        `on_passage` the closest verified passage, once, before the model is asked."""
+        `on_passage` the closest verified passage, once, before the model is asked.
+
+        With `history` (the conversation's earlier turns), a follow-up that leans on
+        them is rewritten into a standalone question (`bot/conversation.py`), and
+        everything after (search, the model, the judge, the confidence) reads that;
+        the answer carries it as `standalone`.
+        """
+        started = time.perf_counter()
+        searched, how = self.rewriter.rewrite(text, history, self.generator)
+        rewriting = _since(started)
+        answer = self._ask(searched, on_text, on_passage)
+        if not how:
+            return replace(answer, standalone=answer.question)
+        log.info("follow-up rewritten (%s): %r -> %r", how, text, searched)
+        answer.timings["rewrite"] = rewriting
+        answer.timings["total"] = round(answer.timings.get("total", 0.0) + rewriting, 4)
+        return replace(answer, question=normalise(text), standalone=answer.question)
+
+    def _ask(
+        self,
+        text: str,
+        on_text: TextCallback | None,
+        on_passage: Callable[[Quote], None] | None,
+    ) -> Answer:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         if not " ".join(text.split()).strip(" ?!.,"):

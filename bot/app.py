@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from bot.answering import Engine
+from bot.conversation import Rewriter
 from bot.feed_store import feeds_summary
 from bot.generation import Generator, LlamaGenerator
 from bot.model_files import resolve_model_path
@@ -209,6 +210,7 @@ def open_engine(settings: Settings, generator: Generator | None = None) -> Itera
             generator or load_generator(settings),
             prompts,
             policy,
+            Rewriter(settings.rewrite, prompts.rewrite, settings.rewrite_seconds),
         )
         engine.warm_up()
         yield engine

@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("question", nargs="?", help="the question, in quotes")
     ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.add_argument(
+        "--conversation",
+        metavar="ID",
+        help="ask within a conversation kept in INDEX_DIR/conversations/ID.json, so a "
+        "follow-up ('and when did he…') is read with its last turns; 'new' starts one with "
+        'a fresh id (printed, and in the JSON as "conversation")',
+    )
     ask.set_defaults(handler=cmd_ask)
 
     console = commands.add_parser(
@@ -480,23 +487,55 @@ def _score_modes(items, searcher, mode: str, settings: Settings) -> list:  # noq
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    """Answer one question, or every line of stdin."""
+    """Answer one question, or every line of stdin; with --conversation, as follow-ups."""
     from bot.app import open_engine
-    from bot.console import print_answer
+    from bot.console import print_answer, print_searching
 
+    conversation = _Conversation(args.conversation, settings) if args.conversation else None
     with open_engine(settings) as engine:
+
+        def ask(question: str) -> tuple[object, dict]:
+            history = conversation.turns if conversation else ()
+            answer = engine.ask(question, history=history)
+            data = answer.as_dict()
+            if conversation is not None:
+                conversation.add(question, answer)
+                data["conversation"] = conversation.id
+            return answer, data
+
         if args.question is not None:
-            answer = engine.ask(args.question)
+            answer, data = ask(args.question)
             if args.json:
-                print(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2))
-            else:
-                print_answer(answer)
+                print(json.dumps(data, ensure_ascii=False, indent=2))
+                return 0
+            print_searching(answer)
+            print_answer(answer)
+            if conversation is not None:
+                _say(f"(conversation {conversation.id})")
             return 0
         for line in sys.stdin:
             if line.strip():
-                answer = engine.ask(line.strip())
-                print(json.dumps(answer.as_dict(), ensure_ascii=False), flush=True)
+                print(json.dumps(ask(line.strip())[1], ensure_ascii=False), flush=True)
     return 0
+
+
+class _Conversation:
+    """An `ask --conversation` conversation: its turns read once, each answer saved."""
+
+    def __init__(self, conversation_id: str, settings: Settings) -> None:
+        from bot.conversation_store import NEW, load_turns, new_id
+
+        self.index_dir = settings.index_dir
+        self.limit = settings.conversation_turns
+        self.id = new_id() if conversation_id == NEW else conversation_id
+        self.turns = load_turns(self.index_dir, self.id)[-self.limit :] if self.limit else ()
+
+    def add(self, question: str, answer) -> None:  # noqa: ANN001 - Answer
+        from bot.conversation import remember, turn_of
+        from bot.conversation_store import save_turns
+
+        self.turns = remember(self.turns, turn_of(question, answer), self.limit)
+        save_turns(self.index_dir, self.id, self.turns)
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:

@@ -96,6 +96,17 @@ class Settings(BaseSettings):
         description="Ask the model whether the quote states the answer: auto = when the "
         "confidence model uses that signal.",
     )
+    rewrite: Literal["rules", "model"] = Field(
+        "rules",
+        description="How a follow-up becomes a standalone search question: rules (instant) "
+        "or model (the answer model, within REWRITE_SECONDS, else the rules).",
+    )
+    rewrite_seconds: float = Field(
+        8.0, gt=0, description="The longest the model may take to rewrite a follow-up."
+    )
+    conversation_turns: int = Field(
+        3, ge=0, le=10, description="Earlier turns a follow-up may lean on (0 = none)."
+    )
     model_cache_dir: Path | None = Field(
         None,
         description="Where the default model is assembled and the embedding model's ONNX "
