@@ -379,7 +379,16 @@ def _passage_dict(passage) -> dict:  # noqa: ANN001 - Passage
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Score retrieval per search mode on each QA file, and with --answers the answers too."""
     from bot.app import open_engine
-    from bot.evaluation import expand_sets, format_answers, format_retrieval, read_qa, score_answers
+    from bot.evaluation import (
+        expand_sets,
+        format_answers,
+        format_conversations,
+        format_retrieval,
+        read_qa,
+        rules_with_gold_history,
+        score_answers,
+        score_conversations,
+    )
 
     qa_files = [read_qa(path) for path in expand_sets(args.qa_files)]
     for qa_file in qa_files:
@@ -398,7 +407,20 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             for path, items in sets:
                 report = {"qa_file": str(path), "questions": len(items)}
                 report["retrieval"] = _score_modes(items, engine.searcher, args.mode, settings)
-                report["answers"] = score_answers(items, engine.ask, quote_is_valid)
+                if any(item.turns for item in items):
+                    conversations = score_conversations(
+                        items,
+                        lambda question, history: engine.ask(question, history=history),
+                        quote_is_valid,
+                        settings.conversation_turns,
+                    )
+                    report["conversations"] = conversations
+                    searched = [d["searched"] for d in conversations.followup.details]
+                    report["retrieval"] += _conversation_retrieval(
+                        items, searched, engine.searcher, args.mode, settings
+                    )
+                else:
+                    report["answers"] = score_answers(items, engine.ask, quote_is_valid)
                 reports.append(report)
     else:
         require_index(settings)
@@ -406,6 +428,11 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             searcher = open_searcher(settings, store)
             for path, items in sets:
                 retrieval = _score_modes(items, searcher, args.mode, settings)
+                if any(item.turns for item in items):
+                    searched = [rules_with_gold_history(item) for item in items]
+                    retrieval += _conversation_retrieval(
+                        items, searched, searcher, args.mode, settings
+                    )
                 reports.append(
                     {"qa_file": str(path), "questions": len(items), "retrieval": retrieval}
                 )
@@ -414,6 +441,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             report["retrieval"] = [s.as_dict() for s in report["retrieval"]]
             if "answers" in report:
                 report["answers"] = report["answers"].as_dict()
+            if "conversations" in report:
+                report["conversations"] = report["conversations"].as_dict()
         print(json.dumps({"min_confidence": settings.min_confidence, "sets": reports}, indent=2))
         return 0
     for report in reports:
@@ -428,7 +457,27 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         if "answers" in report:
             print(f"MIN_CONFIDENCE {settings.min_confidence}")
             print(format_answers(report["answers"]))
+        if "conversations" in report:
+            print(f"MIN_CONFIDENCE {settings.min_confidence}, REWRITE {settings.rewrite}")
+            print(format_conversations(report["conversations"]))
     return 0
+
+
+def _conversation_retrieval(items, searched, searcher, mode: str, settings: Settings) -> list:  # noqa: ANN001
+    """Retrieval of each follow-up as searched (rewritten) and in its standalone wording,
+    beside the rows for it as typed."""
+    from dataclasses import replace
+
+    rows = []
+    for label, questions in (
+        ("searched", searched),
+        ("standalone", [item.standalone or item.question for item in items]),
+    ):
+        asked = [replace(item, question=q) for item, q in zip(items, questions, strict=True)]
+        for scores in _score_modes(asked, searcher, mode, settings):
+            scores.mode = f"{scores.mode}:{label}"
+            rows.append(scores)
+    return rows
 
 
 def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:

@@ -194,7 +194,7 @@ def _context_terms(last: Turn, question: str) -> list[str]:
     said = question.lower()
     names = names_in(last.standalone) + _short_answer_names(last.answer)
     for title in last.titles:
-        names += names_in(title.split(" ", 1)[1]) if " " in title else []
+        names += names_in(title)
     terms: list[str] = []
     for name in names:
         if name.lower() not in said and not any(name.lower() in t.lower() for t in terms):

@@ -84,8 +84,9 @@ def save_turns(index_dir: Path, conversation_id: str, turns: Sequence[Turn]) -> 
     return path
 
 
-def _prune(folder: Path, keep: Path, limit: int = MAX_FILES) -> None:
-    """Delete the least recently used conversations past `limit`."""
+def _prune(folder: Path, keep: Path, limit: int | None = None) -> None:
+    """Delete the least recently used conversations past `limit` (MAX_FILES)."""
+    limit = MAX_FILES if limit is None else limit
     files = [p for p in folder.glob("*.json") if p.is_file() and not p.is_symlink()]
     if len(files) <= limit:
         return
