@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from bot.answering import Answer, Quote
@@ -52,6 +53,7 @@ class _Job:
     on_position: PositionCallback | None
     future: asyncio.Future = field(repr=False)
     on_passage: PassageCallback | None = None
+    history: tuple = ()  # a follow-up's earlier turns (`bot.conversation.Turn`)
 
 
 class AnswerQueue:
@@ -102,17 +104,19 @@ class AnswerQueue:
         on_text: TextCallback | None = None,
         on_position: PositionCallback | None = None,
         on_passage: PassageCallback | None = None,
+        history: tuple = (),
     ) -> Answer:
         """Queue a question and wait for its answer; refuses at once when it cannot queue.
 
-        `on_text` and `on_passage` are called on the event loop, like `on_position`.
+        `on_text` and `on_passage` are called on the event loop, like `on_position`;
+        `history` is the conversation a follow-up belongs to.
         """
         refused = self.refusal(user_id)
         if refused is not None:
             raise refused
         self._last_asked[user_id] = self._clock()
         future = asyncio.get_running_loop().create_future()
-        job = _Job(user_id, question, on_text, on_position, future, on_passage)
+        job = _Job(user_id, question, on_text, on_position, future, on_passage, tuple(history))
         self._waiting.append(job)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._work(), name="answer-queue")
@@ -149,9 +153,12 @@ class AnswerQueue:
             self._running = job
             await self._announce_positions()
             try:
+                answer_function = (
+                    partial(self._answer, history=job.history) if job.history else self._answer
+                )
                 answer = await loop.run_in_executor(
                     self._executor,
-                    self._answer,
+                    answer_function,
                     job.question,
                     _threadsafe(loop, job.on_text),
                     _threadsafe(loop, job.on_passage),

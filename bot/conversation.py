@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -240,11 +241,14 @@ def rewrite_messages(template: str, question: str, history: Sequence[Turn]) -> l
 
 
 def is_question(text: str) -> bool:
-    """A single plausible question: ends with "?" or opens with a question word."""
+    """A single plausible question: ends with its only "?" or opens with a question word.
+    A small model sometimes repeats the earlier question before the follow-up; two
+    questions in one search would match the earlier turn's article again."""
     text = text.strip()
     return (
         0 < len(text) <= _MAX_REWRITE_CHARS
         and "\n" not in text
+        and text.count("?") <= 1
         and (text.endswith("?") or bool(_QUESTION_START.match(text)))
     )
 
@@ -295,3 +299,37 @@ class Rewriter:
             if rewritten is not None:
                 return rewritten, "model"
         return standalone_question(question, history), "rules"
+
+
+class ConversationMemory:
+    """The bot's own recent answers, for Discord: a thread id or the id of an answer
+    message → that conversation's last turns. Bounded (the least recently used keys
+    go first) and in memory only: a restart forgets, which costs a follow-up its
+    context, never a wrong one."""
+
+    def __init__(self, max_keys: int = 2000, turns: int = MAX_TURNS) -> None:
+        self.max_keys = max_keys
+        self.turns = turns
+        self._map: OrderedDict[int, tuple[Turn, ...]] = OrderedDict()
+
+    def history(self, *keys: int | None) -> tuple[Turn, ...]:
+        """The turns under the first key that has any (a replied-to answer, then a thread)."""
+        for key in keys:
+            if key is not None and key in self._map:
+                self._map.move_to_end(key)
+                return self._map[key]
+        return ()
+
+    def record(self, history: Sequence[Turn], turn: Turn, keys: Iterable[int | None]) -> None:
+        """Remember the conversation with `turn` added under every key of `keys`."""
+        turns = remember(history, turn, self.turns)
+        for key in keys:
+            if key is None:
+                continue
+            self._map[key] = turns
+            self._map.move_to_end(key)
+        while len(self._map) > self.max_keys:
+            self._map.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._map)

@@ -26,6 +26,7 @@ from bot.answer_queue import AnswerQueue
 from bot.answering import Engine
 from bot.cogs.checks import admitted, guild_served, named_guild_ids
 from bot.cogs.replies import NO_PINGS
+from bot.conversation import ConversationMemory
 from bot.feedback import FeedbackLog
 from bot.settings import Settings
 from retrieval.errors import BotError
@@ -72,6 +73,8 @@ class AnswerBot(commands.Bot):
             cooldown_seconds=settings.user_cooldown_seconds,
         )
         self.reload_lock = asyncio.Lock()
+        # recent answers by thread and message id: a follow-up's earlier turns
+        self.conversations = ConversationMemory(turns=settings.conversation_turns)
         self.feedback = FeedbackLog(settings.index_dir)  # questions and votes; reloads keep it
         self.last_reload: str | None = None
         self.refused_guilds: set[int] = set()  # logged once each, not on every message

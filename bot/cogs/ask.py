@@ -20,6 +20,7 @@ from bot.cogs.replies import (
     how_to_ask,
     question_problem,
 )
+from bot.conversation import turn_of
 from retrieval.cleaning import shorten
 
 _MENTION = re.compile(r"<@!?(\d+)>")
@@ -49,7 +50,11 @@ class AskCog(commands.Cog):
             return
         await interaction.response.defer(thinking=True, ephemeral=private)  # within 3 seconds
         target = InteractionTarget(interaction, ephemeral=private)
-        await answer_to(self.bot, target, interaction.user.id, question)
+        thread = _thread_id(interaction.channel)
+        history = () if private else self.bot.conversations.history(thread)
+        answer = await answer_to(self.bot, target, interaction.user.id, question, history)
+        if answer is not None and not private:  # a private answer is no thread's context
+            self.bot.conversations.record(history, turn_of(question, answer), [thread])
 
     async def _problem(self, channel: object, user_id: int, question: str) -> str | None:
         """What the asker must change before being answered (where or what they ask,
@@ -76,13 +81,27 @@ class AskCog(commands.Cog):
         if problem is not None:  # before any thread: a refused question leaves none behind
             await MessageTarget(message).refuse(problem)
             return
+        replied_to = message.reference.message_id if message.reference else None
+        history = self.bot.conversations.history(replied_to, _thread_id(message.channel))
         channel = None
-        if self.bot.settings.reply_in_thread and isinstance(message.channel, discord.TextChannel):
+        if (
+            self.bot.settings.reply_in_thread
+            and isinstance(message.channel, discord.TextChannel)
+            and not history  # a follow-up stays where its conversation is
+        ):
             name = shorten(" ".join(question.split()) or "Question", 90)
             channel = await message.create_thread(name=name)
         target = MessageTarget(message, channel)
         await target.show(THINKING)
-        await answer_to(self.bot, target, message.author.id, question)
+        answer = await answer_to(self.bot, target, message.author.id, question, history)
+        if answer is not None:
+            keys = [*target.sent, _thread_id(channel or message.channel)]
+            self.bot.conversations.record(history, turn_of(question, answer), keys)
+
+
+def _thread_id(channel: object) -> int | None:
+    """The id of a thread (whose earlier answers are a follow-up's context), else None."""
+    return channel.id if isinstance(channel, discord.Thread) else None
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -9,9 +9,9 @@ from typing import Protocol
 
 import discord
 
-from bot.answering import Quote
+from bot.answering import Answer, Quote
 from bot.cogs.votes import logged_view
-from bot.discord_format import escape_markdown, progress_message, render_messages
+from bot.discord_format import MESSAGE_LIMIT, escape_markdown, progress_message, render_messages
 from retrieval.errors import BotError
 
 log = logging.getLogger("bot.discord")
@@ -19,6 +19,7 @@ NO_PINGS = discord.AllowedMentions.none()
 THINKING = "Looking through the articles…"
 SORRY = "Sorry, something went wrong while answering. Please try again later."
 HOW_TO_ASK = "Ask me a question about the articles."
+SEARCHING = "Searching for:"
 MAX_QUESTION_CHARS = 1000
 
 
@@ -94,6 +95,7 @@ class MessageTarget:
         self.message = message
         self.channel = channel
         self.first: discord.Message | None = None
+        self.sent: list[int] = []  # ids of the messages sent, for follow-ups replying to them
         self.guild_id = message.guild.id if message.guild else None
         self.channel_id = message.channel.id
         self.private = message.guild is None
@@ -105,15 +107,18 @@ class MessageTarget:
             await self.first.edit(content=content, allowed_mentions=NO_PINGS, **extra)
         elif self.channel is not None:
             self.first = await self.channel.send(content, allowed_mentions=NO_PINGS, **extra)
+            self.sent.append(self.first.id)
         else:
             self.first = await self.message.reply(
                 content, mention_author=False, allowed_mentions=NO_PINGS, **extra
             )
+            self.sent.append(self.first.id)
 
     async def add(self, content: str, view: discord.ui.View | None = None) -> None:
         """Send one more message in the same place."""
         channel = self.channel or self.message.channel
-        await channel.send(content, allowed_mentions=NO_PINGS, **_with_view(view))
+        sent = await channel.send(content, allowed_mentions=NO_PINGS, **_with_view(view))
+        self.sent.append(sent.id)
 
     async def refuse(self, content: str) -> None:
         """A short reply: Discord cannot make a reply to a message visible to one member."""
@@ -200,14 +205,28 @@ def question_problem(question: str) -> str | None:
     return None
 
 
-async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> None:  # noqa: ANN001 - AnswerBot
+def searching_line(answer: Answer) -> str | None:
+    """How a follow-up was read, when it was rewritten to stand alone."""
+    if not answer.rewritten:
+        return None
+    return f"*{SEARCHING} {escape_markdown(answer.standalone)}*"
+
+
+async def answer_to(
+    bot,  # noqa: ANN001 - AnswerBot
+    target: ReplyTarget,
+    user_id: int,
+    question: str,
+    history: tuple = (),
+) -> Answer | None:
     """Queue the question; show the passage being checked as soon as it is found, stream the
     answer under it, then replace both with the answer and its quotes (or, when the bot
-    declines, the passage marked as related)."""
+    declines, the passage marked as related). With `history`, a follow-up is read in its
+    conversation and the reply says what was searched. Returns the answer, if one came."""
     problem = question_problem(question)
     if problem is not None:
         await target.refuse(problem)
-        return
+        return None
     question = clean_question(question)
     base_url = bot.settings.source_base_url
     editor = StreamingEditor(target, bot.settings.stream_edit_seconds, base_url)
@@ -219,19 +238,25 @@ async def answer_to(bot, target: ReplyTarget, user_id: int, question: str) -> No
     try:
         try:
             answer = await bot.queue.submit(
-                user_id, question, editor.update, on_position, editor.checking
+                user_id, question, editor.update, on_position, editor.checking, history
             )
         finally:
             await editor.stop()
     except BotError as error:  # refused by the queue (cooldown, full) or the index
         await target.refuse(str(error))
-        return
+        return None
     except Exception:
         log.exception("Answering failed for %r", question[:200])
         await target.show(SORRY)
-        return
+        return None
     view = await logged_view(bot.feedback, answer, target)  # 👍 / 👎 on the last message
     messages = render_messages(answer, base_url=base_url)
+    searching = searching_line(answer)
+    if searching and messages and len(searching) + 2 + len(messages[0]) <= MESSAGE_LIMIT:
+        messages[0] = f"{searching}\n\n{messages[0]}"
+    elif searching:
+        messages.insert(0, searching[:MESSAGE_LIMIT])
     for number, message in enumerate(messages):
         last_view = view if number == len(messages) - 1 else None
         await (target.show if number == 0 else target.add)(message, last_view)
+    return answer

@@ -188,7 +188,7 @@ def test_the_rewrite_prompt_shows_the_earlier_turns_and_the_follow_up() -> None:
 @pytest.mark.parametrize(
     "text,ok",
     [("Who paid for it?", True), ("how much was it", True), ("Ada Byrne.", False),
-     ("", False), ("Why?\nBecause.", False), ("What " + "x" * 400 + "?", False)],
+     ("", False), ("Why?\nBecause.", False), ("Who won? And when?", False), ("What " + "x" * 400 + "?", False)],
 )  # fmt: skip
 def test_only_a_single_question_counts_as_a_rewrite(text: str, ok: bool) -> None:
     assert is_question(text) is ok
@@ -201,3 +201,16 @@ def test_the_real_model_rewrites_a_follow_up_into_a_question_naming_the_subject(
     rewritten = model_rewrite(large_generator, TEMPLATE, "How old is she?", (NAMED,), 120)
     assert rewritten is not None and is_question(rewritten)
     assert "Ines Varga" in rewritten or "Varga" in rewritten
+
+
+def test_the_bots_memory_of_answers_is_bounded_and_found_by_any_key() -> None:
+    from bot.conversation import ConversationMemory
+
+    memory = ConversationMemory(max_keys=3, turns=2)
+    memory.record((), MEETING, [10, 11])
+    assert memory.history(None, 11) == (MEETING,) and memory.history(99) == ()
+    memory.record((MEETING,), NAMED, [12])
+    memory.record((MEETING, NAMED), BEATEN, [13])
+    assert memory.history(13) == (NAMED, BEATEN), "only the last two turns are kept"
+    assert len(memory) == 3 and memory.history(10) == (), "the least recently used key went"
+    assert memory.history(12, 11) == (MEETING, NAMED), "the first key that has turns counts"
