@@ -98,23 +98,22 @@ _TIME_PHRASE = re.compile(
 _EXISTENTIAL = re.compile(
     r"\b(?:is|are|was|were|be|been)\s+there\b|\bthere\s+(?:is|are|was|were)\b", re.I
 )
-_SHORT = 4  # a question this short with no name of its own leans on the conversation
+_ONE = re.compile(r"\b(?:the|that|this|other|which|another)\s+(?:one|ones)\b", re.I)
 _NAME_SPAN = re.compile(r"[A-Z][\w'’.&-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’.&-]*)*")
 
 
 def leans_on_history(question: str) -> bool:
-    """True when the question needs earlier turns to be understood: a pronoun or "the
-    other one", a leading "and …" / "what about …", or a very short question that
-    names nothing."""
-    if _LEADS.search(question):
+    """True when, asked in a conversation, the question needs its earlier turns: a
+    pronoun or "the other one", a leading "and …" / "what about …", or no name of its
+    own ("What was the score in the deciding set?" is about the match just discussed)."""
+    if _LEADS.search(question) or _ONE.search(question):
         return True
     if not words(question):
         return False
     plain = _EXISTENTIAL.sub(" ", _TIME_PHRASE.sub(" ", question))
-    tokens = words(plain)
-    if any(token in _PRONOUNS for token in tokens):
+    if any(token in _PRONOUNS for token in words(plain)):
         return True
-    return len(tokens) <= _SHORT and not names_in(question)
+    return not names_in(question)
 
 
 def names_in(text: str) -> list[str]:
@@ -162,9 +161,10 @@ def standalone_question(question: str, history: Sequence[Turn]) -> str:
     if people:
         subject = people[0]
         other = next((p for p in people[1:] if p != subject), subject)
+        if not _SUBJECT.search(text):  # "did he win his cap": one name is enough
+            text = _POSSESSIVE.sub(f"{subject}'s", text)
         text = _SUBJECT.sub(subject, text)
         text = _OBJECT.sub(other, text)
-        text = _POSSESSIVE.sub(f"{subject}'s", text)
     context = _context_terms(last, text)
     return f"{text} ({', '.join(context)})" if context else text
 

@@ -55,6 +55,8 @@ BEATEN = Turn(
         "And then?",
         "How old?",
         "What about Corvale?",
+        "What was the score in the final set?",
+        "When did the first one open?",
     ],
 )
 def test_a_question_leaning_on_the_conversation_is_recognised(question: str) -> None:
@@ -73,6 +75,11 @@ def test_a_question_leaning_on_the_conversation_is_recognised(question: str) -> 
 )
 def test_a_question_that_stands_alone_is_not_taken_for_a_follow_up(question: str) -> None:
     assert not leans_on_history(question)
+
+
+def test_his_after_he_is_left_as_it_is() -> None:
+    rewritten = standalone_question("Where did he leave his car?", (NAMED,))
+    assert rewritten.startswith("Where did Ines Varga leave his car?")
 
 
 def test_pronouns_become_the_names_of_the_last_question() -> None:
@@ -188,7 +195,8 @@ def test_the_rewrite_prompt_shows_the_earlier_turns_and_the_follow_up() -> None:
 @pytest.mark.parametrize(
     "text,ok",
     [("Who paid for it?", True), ("how much was it", True), ("Ada Byrne.", False),
-     ("", False), ("Why?\nBecause.", False), ("Who won? And when?", False), ("What " + "x" * 400 + "?", False)],
+     ("", False), ("Why?\nBecause.", False), ("Who won? And when?", False),
+     ("What " + "x" * 400 + "?", False)],
 )  # fmt: skip
 def test_only_a_single_question_counts_as_a_rewrite(text: str, ok: bool) -> None:
     assert is_question(text) is ok
