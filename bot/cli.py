@@ -137,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
         "console",
         parents=[common],
         help="interactive questions on the same engine as Discord",
-        description="Ask questions interactively. Commands: /help, /status, /reload, /quit.",
+        description="Ask questions interactively; questions form one conversation, so a "
+        "follow-up is read with the last turns. Commands: /help, /status, /reload, /new "
+        "(a fresh conversation), /quit.",
     )
     console.set_defaults(handler=cmd_console)
 

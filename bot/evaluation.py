@@ -410,6 +410,7 @@ def score_answers(
                 if answer.signals
                 else None,
                 "seconds": answer.timings.get("total"),
+                "rewrite_seconds": answer.timings.get("rewrite"),
             }
         )
         scores.fallbacks += bool(answer.fallback)
