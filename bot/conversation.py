@@ -1,6 +1,6 @@
 """Conversations: the last few turns, and follow-ups rewritten into standalone questions.
 
-Search reads one question at a time, so "And what did he give him?" after "Where did
+Search reads one question at a time, so "And what did he lend him?" after "Where did
 Ada Byrne meet Tom Hale?" finds nothing: the names it leans on are in the earlier turn.
 Before searching, a follow-up that leans on earlier turns is rewritten into a
 standalone question from the last turn's question (itself already standalone), its
@@ -105,7 +105,7 @@ _NAME_SPAN = re.compile(r"[A-Z][\w'’.&-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w
 def leans_on_history(question: str) -> bool:
     """True when, asked in a conversation, the question needs its earlier turns: a
     pronoun or "the other one", a leading "and …" / "what about …", or no name of its
-    own ("What was the score in the deciding set?" is about the match just discussed)."""
+    own ("Who won the second race?" is about the meeting just discussed)."""
     if _LEADS.search(question) or _ONE.search(question):
         return True
     if not words(question):

@@ -47,7 +47,7 @@ BEATEN = Turn(
 @pytest.mark.parametrize(
     "question",
     [
-        "And what did he give him?",
+        "And what did he lend him?",
         "What about the other one?",
         "How much did it cost?",
         "Who paid for that?",
@@ -83,14 +83,14 @@ def test_his_after_he_is_left_as_it_is() -> None:
 
 
 def test_pronouns_become_the_names_of_the_last_question() -> None:
-    rewritten = standalone_question("And what did he give him?", (MEETING,))
-    assert rewritten.startswith("What did Ada Byrne give Tom Hale?")
+    rewritten = standalone_question("And what did he lend him?", (MEETING,))
+    assert rewritten.startswith("What did Ada Byrne lend Tom Hale?")
     assert "Port Elling" in rewritten and " he " not in f" {rewritten} "
 
 
 def test_he_or_she_is_the_name_the_last_question_asked_for() -> None:
-    rewritten = standalone_question("How old is she?", (NAMED,))
-    assert rewritten.startswith("How old is Ines Varga?") and "Corvale" in rewritten
+    rewritten = standalone_question("What age is she?", (NAMED,))
+    assert rewritten.startswith("What age is Ines Varga?") and "Corvale" in rewritten
 
 
 def test_after_who_did_someone_beat_she_is_that_someone_not_the_answer() -> None:
@@ -105,8 +105,8 @@ def test_a_follow_up_without_pronouns_gets_the_last_turns_names_and_words() -> N
 
 
 def test_the_last_turn_counts_and_carries_what_came_before() -> None:
-    first = standalone_question("How old is she?", (NAMED,))
-    second = Turn("How old is she?", first, "52")
+    first = standalone_question("What age is she?", (NAMED,))
+    second = Turn("What age is she?", first, "52")
     rewritten = standalone_question("Where was she born?", (NAMED, second))
     assert "Ines Varga" in rewritten and "Corvale" in rewritten
 
@@ -158,22 +158,22 @@ class _SlowGenerator(ScriptedGenerator):
 @pytest.mark.parametrize(
     "generator,how",
     [
-        (ScriptedGenerator("What did Ada Byrne give Tom Hale at Port Elling?"), "model"),
+        (ScriptedGenerator("What did Ada Byrne lend Tom Hale at Port Elling?"), "model"),
         (ScriptedGenerator("Ada Byrne gave him a watch."), "rules"),  # an answer, no question
         (ScriptedGenerator("", fail=True), "rules"),
-        (_SlowGenerator("What did Ada Byrne give Tom Hale?"), "rules"),
+        (_SlowGenerator("What did Ada Byrne lend Tom Hale?"), "rules"),
     ],
 )
 def test_the_model_rewrite_falls_back_to_the_rules_when_slow_failing_or_no_question(
     generator: ScriptedGenerator, how: str
 ) -> None:
     rewriter = Rewriter("model", TEMPLATE, seconds=0.1)
-    searched, used = rewriter.rewrite("And what did he give him?", (MEETING,), generator)
+    searched, used = rewriter.rewrite("And what did he lend him?", (MEETING,), generator)
     assert used == how
     if how == "model":
-        assert searched == "What did Ada Byrne give Tom Hale at Port Elling?"
+        assert searched == "What did Ada Byrne lend Tom Hale at Port Elling?"
     else:
-        assert searched == standalone_question("And what did he give him?", (MEETING,))
+        assert searched == standalone_question("And what did he lend him?", (MEETING,))
 
 
 def test_the_model_is_not_asked_for_a_question_that_stands_alone() -> None:
@@ -186,10 +186,10 @@ def test_the_model_is_not_asked_for_a_question_that_stands_alone() -> None:
 
 
 def test_the_rewrite_prompt_shows_the_earlier_turns_and_the_follow_up() -> None:
-    user = rewrite_messages(TEMPLATE, "And what did he give him?", (MEETING,))[-1]["content"]
+    user = rewrite_messages(TEMPLATE, "And what did he lend him?", (MEETING,))[-1]["content"]
     assert "Question: Where did Ada Byrne meet Tom Hale?" in user
     assert "Answer: Port Elling [from: Byrne and Hale meet at Port Elling harbour]" in user
-    assert user.rstrip().endswith("Follow-up question: And what did he give him?\nReply:")
+    assert user.rstrip().endswith("Follow-up question: And what did he lend him?\nReply:")
 
 
 @pytest.mark.parametrize(
@@ -206,7 +206,7 @@ def test_only_a_single_question_counts_as_a_rewrite(text: str, ok: bool) -> None
 def test_the_real_model_rewrites_a_follow_up_into_a_question_naming_the_subject(
     large_generator,
 ) -> None:
-    rewritten = model_rewrite(large_generator, TEMPLATE, "How old is she?", (NAMED,), 120)
+    rewritten = model_rewrite(large_generator, TEMPLATE, "What age is she?", (NAMED,), 120)
     assert rewritten is not None and is_question(rewritten)
     assert "Ines Varga" in rewritten or "Varga" in rewritten
 

@@ -18,8 +18,8 @@ corpus, settings, engine = shared.corpus, shared.settings, shared.engine
 simcord_bot, world = shared.simcord_bot, shared.world
 
 pytestmark = pytest.mark.slow
-FOLLOW_UP = "How old is she?"
-READ_AS = f"*{SEARCHING} How old is Mara Quist?"
+FOLLOW_UP = "What age is she?"
+READ_AS = f"*{SEARCHING} What age is Mara Quist?"
 
 
 def _in_threads(env) -> None:  # noqa: ANN001

@@ -124,13 +124,13 @@ def test_the_console_keeps_the_conversation_until_new(console) -> None:
     engine, settings = console
     session, out = Session(), io.StringIO()
     handle_line("Who leads the council in Glenfield?", engine, settings, out, session)
-    handle_line("How old is she?", engine, settings, out, session)
-    assert f"{SEARCHING} How old is Mara Quist?" in out.getvalue()
-    assert [t.question for t in session.turns][-1] == "How old is she?"
+    handle_line("What age is she?", engine, settings, out, session)
+    assert f"{SEARCHING} What age is Mara Quist?" in out.getvalue()
+    assert [t.question for t in session.turns][-1] == "What age is she?"
     out = io.StringIO()
     handle_line("/new", engine, settings, out, session)
     assert NEW_CONVERSATION in out.getvalue() and session.turns == ()
-    handle_line("How old is she?", engine, settings, out, session)
+    handle_line("What age is she?", engine, settings, out, session)
     assert SEARCHING not in out.getvalue()
 
 
@@ -274,14 +274,14 @@ def test_earlier_turns_are_asked_first_and_the_standalone_wording_alone() -> Non
 
 def test_the_retrieval_check_rewrites_with_the_gold_answers_of_earlier_turns() -> None:
     item = QAItem(
-        "How old is she?",
+        "What age is she?",
         ("52",),
         True,
         turns=(QAItem("Who was named head of the Corvale museum?", ("Ines Varga",), True),),
     )
     expected = standalone_question(
-        "How old is she?",
+        "What age is she?",
         (Turn("x", "Who was named head of the Corvale museum?", "Ines Varga"),),
     )
     assert rules_with_gold_history(item) == expected
-    assert expected.startswith("How old is Ines Varga?")
+    assert expected.startswith("What age is Ines Varga?")
