@@ -431,7 +431,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             for path, items in sets:
                 retrieval = _score_modes(items, searcher, args.mode, settings)
                 if any(item.turns for item in items):
-                    searched = [rules_with_gold_history(item) for item in items]
+                    rewrite = _model_rewrite(settings) if settings.rewrite == "model" else None
+                    searched = [rules_with_gold_history(item, rewrite) for item in items]
                     retrieval += _conversation_retrieval(
                         items, searched, searcher, args.mode, settings
                     )
@@ -463,6 +464,28 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             print(f"MIN_CONFIDENCE {settings.min_confidence}, REWRITE {settings.rewrite}")
             print(format_conversations(report["conversations"]))
     return 0
+
+
+def _model_rewrite(settings: Settings):  # noqa: ANN202
+    """REWRITE=model without --answers: the answer model rewrites follow-ups for the
+    retrieval rows (each rewrite and its time logged to stderr), nothing else is asked."""
+    from bot.app import load_generator
+    from bot.conversation import Rewriter
+    from bot.prompting import Prompts
+
+    generator = load_generator(settings)
+    rewriter = Rewriter(
+        "model", Prompts.load(settings.prompts_dir).rewrite, settings.rewrite_seconds
+    )
+
+    def rewrite(question: str, history: tuple) -> str:
+        started = time.perf_counter()
+        searched, how = rewriter.rewrite(question, history, generator)
+        seconds = time.perf_counter() - started
+        _say(f"rewrite {how or '-'} {seconds:.1f} s: {question!r} -> {searched!r}")
+        return searched
+
+    return rewrite
 
 
 def _conversation_retrieval(items, searched, searcher, mode: str, settings: Settings) -> list:  # noqa: ANN001

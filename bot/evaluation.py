@@ -638,14 +638,18 @@ def format_conversations(scores: ConversationScores) -> str:
     return "\n".join(lines)
 
 
-def rules_with_gold_history(item: QAItem) -> str:
-    """The follow-up as the rules rewrite it when every earlier turn was answered with
-    its gold answer: the rewrite's own quality, apart from the model's answers."""
+def rules_with_gold_history(
+    item: QAItem, rewrite: Callable[[str, tuple], str] | None = None
+) -> str:
+    """The follow-up as `rewrite` (the rules by default) writes it when every earlier
+    turn was answered with its gold answer: the rewrite's own quality, apart from the
+    model's answers."""
     from bot.conversation import Turn, remember, standalone_question
 
+    rewrite = rewrite or standalone_question
     history: tuple = ()
     for turn in item.turns:
-        searched = standalone_question(turn.question, history)
+        searched = rewrite(turn.question, history)
         answer = turn.answers[0] if turn.answers else ""
         history = remember(history, Turn(turn.question, searched, answer))
-    return standalone_question(item.question, history)
+    return rewrite(item.question, history)
