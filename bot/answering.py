@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot import signals
-from bot.conversation import Rewriter, Turn, without_context
+from bot.conversation import Rewriter, Turn
 from bot.evidence import Evidence, headline_of, select_evidence
 from bot.generation import GenerationFailed, Generator, ModelTooSlow, Reply, TextCallback
 from bot.injection import InstructionExemplars, answer_is_target, instruction_targets
@@ -179,30 +179,26 @@ class Engine:
         `on_passage` the closest verified passage, once, before the model is asked.
 
         With `history` (the conversation's earlier turns), a follow-up that leans on
-        them is rewritten into a standalone question (`bot/conversation.py`): search
-        reads all of it, the earlier turn's names and words in brackets included; the
-        model, the judge and the confidence read the question without those brackets
-        (its pronouns resolved), since words nobody asked about would count against
-        every quote. The answer carries what was searched as `standalone`.
+        them is rewritten into a standalone question (`bot/conversation.py`), and
+        everything after (search, the model, the judge, the confidence) reads that;
+        the answer carries it as `standalone`.
         """
         started = time.perf_counter()
         searched, how = self.rewriter.rewrite(text, history, self.generator)
         rewriting = _since(started)
+        answer = self._ask(searched, on_text, on_passage)
         if not how:
-            answer = self._ask(searched, on_text, on_passage)
             return replace(answer, standalone=answer.question)
         log.info("follow-up rewritten (%s): %r -> %r", how, text, searched)
-        answer = self._ask(without_context(searched), on_text, on_passage, searched)
         answer.timings["rewrite"] = rewriting
         answer.timings["total"] = round(answer.timings.get("total", 0.0) + rewriting, 4)
-        return replace(answer, question=normalise(text), standalone=normalise(searched))
+        return replace(answer, question=normalise(text), standalone=answer.question)
 
     def _ask(
         self,
         text: str,
         on_text: TextCallback | None,
         on_passage: Callable[[Quote], None] | None,
-        search_text: str | None = None,
     ) -> Answer:
         started = time.perf_counter()
         timings: dict[str, float] = {}
@@ -212,7 +208,7 @@ class Engine:
         policy = self.policy
         with self.store.snapshot():  # a reload switching meanwhile stays unseen until done
             question = parse_question(text, self.searcher.term_weights)
-            results = self.searcher.search(search_text or question.text, k=policy.passages)
+            results = self.searcher.search(question.text, k=policy.passages)
             timings["search"] = _since(started)
             closest = _closest_titles(results)
             if results.relevance < policy.relevance_threshold:

@@ -169,15 +169,6 @@ def standalone_question(question: str, history: Sequence[Turn]) -> str:
     return f"{text} ({', '.join(context)})" if context else text
 
 
-def without_context(searched: str) -> str:
-    """The question part of a rule rewrite, without the bracketed names and words that
-    are there for search only; any other text unchanged."""
-    question, bracket, rest = searched.rpartition(" (")
-    if bracket and question.strip() and rest.endswith(")") and "(" not in rest:
-        return question.rstrip()
-    return searched
-
-
 def _people(last: Turn) -> list[str]:
     """Who "he" or "she" may be, most likely first: names only, never months."""
     asked = [n for n in names_in(last.standalone.split(" (", 1)[0]) if not MONTHS.fullmatch(n)]

@@ -222,18 +222,3 @@ def test_the_bots_memory_of_answers_is_bounded_and_found_by_any_key() -> None:
     assert memory.history(13) == (NAMED, BEATEN), "only the last two turns are kept"
     assert len(memory) == 3 and memory.history(10) == (), "the least recently used key went"
     assert memory.history(12, 11) == (MEETING, NAMED), "the first key that has turns counts"
-
-
-@pytest.mark.parametrize(
-    "searched,read",
-    [("What age is she? (Corvale, museum)", "What age is she?"),
-     ("Its sales (Brindle Bank, profit)", "Its sales"),
-     ("What (really) is it?", "What (really) is it?"),
-     ("Who won?", "Who won?")],
-)  # fmt: skip
-def test_the_model_reads_a_rewrite_without_the_words_added_for_search(
-    searched: str, read: str
-) -> None:
-    from bot.conversation import without_context
-
-    assert without_context(searched) == read
