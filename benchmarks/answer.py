@@ -19,15 +19,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import open_engine  # noqa: E402
-from bot.evaluation import load_qa, percentile  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.answering import Engine
+from bot.app import open_engine
+from bot.evaluation import load_qa, percentile
+from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_QA = [ROOT / "eval" / "seed_holdout.jsonl"]
 
 
-def measure(engine, questions: list[str]) -> dict:  # noqa: ANN001 - Engine
+def measure(engine: Engine, questions: list[str]) -> dict:
     """Ask every question once (after one warm-up) and collect the timings."""
     engine.ask(questions[0])  # warm-up: the first call pays one-off costs
     totals, firsts, from_question, generated, passages = [], [], [], [], []

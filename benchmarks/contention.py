@@ -1,6 +1,7 @@
 """Answers on a busy machine: the demo questions asked while other processes burn the CPU.
 
-Usage: python benchmarks/contention.py [--burners N] [--threads T ...] [QA.jsonl ...]
+Usage: python benchmarks/contention.py [QA.jsonl ...] [--burners N] [--threads T ...]
+(the question files first: --threads takes every number after it)
 Defaults: 2 burners (on the 2-core reference machine, the CPU shared three ways), the
 model's default thread count, and the demo-corpus questions (eval/seed_tune.jsonl and
 eval/seed_holdout.jsonl) over INDEX_DIR (`make ingest` builds it).
@@ -21,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.answer import questions_from  # noqa: E402
-from bot.app import open_engine  # noqa: E402
-from bot.evaluation import percentile  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from benchmarks.answer import questions_from
+from bot.app import open_engine
+from bot.evaluation import percentile
+from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_QA = [ROOT / "eval" / "seed_tune.jsonl", ROOT / "eval" / "seed_holdout.jsonl"]
@@ -54,7 +55,7 @@ def run(settings: Settings, questions: list[str], burners: int) -> dict:
     fallbacks = collections.Counter(a.fallback for a in answers if a.fallback)
     asked_model = [a for a in answers if "first_token" in a.timings or a.fallback]
     return {
-        "threads": settings.llm_threads or "all cores",
+        "threads": settings.llm_threads or "(empty: the cores other processes leave free)",
         "asked": len(asked_model),
         "answered_by_model": sum(1 for a in asked_model if not a.fallback),
         "fallbacks": fallbacks,
@@ -86,7 +87,9 @@ def report(figures: dict, burners: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--burners", type=int, default=2)
-    parser.add_argument("--threads", type=int, nargs="*", default=[0], help="0 = the default")
+    parser.add_argument(
+        "--threads", type=int, nargs="*", default=[0], help="0 = the default: adapt to the load"
+    )
     parser.add_argument("qa", nargs="*", type=Path)
     args = parser.parse_args()
     questions = questions_from(args.qa or [p for p in DEFAULT_QA if p.exists()])

@@ -12,6 +12,7 @@ Usage: python benchmarks/discord_load.py [INDEX_DIR]   (default: settings, i.e. 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import tempfile
 import time
@@ -19,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import open_engine  # noqa: E402
-from bot.cogs.replies import SORRY, answer_to  # noqa: E402
-from bot.discord_bot import AnswerBot  # noqa: E402
-from bot.feedback import FeedbackLog  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.app import open_app
+from bot.cogs.replies import answer_to
+from bot.discord_bot import AnswerBot
+from bot.feedback import FeedbackLog
+from bot.settings import Settings
 
 ASKERS = 50
 QUESTIONS = [
@@ -36,12 +37,13 @@ QUESTIONS = [
 
 
 class RecordingTarget:
-    """Stands in for the Discord reply: keeps the last text shown."""
+    """Stands in for the Discord reply: keeps the texts shown, and whether it was refused."""
 
     guild_id = None
 
     def __init__(self) -> None:
         self.shown: list[str] = []
+        self.refused = False
 
     async def show(self, content: str, view: object = None) -> None:
         self.shown.append(content)
@@ -51,6 +53,18 @@ class RecordingTarget:
 
     async def refuse(self, content: str) -> None:
         self.shown.append(content)
+        self.refused = True
+
+
+class FailureCount(logging.Handler):
+    """Counts the failures `bot.cogs.errors` logs (each got the apology)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
 
 
 async def watch_lag(stop: asyncio.Event, worst: list[float], tick: float = 0.01) -> None:
@@ -62,8 +76,10 @@ async def watch_lag(stop: asyncio.Event, worst: list[float], tick: float = 0.01)
 
 
 async def run(settings: Settings) -> None:
-    with open_engine(settings) as engine, tempfile.TemporaryDirectory() as scratch:
-        bot = AnswerBot(engine, settings)
+    failures = FailureCount()
+    logging.getLogger("bot.discord").addHandler(failures)
+    with open_app(settings) as (engine, library), tempfile.TemporaryDirectory() as scratch:
+        bot = AnswerBot.single(engine, library, settings)
         bot.feedback = FeedbackLog(Path(scratch))  # logged as in Discord, not into INDEX_DIR
         engine.ask(QUESTIONS[0])  # warm-up
         targets = [RecordingTarget() for _ in range(ASKERS)]
@@ -80,9 +96,8 @@ async def run(settings: Settings) -> None:
         stop.set()
         await watcher
         await bot.queue.stop()
-    busy_words = ("a lot of questions", "Please wait", "already have a question")
-    busy = sum(any(w in t.shown[-1] for w in busy_words) for t in targets)
-    failed = sum(t.shown[-1] == SORRY or not t.shown for t in targets)
+    busy = sum(t.refused for t in targets)  # the queue's refusals: full, cooldown, in line
+    failed = failures.count + sum(not t.shown for t in targets)
     answered = ASKERS - busy - failed
     print(f"askers              {ASKERS} at once (queue holds {settings.queue_max_waiting})")
     print(f"answered            {answered}")

@@ -8,9 +8,9 @@ feed; a copy of the demo corpus in a temp folder is indexed first into a temp in
 (`FETCH_ALLOW_PRIVATE=True`, so loopback addresses may be fetched). With the real
 embedding model, loaded once and timed on its own, it then times:
 
-- `/add` of PAGES story pages, one at a time, through `add_target` as `python -m bot add`
+- `/add` of PAGES story pages, one at a time, through `Library.add_target` as `python -m bot add`
   does (fetch, write into the managed folder, incremental sync): p50 seconds per page;
-- one feed poll (`poll_feeds`) that finds ENTRIES new entries and adds them all
+- one feed poll (`Library.poll`) that finds ENTRIES new entries and adds them all
   (fetch the feed and each entry's page, write, one sync);
 - a second poll with nothing new (the feed is fetched, no page is).
 
@@ -32,10 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.adding import add_target  # noqa: E402
-from bot.app import make_embedder, open_store, reload_corpus  # noqa: E402
+from bot.app import make_embedder, open_store  # noqa: E402
 from bot.feed_store import FeedStore  # noqa: E402
-from bot.feeds import poll_feeds  # noqa: E402
+from bot.library import Library  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from tests.feed_pages import feed_server  # noqa: E402
 
@@ -65,7 +64,7 @@ def main() -> int:
         embedder.embed(["The model loads on first use."])
         load = time.perf_counter() - started
         with open_store(settings) as store:
-            reload_corpus(settings, store, embedder, wait=True)
+            Library(settings, store, embedder).reload(wait=True)
             articles = store.article_count()
 
         with feed_server() as site:
@@ -73,10 +72,8 @@ def main() -> int:
             for number in range(PAGE_STORIES_FROM, PAGE_STORIES_FROM + pages):
                 started = time.perf_counter()
                 with open_store(settings) as store:
-                    report = add_target(
-                        f"{site.base}/story/{number}", settings, store, embedder, "bench",
-                        wait=True,
-                    )  # fmt: skip
+                    library = Library(settings, store, embedder)
+                    report = library.add_target(f"{site.base}/story/{number}", "bench", wait=True)
                 add_times.append(time.perf_counter() - started)
                 if len(report.added) != 1:
                     print(f"/add of story {number} failed: {report.lines()}", file=sys.stderr)
@@ -89,7 +86,7 @@ def main() -> int:
             for _ in range(2):
                 started = time.perf_counter()
                 with open_store(settings) as store:
-                    poll = poll_feeds(settings, store, embedder, feeds, wait=True)
+                    poll = Library(settings, store, embedder, feeds).poll(wait=True)
                 polls.append((time.perf_counter() - started, poll))
             fetched = sum(h.startswith("/story/") for h in site.hits)
         (first, first_report), (second, second_report) = polls

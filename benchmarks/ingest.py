@@ -33,9 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import make_embedder  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from retrieval.embedding import Embedder  # noqa: E402
+from bot.app import make_embedder
+from bot.settings import Settings
+from retrieval.embedding import Embedder
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bbc"
 NAIVE_SIZE, NAIVE_OVERLAP = 1000, 200
@@ -90,7 +90,7 @@ def run_project(corpus: Path, settings: Settings) -> dict:
     embedder = make_embedder(settings)
     with tempfile.TemporaryDirectory() as tmp, IndexStore(Path(tmp)) as store:
 
-        def sync():  # noqa: ANN202
+        def sync():
             return sync_corpus(
                 corpus, store, embedder,
                 chunk_words=settings.chunk_words,

@@ -16,26 +16,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import make_embedder  # noqa: E402
-from bot.injection import (  # noqa: E402
-    ADDRESSED_MEANING_THRESHOLD,
-    MEANING_THRESHOLD,
-    InstructionExemplars,
-    is_instruction,
+from bot.app import make_embedder
+from bot.injection import InjectionRules, InstructionExemplars, is_instruction
+from bot.prompting import Prompts
+from bot.settings import Settings
+from retrieval.chunking import split_sentences
+from retrieval.embedding import Embedder
+from retrieval.loading import parse_source, scan_corpus
+from retrieval.models import Article
+from tests.injection_cases import (
+    DISGUISED_INJECTIONS,
+    HARD_NEGATIVES,
+    HELD_OUT_INJECTIONS,
+    INJECTIONS,
+    PLAIN_ENGLISH_INJECTIONS,
+    PROCESSOR_NEGATIVES,
 )
-from bot.prompting import Prompts  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from retrieval.chunking import split_sentences  # noqa: E402
-from retrieval.embedding import Embedder  # noqa: E402
-from retrieval.loading import parse_source, scan_corpus  # noqa: E402
-from retrieval.models import Article  # noqa: E402
-from tests.injection_cases import HARD_NEGATIVES, HELD_OUT_INJECTIONS, INJECTIONS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "bbc"
 BATCH = 2048  # sentences per embedding call: progress lines, bounded memory
 SAMPLE = 25  # dropped BBC sentences listed
 CLOSEST = 10  # BBC sentences nearest an exemplar, listed to show the margin
+RULES = InjectionRules()  # the thresholds the engine uses
 
 
 def judge(
@@ -90,6 +93,13 @@ def main() -> None:
     print(share_line("hard negatives flagged", len(negatives), len(HARD_NEGATIVES)))
     for sentence in negatives:
         print(f"  flagged: {sentence}")
+    for label, cases in [
+        ("plain-English orders caught", PLAIN_ENGLISH_INJECTIONS),
+        ("disguised orders caught", DISGUISED_INJECTIONS),
+        ("news about summaries flagged", PROCESSOR_NEGATIVES),
+    ]:
+        flagged, _ = judge(cases, embedder, exemplars)
+        print(share_line(label, len(flagged), len(cases)))
 
     sentences = corpus_sentences(corpus)
     print(f"\n{corpus}: {len(sentences)} sentences; embedding and judging them…", flush=True)
@@ -105,8 +115,8 @@ def main() -> None:
     for sentence in random.Random(16).sample(dropped, min(SAMPLE, len(dropped))):
         print(f"  dropped: {' '.join(sentence.split())[:200]}")
     print(
-        f"closest to an exemplar (alone dropped at {MEANING_THRESHOLD}, "
-        f"with an addressee at {ADDRESSED_MEANING_THRESHOLD}):"
+        f"closest to an exemplar (alone dropped at {RULES.meaning_threshold}, "
+        f"with an addressee at {RULES.addressed_meaning_threshold}):"
     )
     closest = sorted(zip(likeness, sentences, strict=True), reverse=True)[:CLOSEST]
     for score, sentence in closest:

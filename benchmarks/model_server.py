@@ -18,11 +18,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from answer import measure, questions_from, report  # noqa: E402
+from answer import measure, questions_from, report
 
-from bot.app import open_engine  # noqa: E402
-from bot.model_files import resolve_model_path  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.app import open_engine
+from bot.model_files import resolve_model_path
+from bot.settings import Settings
 
 
 def start_server(model: Path, threads: int | None) -> tuple[subprocess.Popen, str]:

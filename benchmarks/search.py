@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import make_embedder  # noqa: E402
-from bot.evaluation import load_qa, percentile  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from retrieval.search import Searcher  # noqa: E402
-from retrieval.store import IndexStore  # noqa: E402
+from bot.app import make_embedder
+from bot.evaluation import load_qa, percentile
+from bot.settings import Settings
+from retrieval.search import Searcher, SearchRules
+from retrieval.store import IndexStore
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 3
@@ -32,7 +32,7 @@ def main() -> int:
     questions = [item.question for item in load_qa(qa)]
     embedder = make_embedder(settings)
     with IndexStore(index) as store:
-        searcher = Searcher(store, embedder, candidates=settings.search_candidates)
+        searcher = Searcher(store, embedder, SearchRules(candidates=settings.search_candidates))
         for question in questions[:5]:  # warm-up: first calls pay one-off costs
             searcher.search(question)
         for mode in ("hybrid", "dense", "lexical"):

@@ -1,1 +1,1 @@
-"""The application: settings, command line, and (later) answering, console and Discord."""
+"""The application: settings, command line, answering, the console and the Discord bot."""

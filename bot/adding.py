@@ -1,7 +1,7 @@
 """Add articles from an attachment, a local file or a web page: `/add` and `python -m bot add`.
 
 Every added article becomes one ordinary Markdown file in the managed folder
-(`bot.library.added_folder`), its front matter saying where it came from (title,
+(`bot.managed.added_folder`), its front matter saying where it came from (title,
 `url`, `date`, `added_by`, `added_at`), so the corpus folder stays the one source
 of truth. A draft is parsed exactly as a sync will parse the file, so what is
 checked (a duplicate, no text at all) is what will be indexed. The same URL or the
@@ -25,12 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bot.app import reload_corpus
+from bot.errors import BotError
 from bot.fetching import FetchLimits, Page, fetch_page
-from bot.library import added_folder
+from bot.managed import added_folder
 from bot.settings import Settings
+from bot.syncing import reload_corpus
 from retrieval.embedding import Embedder
-from retrieval.errors import BotError
+from retrieval.errors import KnownError
 from retrieval.loading import (
     TEXT_SUFFIXES,
     Source,
@@ -38,6 +39,7 @@ from retrieval.loading import (
     decode,
     extract_html,
     fingerprint,
+    open_article,
     parse_source,
     require_corpus_folder,
     split_front_matter,
@@ -47,6 +49,7 @@ from retrieval.store import IndexStore
 from retrieval.sync import SyncReport
 
 _STEM_MAX_CHARS = 60
+_WAITING_MAX_BYTES = 10_000_000  # a managed file larger than this was not written by an add
 _FIELD_MAX_CHARS = 2000  # long enough for any real URL, which must stay whole
 _PAGE_MIN_WORDS = 20
 _OWN_FIELDS = ("title", "url", "date")  # first in the front matter; then any others, then ours
@@ -302,7 +305,10 @@ def add_drafts(
     if not drafts:
         return report
     folder = managed_folder(settings.corpus_dir)
-    batch: dict[str, str] = {}  # text or address -> title, for duplicates within this add
+    # text or address -> title, for duplicates within this add and of files written by an
+    # add that was killed before its sync (the sync below indexes those)
+    batch: dict[str, str] = waiting_in_folder(folder, settings.corpus_dir, store)
+    waiting = bool(batch)
     written: list[tuple[Path, str]] = []
     try:
         for draft in drafts:
@@ -321,7 +327,7 @@ def add_drafts(
             path = write_new_file(folder, file_stem(article.title), content)
             written.append((path, draft.origin))
             batch |= dict.fromkeys((article.text, *addresses), article.title)
-        if written:
+        if written or waiting:
             report.sync = reload_corpus(settings, store, embedder, wait=wait)
     except BaseException:
         for path, _ in written:
@@ -344,7 +350,7 @@ def add_target(
     cannot be added is reported in the result, not raised."""
     try:
         drafts = drafts_from_target(target, settings)
-    except BotError as error:
+    except KnownError as error:
         return AddReport(refused=[Outcome(target, reason=str(error))])
     return add_drafts(drafts, settings, store, embedder, Provenance.now(added_by), wait=wait)
 
@@ -362,6 +368,34 @@ def _prepare(draft: Draft, provenance: Provenance) -> tuple[str, Article] | Skip
     content = render(draft, provenance)
     article = _parse(content)
     return article if isinstance(article, Skipped) else (content, article)
+
+
+def waiting_in_folder(folder: Path, corpus_dir: Path, store: IndexStore) -> dict[str, str]:
+    """The text and addresses (mapped to titles) of managed files not indexed yet.
+
+    An add killed between writing its file and the end of its sync leaves such a
+    file; without this, adding the same page again would write it a second time.
+    Only files the index lacks are read, so this costs nothing in the usual case.
+    """
+    waiting: dict[str, str] = {}
+    for path in sorted(folder.glob("*.md")):
+        relative = path.relative_to(corpus_dir).as_posix()
+        if path.name.startswith(".") or store.article(relative) is not None:
+            continue
+        try:
+            with open_article(path, corpus_dir.resolve()) as handle:
+                raw = handle.read(_WAITING_MAX_BYTES + 1)
+        except Exception:  # a link, an unreadable file: the sync reports why
+            continue
+        if len(raw) > _WAITING_MAX_BYTES:
+            continue
+        article = parse_source(Source(relative, relative, "markdown", raw, fingerprint(raw)))
+        if isinstance(article, Skipped):
+            continue
+        fields, _ = split_front_matter(decode(raw))
+        addresses = _addresses(Draft(relative, "", {"url": fields.get("url", "")}))
+        waiting |= dict.fromkeys((article.text, *addresses), article.title)
+    return waiting
 
 
 def _parse(content: str) -> Article | Skipped:

@@ -29,6 +29,7 @@ from bot.evidence import Evidence, headline_of, select_evidence
 from bot.generation import GenerationFailed, Generator, ModelTooSlow, Reply, TextCallback
 from bot.injection import InstructionExemplars, answer_is_target, instruction_targets
 from bot.judge import judge
+from bot.outcomes import FALLBACKS, Decline, Declined, reason_text
 from bot.policy import AnswerPolicy
 from bot.prompting import Prompts, build_messages
 from bot.question import Question, normalise, parse_question
@@ -47,7 +48,6 @@ FAILED = (
     "The model could not answer just now, so I have no checked answer. "
     "This is the closest passage I found, not an answer:"
 )
-MAX_QUOTES = 2
 _NOT_FOUND = re.compile(
     r"^\W*(?:(?:not found|n/?a|none|unknown|no answer)\W*$|i (?:do not|don't|cannot|can't) "
     r"(?:know|find|answer)|(?:the )?(?:sentences|articles|text|context) (?:do(?:es)? not|don't) "
@@ -72,8 +72,26 @@ class Quote:
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """How the model's answer was scored, also when it was not shown.
+
+    Only `eval` and calibration read it; front ends never do, so it stays off the
+    fields they use.
+    """
+
+    signals: dict[str, float | None]
+    candidate: str  # the model's answer
+    candidate_quotes: tuple[Quote, ...] = ()  # the verified quotes that hold it
+
+
+@dataclass(frozen=True)
 class Answer:
-    """What the engine returns to every front end."""
+    """What the engine returns to every front end.
+
+    `decline` says why it abstained, as a value to compare; `detail` is the
+    human-readable part (the confidence and its threshold, the model's error), never
+    compared.
+    """
 
     question: str
     answer: str
@@ -81,19 +99,27 @@ class Answer:
     abstained: bool
     timings: dict[str, float] = field(default_factory=dict)
     closest: tuple[str, ...] = ()  # titles of the nearest articles, when abstaining
-    reason: str = ""  # why it abstained, for logs and eval
+    decline: Decline | None = None  # why it abstained
+    detail: str = ""  # what a reader of the logs needs besides `decline`
     related: Quote | None = None  # when abstaining: the closest passage, never an answer
     confidence: float | None = None
-    signals: dict[str, float | None] = field(default_factory=dict)
-    candidate: str = ""  # the model's answer, also when it was not shown (for eval)
-    candidate_quotes: tuple[Quote, ...] = ()
-    fallback: str = ""  # set when the model could not answer in time or failed
+    scoring: Scoring | None = None  # set once the model's answer was scored (for eval)
     standalone: str = ""  # the question searched: a follow-up rewritten to stand alone
 
     @property
     def rewritten(self) -> bool:
         """True when what was searched is not what the member typed ("Searching for: …")."""
         return bool(self.standalone) and self.standalone != self.question
+
+    @property
+    def reason(self) -> str:
+        """Why it abstained, in one line for logs and JSON ("" for an answer)."""
+        return reason_text(self.decline, self.detail)
+
+    @property
+    def fallback(self) -> str:
+        """The model's error when it could not answer in time or failed, else ""."""
+        return self.detail if self.decline in FALLBACKS else ""
 
     def as_dict(self) -> dict:
         """JSON-ready form (the `ask --json` shape)."""
@@ -102,6 +128,8 @@ class Answer:
             "standalone_question": self.standalone or self.question,
             "answer": self.answer,
             "abstained": self.abstained,
+            "decline": self.decline.value if self.decline else None,
+            "reason": self.reason,
             "quotes": [quote.__dict__ for quote in self.quotes],
             "related": self.related.__dict__ if self.related else None,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
@@ -204,7 +232,7 @@ class Engine:
         timings: dict[str, float] = {}
         if not " ".join(text.split()).strip(" ?!.,"):
             return Answer(text.strip(), "Please ask a question about the articles.", (), True,
-                          timings, reason="empty question")  # fmt: skip
+                          timings, decline=Decline.EMPTY_QUESTION)  # fmt: skip
         policy = self.policy
         with self.store.snapshot():  # a reload switching meanwhile stays unseen until done
             question = parse_question(text, self.searcher.term_weights)
@@ -212,7 +240,7 @@ class Engine:
             timings["search"] = _since(started)
             closest = _closest_titles(results)
             if results.relevance < policy.relevance_threshold:
-                return self._abstain(question, timings, started, closest, "nothing relevant found")
+                return self._abstain(question, timings, started, closest, Decline.NOTHING_RELEVANT)
             evidence = select_evidence(
                 question,
                 results.passages,
@@ -224,7 +252,7 @@ class Engine:
             timings["evidence"] = _since(started) - timings["search"]
             related = self._verified(evidence[:1])
             if not evidence or not related:
-                return self._abstain(question, timings, started, closest, "no sentences to quote")
+                return self._abstain(question, timings, started, closest, Decline.NO_SENTENCES)
 
         timings["first_passage"] = _since(started)
         if on_passage is not None:
@@ -235,18 +263,19 @@ class Engine:
         except GenerationFailed as error:
             timings["total"] = _since(started)
             log.warning("answer fell back (%s); timings %s", error, timings)
-            text = SLOW if isinstance(error, ModelTooSlow) else FAILED
-            return Answer(question.text, text, (), True, timings, closest, f"fallback: {error}",
-                          related[0], fallback=str(error))  # fmt: skip
+            slow = isinstance(error, ModelTooSlow)
+            return Answer(question.text, SLOW if slow else FAILED, (), True, timings, closest,
+                          Decline.SLOW if slow else Decline.FAILED, str(error),
+                          related[0])  # fmt: skip
         timings["first_token"] = reply.first_token_seconds
         timings["question_to_first_token"] = round(model_called + reply.first_token_seconds, 4)
         timings["generate"] = reply.seconds
         unsure = (question, timings, started, closest)
         if says_not_found(reply.answer):
-            return self._abstain(*unsure, "model found no answer", related[0])
+            return self._abstain(*unsure, Decline.MODEL_NOT_FOUND, related[0])
         with self.store.snapshot():
             candidate = self._candidate(reply, evidence, results.passages)
-            if isinstance(candidate, str):
+            if isinstance(candidate, Declined):
                 return self._abstain(*unsure, candidate, related[0])
             quotes = self._verified(candidate.quoted)
             articles = self._article_texts(candidate.quoted)
@@ -261,13 +290,12 @@ class Engine:
             verdict,
         )
         confidence = policy.confidence.score(found)
-        scored = {"confidence": confidence, "signals": found, "candidate": candidate.answer,
-                  "candidate_quotes": quotes}  # fmt: skip
+        scored = {"confidence": confidence, "scoring": Scoring(found, candidate.answer, quotes)}
         if not quotes:
-            return self._abstain(*unsure, "no quote verified", related[0], **scored)
+            return self._abstain(*unsure, Decline.NO_QUOTE_VERIFIED, related[0], **scored)
         if confidence < policy.min_confidence:
-            reason = f"confidence {confidence:.2f} below {policy.min_confidence:.2f}"
-            return self._abstain(*unsure, reason, related[0], **scored)
+            detail = f"confidence {confidence:.2f} below {policy.min_confidence:.2f}"
+            return self._abstain(*unsure, Declined(Decline.UNSURE, detail), related[0], **scored)
         timings["total"] = _since(started)
         return Answer(question.text, candidate.answer, quotes, False, timings, **scored)
 
@@ -298,7 +326,7 @@ class Engine:
 
     def _candidate(
         self, reply: Reply, evidence: list[Evidence], passages: tuple[Passage, ...]
-    ) -> signals.Candidate | str:
+    ) -> signals.Candidate | Declined:
         """The model's answer with the stored text that holds it, or why there is none.
 
         An answer that is what an article sentence orders the model to say is refused
@@ -308,7 +336,7 @@ class Engine:
         """
         ordered = ordered_answer(reply.answer, passages)
         if ordered is not None:
-            return f"answer is what an article sentence orders the model to say: {ordered}"
+            return Declined(Decline.ORDERED_BY_ARTICLE, ordered)
         minimum = self.policy.min_answer_support
 
         def holds(items: list[Evidence]) -> bool:
@@ -324,10 +352,15 @@ class Engine:
         else:
             headline = self._headline_holding(reply.answer, [*cited, *evidence])
             if headline is None:
-                return "answer not in the sentences"
+                return Declined(Decline.ANSWER_NOT_IN_SENTENCES)
             quoted, rank = [headline], 0
         return signals.Candidate(
-            reply.answer, tuple(quoted[:MAX_QUOTES]), rank, reply.cite_probability(len(evidence))
+            reply.answer,
+            tuple(quoted[: self.policy.max_quotes]),
+            rank,
+            reply.cite_probability(len(evidence)),
+            reply.answer_probability(),
+            reply.answer_min_probability(),
         )
 
     def _headline_holding(self, answer: str, shown: list[Evidence]) -> Evidence | None:
@@ -368,13 +401,15 @@ class Engine:
         timings: dict[str, float],
         started: float,
         closest: tuple[str, ...],
-        reason: str,
+        why: Decline | Declined,
         related: Quote | None = None,
         **scored: object,
     ) -> Answer:
         timings["total"] = _since(started)
         text = UNSURE if related else NOT_FOUND
-        return Answer(question.text, text, (), True, timings, closest, reason, related, **scored)
+        why = why if isinstance(why, Declined) else Declined(why)
+        return Answer(question.text, text, (), True, timings, closest, why.decline, why.detail,
+                      related, **scored)  # fmt: skip
 
 
 def _since(started: float) -> float:

@@ -1,37 +1,35 @@
-"""Wire the engine together from settings, once, for any front end.
+"""Wire the engine and the library together from settings, once, for any front end.
 
-`open_engine` loads the embedding model and the answer model and opens the
-index; front ends (CLI, console, Discord) call it in their `main` and pass the
-engine down. Nothing here is global: close the context and everything is freed.
+`open_app` opens the index, loads the embedding model and the answer model, and
+gives the `Engine` (answers) and the `Library` (the articles and their upkeep)
+sharing that one index and embedding model; `open_library` gives the library alone,
+for commands that never answer. Only the entry points (the command line, the
+console, the Discord start-up and the benchmarks) import this module; they pass
+`(engine, library)` down. Nothing here is global: close the context and everything
+is freed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from bot.answering import Engine
+from bot.communities import Communities, Community, guild_settings
 from bot.conversation import Rewriter
-from bot.feed_store import feeds_summary
 from bot.generation import Generator, LlamaGenerator
+from bot.library import RESTORE_VECTORS, Library, make_embedder
 from bot.model_files import resolve_model_path
 from bot.model_server import ServerGenerator
 from bot.policy import AnswerPolicy
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.embedding import Embedder
-from retrieval.errors import IndexUnavailable, ModelUnavailable
-from retrieval.hidden import hidden_status
-from retrieval.loading import require_corpus_folder
-from retrieval.search import Searcher
+from retrieval.errors import IndexUnavailable
+from retrieval.search import Searcher, SearchRules
 from retrieval.store import IndexStore
-from retrieval.sync import PIPELINE_VERSION, ProgressCallback, SyncReport, sync_corpus
+from retrieval.sync import PIPELINE_VERSION
 from retrieval.vectors import ChromaServer
-
-RESTORE_VECTORS = (
-    "Run `python -m bot ingest` to restore them from the texts the index keeps, "
-    "or `/reload` from a running bot."
-)
 
 
 def chroma_server(settings: Settings) -> ChromaServer | None:
@@ -56,22 +54,6 @@ def require_index(settings: Settings) -> None:
             f"No index in '{settings.index_dir}' yet. Run `python -m bot ingest` to build it "
             "(or pass --index DIR)."
         )
-
-
-def require_corpus(settings: Settings) -> None:
-    """Fail with a how-to unless the corpus folder exists (and is a folder, not a file)."""
-    require_corpus_folder(settings.corpus_dir)
-
-
-def make_embedder(settings: Settings, on_load: Callable[[], None] | None = None) -> Embedder:
-    """The embedding model the settings name; it loads on first use."""
-    return Embedder(
-        settings.embedding_model_path,
-        settings.embed_batch_size,
-        on_load=on_load,
-        backend=settings.embedding_backend,
-        cache_dir=settings.model_cache_dir,
-    )
 
 
 def open_searcher(
@@ -101,7 +83,7 @@ def open_searcher(
             f"The index was built with embedding model '{built_with}' but the settings name "
             f"'{embedder.name}'. Run `python -m bot ingest` to rebuild it."
         )
-    return Searcher(store, embedder, candidates=settings.search_candidates)
+    return Searcher(store, embedder, SearchRules(candidates=settings.search_candidates))
 
 
 def load_generator(settings: Settings) -> Generator:
@@ -126,79 +108,27 @@ def load_generator(settings: Settings) -> Generator:
     )
 
 
-def status_info(settings: Settings, store: IndexStore) -> dict:
-    """What the index holds, for `status` in every front end."""
-    config = store.config() or {}
-    return {
-        "index_dir": str(settings.index_dir),
-        "corpus_dir": str(settings.corpus_dir),
-        "articles": store.article_count(),
-        "chunks": store.chunk_count(),
-        "sentences": store.sentence_count(),
-        "vectors": _vectors_status(store),
-        "embedding_model": config.get("embedding_model"),
-        "embedding_backend": _backend_status(settings),
-        "chunk_words": config.get("chunk_words"),
-        "chunk_overlap_words": config.get("chunk_overlap_words"),
-        "last_sync": store.get_meta("last_sync"),
-        "indexed_from": store.corpus_folder(),
-        "feeds": feeds_summary(settings.index_dir),
-        "hidden": hidden_status(settings.index_dir),  # articles /remove hid (bot.catalog)
-    }
+@contextmanager
+def open_library(
+    settings: Settings, on_load: Callable[[], None] | None = None, *, embedding: bool = True
+) -> Iterator[Library]:
+    """The library alone, for commands that never answer (`ingest`, `add`, `status`, …).
 
-
-def _backend_status(settings: Settings) -> str:
-    """The embedding backend the settings will run, or why the model cannot be found."""
-    try:
-        return make_embedder(settings).planned_backend()
-    except ModelUnavailable as error:
-        return f"unavailable: {error}"
-
-
-def _vectors_status(store: IndexStore) -> str:
-    """Where the vectors are, or that they are missing and how to get them back."""
-    embedded = store.chroma_server is None
-    missing = store.missing_vectors(open_vectors=not embedded)  # never claim a bot's vectors
-    if missing:
-        return f"missing: {missing}. {RESTORE_VECTORS}"
-    return "embedded" if embedded else str(store.chroma_server)
-
-
-def reload_corpus(
-    settings: Settings,
-    store: IndexStore,
-    embedder: Embedder,
-    on_progress: ProgressCallback | None = None,
-    *,
-    wait: bool = False,
-    on_wait: Callable[[str], None] | None = None,
-    force: bool = False,
-) -> SyncReport:
-    """Sync the index with the corpus folder (incremental, atomic), as `ingest` and `/reload` do.
-
-    Another reload of the same index raises `IndexBusy`, or with `wait=True` is waited for.
-    A sync from another folder, or one removing most articles, raises `SyncRefused`
-    unless `force`.
+    The embedding model is named first (a wrong EMBEDDING_MODEL_PATH fails before the
+    index is opened) and loads only if something must be embedded, calling `on_load`;
+    with `embedding=False` none is named, for reading only (`status`).
     """
-    require_corpus(settings)
-    return sync_corpus(
-        settings.corpus_dir,
-        store,
-        embedder,
-        chunk_words=settings.chunk_words,
-        chunk_overlap_words=settings.chunk_overlap_words,
-        max_article_bytes=settings.max_article_bytes,
-        max_article_sentences=settings.max_article_sentences,
-        on_progress=on_progress,
-        wait=wait,
-        on_wait=on_wait,
-        force=force,
-    )
+    embedder = make_embedder(settings, on_load) if embedding else None
+    with open_store(settings) as store:
+        yield Library(settings, store, embedder)
 
 
 @contextmanager
-def open_engine(settings: Settings, generator: Generator | None = None) -> Iterator[Engine]:
-    """An engine over the configured index and models, warmed up; closes the index on exit."""
+def open_app(
+    settings: Settings, generator: Generator | None = None
+) -> Iterator[tuple[Engine, Library]]:
+    """The engine and the library over the configured index and models, sharing one index
+    and one embedding model; the engine is warmed up; closes the index on exit."""
     require_index(settings)
     prompts = Prompts.load(settings.prompts_dir)
     policy = AnswerPolicy.from_settings(settings)  # a bad confidence file fails before models load
@@ -213,4 +143,67 @@ def open_engine(settings: Settings, generator: Generator | None = None) -> Itera
             Rewriter(settings.rewrite, prompts.rewrite, settings.rewrite_seconds),
         )
         engine.warm_up()
+        yield engine, Library(settings, store, searcher.embedder)
+
+
+@contextmanager
+def open_engine(settings: Settings, generator: Generator | None = None) -> Iterator[Engine]:
+    """The engine alone (`ask`, `eval`, the benchmarks), as `open_app` builds it."""
+    with open_app(settings, generator) as (engine, _):
         yield engine
+
+
+@contextmanager
+def open_communities(
+    settings: Settings, generator: Generator | None = None
+) -> Iterator[Communities]:
+    """What the Discord bot serves: the one corpus (`open_app`), or with CORPUS_PER_GUILD
+    one engine and library per server in DISCORD_GUILD_IDS over its own index, all
+    sharing one answer model and one embedding model, each loaded once.
+
+    Every server's index is checked before any model loads, so a server whose index
+    was never built stops the start at once, saying which and how to build it.
+    """
+    if not settings.corpus_per_guild:
+        with open_app(settings, generator) as (engine, library):
+            yield Communities.one(engine, library)
+        return
+    guilds = {
+        guild_id: guild_settings(settings, guild_id) for guild_id in settings.discord_guild_ids
+    }
+    for guild_id, own in guilds.items():
+        _for_guild(guild_id, require_index, own)
+    prompts = Prompts.load(settings.prompts_dir)
+    policy = AnswerPolicy.from_settings(settings)
+    embedder = make_embedder(settings)
+    with ExitStack() as stack:
+        by_guild: dict[int | None, Community] = {}
+        for guild_id, own in guilds.items():
+            store = stack.enter_context(open_store(own))
+            searcher = _for_guild(guild_id, open_searcher, own, store, embedder)
+            engine = Engine(
+                store,
+                searcher,
+                generator or load_generator(settings),
+                prompts,
+                policy,
+                Rewriter(settings.rewrite, prompts.rewrite, settings.rewrite_seconds),
+            )
+            generator = engine.generator  # loaded once, for every server
+            by_guild[guild_id] = Community.of(engine, Library(own, store, embedder))
+        first, *others = (community.engine for community in by_guild.values())
+        first.warm_up()
+        for engine in others:
+            _ = engine.exemplars  # the answer model is warm already
+        yield Communities(by_guild)
+
+
+def _for_guild(guild_id: int, step: Callable, *args: object):
+    """`step(*args)`, its "no usable index" error naming the server and its `--guild`."""
+    try:
+        return step(*args)
+    except IndexUnavailable as error:
+        raise IndexUnavailable(
+            f"Server {guild_id} (CORPUS_PER_GUILD): {error} Add `--guild {guild_id}` to the "
+            "command to work on this server's articles."
+        ) from error

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.confidence import ConfidenceModel, bundled_confidence, fit
+from bot.errors import BotError
 from bot.evaluation import format_curve, risk_coverage
 from bot.signals import FEATURES
-from retrieval.errors import BotError
 
 FOLDS = 5
 MIN_GAIN = 0.002  # log loss a signal must save on held-out folds to be kept

@@ -1,8 +1,8 @@
 """Find, remove and restore articles by title: what `/articles`, `/remove` and `/restore`
-share in Discord, the console and the CLI.
+share in Discord, the console and the CLI (the terminals' text is `bot.catalog_verbs`).
 
 Removing never touches the operator's files. An article added through Discord (a file
-of its own in the managed folder, see `bot.library`) is deleted; any other article is
+of its own in the managed folder, see `bot.managed`) is deleted; any other article is
 hidden through the index folder's hidden list (`retrieval.hidden`), which every sync
 honours and `restore_article` undoes. Either way the same incremental, atomic sync as
 `/reload` then runs, so the article stops being answered from at once.
@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from bot.app import reload_corpus, require_corpus
-from bot.library import added_folder, is_added
+from bot.errors import BotError, Hints, explained
+from bot.managed import added_folder, is_added
 from bot.settings import Settings
+from bot.syncing import reload_corpus, require_corpus
 from bot.terminal import printable
 from retrieval.cleaning import shorten
 from retrieval.embedding import Embedder
-from retrieval.errors import BotError, SyncRefused
+from retrieval.errors import SyncRefused
 from retrieval.hidden import HiddenArticle, load_hidden, save_hidden
 from retrieval.locking import reload_lock
 from retrieval.store import ArticleSummary, IndexStore
@@ -30,8 +31,6 @@ from retrieval.sync import SyncReport, refuse_other_folder
 from retrieval.text import folded, words
 
 MATCHES_SHOWN = 10  # in an "ambiguous" message
-LISTED = 50  # articles a terminal lists before asking for more words
-VERBS = ("articles", "remove", "restore")  # the console's and the CLI's
 
 
 class Titled(Protocol):
@@ -62,7 +61,7 @@ class Change:
     path: str
     action: str  # "deleted", "hidden" or "restored"
     report: SyncReport | None
-    refused: str | None = None
+    refused: SyncRefused | None = None
 
 
 def query_words(text: str) -> list[str]:
@@ -179,12 +178,13 @@ def _synced(
     try:
         report = reload_corpus(settings, store, embedder)
     except SyncRefused as refused:  # the change stands; the next sync that runs applies it
-        return Change(article.article_id, article.title, article.path, action, None, str(refused))
+        return Change(article.article_id, article.title, article.path, action, None, refused)
     return Change(article.article_id, article.title, article.path, action, report)
 
 
-def describe(change: Change) -> str:
-    """One paragraph saying what happened, for every front end."""
+def describe(change: Change, hints: Hints) -> str:
+    """One paragraph saying what happened, for every front end; a refused sync with the
+    front end's own `hints` on forcing it."""
     what = {
         "deleted": f"Deleted '{change.title}' ({change.path}) from the added articles.",
         "hidden": f"Hid '{change.title}' ({change.path}); its file stays in the corpus "
@@ -194,35 +194,8 @@ def describe(change: Change) -> str:
     if change.report is None:
         return (
             f"{what} The index was not updated, so the change shows after the next reload: "
-            f"{change.refused}"
+            f"{explained(change.refused, hints)}"
         )
     if change.action == "restored" and change.article_id not in change.report.added:
         what += " Its file is no longer in the corpus folder, so nothing came back."
     return f"{what} {change.report.summary()}"
-
-
-def plain_lines(articles: Sequence[ArticleSummary]) -> list[str]:
-    """One line per article for a terminal: title, then where it comes from (URL or path)."""
-    return [printable(f"{article.title}  ({article.source})") for article in articles]
-
-
-def run_verb(
-    verb: str, text: str, settings: Settings, store: IndexStore, embedder: Embedder, by: str
-) -> str:
-    """`articles`, `remove` or `restore` for the console and the CLI, as text to print."""
-    if verb == "articles":
-        found = find(store.article_summaries(), text)
-        lines = plain_lines(found[:LISTED])
-        if len(found) > LISTED:
-            lines.append(f"… and {len(found) - LISTED} more; add words to narrow the list.")
-        which = f" matching '{text.strip()}'" if text.strip() else ""
-        return (
-            "\n".join([f"{len(found)} articles{which}:", *lines])
-            if found
-            else (f"No articles{which}.")
-        )
-    if not text.strip():
-        return f"Say which article: {verb} TITLE-or-PATH (articles lists them)."
-    if verb == "remove":
-        return printable(describe(remove_article(settings, store, embedder, text, by)))
-    return printable(describe(restore_article(settings, store, embedder, text)))

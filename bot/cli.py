@@ -8,33 +8,55 @@ is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import textwrap
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot.app import (
+    open_app,
+    open_communities,
+    open_library,
     open_searcher,
     open_store,
-    reload_corpus,
-    require_corpus,
     require_index,
-    status_info,
 )
+from bot.communities import for_guild_settings
+from bot.errors import BotError, Hints, explained
 from bot.evaluation import RECALL_AT
 from bot.feeds_cli import add_feeds_parser
+from bot.gaps import DEFAULT_DAYS
+from bot.question import QuestionProblem, problem_of, too_long_message
 from bot.settings import Settings, UnknownSettingWarning
+from bot.syncing import require_corpus
 from bot.terminal import printable, sync_lines
-from retrieval.errors import BotError
+from retrieval.errors import IndexInUse, KnownError, SyncRefused
 from retrieval.search import MODES
+
+if TYPE_CHECKING:
+    from bot.answering import Quote
+    from bot.evaluation import QAItem
+    from bot.library import Library
+    from retrieval.search import Passage, Searcher, SearchResults
+    from retrieval.sync import SyncReport
 
 EXIT_USAGE = 2
 EXIT_NOTHING_NEW = 1  # `add`: the article is already indexed
+WHOLE_BOT = ("discord", "model-path", "calibrate")  # about no one server's articles
+HINTS: Hints = {  # the next step, in this front end's words (`bot.errors.explained`)
+    SyncRefused: "If that is what you want, run it again with --force "
+    "(`python -m bot ingest --force`).",
+    IndexInUse: "Reload from the running bot (`/reload` in Discord or its console), or stop "
+    "it first.",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--corpus", type=Path, metavar="DIR", help="article folder (CORPUS_DIR)")
     common.add_argument("--index", type=Path, metavar="DIR", help="index folder (INDEX_DIR)")
+    common.add_argument(
+        "--guild",
+        type=int,
+        metavar="ID",
+        help="with CORPUS_PER_GUILD=true: work on this server's articles "
+        "(CORPUS_DIR/ID/, INDEX_DIR/ID/)",
+    )
 
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -229,6 +258,20 @@ def build_parser() -> argparse.ArgumentParser:
         "questions logged before privacy was recorded); left out by default",
     )
     export.set_defaults(handler=cmd_feedback_export)
+    gaps = commands.add_parser(
+        "gaps",
+        parents=[common],
+        help="the most asked questions the articles did not answer, as /gaps shows them",
+        description="Declined questions of the last days from INDEX_DIR/feedback.sqlite, "
+        "grouped by near-duplicate wording, with how many members asked; questions only "
+        "the asker saw are never listed.",
+    )
+    gaps.add_argument(
+        "--days", type=_positive_days, default=DEFAULT_DAYS, metavar="N",
+        help=f"how far back to look (default {DEFAULT_DAYS})",
+    )  # fmt: skip
+    gaps.add_argument("--json", action="store_true", help="one JSON object per gap")
+    gaps.set_defaults(handler=cmd_gaps)
     add_feeds_parser(commands, common)
     return parser
 
@@ -248,42 +291,55 @@ def load_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def corpus_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings a command runs with: with CORPUS_PER_GUILD, a command about articles
+    works on the one server `--guild` names; `discord` serves them all."""
+    guild = getattr(args, "guild", None)
+    if args.command in WHOLE_BOT:
+        if guild is not None:
+            raise BotError(f"`{args.command}` takes no --guild: it serves every server.")
+        return settings
+    return for_guild_settings(settings, guild)
+
+
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Sync the index with the corpus folder and print a summary."""
 
     require_corpus(settings)
-    embedder = announced_embedder(settings)  # loads only if something changed
-    with open_store(settings) as store, ProgressBar(enabled=not args.quiet) as bar:
-        report = reload_corpus(
-            settings,
-            store,
-            embedder,
-            on_progress=bar.update,
-            wait=True,
-            on_wait=_say,
-            force=args.force,
-        )
-        totals = {
-            "articles": store.article_count(),
-            "chunks": store.chunk_count(),
-            "sentences": store.sentence_count(),
-        }
+    # the embedding model loads only if something changed
+    with announced_library(settings) as library, ProgressBar(enabled=not args.quiet) as bar:
+        report = library.reload(bar.update, wait=True, on_wait=_say, force=args.force)
+        totals = library.totals()
     if args.json:
         print(json.dumps(report_dict(report) | totals, indent=2))
         return 0
     print(format_report(report, settings, totals))
+    if report.added or report.updated:
+        _say_followups_wait(settings)
     return 0
+
+
+def _say_followups_wait(settings: Settings) -> None:
+    """The command line cannot reply in Discord: say when the open questions are asked."""
+    from bot.followups import FollowUps
+
+    followups = FollowUps(settings.index_dir)
+    waiting = len(followups.open_questions()) if followups.path.exists() else 0
+    if waiting:
+        print(
+            f"Open questions members asked to be told about: {waiting}. They are asked "
+            "again against the new articles when the Discord bot next starts."
+        )
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     """Add one file or page and sync; the exit code tells a script what happened."""
-    from bot.adding import add_target, who_runs_this
+    from bot.adding import who_runs_this
 
     require_corpus(settings)
-    embedder = announced_embedder(settings)  # loads only if something is added
     added_by = args.by or who_runs_this("command line")
-    with open_store(settings) as store:
-        report = add_target(args.target, settings, store, embedder, added_by, wait=True)
+    with announced_library(settings) as library:  # the model loads only if something is added
+        report = library.add_target(args.target, added_by, wait=True)
     failed = bool(report.refused) and not report.added and not report.duplicates
     print("\n".join(map(printable, report.lines())), file=sys.stderr if failed else sys.stdout)
     if report.added:
@@ -291,11 +347,10 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_NOTHING_NEW if report.duplicates else EXIT_USAGE
 
 
-def announced_embedder(settings: Settings):  # noqa: ANN201 - Embedder, imported lazily
-    """The embedding model, loaded only when something must be embedded, saying so."""
-    from bot.app import make_embedder
-
-    return make_embedder(
+def announced_library(settings: Settings) -> AbstractContextManager[Library]:
+    """The library alone (no answer model); its embedding model loads only when something
+    must be embedded, saying so."""
+    return open_library(
         settings, on_load=lambda: print("Loading the embedding model…", file=sys.stderr)
     )
 
@@ -304,7 +359,7 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def format_report(report, settings: Settings, totals: dict) -> str:  # noqa: ANN001 - SyncReport
+def format_report(report: SyncReport, settings: Settings, totals: dict) -> str:
     """The human summary of a sync: skipped files with reasons, changes by name, counts, size."""
     lines = sync_lines(report)
     lines.append(
@@ -314,7 +369,7 @@ def format_report(report, settings: Settings, totals: dict) -> str:  # noqa: ANN
     return "\n".join(lines)
 
 
-def report_dict(report) -> dict:  # noqa: ANN001 - SyncReport, imported lazily
+def report_dict(report: SyncReport) -> dict:
     """The sync report as JSON-ready data."""
     return {
         "added": report.added,
@@ -331,12 +386,11 @@ def report_dict(report) -> dict:  # noqa: ANN001 - SyncReport, imported lazily
 
 def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
     """`articles`, `remove`, `restore`: the moderators' verbs, for operators and scripts."""
-    from bot.catalog import run_verb
+    from bot.catalog_verbs import run_verb
 
     require_index(settings)
-    embedder = announced_embedder(settings)  # loads only if a sync has something to embed
-    with open_store(settings) as store:
-        print(run_verb(args.verb, " ".join(args.words), settings, store, embedder, "command line"))
+    with announced_library(settings) as library:  # the model loads only if a sync embeds
+        print(run_verb(args.verb, " ".join(args.words), library, "command line", HINTS))
     return 0
 
 
@@ -365,7 +419,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _passage_dict(passage) -> dict:  # noqa: ANN001 - Passage
+def _passage_dict(passage: Passage) -> dict:
     return {
         "article_id": passage.article_id,
         "title": passage.title,
@@ -380,7 +434,6 @@ def _passage_dict(passage) -> dict:  # noqa: ANN001 - Passage
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Score retrieval per search mode on each QA file, and with --answers the answers too."""
-    from bot.app import open_engine
     from bot.evaluation import (
         expand_sets,
         format_answers,
@@ -399,11 +452,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     sets = [(qa_file.path, qa_file.items) for qa_file in qa_files]
     reports: list[dict] = []
     if args.answers:
-        with open_engine(settings) as engine:
-            store = engine.store
+        with open_app(settings) as (engine, library):
 
-            def quote_is_valid(quote) -> bool:  # noqa: ANN001 - Quote
-                article = store.article(quote.article_id)
+            def quote_is_valid(quote: Quote) -> bool:
+                article = library.article(quote.article_id)
                 return article is not None and article.text[quote.start : quote.end] == quote.text
 
             for path, items in sets:
@@ -537,6 +589,32 @@ def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive_days(text: str) -> float:
+    days = float(text)
+    if not days > 0:
+        raise argparse.ArgumentTypeError("must be a number of days above 0")
+    return days
+
+
+def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the most asked declined questions of the last `--days`, grouped (`bot.gaps`)."""
+    from dataclasses import asdict
+
+    from bot.feedback import FeedbackLog
+    from bot.gaps import format_gaps, group_gaps, since
+
+    log = FeedbackLog(settings.index_dir)
+    asked = log.declined_since(since(args.days)) if log.path.exists() else []
+    gaps = group_gaps(asked)
+    if args.json:
+        for gap in gaps:
+            print(json.dumps(asdict(gap), ensure_ascii=False))
+        return 0
+    for line in format_gaps(gaps, args.days, shown=len(gaps)).splitlines():
+        print(printable(line))
+    return 0
+
+
 def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     """Fit the confidence model on tune runs; print its curve on tune and on any holdout."""
     from bot.calibration import calibrate_from_runs
@@ -545,11 +623,13 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _score_modes(items, searcher, mode: str, settings: Settings) -> list:  # noqa: ANN001
+def _score_modes(
+    items: Sequence[QAItem], searcher: Searcher, mode: str, settings: Settings
+) -> list:
     from bot.evaluation import score_retrieval
 
-    def timed(mode: str):  # noqa: ANN202
-        def run(question: str):  # noqa: ANN202
+    def timed(mode: str) -> Callable[[str], tuple[SearchResults, float]]:
+        def run(question: str) -> tuple[SearchResults, float]:
             started = time.perf_counter()
             results = searcher.search(question, k=max(RECALL_AT), mode=mode)
             return results, (time.perf_counter() - started) * 1000
@@ -561,10 +641,21 @@ def _score_modes(items, searcher, mode: str, settings: Settings) -> list:  # noq
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    """Answer one question, or every line of stdin; with --conversation, as follow-ups."""
+    """Answer one question, or every line of stdin (one JSON line each); with
+    --conversation, each as a follow-up of the conversation's earlier turns.
+
+    A question over MAX_QUESTION_CHARS is refused, as in Discord, rather than cut to
+    its start and answered as if that were the question; stdin's undecodable bytes
+    become U+FFFD rather than stopping every question after them.
+    """
     from bot.app import open_engine
     from bot.console import print_answer, print_searching
 
+    if args.question is not None and _too_long(args.question):
+        return EXIT_USAGE
+    if args.question is None and isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")
+    refused = False
     conversation = _Conversation(args.conversation, settings) if args.conversation else None
     with open_engine(settings) as engine:
 
@@ -588,9 +679,21 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 _say(f"(conversation {conversation.id})")
             return 0
         for line in sys.stdin:
-            if line.strip():
-                print(json.dumps(ask(line.strip())[1], ensure_ascii=False), flush=True)
-    return 0
+            if not line.strip():
+                continue
+            if _too_long(line.strip()):
+                refused = True
+                continue
+            print(json.dumps(ask(line.strip())[1], ensure_ascii=False), flush=True)
+    return EXIT_USAGE if refused else 0
+
+
+def _too_long(question: str) -> bool:
+    """True, having said so on stderr, when `question` is over MAX_QUESTION_CHARS."""
+    if problem_of(question) is not QuestionProblem.TOO_LONG:
+        return False
+    print(f"error: {too_long_message(question)} ({question[:60]}…)", file=sys.stderr)
+    return True
 
 
 class _Conversation:
@@ -626,15 +729,14 @@ def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
 
     import discord
 
-    from bot.app import open_engine
     from bot.discord_bot import check_login, require_token, run_bot
 
     discord.utils.setup_logging(level=logging.INFO)
     token = require_token(settings)  # before loading the models: fail fast
     asyncio.run(check_login(token))
-    with open_engine(settings) as engine:
+    with open_communities(settings) as communities:  # one corpus, or one per server
         try:
-            asyncio.run(run_bot(engine, settings))
+            asyncio.run(run_bot(communities, settings))
         except KeyboardInterrupt:
             pass
     return 0
@@ -651,8 +753,8 @@ def cmd_model_path(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """Print what the index holds, without loading any model."""
     require_index(settings)
-    with open_store(settings) as store:
-        info = status_info(settings, store)
+    with open_library(settings, embedding=False) as library:
+        info = library.status().as_dict()
     if args.json:
         print(json.dumps(info, indent=2))
     else:
@@ -703,9 +805,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     try:
-        return args.handler(args, settings)
-    except BotError as error:
-        print(f"error: {error}", file=sys.stderr)
+        return args.handler(args, corpus_settings(args, settings))
+    except KnownError as error:
+        print(f"error: {explained(error, HINTS)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("Interrupted; the index keeps every article written so far.", file=sys.stderr)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.errors import BotError
+from bot.errors import BotError
+from bot.signals import FEATURES
 
 BUNDLED_DIR = Path(__file__).parent
 
@@ -78,8 +79,6 @@ class ConfidenceModel:
             ) from error
         if not len(model.features) == len(model.means) == len(model.scales) == len(model.weights):
             raise BotError(f"The confidence model '{path}' has lists of different lengths.")
-        from bot.signals import FEATURES  # here, not at the top: signals → policy → here
-
         unknown = [name for name in model.features if name not in FEATURES]
         if unknown:  # a misspelt signal would silently count as "says nothing"
             raise BotError(

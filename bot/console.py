@@ -13,17 +13,25 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot.adding import add_target, who_runs_this
+from bot.adding import who_runs_this
 from bot.answering import Answer, Engine, Quote
-from bot.app import open_engine, reload_corpus, status_info
-from bot.catalog import VERBS, run_verb
+from bot.app import open_app
+from bot.catalog_verbs import VERBS, run_verb
 from bot.conversation import MAX_TURNS, Turn, remember, turn_of
-from bot.examples import example_questions
+from bot.errors import Hints, explained
+from bot.library import Library
 from bot.settings import Settings
 from bot.terminal import printable, sync_lines
-from retrieval.errors import BotError, SyncRefused
+from retrieval.errors import KnownError, SyncRefused
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+HINTS: Hints = {  # the next step, in the console's words (`bot.errors.explained`)
+    SyncRefused: "If that is what you want, run `/reload --force`.",
+}
 
 HELP = """Ask any question about the articles. Every answer quotes the article text it rests on.
 Commands:
@@ -153,39 +161,37 @@ def _enable_history(index_dir: Path) -> None:
     atexit.register(lambda: _save_history(readline, history))
 
 
-def _save_history(readline, history: Path) -> None:  # noqa: ANN001 - the readline module
+def _save_history(readline: ModuleType, history: Path) -> None:
     try:
         readline.write_history_file(history)
     except OSError:
         pass
 
 
-def reload_in_console(engine: Engine, settings: Settings, out: TextIO, force: bool) -> None:
+def reload_in_console(library: Library, out: TextIO, force: bool) -> None:
     """Re-sync the corpus and print what changed; a refused sync says why and how to force it."""
     print("Re-syncing the corpus…", file=out)
     try:
-        report = reload_corpus(settings, engine.store, engine.searcher.embedder, force=force)
+        report = library.reload(force=force)
     except SyncRefused as refused:
-        print(f"The reload did not run: {refused}", file=out)
+        print(f"The reload did not run: {explained(refused, HINTS)}", file=out)
         return
     for line in sync_lines(report):
         print(line, file=out)
 
 
-def add_in_console(target: str, engine: Engine, settings: Settings, out: TextIO) -> None:
+def add_in_console(target: str, library: Library, out: TextIO) -> None:
     """Add a file or page to the corpus and index it, printing what happened to each."""
     if not target:
         print("Usage: /add PATH-or-URL (a file on this machine, or a web address)", file=out)
         return
-    report = add_target(
-        target, settings, engine.store, engine.searcher.embedder, who_runs_this("console")
-    )
+    report = library.add_target(target, who_runs_this("console"))
     for line in report.lines():
         print(f"  {printable(line)}", file=out)
 
 
 def handle_line(
-    line: str, engine: Engine, settings: Settings, out: TextIO, session: Session | None = None
+    line: str, engine: Engine, library: Library, out: TextIO, session: Session | None = None
 ) -> bool:
     """Act on one input line; False means leave. With a `session`, questions are one
     conversation until /new."""
@@ -200,23 +206,22 @@ def handle_line(
         print(NEW_CONVERSATION, file=out)
     elif command in ("/help", "/?"):
         print(HELP, file=out)
-        examples = example_questions(engine.store)
+        examples = library.examples()
         if examples:
             print("For example, from these articles:", file=out)
             for example in examples:
                 print(f"  {printable(example)}", file=out)
     elif command == "/status":
-        for key, value in status_info(settings, engine.store).items():
+        for key, value in library.status().as_dict().items():
             shown = printable(str(value)) if value is not None else "-"
             print(f"  {key.replace('_', ' '):<20} {shown}", file=out)
     elif command in ("/reload", "/reload --force"):
-        reload_in_console(engine, settings, out, force=command.endswith("--force"))
+        reload_in_console(library, out, force=command.endswith("--force"))
     elif command == "/add" or command.startswith("/add "):
-        add_in_console(command.removeprefix("/add").strip().strip("\"'"), engine, settings, out)
+        add_in_console(command.removeprefix("/add").strip().strip("\"'"), library, out)
     elif command.startswith("/") and command[1:].split(" ")[0] in VERBS:
         verb, _, text = command[1:].partition(" ")
-        embedder = engine.searcher.embedder
-        print(run_verb(verb, text, settings, engine.store, embedder, "console"), file=out)
+        print(run_verb(verb, text, library, "console", HINTS), file=out)
     elif command.startswith("/"):
         print(f"Unknown command {command}. Type /help.", file=out)
     else:
@@ -236,13 +241,12 @@ def handle_line(
 def run_console(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
     """The read-answer loop; Ctrl-C or Ctrl-D leave cleanly."""
     print("Loading the models…", file=out, flush=True)
-    with open_engine(settings) as engine:
+    with open_app(settings) as (engine, library):
         interactive = stdin.isatty()
         if interactive:
             _enable_history(settings.index_dir)
-        info = status_info(settings, engine.store)
         print(
-            f"Ready: {info['articles']} articles in {settings.index_dir}. "
+            f"Ready: {library.status().articles} articles in {settings.index_dir}. "
             "Type a question, or /help.\n",
             file=out,
         )
@@ -252,12 +256,12 @@ def run_console(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys
                 line = input("ask> ") if interactive else stdin.readline()
                 if not interactive and not line:
                     break
-                if not handle_line(line, engine, settings, out, session):
+                if not handle_line(line, engine, library, out, session):
                     break
             except (EOFError, KeyboardInterrupt):
                 print(file=out)
                 break
-            except BotError as error:
-                print(f"error: {error}", file=out)
+            except KnownError as error:
+                print(f"error: {explained(error, HINTS)}", file=out)
     print("Bye.", file=out)
     return 0

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.conversation import MAX_TURNS, Turn
-from retrieval.errors import BotError
+from bot.errors import BotError
 
 FOLDER = "conversations"
 NEW = "new"  # `--conversation new` starts one with a fresh id

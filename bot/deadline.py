@@ -21,7 +21,7 @@ import time
 
 import httpx
 
-from retrieval.errors import BotError
+from bot.errors import BotError
 
 NO_KEEP_ALIVE = httpx.Limits(max_keepalive_connections=0)  # every request traced from connect
 _CONNECTED = ("connection.connect_tcp.complete", "connection.start_tls.complete")

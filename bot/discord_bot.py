@@ -1,12 +1,16 @@
 """`python -m bot discord`: the Discord front end, a thin adapter over the engine.
 
 The bot owns an `AnswerQueue` (the model runs in one worker thread, never on
-the event loop) and loads one cog per concern from `bot/cogs/`. Only the servers
+the event loop) and loads one cog per concern from `bot/cogs/`. Which articles a
+server is answered from is `AnswerBot.community`'s answer (`bot.communities`): one
+corpus for all, or with CORPUS_PER_GUILD each server's own. Only the servers
 in DISCORD_GUILD_IDS are served: every command, autocomplete, button and message
 from any other is stopped here, before a cog sees it. Every message
 it sends uses `AllowedMentions.none()`, so neither the model nor an article
-can ping anyone. Errors inside a command get a short polite reply; the
-traceback goes to the log and the bot keeps running.
+can ping anyone; the one exception pings one member, whose declined question an article
+now answers, and no one else (`bot.cogs.followups`). Errors inside a command get a
+short reply only the member sees (`bot.cogs.errors`); an unexpected one's traceback goes
+to the log and the bot keeps running.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import aiohttp
 import discord
@@ -25,23 +30,28 @@ from discord.ext import commands
 from bot.answer_queue import AnswerQueue
 from bot.answering import Engine
 from bot.cogs.checks import admitted, guild_served, named_guild_ids
+from bot.cogs.followups import recheck
 from bot.cogs.replies import NO_PINGS
+from bot.communities import Communities, Community
 from bot.conversation import ConversationMemory
+from bot.errors import BotError
 from bot.feedback import FeedbackLog
+from bot.library import Library
 from bot.settings import Settings
-from retrieval.errors import BotError
 
 log = logging.getLogger("bot.discord")
 COGS = (
+    "bot.cogs.errors",  # first: every other cog's command errors end there
     "bot.cogs.ask",
     "bot.cogs.admin",
     "bot.cogs.catalog",
     "bot.cogs.feedback",
+    "bot.cogs.gaps",
+    "bot.cogs.followups",
     "bot.cogs.adding",
     "bot.cogs.feeds",
     "bot.cogs.help",
 )
-SORRY = "Sorry, something went wrong while handling that; the details are in the bot's log."
 
 
 class ServedTree(app_commands.CommandTree):
@@ -53,10 +63,14 @@ class ServedTree(app_commands.CommandTree):
         return await admitted(interaction)
 
 
-class AnswerBot(commands.Bot):
-    """The Discord client: engine, queue, feedback log, and the reload lock shared by the cogs."""
+NO_ARTICLES_HERE = "This server has no articles of its own here; ask in a server the bot serves."
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+
+class AnswerBot(commands.Bot):
+    """The Discord client: the communities (each an engine, library, feedback log and
+    reload lock) and the one answer queue they share."""
+
+    def __init__(self, communities: Communities, settings: Settings) -> None:
         intents = discord.Intents.default()  # mentions carry their text without message_content
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -65,21 +79,63 @@ class AnswerBot(commands.Bot):
             help_command=None,
             tree_cls=ServedTree,
         )
-        self.engine = engine
+        self.communities = communities  # the articles each server is answered from
         self.settings = settings
-        self.queue = AnswerQueue(
-            engine.ask,
+        self.queue = AnswerQueue(  # one model, one line per server with per-server corpora
+            _no_default_answer,
             max_waiting=settings.queue_max_waiting,
             cooldown_seconds=settings.user_cooldown_seconds,
         )
-        self.reload_lock = asyncio.Lock()
         # recent answers by thread and message id: a follow-up's earlier turns
         self.conversations = ConversationMemory(turns=settings.conversation_turns)
-        self.feedback = FeedbackLog(settings.index_dir)  # questions and votes; reloads keep it
-        self.last_reload: str | None = None
         self.refused_guilds: set[int] = set()  # logged once each, not on every message
+        self.rechecks: set[asyncio.Task] = set()  # open questions being asked again
         self.warned_at_count = 0  # servers the bot was in at the last "none listed" warning
-        self.tree.on_error = self.on_app_command_error
+
+    @classmethod
+    def single(cls, engine: Engine, library: Library, settings: Settings) -> AnswerBot:
+        """A bot answering every server it serves from one corpus (CORPUS_PER_GUILD off)."""
+        return cls(Communities.one(engine, library), settings)
+
+    def community(self, guild_id: int | None) -> Community:
+        """The articles a command, question or click from `guild_id` acts on: the one place
+        a server is mapped to its corpus. The gate in front of every cog has refused a
+        server without one, so reaching here without one is a bug, refused all the same."""
+        community = self.communities.for_guild(guild_id)
+        if community is None:
+            raise BotError(NO_ARTICLES_HERE)
+        return community
+
+    # The one corpus of a bot without per-server corpora, for tests and benchmarks; the
+    # cogs always go through `community(guild_id)`.
+    @property
+    def engine(self) -> Engine:
+        """The shared community's engine."""
+        return self.communities.shared.engine
+
+    @property
+    def library(self) -> Library:
+        """The shared community's library."""
+        return self.communities.shared.library
+
+    @property
+    def feedback(self) -> FeedbackLog:
+        """The shared community's feedback log."""
+        return self.communities.shared.feedback
+
+    @feedback.setter
+    def feedback(self, log: FeedbackLog) -> None:
+        self.communities.shared.feedback = log
+
+    @property
+    def reload_lock(self) -> asyncio.Lock:
+        """The shared community's reload lock."""
+        return self.communities.shared.reload_lock
+
+    @property
+    def last_reload(self) -> str | None:
+        """When the shared community's articles last changed."""
+        return self.communities.shared.last_reload
 
     async def setup_hook(self) -> None:
         """Load the cogs and register the slash commands with Discord."""
@@ -103,15 +159,42 @@ class AnswerBot(commands.Bot):
                 return
         super().dispatch(event_name, *args, **kwargs)
 
+    def articles_changed(self, community: Community) -> None:
+        """Every change of a community's articles in the bot ends here (`/add`, `/reload`,
+        a feed poll, `/restore`): note when, and ask its open questions again in the
+        background (`bot.cogs.followups.recheck`), so the moderator's reply never waits."""
+        community.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
+        self.start_recheck(community)
+
+    def start_recheck(self, community: Community) -> asyncio.Task:
+        """Ask `community`'s open questions again, in a task kept in `rechecks`."""
+        task = asyncio.get_running_loop().create_task(
+            recheck(self, community), name="followup-recheck"
+        )
+        self.rechecks.add(task)
+        task.add_done_callback(self._recheck_done)
+        return task
+
+    def _recheck_done(self, task: asyncio.Task) -> None:
+        self.rechecks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Asking open questions again failed", exc_info=task.exception())
+
     async def close(self) -> None:
-        """Stop answering, then disconnect."""
+        """Stop answering and asking again, then disconnect."""
+        for task in list(self.rechecks):
+            task.cancel()
         await self.queue.stop()
         await super().close()
 
     async def on_ready(self) -> None:
-        """Log where the bot is, so an operator sees it started, and which servers it refuses."""
+        """Log where the bot is, so an operator sees it started, and which servers it
+        refuses; ask the open questions again against what changed while it was away
+        (`python -m bot ingest`, another process)."""
         log.info("Connected as %s in %d servers", self.user, len(self.guilds))
         self.check_guilds()
+        for community in self.communities.all():
+            self.start_recheck(community)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """A server invited the bot: say at once whether it will be served."""
@@ -158,35 +241,6 @@ class AnswerBot(commands.Bot):
             )
         for guild in self.guilds:
             self.serves(guild.id)
-
-    async def on_app_command_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        """One place that turns a failed slash command into a polite reply."""
-        original = getattr(error, "original", error)
-        if isinstance(original, BotError):
-            message = str(original)
-        elif isinstance(error, app_commands.CheckFailure):
-            message = "You can't use this command here."
-        else:
-            log.error("Command failed", exc_info=original)
-            message = SORRY
-        await send_reply(interaction, message, ephemeral=True)
-
-
-async def send_reply(
-    interaction: discord.Interaction, content: str, *, ephemeral: bool = False
-) -> None:
-    """Reply to an interaction whether or not it was already acknowledged."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(content, ephemeral=ephemeral, allowed_mentions=NO_PINGS)
-        else:
-            await interaction.response.send_message(
-                content, ephemeral=ephemeral, allowed_mentions=NO_PINGS
-            )
-    except discord.HTTPException:
-        log.exception("Could not send an error reply")
 
 
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
@@ -243,9 +297,14 @@ async def check_login(token: str) -> None:
         await asyncio.wait_for(probe.login(token), LOGIN_SECONDS)
 
 
-async def run_bot(engine: Engine, settings: Settings) -> None:
+def _no_default_answer(question: str, *callbacks: object) -> object:
+    """Every question brings its community's engine (`bot.cogs.replies.answer_to`)."""
+    raise RuntimeError("a question reached the queue without its community's engine")
+
+
+async def run_bot(communities: Communities, settings: Settings) -> None:
     """Connect and serve until stopped; a missing or rejected token is a clear error."""
     token = require_token(settings)
-    bot = AnswerBot(engine, settings)
+    bot = AnswerBot(communities, settings)
     async with bot, _discord_errors():
         await bot.start(token)

@@ -1,4 +1,4 @@
-"""`python -m bot eval`: score retrieval (and later answers) on a QA file.
+"""`python -m bot eval`: score retrieval and, with `--answers`, the answers on a QA file.
 
 QA files hold one JSON object per line:
 `{"question": ..., "answers": [gold strings], "type": "answerable" | "unanswerable"}`,
@@ -28,9 +28,13 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from retrieval.errors import BotError
+from bot.errors import BotError
 from retrieval.search import SearchResults
+
+if TYPE_CHECKING:
+    from bot.answering import Answer
 
 RECALL_AT = (1, 3, 5)
 QA_FIELDS = (
@@ -364,7 +368,7 @@ def format_retrieval(all_scores: Sequence[RetrievalScores]) -> str:
     return "\n".join(lines)
 
 
-def answer_is_correct(answer, golds: Sequence[str]) -> bool:  # noqa: ANN001 - Answer
+def answer_is_correct(answer: Answer, golds: Sequence[str]) -> bool:
     """A gold string appears in the answer text or one of its quotes (case-insensitive)."""
     return _holds_gold(answer.answer, [q.text for q in answer.quotes], golds)
 
@@ -389,7 +393,9 @@ def score_answers(
         latencies.append(answer.timings.get("total", 0.0))
         if "first_token" in answer.timings:
             first_tokens.append(answer.timings["first_token"])
-        candidate_quotes = [q.text for q in answer.candidate_quotes]
+        scoring = answer.scoring  # None when the model's answer was never scored
+        candidate = scoring.candidate if scoring else ""
+        candidate_quotes = [q.text for q in scoring.candidate_quotes] if scoring else []
         scores.details.append(
             {
                 "id": item.qid,
@@ -399,15 +405,17 @@ def score_answers(
                 "near_miss": item.near_miss,
                 "answer": answer.answer,
                 "abstained": answer.abstained,
+                "decline": answer.decline.value if answer.decline else None,
                 "reason": answer.reason,
                 "quotes": [q.text for q in answer.quotes],
                 "related": answer.related.text if answer.related else None,
                 "confidence": answer.confidence,
-                "signals": answer.signals,
-                "candidate": answer.candidate,
+                "signals": scoring.signals if scoring else {},
+                "candidate": candidate,
                 "candidate_quotes": candidate_quotes,
-                "candidate_correct": _holds_gold(answer.candidate, candidate_quotes, item.answers)
-                if answer.signals
+                "candidate_titles": [q.title for q in scoring.candidate_quotes] if scoring else [],
+                "candidate_correct": _holds_gold(candidate, candidate_quotes, item.answers)
+                if scoring and scoring.signals
                 else None,
                 "seconds": answer.timings.get("total"),
                 "rewrite_seconds": answer.timings.get("rewrite"),

@@ -11,8 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bot.injection import InstructionExemplars, is_instruction
-from bot.policy import EvidenceRules
+from bot.injection import InjectionRules, InstructionExemplars, is_instruction
 from bot.question import Question
 from retrieval.chunking import split_sentences
 from retrieval.embedding import Embedder
@@ -27,6 +26,23 @@ from retrieval.text import (
     weighted_coverage,
     words,
 )
+
+
+@dataclass(frozen=True)
+class EvidenceRules:
+    """How sentences are scored and picked for the model: `sentences` and `margin` are
+    the EVIDENCE_SENTENCES and EVIDENCE_MARGIN settings, the rest fixed."""
+
+    sentences: int  # shown to the model
+    margin: float  # a sentence this far below the best is not shown
+    rank_penalty: float = 0.05  # per rank of the sentence's passage
+    kind_penalty: float = 0.15  # holds nothing of the kind asked for (no new number for "how many")
+    # A sentence read with the one before it ("It aims to extend this figure…") may match
+    # only through that context; the pair must beat the sentence by these discounts.
+    context_cosine_discount: float = 0.05
+    context_coverage_discount: float = 0.15
+    min_words: int = 4  # shorter sentences are headings and captions, not evidence
+    injection: InjectionRules = InjectionRules()  # which sentences are orders, never offered
 
 
 @dataclass(frozen=True)
@@ -166,7 +182,10 @@ def select_evidence(
     alone = iter(zip(cosines[: len(found)], likeness[: len(found)], strict=True))
     together = iter(zip(cosines[len(found) :], likeness[len(found) :], strict=True))
     measured = [(s, *next(alone), pair, next(together) if pair else None) for s, pair in found]
-    orders = {_key(s): is_instruction(s.text, similarity) for s, _, similarity, _, _ in measured}
+    orders = {
+        _key(s): is_instruction(s.text, similarity, rules.injection)
+        for s, _, similarity, _, _ in measured
+    }
     weights = question.weights
     scored = []
     for sentence, cosine, _, pair, pair_measures in measured:
@@ -174,7 +193,9 @@ def select_evidence(
             continue
         coverage = weighted_coverage(sentence.text, weights)
         best = (cosine + coverage, cosine, sentence)
-        if pair is not None and not _lead_is_instruction(sentence, pair, pair_measures[1], orders):
+        if pair is not None and not _lead_is_instruction(
+            sentence, pair, pair_measures[1], orders, rules.injection
+        ):
             pair_cosine = max(cosine, pair_measures[0] - rules.context_cosine_discount)
             pair_coverage = weighted_coverage(pair.text, weights) - rules.context_coverage_discount
             pair_score = pair_cosine + max(coverage, pair_coverage)
@@ -244,7 +265,11 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 
 def _lead_is_instruction(
-    sentence: Evidence, pair: Evidence, pair_similarity: float, orders: dict[tuple[str, int], bool]
+    sentence: Evidence,
+    pair: Evidence,
+    pair_similarity: float,
+    orders: dict[tuple[str, int], bool],
+    rules: InjectionRules,
 ) -> bool:
     """Whether the sentence before `sentence` in `pair` gives the model orders.
 
@@ -255,7 +280,7 @@ def _lead_is_instruction(
     if judged is not None:
         return judged
     lead = pair.text[: sentence.start - pair.start]
-    return is_instruction(lead, pair_similarity)
+    return is_instruction(lead, pair_similarity, rules)
 
 
 def _key(span: Evidence) -> tuple[str, int]:

@@ -7,10 +7,16 @@ vote per member per answer. Members are stored only as a salted SHA-256 of their
 id; the salt is a separate file (`feedback-salt`), so the log alone can be shared
 without anyone being able to tell whether a known member voted.
 
+Each question also keeps its asker as that salted hash, so `/gaps` can count how many
+members asked a question without knowing who they were.
+
 Questions asked privately (`/ask private:True`, direct messages) are marked so and
 never listed to anyone else; each question keeps its channel, so a moderator's report
 lists only questions from channels that moderator can read. A log written before these
 columns existed gains them on first use; its rows name no channel and count as private.
+
+A decline is stored as its `Decline` value, so rewording a message changes no count;
+rows logged before then named it in words, and `stored_decline` reads those.
 
 Every method opens its own connection, so it can run in a worker thread
 (`asyncio.to_thread`) and never on the event loop.
@@ -24,14 +30,16 @@ import os
 import re
 import secrets
 import sqlite3
+from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.answering import SLOW, Answer
+from bot.answering import Answer
 from bot.local_sqlite import transaction
+from bot.outcomes import Decline
 
 FEEDBACK_FILE = "feedback.sqlite"
 SALT_FILE = "feedback-salt"
@@ -51,7 +59,8 @@ CREATE TABLE IF NOT EXISTS answers (
     quotes       TEXT NOT NULL,
     confidence   REAL,
     channel_id   INTEGER,
-    private      INTEGER
+    private      INTEGER,
+    member       TEXT
 );
 CREATE INDEX IF NOT EXISTS answers_by_guild ON answers(guild_id, abstained);
 CREATE TABLE IF NOT EXISTS votes (
@@ -64,7 +73,7 @@ CREATE TABLE IF NOT EXISTS votes (
 """
 # Columns added since the first version, with their types: a row from before has NULL,
 # which lists nowhere (no channel) and counts as private (it may have been).
-_ADDED_COLUMNS = (("channel_id", "INTEGER"), ("private", "INTEGER"))
+_ADDED_COLUMNS = (("channel_id", "INTEGER"), ("private", "INTEGER"), ("member", "TEXT"))
 _LISTABLE = "private=0"  # a question someone other than the asker may see
 _NOT_WORDS = re.compile(r"[^\w]+")
 
@@ -89,7 +98,7 @@ class LoggedAnswer:
     question: str
     answer: str
     abstained: bool
-    decline: str
+    decline: Decline | None  # None for an answer (or a decline no version named)
     quotes: tuple[LoggedQuote, ...]
     ups: int = 0
     downs: int = 0
@@ -101,7 +110,18 @@ class FrequentDecline:
 
     question: str
     count: int
-    decline: str
+    decline: Decline | None
+
+
+@dataclass(frozen=True)
+class AskedQuestion:
+    """One declined public question, for `/gaps`: who asked (a salted hash; for a row
+    logged before askers were, a key of its own) and when."""
+
+    question: str
+    asker: str
+    asked_at: str
+    decline: Decline | None
 
 
 @dataclass(frozen=True)
@@ -114,7 +134,7 @@ class FeedbackSummary:
     downs: int
     recent_downs: tuple[LoggedAnswer, ...]
     frequent_declines: tuple[FrequentDecline, ...]
-    decline_counts: tuple[tuple[str, int], ...]
+    decline_counts: tuple[tuple[Decline | None, int], ...]  # most frequent first
 
 
 @dataclass(frozen=True)
@@ -130,25 +150,33 @@ class VoteOutcome:
         return self.previous is not None and self.previous != self.vote
 
 
-def decline_kind(answer: Answer) -> str:
-    """Why the bot declined, in a few words a moderator can act on; "" for an answer."""
-    if not answer.abstained:
-        return ""
-    reason = answer.reason
-    if reason.startswith("fallback"):
-        return "model too slow" if answer.answer == SLOW else "model failed"
-    if reason.startswith("confidence"):
-        return "low confidence"
-    if reason.startswith("answer is what an article sentence orders"):
-        return "refused: an article gives the model orders"
-    kinds = {
-        "nothing relevant found": "nothing relevant in the articles",
-        "no sentences to quote": "nothing relevant in the articles",
-        "model found no answer": "the model found no answer",
-        "answer not in the sentences": "answer not in the quoted text",
-        "no quote verified": "answer not in the quoted text",
-    }
-    return kinds.get(reason, reason or "declined")
+# Logs written before declines were values hold a moderator's label in `decline` and the
+# engine's sentence in `reason`; this is the one place that reads those sentences.
+_LEGACY_REASONS = {
+    "empty question": Decline.EMPTY_QUESTION,
+    "nothing relevant found": Decline.NOTHING_RELEVANT,
+    "no sentences to quote": Decline.NO_SENTENCES,
+    "model found no answer": Decline.MODEL_NOT_FOUND,
+    "answer not in the sentences": Decline.ANSWER_NOT_IN_SENTENCES,
+    "no quote verified": Decline.NO_QUOTE_VERIFIED,
+}
+_LEGACY_LABELS = {  # for the reasons that carried a detail (a figure, an error, a sentence)
+    "low confidence": Decline.UNSURE,
+    "model too slow": Decline.SLOW,
+    "model failed": Decline.FAILED,
+    "refused: an article gives the model orders": Decline.ORDERED_BY_ARTICLE,
+}
+
+
+def stored_decline(decline: str, reason: str) -> Decline | None:
+    """The decline a logged row records: its stored value, or for a row logged before
+    declines were values, the one its reason or label names; None for an answer."""
+    if not decline:
+        return None
+    try:
+        return Decline(decline)
+    except ValueError:
+        return _LEGACY_REASONS.get(reason) or _LEGACY_LABELS.get(decline)
 
 
 def question_key(question: str) -> str:
@@ -205,11 +233,14 @@ class FeedbackLog:
         *,
         private: bool,
         asked_at: str | None = None,
+        member_id: int | None = None,
     ) -> int:
         """Log one answer or decline; returns its id (what the vote buttons carry).
 
-        `private`: only the asker saw it, so no report may list it.
+        `private`: only the asker saw it, so no report may list it. `member_id`, the
+        asker, is stored only as its salted hash.
         """
+        member = None if member_id is None else self.member_hash(member_id)
         quotes = [
             {"article_id": q.article_id, "title": q.title, "start": q.start, "end": q.end,
              "text": q.text}
@@ -218,21 +249,24 @@ class FeedbackLog:
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO answers (asked_at, guild_id, question, question_key, answer, "
-                "abstained, reason, decline, quotes, confidence, channel_id, private) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "abstained, reason, decline, quotes, confidence, channel_id, private, member) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     asked_at or now_text(),
                     guild_id,
-                    answer.question,
-                    question_key(answer.question),
+                    # a follow-up as it was read (its standalone question), so it can be
+                    # asked again, and grouped with its kin, without its conversation
+                    answer.standalone or answer.question,
+                    question_key(answer.standalone or answer.question),
                     answer.answer,
                     int(answer.abstained),
                     answer.reason,
-                    decline_kind(answer),
+                    answer.decline.value if answer.abstained and answer.decline else "",
                     json.dumps(quotes, ensure_ascii=False),
                     answer.confidence,
                     channel_id,
                     int(private),
+                    member,
                 ),
             )
             return int(cursor.lastrowid)
@@ -284,21 +318,53 @@ class FeedbackLog:
                 args,
             ).fetchone()
             frequent_rows = db.execute(  # bare columns come from the latest row (SQLite max())
-                "SELECT question, COUNT(*) AS n, decline, MAX(answer_id) AS latest FROM answers "
-                f"WHERE {listed} AND abstained=1 GROUP BY question_key "
+                "SELECT question, COUNT(*) AS n, decline, reason, MAX(answer_id) AS latest "
+                f"FROM answers WHERE {listed} AND abstained=1 GROUP BY question_key "
                 "ORDER BY n DESC, latest DESC LIMIT ?",
                 (*listed_args, frequent),
             ).fetchall()
-            counts = db.execute(
-                f"SELECT decline, COUNT(*) AS n FROM answers WHERE {where} AND abstained=1 "
-                "GROUP BY decline ORDER BY n DESC",
-                args,
+            declined = db.execute(  # counted below: an old row names its decline in words
+                f"SELECT decline, reason FROM answers WHERE {where} AND abstained=1", args
             ).fetchall()
             downs_rows = self._voted_down(db, listed, listed_args, recent)
+        counts = Counter(stored_decline(decline, reason) for decline, reason in declined)
+        frequent_declines = tuple(
+            FrequentDecline(question, n, stored_decline(decline, reason))
+            for question, n, decline, reason, _ in frequent_rows
+        )
         return FeedbackSummary(
-            answers, declines, ups, downs, tuple(downs_rows),
-            tuple(FrequentDecline(*row[:3]) for row in frequent_rows), tuple(map(tuple, counts)),
+            answers, declines, ups, downs, tuple(downs_rows), frequent_declines,
+            tuple(counts.most_common()),
         )  # fmt: skip
+
+    def declined_since(
+        self, since: str, guild_id: int | None = None, readable: Collection[int] | None = None
+    ) -> list[AskedQuestion]:
+        """The public questions declined at or after `since` (an ISO time), oldest first:
+        of one server in its `readable` channels, or with `guild_id` None of every server
+        in every channel (the command line's view)."""
+        where, args = f"abstained=1 AND {_LISTABLE} AND asked_at >= ?", [since]
+        if guild_id is not None:
+            where += " AND guild_id=? AND channel_id IN (SELECT value FROM json_each(?))"
+            args += [guild_id, json.dumps(sorted(readable or ()))]
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT answer_id, question, member, asked_at, decline, reason FROM answers "
+                f"WHERE {where} ORDER BY answer_id",
+                args,
+            ).fetchall()
+        return [_asked(row) for row in rows]
+
+    def asked(self, answer_id: int) -> AskedQuestion | None:
+        """One logged question with its asker (a salted hash), for the button under its
+        decline; None when the log has no such answer."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT answer_id, question, member, asked_at, decline, reason FROM answers "
+                "WHERE answer_id=?",
+                (answer_id,),
+            ).fetchone()
+        return None if row is None else _asked(row)
 
     def voted_down(
         self, limit: int | None = None, *, include_private: bool = False
@@ -345,12 +411,20 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
                     raise
 
 
-_ANSWER_COLUMNS = "answer_id, asked_at, question, answer, abstained, decline, quotes"
+def _asked(row: tuple) -> AskedQuestion:
+    """A row of (answer_id, question, member, asked_at, decline, reason)."""
+    answer_id, question, member, asked_at, decline, reason = row
+    asker = member or f"answer-{answer_id}"  # logged before askers were: one of its own
+    return AskedQuestion(question, asker, asked_at, stored_decline(decline, reason))
+
+
+_ANSWER_COLUMNS = "answer_id, asked_at, question, answer, abstained, decline, reason, quotes"
 
 
 def _logged(row: tuple) -> LoggedAnswer:
-    answer_id, asked_at, question, answer, abstained, decline, quotes, ups, downs = row
+    answer_id, asked_at, question, answer, abstained, decline, reason, quotes, ups, downs = row
     logged_quotes = tuple(LoggedQuote(**quote) for quote in json.loads(quotes))
     return LoggedAnswer(
-        answer_id, asked_at, question, answer, bool(abstained), decline, logged_quotes, ups, downs
-    )
+        answer_id, asked_at, question, answer, bool(abstained),
+        stored_decline(decline, reason), logged_quotes, ups, downs,
+    )  # fmt: skip

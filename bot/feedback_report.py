@@ -13,16 +13,45 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from bot.discord_format import MESSAGE_LIMIT, escape_markdown
+from bot.errors import BotError
 from bot.evaluation import UNREVIEWED
 from bot.feedback import FeedbackSummary, LoggedAnswer, question_key
+from bot.outcomes import Decline
 from retrieval.cleaning import shorten
-from retrieval.errors import BotError
 
 EXPORT_HINT = (
     "To measure these questions: `python -m bot feedback export FILE`, fill in the right "
     "answers, then `python -m bot eval FILE --answers`."
 )
 NOTHING_YET = "No questions logged yet: answers and 👍 / 👎 votes appear here as members ask."
+# Why the bot declined, in a few words a moderator can act on. Declines a moderator would
+# act on alike share a label, and are counted together under it.
+DECLINE_LABELS = {
+    Decline.EMPTY_QUESTION: "empty question",
+    Decline.NOTHING_RELEVANT: "nothing relevant in the articles",
+    Decline.NO_SENTENCES: "nothing relevant in the articles",
+    Decline.SLOW: "model too slow",
+    Decline.FAILED: "model failed",
+    Decline.MODEL_NOT_FOUND: "the model found no answer",
+    Decline.ORDERED_BY_ARTICLE: "refused: an article gives the model orders",
+    Decline.ANSWER_NOT_IN_SENTENCES: "answer not in the quoted text",
+    Decline.NO_QUOTE_VERIFIED: "answer not in the quoted text",
+    Decline.UNSURE: "low confidence",
+}
+
+
+def decline_label(decline: Decline | None) -> str:
+    """A decline as a moderator reads it."""
+    return DECLINE_LABELS[decline] if decline is not None else "declined"
+
+
+def label_counts(counts: Iterable[tuple[Decline | None, int]]) -> list[tuple[str, int]]:
+    """Declines counted under their labels, most frequent first."""
+    merged: dict[str, int] = {}
+    for decline, count in counts:
+        label = decline_label(decline)
+        merged[label] = merged.get(label, 0) + count
+    return sorted(merged.items(), key=lambda item: -item[1])
 
 
 def _flat(text: str, limit: int) -> str:
@@ -66,12 +95,13 @@ def _feedback_text(summary: FeedbackSummary, recent: int) -> str:
     if summary.frequent_declines:
         lines = ["**Most declined questions** (an article may be missing)"]
         lines += [
-            f"• {item.count}× {_flat(item.question, 110)} — {item.decline}"
+            f"• {item.count}× {_flat(item.question, 110)} — {decline_label(item.decline)}"
             for item in summary.frequent_declines
         ]
         blocks.append("\n".join(lines))
     if summary.decline_counts:
-        reasons = " · ".join(f"{kind} {count}" for kind, count in summary.decline_counts)
+        counted = label_counts(summary.decline_counts)
+        reasons = " · ".join(f"{label} {count}" for label, count in counted)
         blocks.append(f"**Why declined:** {_flat(reasons, 300)}")
     blocks.append(EXPORT_HINT)
     return "\n\n".join(blocks)
@@ -80,7 +110,7 @@ def _feedback_text(summary: FeedbackSummary, recent: int) -> str:
 def qa_line(item: LoggedAnswer) -> dict:
     """One unreviewed `eval` QA line for a 👎 answer or a declined question."""
     if item.abstained:
-        note = f"declined: {item.decline}; asked {item.asked_at[:10]}"
+        note = f"declined: {decline_label(item.decline)}; asked {item.asked_at[:10]}"
     else:
         quoted = ", ".join(dict.fromkeys(q.article_id for q in item.quotes)) or "nothing"
         note = (

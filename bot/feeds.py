@@ -28,12 +28,12 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from bot.adding import Draft, Provenance, add_drafts, draft_from_url, indexed_under
-from bot.app import reload_corpus
+from bot.errors import BotError
 from bot.feed_store import EntryRef, FeedState, FeedStore
 from bot.fetching import FeedBody, FetchLimits, fetch_feed
 from bot.settings import Settings
+from bot.syncing import reload_corpus
 from retrieval.embedding import Embedder
-from retrieval.errors import BotError
 from retrieval.store import IndexStore
 
 log = logging.getLogger("bot.feeds")
@@ -44,6 +44,11 @@ NOT_A_FEED = (
 )
 _TITLE_MAX_CHARS = 200
 RELOAD_RUNNING = "a reload was running; the poll stopped and the rest waits for the next poll"
+
+
+def free_slot() -> AbstractContextManager[bool]:
+    """The sync slot of a poll with no reload lock to share (the command line's): always free."""
+    return nullcontext(True)
 
 
 class FeedRefused(BotError):
@@ -145,7 +150,7 @@ def poll_feeds(
     embedder: Embedder,
     feeds: FeedStore,
     *,
-    sync_slot: SyncSlot = lambda: nullcontext(True),
+    sync_slot: SyncSlot = free_slot,
     wait: bool = False,
     now: datetime | None = None,
 ) -> PollReport:

@@ -41,15 +41,12 @@ def add_feeds_parser(commands: argparse._SubParsersAction, common: argparse.Argu
 
 def cmd_feeds_poll(args: argparse.Namespace, settings: Settings) -> int:
     """One poll of every due feed; the articles are written and synced as `add` does."""
-    from bot.app import open_store, require_corpus
-    from bot.cli import announced_embedder
-    from bot.feed_store import FeedStore
-    from bot.feeds import poll_feeds
+    from bot.cli import announced_library
+    from bot.syncing import require_corpus
 
     require_corpus(settings)
-    embedder = announced_embedder(settings)  # loads only if something is added
-    with open_store(settings) as store:
-        report = poll_feeds(settings, store, embedder, FeedStore(settings.index_dir), wait=True)
+    with announced_library(settings) as library:  # the model loads only if something is added
+        report = library.poll(wait=True)
     failed = any(result.error for result in report.results)
     print("\n".join(map(printable, report.lines())), file=sys.stderr if failed else sys.stdout)
     return EXIT_FAILED if failed else 0

@@ -26,8 +26,8 @@ import httpx
 
 from bot.content_encoding import ACCEPTED, BodyTooLarge, Undecodable, content_encodings, decoded
 from bot.deadline import NO_KEEP_ALIVE, Deadline, DeadlineExceeded
+from bot.errors import BotError
 from bot.settings import Settings
-from retrieval.errors import BotError
 from retrieval.loading import binary_reason, decode
 
 MAX_REDIRECTS = 5
@@ -71,6 +71,32 @@ class FetchLimits:
         return cls(
             settings.fetch_timeout_seconds, settings.fetch_max_bytes, settings.fetch_allow_private
         )
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What is fetched, and what a moderator can do instead when it is refused: the
+    advice to attach an article's text is no help with a feed."""
+
+    name: str
+    too_large: str
+    undecodable: str
+    too_slow: str
+
+
+_PAGE = _Kind(
+    "page",
+    too_large="Save the article's text and attach it instead.",
+    undecodable="Save the article's text and attach it instead.",
+    too_slow="Try again later, or save the page and attach it.",
+)
+_FEED = _Kind(
+    "feed",
+    too_large="Follow a smaller feed (many sites have one per section or tag), or an "
+    "operator can raise FETCH_MAX_BYTES.",
+    undecodable="Give the address of another feed of the site.",
+    too_slow="Try again later.",
+)
 
 
 @dataclass(frozen=True)
@@ -169,13 +195,13 @@ def fetch_page(url: str, limits: FetchLimits, judge: AddressJudge = address_refu
 
     Raises `FetchRefused` with a reason a moderator can act on for anything else.
     """
-    final_url, html = _fetch(url, limits, judge, _HTML_ACCEPT, _read_html)
+    final_url, html = _fetch(url, limits, judge, _HTML_ACCEPT, _read_html, _PAGE)
     return Page(url, final_url, html)
 
 
 def fetch_feed(url: str, limits: FetchLimits, judge: AddressJudge = address_refusal) -> FeedBody:
     """Fetch an RSS or Atom feed within the same limits and address guard as a page."""
-    final_url, body = _fetch(url, limits, judge, _FEED_ACCEPT, _read_feed)
+    final_url, body = _fetch(url, limits, judge, _FEED_ACCEPT, _read_feed, _FEED)
     return FeedBody(url, final_url, body)
 
 
@@ -185,6 +211,7 @@ def _fetch(
     judge: AddressJudge,
     accept: str,
     read: Callable[[httpx.Response, FetchLimits, Deadline], T],
+    kind: _Kind,
 ) -> tuple[str, T]:
     """The final address and what `read` makes of the body, redirects followed one hop at
     a time, each hop's addresses checked, all within one deadline."""
@@ -195,7 +222,7 @@ def _fetch(
             deadline.left()  # a connection the watchdog cut may have looked like a body's end
             return fetched
     except DeadlineExceeded as error:
-        raise FetchRefused(f"{error}. Try again later, or save the page and attach it.") from None
+        raise FetchRefused(f"{error}. {kind.too_slow}") from None
 
 
 def _follow(
@@ -276,7 +303,7 @@ def _read_html(response: httpx.Response, limits: FetchLimits, deadline: Deadline
     media_type = _media_type(response)
     if media_type not in _HTML_TYPES | _SNIFFED_TYPES:
         raise FetchRefused(_not_html(describe_type(media_type)))
-    body = _read_body(response, limits, deadline)
+    body = _read_body(response, limits, deadline, _PAGE)
     kind = sniff_kind(body)
     if kind != "html":
         raise FetchRefused(_not_html(kind))
@@ -290,7 +317,7 @@ def _read_feed(response: httpx.Response, limits: FetchLimits, deadline: Deadline
     media_type = _media_type(response)
     if media_type == "application/pdf" or media_type.startswith(("image/", "video/", "audio/")):
         raise FetchRefused(_not_feed(describe_type(media_type)))
-    body = _read_body(response, limits, deadline)
+    body = _read_body(response, limits, deadline, _FEED)
     for magic, kind in _MAGIC:
         if body.startswith(magic):
             raise FetchRefused(_not_feed(kind))
@@ -309,12 +336,14 @@ def _media_type(response: httpx.Response) -> str:
     return response.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _read_body(response: httpx.Response, limits: FetchLimits, deadline: Deadline) -> bytes:
+def _read_body(
+    response: httpx.Response, limits: FetchLimits, deadline: Deadline, kind: _Kind
+) -> bytes:
     """The whole body, decoded by hand (`content_encoding`), refused as soon as it is known
     to pass `limits.max_bytes` or the deadline."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes:
-        raise FetchRefused(_too_large(int(declared), limits.max_bytes))
+        raise FetchRefused(_too_large(int(declared), limits.max_bytes, kind))
     body = bytearray()
     try:
         encodings = content_encodings(response.headers.get("content-encoding", ""))
@@ -322,9 +351,9 @@ def _read_body(response: httpx.Response, limits: FetchLimits, deadline: Deadline
             body += piece
             deadline.left()
     except BodyTooLarge:
-        raise FetchRefused(_too_large(None, limits.max_bytes)) from None
+        raise FetchRefused(_too_large(None, limits.max_bytes, kind)) from None
     except Undecodable as error:
-        raise FetchRefused(f"{error}. Save the article's text and attach it instead.") from None
+        raise FetchRefused(f"{error}. {kind.undecodable}") from None
     except httpx.TimeoutException:
         raise deadline.exceeded() from None
     except httpx.HTTPError as error:
@@ -367,11 +396,11 @@ def _not_feed(kind: str) -> str:
     return f"the address gives {kind}, not an RSS or Atom feed; give the feed's address."
 
 
-def _too_large(size: int | None, limit: int) -> str:
+def _too_large(size: int | None, limit: int, kind: _Kind) -> str:
     shown = f"{size / 1e6:.1f} MB" if size else f"more than {limit / 1e6:.1f} MB"
     return (
-        f"the page is too large ({shown}; the limit is {limit / 1e6:.1f} MB, FETCH_MAX_BYTES). "
-        "Save the article's text and attach it instead."
+        f"the {kind.name} is too large ({shown}; the limit is {limit / 1e6:.1f} MB, "
+        f"FETCH_MAX_BYTES). {kind.too_large}"
     )
 
 

@@ -19,11 +19,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from retrieval.errors import BotError, ModelUnavailable
+from bot.cpu_share import busy_cores_elsewhere, threads_to_use
+from bot.errors import BotError
+from retrieval.errors import ModelUnavailable
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama, LlamaState
 
 REPLY_SCHEMA = {
     "type": "object",
@@ -65,6 +70,21 @@ class Reply:
     # The model's log-probability of each first source it could have written ("1".."9",
     # and "]" for none), where the generator can see them; empty otherwise.
     source_logprobs: dict[str, float] = field(default_factory=dict)
+    # The model's log-probability of each token it wrote inside the answer string (the
+    # closing quote included), where the generator can see them; empty otherwise.
+    answer_logprobs: tuple[float, ...] = ()
+
+    def answer_probability(self) -> float | None:
+        """The answer's tokens' geometric-mean probability: a model copying a span it is
+        sure of writes each token with nearly all the mass; one guessing spreads it."""
+        if not self.answer_logprobs:
+            return None
+        return math.exp(sum(self.answer_logprobs) / len(self.answer_logprobs))
+
+    def answer_min_probability(self) -> float | None:
+        """The probability of the answer's least likely token: one hesitant word (a name,
+        a figure) is where a copied answer goes wrong."""
+        return math.exp(min(self.answer_logprobs)) if self.answer_logprobs else None
 
     def cite_probability(self, shown: int) -> float | None:
         """The model's probability for its first cited sentence, among the `shown` ones or none.
@@ -168,12 +188,19 @@ class LlamaGenerator:
                 "llama-cpp-python is not installed; run `make setup` "
                 "(or `pip install llama-cpp-python`)."
             ) from error
+        # llama.cpp's own default is half the cores; measured here, all is faster.
+        # With no fixed count, each answer takes the cores other processes leave free.
+        self._cores = threads or os.cpu_count() or 1
+        self._adaptive = threads is None
+        self.threads_now = self._cores
         try:
             self._llm = Llama(
                 model_path=str(model_path),
                 n_ctx=context_tokens,
-                # llama.cpp's own default is half the cores; measured here, all is faster.
-                n_threads=threads or os.cpu_count(),
+                # Reading the prompt takes the same count: LLM_THREADS=1 must leave the
+                # other cores free for the whole answer, not only while it writes.
+                n_threads=self._cores,
+                n_threads_batch=self._cores,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as error:
@@ -214,7 +241,16 @@ class LlamaGenerator:
             except Exception as error:  # llama.cpp raises assorted errors
                 raise ModelUnavailable(f"The model failed its first run: {error}") from error
 
-    def _saved_prefix(self):  # noqa: ANN202 - llama_cpp.LlamaState
+    def _fit_threads_to_load(self) -> None:
+        """Use only the cores other processes leave free (`bot/cpu_share.py`)."""
+        if not self._adaptive:
+            return
+        threads = threads_to_use(self._cores, busy_cores_elsewhere())
+        if threads != self.threads_now:
+            self._llm._ctx.set_n_threads(threads, threads)
+            self.threads_now = threads
+
+    def _saved_prefix(self) -> LlamaState:
         """llama.cpp's state now (about 20 MB of cached keys and values for the prefix)."""
         with self._one_logits_row():
             return self._llm.save_state()
@@ -255,7 +291,7 @@ class LlamaGenerator:
             started = time.perf_counter()
             scores: list[np.ndarray] = []
 
-            def keep_first(input_ids, logits):  # noqa: ANN001, ANN202 - numpy arrays
+            def keep_first(input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
                 if not scores:
                     scores.append(np.array(logits, dtype=np.float64))
                 return logits
@@ -282,11 +318,13 @@ class LlamaGenerator:
         """Stream a JSON reply; give up (ModelTooSlow) if none begins within `time_budget`."""
         with self._lock:
             started = time.perf_counter()
+            self._fit_threads_to_load()
             self._restore_prefix()
             if messages and messages[0].get("content") != self._prefix_system:
                 # another prompt (a follow-up's rewrite) replaces the cached answer prefix
                 self._prefix_displaced = True
             watcher = _SourceWatcher(self._llm, self._source_token_ids)
+            answer_watcher = _AnswerWatcher(self._llm)
             try:
                 from llama_cpp import LogitsProcessorList
 
@@ -296,11 +334,15 @@ class LlamaGenerator:
                     max_tokens=self.max_tokens,
                     **SAMPLING,
                     stream=True,
-                    logits_processor=LogitsProcessorList([watcher]),
+                    logits_processor=LogitsProcessorList([watcher, answer_watcher]),
                 )
                 pieces = (chunk["choices"][0]["delta"].get("content") or "" for chunk in stream)
                 reply = collect_reply(pieces, on_text, time_budget, started)
-                return replace(reply, source_logprobs=watcher.logprobs)
+                return replace(
+                    reply,
+                    source_logprobs=watcher.logprobs,
+                    answer_logprobs=tuple(answer_watcher.logprobs),
+                )
             except GenerationFailed:
                 raise
             except Exception as error:  # llama.cpp raises assorted errors mid-stream
@@ -315,6 +357,13 @@ def yes_share(logits: np.ndarray, yes_ids: list[int], no_ids: list[int]) -> floa
     return yes / (yes + no)
 
 
+def _log_total(scores: np.ndarray) -> float:
+    """log(sum(exp(scores))), computed without overflow: subtracted from a token's raw
+    score, it gives that token's log-probability."""
+    top = float(scores.max())
+    return top + math.log(float(np.exp(scores - top).sum()))
+
+
 class _SourceWatcher:
     """Reads the model's raw scores at the step where it writes its first source number.
 
@@ -322,14 +371,14 @@ class _SourceWatcher:
     and the grammar still decides what is sampled.
     """
 
-    def __init__(self, llm, token_ids: dict[str, int]) -> None:  # noqa: ANN001 - Llama
+    def __init__(self, llm: Llama, token_ids: dict[str, int]) -> None:
         self._llm = llm
         self._token_ids = token_ids
         self._prompt_tokens: int | None = None
         self._done = False
         self.logprobs: dict[str, float] = {}
 
-    def __call__(self, input_ids, scores):  # noqa: ANN001, ANN204 - numpy arrays
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
         if self._prompt_tokens is None:
             self._prompt_tokens = len(input_ids)
         if self._done or not self._token_ids:
@@ -340,11 +389,40 @@ class _SourceWatcher:
         if _SOURCES_OPENED.match(written) and not self.logprobs:
             self.logprobs = {"]": 0.0}  # seen, though no number may follow ("[]")
         if _BEFORE_FIRST_SOURCE.match(written):
-            top = float(scores.max())
-            log_total = top + math.log(float(np.exp(scores - top).sum()))
+            log_total = _log_total(scores)
             self.logprobs = {t: float(scores[i]) - log_total for t, i in self._token_ids.items()}
         elif self.logprobs:
             self._done = True  # the first source is written; later steps are other numbers
+        return scores
+
+
+class _AnswerWatcher:
+    """Reads the log-probability of each token the model writes inside the answer string.
+
+    A logits processor that changes nothing. It is called before each token with the
+    scores for it; the token chosen shows up in `input_ids` at the next call, so the
+    step's normalised scores wait until then. The raw scores are read before the JSON
+    grammar masks anything, so they say how sure the model itself was.
+    """
+
+    def __init__(self, llm: Llama) -> None:
+        self._llm = llm
+        self._prompt_tokens: int | None = None
+        self._pending: np.ndarray | None = None
+        self.logprobs: list[float] = []
+
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self._prompt_tokens is None:
+            self._prompt_tokens = len(input_ids)
+        if self._pending is not None and len(input_ids) > self._prompt_tokens:
+            self.logprobs.append(float(self._pending[int(input_ids[-1])]))
+        self._pending = None
+        written = self._llm.detokenize(list(input_ids[self._prompt_tokens :])).decode(
+            "utf-8", errors="ignore"
+        )
+        opened = _PARTIAL_ANSWER.search(written)
+        if opened and opened.end() == len(written):  # the answer string is still open
+            self._pending = scores - _log_total(scores)
         return scores
 
 

@@ -1,8 +1,11 @@
 """Every constant that decides an answer, in one object built once from `Settings`.
 
-Settings hold the operator's knobs; the few fixed constants below are not
-settings because nobody should need them, but they live here, beside the knobs,
-so that one file says everything that shapes an answer.
+Settings hold the operator's knobs; the fixed constants are not settings because
+nobody should need them. Each stage keeps its own in a small rules class beside its
+code, with today's values as defaults and the reason for each: `EvidenceRules`
+(`bot/evidence.py`), holding `InjectionRules` (`bot/injection.py`), composed here.
+Search's `SearchRules` travel with the `Searcher` (`retrieval/search.py`, which never
+imports `bot/`), built from SEARCH_CANDIDATES by `bot.app.open_searcher`.
 """
 
 from __future__ import annotations
@@ -10,22 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.confidence import ConfidenceModel, bundled_confidence
+from bot.evidence import EvidenceRules
 from bot.settings import Settings
-
-
-@dataclass(frozen=True)
-class EvidenceRules:
-    """How sentences are scored and picked for the model (`bot/evidence.py`)."""
-
-    sentences: int  # shown to the model
-    margin: float  # a sentence this far below the best is not shown
-    rank_penalty: float = 0.05  # per rank of the sentence's passage
-    kind_penalty: float = 0.15  # holds nothing of the kind asked for (no new number for "how many")
-    # A sentence read with the one before it ("It aims to extend this figure…") may match
-    # only through that context; the pair must beat the sentence by these discounts.
-    context_cosine_discount: float = 0.05
-    context_coverage_discount: float = 0.15
-    min_words: int = 4  # shorter sentences are headings and captions, not evidence
 
 
 @dataclass(frozen=True)
@@ -40,6 +29,8 @@ class AnswerPolicy:
     time_budget_seconds: float
     confidence: ConfidenceModel
     judge: bool = False  # ask the model whether the quote states the answer (`bot/judge.py`)
+    # Quotes shown under an answer: it rests on one sentence, or on two cited together.
+    max_quotes: int = 2
 
     @classmethod
     def from_settings(

@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.errors import BotError
 from bot.evidence import Evidence
 from bot.injection import parse_exemplars
-from retrieval.errors import BotError
 
 SYSTEM_FILE = "system.txt"
 ANSWER_FILE = "answer.txt"

@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
+from retrieval.confusables import strip_invisible
 from retrieval.lexical import query_terms
 from retrieval.text import NAME, QUESTION_WORDS
 
 MAX_QUESTION_CHARS = 1000
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 # The kind of answer a question asks for, by its question words alone. A general
 # grammar of English questions, not a list of dev-set nouns.
@@ -52,8 +55,40 @@ class Question:
     names: tuple[str, ...] = ()  # its capitalised words after the first: what it is about
 
 
+class QuestionProblem(StrEnum):
+    """What the asker must change before a question can be answered.
+
+    A value, so a front end decides what to do (suggest an example question, say how
+    long) by comparing it, never by comparing the message it shows.
+    """
+
+    EMPTY = "empty"  # nothing but spaces and punctuation: nothing to search for
+    TOO_LONG = "too_long"  # longer than MAX_QUESTION_CHARS
+
+
+def problem_of(text: str) -> QuestionProblem | None:
+    """What is wrong with a question as it will be asked, or None."""
+    if not " ".join(text.split()).strip(" ?!.,"):
+        return QuestionProblem.EMPTY
+    if len(text) > MAX_QUESTION_CHARS:
+        return QuestionProblem.TOO_LONG
+    return None
+
+
+def too_long_message(text: str) -> str:
+    """What to tell someone whose question is over MAX_QUESTION_CHARS."""
+    return (
+        f"That question is {len(text):,} characters long; please ask in "
+        f"at most {MAX_QUESTION_CHARS:,}."
+    )
+
+
 def normalise(text: str) -> str:
-    """One line, single spaces, at most MAX_QUESTION_CHARS."""
+    """One line, single spaces, at most MAX_QUESTION_CHARS, and valid Unicode: a lone
+    surrogate (undecodable bytes in a command-line argument) broke the tokenizer.
+    Characters drawn as nothing go, as at ingest: a zero-width one inside a word split
+    it, so "Glen<ZWNJ>field" no longer found the article, in every front end."""
+    text = _LONE_SURROGATE.sub("\ufffd", strip_invisible(text))
     return " ".join(text.split())[:MAX_QUESTION_CHARS]
 
 

@@ -122,7 +122,9 @@ class Settings(BaseSettings):
         "default", description="Model name sent to LLM_BASE_URL (the server's alias)."
     )
     prompts_dir: Path = Field(Path("prompts"), description="Folder with the prompt templates.")
-    llm_threads: int | None = Field(None, ge=1, description="CPU threads; empty = all cores.")
+    llm_threads: int | None = Field(
+        None, ge=1, description="CPU threads; empty = the cores other processes leave free."
+    )
     llm_context_tokens: int = Field(2048, ge=512, le=32768)
     llm_max_tokens: int = Field(160, ge=16, le=2048, description="Longest reply, in tokens.")
     llm_time_budget_seconds: float = Field(
@@ -170,6 +172,12 @@ class Settings(BaseSettings):
         description="The servers the bot serves; it refuses every other. Empty = "
         "DISCORD_GUILD_ID, or else the one server it is in (none while it is in several).",
     )
+    corpus_per_guild: bool = Field(
+        False,
+        description="Give each server in DISCORD_GUILD_IDS its own articles, index, feeds, "
+        "hidden list and feedback log (CORPUS_DIR/<id>/, INDEX_DIR/<id>/); false = one "
+        "corpus for all.",
+    )
     moderator_role_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list,
         description="Roles allowed to /reload, besides members with Manage Server.",
@@ -184,7 +192,13 @@ class Settings(BaseSettings):
         "of their own link to it plus their path; empty = no such links.",
     )
     reply_in_thread: bool = Field(False, description="Answer mentions in a new thread.")
-    queue_max_waiting: int = Field(10, ge=1, le=1000, description="Questions that may wait.")
+    queue_max_waiting: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Questions that may wait; with CORPUS_PER_GUILD, per server, the servers "
+        "served in turn.",
+    )
     user_cooldown_seconds: float = Field(
         10.0, ge=0, description="Pause between a user's questions."
     )
@@ -206,6 +220,12 @@ class Settings(BaseSettings):
     )
     feed_max_new: int = Field(
         10, ge=1, le=1000, description="Most feed entries added by one poll, over all feeds."
+    )
+    followup_days: float = Field(
+        14.0,
+        gt=0,
+        le=365,
+        description="Days a declined question a member asked to be told about stays open.",
     )
 
     @field_validator(
@@ -260,6 +280,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"CHUNK_OVERLAP_WORDS ({self.chunk_overlap_words}) must be smaller than "
                 f"CHUNK_WORDS ({self.chunk_words})."
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _per_guild_needs_guilds(self) -> Settings:
+        if self.corpus_per_guild and not self.discord_guild_ids:
+            raise ValueError(
+                "CORPUS_PER_GUILD=true gives each server in DISCORD_GUILD_IDS its own articles, "
+                "but DISCORD_GUILD_IDS is empty. Set DISCORD_GUILD_IDS to the comma-separated "
+                "ids of the servers the bot serves, or CORPUS_PER_GUILD=false for one corpus."
             )
         return self
 

@@ -43,6 +43,8 @@ FEATURES = (
     "from_headline",
     "answer_words",
     "judge_yes",
+    "answer_probability",
+    "answer_min_probability",
 )
 
 
@@ -54,6 +56,8 @@ class Candidate:
     quoted: tuple[Evidence, ...]  # verbatim spans: shown sentences, or an article's headline
     rank: int  # 1-based position among the shown sentences of the quoted one; 0 = a headline
     cite_probability: float | None  # the model's probability for the sentence it cited
+    answer_probability: float | None = None  # geometric mean over the answer's tokens
+    answer_min_probability: float | None = None  # its least likely token
 
 
 def answer_support(answer: str, sentences: Sequence[str]) -> float:
@@ -155,4 +159,6 @@ def compute(
         "from_headline": 1.0 if candidate.rank == 0 else 0.0,
         "answer_words": math.log1p(len(words(candidate.answer))),
         "judge_yes": judge_yes,  # the model's P(Yes) that the quote states it (`bot/judge.py`)
+        "answer_probability": candidate.answer_probability,
+        "answer_min_probability": candidate.answer_min_probability,
     }

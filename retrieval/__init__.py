@@ -1,1 +1,1 @@
-"""Articles to cleaned text to chunks to embeddings to Chroma (and, later, search)."""
+"""Articles to cleaned text, sentences and chunks, their embeddings, the index, and search."""

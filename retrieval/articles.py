@@ -321,7 +321,7 @@ class ArticleStore:
         """`columns` of the vector copy's rows for `page`'s sentence ids in `collection`."""
         marks = ",".join("?" * len(page))
         return self.db.execute(
-            f"SELECT {columns} FROM sentence_vectors "  # noqa: S608 - fixed column names
+            f"SELECT {columns} FROM sentence_vectors "  # fixed column names
             f"WHERE collection = ? AND sentence_id IN ({marks})",
             (collection, *page),
         )
@@ -376,9 +376,9 @@ class ArticleStore:
             self.db.execute("BEGIN IMMEDIATE")
             if replace_all:
                 for table in _ARTICLE_TABLES:
-                    self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+                    self.db.execute(f"DELETE FROM {table}")  # fixed names
             for table in _ARTICLE_TABLES:
-                self.db.executemany(f"DELETE FROM {table} WHERE article_id = ?", changed)  # noqa: S608
+                self.db.executemany(f"DELETE FROM {table} WHERE article_id = ?", changed)
             self._insert(written)
             self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
 

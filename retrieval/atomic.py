@@ -138,7 +138,7 @@ class AtomicIndex:
         damage = self._vectors.damaged(active) if active is not None else None
         if damage is None:
             return None
-        self._vectors.drop_collection(active)
+        self._vectors.discard(active)
         self._vectors.ensure_collection(active)
         rows = self._articles.sentence_articles()
         for at in range(0, len(rows), _RESTORE_PAGE):

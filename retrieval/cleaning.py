@@ -15,6 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from retrieval.confusables import unhide
 from retrieval.dates import find_date, strip_date_words
 
 # Headings that start a block of links to other stories; everything after them
@@ -80,12 +81,18 @@ class CleanText:
 
 
 def normalize(raw: str) -> str:
-    """Unify newlines, drop control characters and trailing spaces on each line."""
+    """Unify newlines, drop control characters and trailing spaces on each line.
+
+    Invisible characters go too, and Cyrillic or Greek look-alikes inside a Latin word
+    become Latin (`retrieval.confusables.unhide`): "ign\u034fore" and "Nоte" (Cyrillic о)
+    would otherwise hide from search and from the instruction check. This happens before
+    any offset is taken, so quotes sliced from the stored text stay exact.
+    """
     text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
     text = "".join(
         ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
     )
-    return "\n".join(line.strip() for line in text.split("\n"))
+    return "\n".join(line.strip() for line in unhide(text).split("\n"))
 
 
 def clean_article(raw: str, title_hint: str | None = None) -> CleanText:
@@ -127,7 +134,8 @@ def clean_article(raw: str, title_hint: str | None = None) -> CleanText:
 
     text = "\n\n".join("\n".join(block) for block in blocks if block)
     date = dates_before_body[-1] if dates_before_body else None
-    return CleanText(text=text, title=title_hint or make_title(text), date=date)
+    title = unhide(title_hint) if title_hint else ""  # a title of invisible characters: none
+    return CleanText(text=text, title=title or make_title(text), date=date)
 
 
 def _is_teaser_heading(line: str) -> bool:

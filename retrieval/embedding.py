@@ -11,13 +11,18 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from retrieval.errors import ModelUnavailable
 from retrieval.onnx_embedding import OnnxEncoder, export, exported_path, plain_layout
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +32,20 @@ BUNDLED_EMBEDDING_NAME = "all-MiniLM-L6-v2"
 # natively (Intel AMX). onnx: ONNX Runtime fp32, falls back to torch by itself.
 # torch: sentence-transformers as is. bf16: torch in bfloat16 for everything.
 BACKENDS = ("auto", "onnx", "torch", "bf16")
-# Under "auto", a call with at least this many texts runs in bf16 (a sync's batch is
-# 1,024 sentences): loading torch costs ~4 s, which only a large ingest wins back; a
-# question, the console and the demo corpus stay on the light ONNX Runtime.
-BULK_TEXTS = 1024
-# bf16 vectors must stay this close to fp32 ones (checked on probe sentences at load).
-BF16_MIN_COSINE = 0.99
+
+
+@dataclass(frozen=True)
+class EmbeddingRules:
+    """When bfloat16 runs, and how close to float32 it must stay."""
+
+    # Under "auto", a call with at least this many texts runs in bf16 (a sync's batch is
+    # 1,024 sentences): loading torch costs ~4 s, which only a large ingest wins back; a
+    # question, the console and the demo corpus stay on the light ONNX Runtime.
+    bulk_texts: int = 1024
+    # bf16 vectors must stay this close to fp32 ones (checked on probe sentences at load).
+    bf16_min_cosine: float = 0.99
+
+
 _BF16_PROBES = (
     "The council approved the new budget on Tuesday after a long debate.",
     "Shares in the carmaker fell 4% when it cut its sales forecast for the year.",
@@ -79,7 +92,8 @@ class Embedder:
     (see retrieval/onnx_embedding.py), else under torch, saying why in the log.
     With `backend="bf16"` torch runs it in bfloat16: on a CPU with AMX that is about
     1.8x ONNX fp32, within cosine 0.9998 of fp32 (checked at load; else ONNX fp32 runs).
-    `backend="auto"` runs onnx, and on such a CPU bf16 for calls of BULK_TEXTS or more.
+    `backend="auto"` runs onnx, and on such a CPU bf16 for calls of `rules.bulk_texts` or
+    more.
     """
 
     def __init__(
@@ -89,6 +103,7 @@ class Embedder:
         on_load: Callable[[], None] | None = None,
         backend: str = "auto",
         cache_dir: Path | None = None,
+        rules: EmbeddingRules = EmbeddingRules(),
     ) -> None:
         path = Path(model_path) if model_path else bundled_model_path()
         if not path.is_dir():
@@ -101,6 +116,7 @@ class Embedder:
         self._declared_dimension = declared_dimension(path)  # read once, not per sync
         self.name = BUNDLED_EMBEDDING_NAME if model_path is None else path.name
         self.batch_size = batch_size
+        self.rules = rules
         self.texts_embedded = 0  # how much work was done, for sync reports and tests
         self._on_load = on_load  # e.g. tell the user why the first batch takes a while
         if backend not in BACKENDS:
@@ -129,7 +145,7 @@ class Embedder:
             return self.running
         if self.backend in ("torch", "bf16"):
             return self.backend
-        bulk = f", bf16 for {BULK_TEXTS}+ texts" if self.bulk_in_bf16 else ""
+        bulk = f", bf16 for {self.rules.bulk_texts}+ texts" if self.bulk_in_bf16 else ""
         if plain_layout(self.path) is None:
             return "torch (ONNX runs only plain mean-pooled models)" + bulk
         if exported_path(self.path, self.cache_dir).is_file():
@@ -139,9 +155,9 @@ class Embedder:
     def _encoder_for(self, count: int) -> OnnxEncoder | TorchEncoder:
         """Under "auto" on an AMX CPU, bf16 from the first ingest-sized call on (once it
         is loaded it is also the faster one for small calls); else the usual encoder."""
-        if self._bulk is None and self.bulk_in_bf16 and count >= BULK_TEXTS:
+        if self._bulk is None and self.bulk_in_bf16 and count >= self.rules.bulk_texts:
             self._announce_load()
-            self._bulk = _bf16_encoder(self.path)
+            self._bulk = _bf16_encoder(self.path, self.rules.bf16_min_cosine)
             self.bulk_in_bf16 = self._bulk is not None  # if it cannot run, never again
         return self._bulk or self._loaded_model()
 
@@ -155,7 +171,7 @@ class Embedder:
         if self._model is None:
             self._announce_load()
             if self.backend == "bf16":
-                self._model = _bf16_encoder(self.path)
+                self._model = _bf16_encoder(self.path, self.rules.bf16_min_cosine)
             if self._model is None and self.backend in ("onnx", "bf16"):
                 self._model = _onnx_encoder(self.path, self.cache_dir)
             self._model = self._model or TorchEncoder(_load(self.path))
@@ -186,7 +202,7 @@ _TRIM_AFTER_TEXTS = 256  # a sync's batches, not a question's single text
 class TorchEncoder:
     """A loaded SentenceTransformer behind the same two calls as `OnnxEncoder`."""
 
-    def __init__(self, model) -> None:  # noqa: ANN001 - SentenceTransformer, imported late
+    def __init__(self, model: SentenceTransformer) -> None:
         self._model = model
 
     def get_embedding_dimension(self) -> int:
@@ -252,10 +268,10 @@ def has_native_bf16() -> bool:
         return False
 
 
-def _bf16_encoder(path: Path) -> Bf16Encoder | None:
+def _bf16_encoder(path: Path, min_cosine: float) -> Bf16Encoder | None:
     """The model under torch in bfloat16; None (so another backend runs) when its vectors
-    for a few probe sentences stray from fp32 ones by more than BF16_MIN_COSINE, or
-    bfloat16 fails on this machine."""
+    for a few probe sentences are further than `min_cosine` from fp32 ones, or bfloat16
+    fails on this machine."""
     model = _load(path)
     reference = TorchEncoder(model).encode(list(_BF16_PROBES), len(_BF16_PROBES))
     try:
@@ -265,10 +281,10 @@ def _bf16_encoder(path: Path) -> Bf16Encoder | None:
         cosine = float(
             (encoder.encode(list(_BF16_PROBES), len(_BF16_PROBES)) * reference).sum(1).min()
         )
-    except Exception as error:  # noqa: BLE001 - any bf16 fault: fp32 still works
+    except Exception as error:  # any bf16 fault: fp32 still works
         log.warning("bfloat16 fails here (%s); embedding in float32.", error)
         return None
-    if cosine < BF16_MIN_COSINE:
+    if cosine < min_cosine:
         log.warning(
             "bfloat16 vectors differ from float32 ones here (cosine %.4f); using float32.", cosine
         )
@@ -296,7 +312,7 @@ def _onnx_encoder(path: Path, cache_dir: Path) -> OnnxEncoder | None:
             _work_offline()
             export(path, target)
         return OnnxEncoder(target, path, layout)
-    except Exception as error:  # noqa: BLE001 - any export or runtime fault: torch still works
+    except Exception as error:  # any export or runtime fault: torch still works
         log.warning("ONNX Runtime cannot run the embedding model (%s); using torch.", error)
         return None
 
@@ -342,7 +358,7 @@ def declared_dimension(path: Path) -> int | None:
     return None
 
 
-def _load(path: Path):  # noqa: ANN202 - SentenceTransformer
+def _load(path: Path) -> SentenceTransformer:
     """Load the model from its folder, never reaching for a model hub."""
     _work_offline()
     from sentence_transformers import SentenceTransformer

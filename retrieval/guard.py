@@ -108,6 +108,10 @@ def server_fault(error: Exception, server: ChromaServer | None) -> IndexUnavaila
     )
 
 
+# How Chroma's SQLite and file writes say the disk refused them (full, too large, read-only).
+_WRITE_FAILED = ("disk I/O error", "disk is full", "No space left", "File too large", "readonly")
+
+
 def vector_fault(error: Exception, index_dir: Path) -> IndexUnavailable | None:
     """The one-line message for embedded vector files Chroma cannot read, or None.
 
@@ -118,7 +122,14 @@ def vector_fault(error: Exception, index_dir: Path) -> IndexUnavailable | None:
     chroma_errors = sys.modules.get("chromadb.errors")  # not loaded: not a Chroma error
     if chroma_errors is None or not isinstance(error, chroma_errors.InternalError):
         return None
-    if "hnsw" not in str(error).lower():
+    text = str(error)
+    if any(sign in text for sign in _WRITE_FAILED):
+        return IndexUnavailable(
+            f"Could not write the vectors in {index_dir / 'chroma'} ({text}): the disk is "
+            "probably full, or the folder read-only. The index was left as it was; free some "
+            "space (or make the folder writable), then run the sync again."
+        )
+    if "hnsw" not in text.lower():
         return None
     return IndexUnavailable(
         f"The vectors in {index_dir / 'chroma'} cannot be read ({error}). Delete that folder "

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from retrieval.errors import IndexBusy, IndexUnavailable
+from retrieval.errors import IndexBusy, IndexInUse, IndexUnavailable
 
 LOCK_FILE = "reload.lock"
 
@@ -26,7 +26,7 @@ def reload_lock(
     """Hold the index's reload lock; if taken, wait (`wait=True`) or raise `IndexBusy`."""
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(index_dir / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115
+        handle = open(index_dir / LOCK_FILE, "a+", encoding="utf-8")
     except OSError as error:
         raise IndexUnavailable(
             f"Cannot sync the index in {index_dir}: {error.strerror or error}. Make the folder "
@@ -59,18 +59,13 @@ class EmbeddedIndexLock:
     """
 
     def __init__(self, index_dir: Path) -> None:
-        self._handle = open(index_dir / "embedded.lock", "a+", encoding="utf-8")  # noqa: SIM115
+        self._handle = open(index_dir / "embedded.lock", "a+", encoding="utf-8")
         try:
             fcntl.lockf(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = _holder(self._handle)
             self._handle.close()
-            raise IndexBusy(
-                f"The index in {index_dir} is open in another process ({holder}). Its embedded "
-                "vectors serve one process at a time: reload from the running bot (/reload), "
-                "or stop it first; to share one index between processes, run a Chroma server "
-                "and set CHROMA_HOST (see the README's Deployment section)."
-            ) from None
+            raise IndexInUse(index_dir, holder) from None
         _mark_holder(self._handle, f"process {os.getpid()}")
 
     def release(self) -> None:

@@ -6,7 +6,7 @@ its sentences pooled (`passage_cosine`). Lexical search (SQLite FTS5,
 BM25, over passages) finds names, figures and exact phrases. Their rankings are fused with
 reciprocal rank fusion, and the fused candidates are re-scored with two
 features both sides can be measured on: cosine similarity to the question and
-IDF-weighted coverage of the question's terms (score = RRF_WEIGHT * RRF + cosine
+IDF-weighted coverage of the question's terms (score = rrf_weight * RRF + cosine
 + coverage; on the dev sets this beats dense and BM25 alone on recall and MRR).
 Near-duplicate passages (the same story syndicated
 by several sites) are dropped after the first, best-ranked one, so the top
@@ -17,6 +17,8 @@ on the question at all: it mixes how close the best passage is in meaning
 (cosine) with how much of the question's rare vocabulary it actually contains
 (IDF-weighted term coverage). A question about a name or thing no article
 mentions scores low even when its topic is close.
+
+The numbers behind all of this are `SearchRules`, one per `Searcher`.
 """
 
 from __future__ import annotations
@@ -39,18 +41,28 @@ class _HasText(Protocol):
 
 T = TypeVar("T", bound=_HasText)
 MODES = ("hybrid", "dense", "lexical")
-DEFAULT_CANDIDATES = 30
-RRF_K = 60
-DUPLICATE_JACCARD = 0.6
-RRF_WEIGHT = 30.0
-# Dense sentence hits asked for per passage wanted: a passage often has several near the top.
-SENTENCES_PER_PASSAGE = 4
-# A passage's cosine: this share from its closest sentence, the rest from all its sentences
-# pooled. On tune, 0.5 ranked better (BBC R@1 0.829 vs 0.816) and told answerable from
-# unanswerable questions better (relevance AUC 0.698 vs 0.666) than the closest alone.
-CLOSEST_SENTENCE_SHARE = 0.5
-# Relevance = COSINE_WEIGHT * cosine + (1 - COSINE_WEIGHT) * coverage; calibrated on eval/.
-COSINE_WEIGHT = 0.7
+
+
+@dataclass(frozen=True)
+class SearchRules:
+    """The numbers that rank and score passages: `candidates` is the SEARCH_CANDIDATES
+    setting, the others are fixed (each comment says why it is what it is)."""
+
+    candidates: int = 30  # passages each of dense and lexical search proposes
+    rrf_k: int = 60  # the constant of the original RRF paper: an id scores 1 / (60 + rank)
+    # score = rrf_weight * RRF + cosine + coverage. RRF is at most 2/61, so at 30 two
+    # rankings' agreement weighs about as much as the cosine or the coverage (0..1 each).
+    rrf_weight: float = 30.0
+    # Word-set overlap at which a passage is a copy (a syndicated story) of a better one.
+    duplicate_jaccard: float = 0.6
+    # Dense sentence hits asked for per passage wanted: a passage often has several near the top.
+    sentences_per_passage: int = 4
+    # A passage's cosine: this share from its closest sentence, the rest from all its sentences
+    # pooled. On tune, 0.5 ranked better (BBC R@1 0.829 vs 0.816) and told answerable from
+    # unanswerable questions better (relevance AUC 0.698 vs 0.666) than the closest alone.
+    closest_sentence_share: float = 0.5
+    # Relevance = cosine_weight * cosine + (1 - cosine_weight) * coverage; calibrated on eval/.
+    cosine_weight: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -95,7 +107,7 @@ class SearchResults:
         return max((p.relevance for p in self.passages), default=0.0)
 
 
-def reciprocal_rank_fusion(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
+def reciprocal_rank_fusion(rankings: list[list[str]], k: int) -> dict[str, float]:
     """Fuse ranked id lists: each id scores the sum of 1 / (k + rank) over the lists."""
     scores: dict[str, float] = {}
     for ranking in rankings:
@@ -121,14 +133,17 @@ def rank_by_best_sentence(
     return list(ranked.items())[:limit]
 
 
-def passage_cosine(sentences: list[PassageSentence], query: np.ndarray) -> float:
+def passage_cosine(
+    sentences: list[PassageSentence], query: np.ndarray, closest_share: float
+) -> float:
     """How close a passage is to the question, from its sentences' stored vectors alone:
-    its closest sentence (a passage holding the one sentence that answers is close),
-    mixed with the normalised sum of them all (close on the whole, as a passage vector is)."""
+    its closest sentence (a passage holding the one sentence that answers is close), for
+    `closest_share`, mixed with the normalised sum of them all (close on the whole, as a
+    passage vector is)."""
     closest = max(s.cosine for s in sentences)
     summed = np.sum([s.vector for s in sentences], axis=0)
     pooled = float(summed @ query) / max(float(np.linalg.norm(summed)), 1e-9)
-    return CLOSEST_SENTENCE_SHARE * closest + (1 - CLOSEST_SENTENCE_SHARE) * pooled
+    return closest_share * closest + (1 - closest_share) * pooled
 
 
 def word_set(text: str) -> frozenset[str]:
@@ -162,16 +177,11 @@ class Searcher:
     """Search one index with one embedding model (both loaded once by the caller)."""
 
     def __init__(
-        self,
-        store: IndexStore,
-        embedder: Embedder,
-        candidates: int = DEFAULT_CANDIDATES,
-        cosine_weight: float = COSINE_WEIGHT,
+        self, store: IndexStore, embedder: Embedder, rules: SearchRules = SearchRules()
     ) -> None:
         self.store = store
         self.embedder = embedder
-        self.candidates = candidates
-        self.cosine_weight = cosine_weight
+        self.rules = rules
 
     def search(self, question: str, k: int = 5, mode: str = "hybrid") -> SearchResults:
         """The `k` best distinct passages for `question`."""
@@ -183,26 +193,32 @@ class Searcher:
         terms = query_terms(question)
         vector = self.embedder.embed([question])[0]
 
+        rules = self.rules
         rankings: list[list[str]] = []
         if mode in ("hybrid", "dense"):
-            hits = self.store.dense_query(vector, self.candidates * SENTENCES_PER_PASSAGE)
+            wanted = rules.candidates * rules.sentences_per_passage
+            hits = self.store.dense_query(vector, wanted)
             holding = self.store.chunks_holding([sid for sid, _ in hits])
-            dense = rank_by_best_sentence(hits, holding, self.candidates)
+            dense = rank_by_best_sentence(hits, holding, rules.candidates)
             rankings.append([cid for cid, _ in dense])
         if mode in ("hybrid", "lexical") and terms:
-            lexical = self.store.lexical_query(match_expression(terms), self.candidates)
+            lexical = self.store.lexical_query(match_expression(terms), rules.candidates)
             rankings.append([cid for cid, _ in lexical])
-        fused = reciprocal_rank_fusion(rankings)
+        fused = reciprocal_rank_fusion(rankings, rules.rrf_k)
         if not fused:
             return SearchResults(question, ())
         candidates = list(fused)
         found = self._sentences(candidates, vector)
         # A passage whose sentence vectors are all missing (a repair under way) has no cosine.
-        cosines = {cid: passage_cosine(s, vector) for cid, s in found.items() if s}
+        cosines = {
+            cid: passage_cosine(s, vector, rules.closest_sentence_share)
+            for cid, s in found.items()
+            if s
+        }
         coverage = self._coverage(terms, candidates)
         if mode == "hybrid":
             score = {
-                cid: RRF_WEIGHT * fused[cid] + cosines.get(cid, 0.0) + coverage.get(cid, 0.0)
+                cid: rules.rrf_weight * fused[cid] + cosines.get(cid, 0.0) + coverage.get(cid, 0.0)
                 for cid in candidates
             }
         else:
@@ -210,7 +226,7 @@ class Searcher:
         order = sorted(candidates, key=score.__getitem__, reverse=True)
         rows = self.store.passages(order)
         kept = drop_near_duplicates(
-            [rows[cid] for cid in order if cid in rows], DUPLICATE_JACCARD, k
+            [rows[cid] for cid in order if cid in rows], rules.duplicate_jaccard, k
         )
         passages = [
             Passage(
@@ -248,7 +264,8 @@ class Searcher:
         }
 
     def _relevance(self, cosine: float, coverage: float) -> float:
-        mixed = self.cosine_weight * max(cosine, 0.0) + (1 - self.cosine_weight) * coverage
+        share = self.rules.cosine_weight
+        mixed = share * max(cosine, 0.0) + (1 - share) * coverage
         return round(min(max(mixed, 0.0), 1.0), 4)
 
     def term_weights(self, terms: list[str]) -> dict[str, float]:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,12 @@ from retrieval.guard import IndexGuard, index_fault, locked
 from retrieval.lexical import LexicalIndex
 from retrieval.models import Article, Chunk, Sentence, SplitArticle
 from retrieval.vectors import ChromaServer, ChromaVectors
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 __all__ = ["ArticleSummary", "IndexStore", "ManifestEntry", "StoredPassage", "index_fault"]
 
@@ -210,16 +217,16 @@ class IndexStore:
 
     # -- for tests that look underneath -----------------------------------------------
     @property
-    def _db(self):  # noqa: ANN202 - sqlite3.Connection
+    def _db(self) -> sqlite3.Connection:
         """The SQLite connection."""
         return self._articles.db
 
     @property
-    def _client(self):  # noqa: ANN202 - chromadb's ClientAPI
+    def _client(self) -> ClientAPI:
         """The Chroma client, opened on first use."""
         return self._vectors.client
 
-    def _active(self):  # noqa: ANN202 - chromadb's Collection
+    def _active(self) -> Collection | None:
         """The Chroma collection the committed state points at, or None."""
         name = self._index.active()
         return self._vectors.collection(name) if name else None

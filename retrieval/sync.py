@@ -17,7 +17,7 @@ from pathlib import Path
 
 from retrieval.chunking import chunk_article, sentences_of
 from retrieval.embedding import Embedder
-from retrieval.errors import SyncRefused
+from retrieval.errors import SyncRefused, SyncRisk
 from retrieval.hidden import hidden_ids, without_hidden
 from retrieval.loading import Scan, Source, guarded, parse_source, scan_corpus
 from retrieval.locking import reload_lock
@@ -25,18 +25,13 @@ from retrieval.models import Skipped, SplitArticle
 from retrieval.store import IndexStore, ManifestEntry
 
 # Bump when cleaning or chunking code changes what is stored: the index then rebuilds.
-PIPELINE_VERSION = 4  # 2: vectors per configuration, committed through SQLite; 3: per sentence;
-# 4: SQLite keeps a copy of each sentence vector
+PIPELINE_VERSION = 4
 _EMBED_BATCH_SENTENCES = 1024
 # Most sentences one article may have: every sentence is embedded while the reload lock is
 # held (about 250 a second on 2 cores), so "Xa. " * 125,000 would hold it for many minutes.
 # The longest BBC article has 244, the longest demo article 49.
 MAX_ARTICLE_SENTENCES = 2000
 _NAMES_SHOWN = 10  # articles named per kind of change in a summary
-FORCE_HINT = (
-    "If that is what you want, run it again with --force (`python -m bot ingest --force`; "
-    "`/reload --force` in the console; `/reload force:True` in Discord)."
-)
 
 ProgressCallback = Callable[[int, int], None]  # (articles done, articles to index)
 
@@ -251,22 +246,15 @@ def refuse_other_folder(store: IndexStore, folder: str) -> None:
     """Stop a sync from a folder other than the index's: a forgotten --corpus would replace it."""
     built_from = store.corpus_folder()
     if built_from is not None and built_from != folder:
-        raise SyncRefused(
-            f"The index in {store.index_dir} was built from the folder {built_from}, but this "
-            f"sync reads {folder}; it would replace those articles with this folder's. Check "
-            f"--corpus / CORPUS_DIR. {FORCE_HINT}"
-        )
+        raise SyncRefused(SyncRisk.OTHER_FOLDER, store.index_dir, built_from, folder)
 
 
 def refuse_mass_removal(store: IndexStore, folder: str, removing: int, indexed: int) -> None:
     """Stop a sync that would drop most of the index: an emptied or wrong folder, not an edit."""
     if 2 * removing <= indexed:
         return
-    built_from = store.corpus_folder() or "a folder it did not record"
     raise SyncRefused(
-        f"This sync would remove {removing} of the {indexed} articles in the index in "
-        f"{store.index_dir} (built from {built_from}; this sync reads {folder}). Check that "
-        f"the folder holds your articles. {FORCE_HINT}"
+        SyncRisk.MASS_REMOVAL, store.index_dir, store.corpus_folder(), folder, removing, indexed
     )
 
 

@@ -15,12 +15,13 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import httpx
 import numpy as np
@@ -28,6 +29,10 @@ import numpy as np
 from retrieval.errors import IndexUnavailable
 from retrieval.guard import IndexGuard, locked
 from retrieval.locking import EmbeddedIndexLock
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,7 +51,7 @@ class ChromaServer:
         return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
 
 
-def open_chroma(index_dir: Path, server: ChromaServer | None = None):  # noqa: ANN201
+def open_chroma(index_dir: Path, server: ChromaServer | None = None) -> ClientAPI:
     """A Chroma client: the server when one is given, else the database in `index_dir/chroma`."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -61,7 +66,7 @@ def open_chroma(index_dir: Path, server: ChromaServer | None = None):  # noqa: A
                 "folder is writable, or point --index / INDEX_DIR somewhere else."
             ) from error
 
-    def connect():  # noqa: ANN202 - chromadb's ClientAPI
+    def connect() -> ClientAPI:
         _check_answers(server)  # chromadb's client would wait forever on a stuck server
         return chromadb.HttpClient(
             host=server.host, port=server.port, ssl=server.ssl, settings=settings
@@ -109,7 +114,7 @@ def _check_answers(server: ChromaServer) -> None:
     response.raise_for_status()
 
 
-def _limit_wait(client, seconds: float) -> None:  # noqa: ANN001 - chromadb's ClientAPI
+def _limit_wait(client: ClientAPI, seconds: float) -> None:
     """Give every later request a time limit: chromadb's HTTP session has timeout=None
     and no setting for it, so a server that stops answering would hang the bot."""
     session = getattr(getattr(client, "_server", None), "_session", None)
@@ -142,6 +147,9 @@ class VectorStore(Protocol):
 
     def drop_collection(self, name: str) -> None:
         """Delete the collection `name` with all its vectors."""
+
+    def discard(self, name: str) -> None:
+        """Drop the collection `name` to fill it again, even from a damaged database."""
 
     def query(self, name: str, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
         """The `limit` ids nearest to `vector`, with cosine similarity, best first."""
@@ -184,11 +192,11 @@ class ChromaVectors:
         self._client = None
         self._claim: EmbeddedIndexLock | None = None
         self._copy: tempfile.TemporaryDirectory | None = None
-        self._collections: dict[str, object] = {}
+        self._collections: dict[str, Collection] = {}
 
     @property
     @locked
-    def client(self):  # noqa: ANN201 - chromadb's ClientAPI
+    def client(self) -> ClientAPI:
         """The Chroma client, opened (and embedded vectors claimed) on first use."""
         if self._client is None and self._read_only and self.server is None:
             self._client = self._open_copy()
@@ -198,7 +206,7 @@ class ChromaVectors:
             self._client = open_chroma(self.index_dir, self.server)
         return self._client
 
-    def _open_copy(self):  # noqa: ANN202 - chromadb's ClientAPI
+    def _open_copy(self) -> ClientAPI:
         """Embedded Chroma on a private copy of the index's vectors."""
         self._copy = tempfile.TemporaryDirectory(prefix="index-vectors-")
         copy = Path(self._copy.name)
@@ -230,6 +238,9 @@ class ChromaVectors:
         process killed meanwhile leaves it cut short, and every read and write of the
         collection then fails. The file is parsed, never unpickled: nothing in it runs.
         """
+        catalogue = self._damaged_catalogue()
+        if catalogue is not None:
+            return catalogue
         folder = self._segment_folder(name)
         metadata = folder / "index_metadata.pickle" if folder else None
         if metadata is None or not metadata.exists() or _whole_pickle(metadata):
@@ -239,21 +250,63 @@ class ChromaVectors:
             "Chroma saved it)"
         )
 
+    def _damaged_catalogue(self) -> str | None:
+        """Why Chroma's own database (`chroma/chroma.sqlite3`) cannot be read, or None.
+
+        A disk fault, or a copy taken while it was written, leaves it malformed; Chroma
+        then refuses to open at all. Checked read-only (a running bot may have it open).
+        """
+        catalogue = self._catalogue()
+        if catalogue is None:
+            return None
+        try:
+            verdict = _read_only_row(catalogue, "PRAGMA quick_check(1)")[0]
+        except sqlite3.DatabaseError as error:
+            # A write cut short leaves a journal only a writer can roll back: not damage.
+            verdict = str(error)
+            if not any(sign in verdict for sign in ("malformed", "not a database")):
+                return None
+        if verdict == "ok":
+            return None
+        return f"the vector database {catalogue} is damaged ({verdict})"
+
+    @locked
+    def discard(self, name: str) -> None:
+        """Drop the collection `name` so it can be filled again.
+
+        A damaged database cannot be opened to drop anything, so the whole `chroma/`
+        folder is set aside (renamed beside it, never deleted: it is the operator's to
+        remove) and a new, empty one takes its place.
+        """
+        damage = self._damaged_catalogue()
+        if damage is None:
+            self.drop_collection(name)
+            return
+        folder = self.index_dir / "chroma"
+        aside = folder.with_name(f"chroma-damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        folder.rename(aside)
+        log.warning("%s; set aside as %s", damage, aside)
+        self._client = None
+        self._collections.clear()
+
+    def _catalogue(self) -> Path | None:
+        """Chroma's own database file, when the vectors are embedded and it exists."""
+        catalogue = self.index_dir / "chroma" / "chroma.sqlite3"
+        return catalogue if self.server is None and catalogue.is_file() else None
+
     def _segment_folder(self, name: str) -> Path | None:
         """The folder of the embedded collection `name`'s vectors, from Chroma's own catalogue
         (read-only: a running bot may have Chroma open), or None."""
-        catalogue = self.index_dir / "chroma" / "chroma.sqlite3"
-        if self.server is not None or not catalogue.is_file():
+        catalogue = self._catalogue()
+        if catalogue is None:
             return None
         try:
-            with closing(
-                sqlite3.connect(f"{catalogue.resolve().as_uri()}?mode=ro", uri=True)
-            ) as db:
-                row = db.execute(
-                    "SELECT s.id FROM segments s JOIN collections c ON c.id = s.collection "
-                    "WHERE c.name = ? AND s.scope = 'VECTOR'",
-                    (name,),
-                ).fetchone()
+            row = _read_only_row(
+                catalogue,
+                "SELECT s.id FROM segments s JOIN collections c ON c.id = s.collection "
+                "WHERE c.name = ? AND s.scope = 'VECTOR'",
+                (name,),
+            )
         except sqlite3.Error:  # another Chroma version's catalogue: nothing to check
             return None
         if row is None or str(_uuid_or_none(row[0])) != row[0]:  # only ever a folder in chroma/
@@ -261,7 +314,7 @@ class ChromaVectors:
         return self.index_dir / "chroma" / row[0]
 
     @locked
-    def collection(self, name: str):  # noqa: ANN201 - chromadb's Collection
+    def collection(self, name: str) -> Collection:
         """The Chroma collection `name`, created (cosine distance) if new."""
         if name not in self._collections:
             self._collections[name] = self.client.get_or_create_collection(
@@ -354,6 +407,12 @@ def _uuid_or_none(text: str) -> uuid.UUID | None:
         return uuid.UUID(text)
     except (TypeError, ValueError):
         return None
+
+
+def _read_only_row(database: Path, sql: str, parameters: tuple = ()) -> tuple | None:
+    """The first row of `sql` on the SQLite file `database`, opened read-only."""
+    with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        return db.execute(sql, parameters).fetchone()
 
 
 def _whole_pickle(path: Path) -> bool:

@@ -3,8 +3,10 @@
 It extends `web_pages` (every page there is served too) with `/rss` (stories 1-3, each
 with a date), `/atom` (stories 4-5, relative links), `/story/N` article pages and
 `/broken` (HTTP 500). `FeedSite.slow` names stories that answer only after a minute,
-so a poll can be killed while it waits, `FeedSite.missing` stories that answer 404;
-`FeedSite.hits` lists every path asked for.
+so a poll can be killed while it waits, `FeedSite.missing` stories that answer 404,
+`FeedSite.huge` stories whose page is `HUGE_BYTES` long; `FeedSite.bodies` serves
+any other path with a body a test wrote (a hostile feed); `FeedSite.hits` lists
+every path asked for.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tests.web_pages import _Pages
 RSS_STORIES = (1, 2, 3)
 ATOM_STORIES = (4, 5)
 STALL_SECONDS = 60.0
+HUGE_BYTES = 10 * 2**20  # a story page of 10 MB
 _PLACES = ("Dunmore", "Glenfield", "Pellham", "Brookvale", "Marlow", "Alder", "Kestrel")
 
 
@@ -79,6 +82,8 @@ class FeedSite:
     atom_stories: tuple[int, ...] = ATOM_STORIES
     slow: set[int] = field(default_factory=set)
     missing: set[int] = field(default_factory=set)  # stories that answer 404
+    huge: set[int] = field(default_factory=set)  # stories whose page is HUGE_BYTES long
+    bodies: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # path: (type, body)
     hits: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -86,12 +91,14 @@ class FeedSite:
 class _FeedPages(_Pages):
     """Feeds and stories; anything else as `web_pages` serves it."""
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+    def do_GET(self) -> None:  # the http.server name
         site: FeedSite = self.server.site
         path = self.path.split("?")[0]
         site.hits.append(path)
         try:
-            if path == "/rss":
+            if path in site.bodies:
+                self._send(200, *site.bodies[path])
+            elif path == "/rss":
                 body = rss_xml(site.base, site.rss_stories).encode()
                 self._send(200, "application/rss+xml; charset=utf-8", body)
             elif path == "/atom":
@@ -103,6 +110,10 @@ class _FeedPages(_Pages):
                     return
                 if number in site.slow:
                     site.stop.wait(STALL_SECONDS)
+                if number in site.huge:
+                    page = story_html(number).encode()
+                    self._stream("text/html", page + b"<p>more words</p>" * (HUGE_BYTES // 17))
+                    return
                 self._send(200, "text/html; charset=utf-8", story_html(number).encode())
             elif path == "/broken":
                 self._send(500, "text/plain", b"Internal Server Error")

@@ -38,10 +38,10 @@ class _Trickle(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass  # quiet tests
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+    def do_GET(self) -> None:  # the http.server name
         self._serve(post=False)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self._serve(post=True)
 

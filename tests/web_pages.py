@@ -74,7 +74,7 @@ class _Pages(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass  # quiet tests
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+    def do_GET(self) -> None:  # the http.server name
         path = self.path.split("?")[0]
         try:
             if path == "/article":

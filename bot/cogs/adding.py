@@ -8,7 +8,7 @@ the result is shown only to the moderator who ran it.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -20,15 +20,18 @@ from bot.adding import (
     Draft,
     Outcome,
     Provenance,
-    add_drafts,
     draft_from_url,
     drafts_from_file,
     require_size,
 )
 from bot.cogs.checks import is_moderator
 from bot.cogs.replies import NO_PINGS
+from bot.discord_format import escape_markdown
 from bot.fetching import FetchLimits
-from retrieval.errors import BotError
+from retrieval.errors import KnownError
+
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
 
 MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can add articles."
 HOW_TO_ADD = f"Attach {ADDABLE} (up to three), or give `url:` with the address of a web page."
@@ -38,10 +41,10 @@ BUSY = "A reload or another /add is running; try again when it has finished."
 class AddingCog(commands.Cog):
     """/add: new articles from attachments or the web, for moderators."""
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="add")
+    @app_commands.command(name="add", extras={"failed": "Nothing was added"})
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     @app_commands.describe(
@@ -67,32 +70,21 @@ class AddingCog(commands.Cog):
         if not files and not url:
             await interaction.response.send_message(HOW_TO_ADD, ephemeral=True)
             return
-        if self.bot.reload_lock.locked():
+        community = self.bot.community(interaction.guild_id)  # this server's articles
+        if community.reload_lock.locked():
             await interaction.response.send_message(BUSY, ephemeral=True)
             return
-        async with self.bot.reload_lock:
+        async with community.reload_lock:
             await interaction.response.defer(ephemeral=True, thinking=True)
             drafts, refused = await self._collect(files, url)
-            engine = self.bot.engine
             who = f"{interaction.user.name} (Discord {interaction.user.id})"
-            try:
-                report = await asyncio.to_thread(
-                    add_drafts,
-                    drafts,
-                    self.bot.settings,
-                    engine.store,
-                    engine.searcher.embedder,
-                    Provenance.now(who),
-                    refused=refused,
-                )
-            except BotError as error:  # another reload, a refused sync: nothing was added
-                await interaction.edit_original_response(
-                    content=f"Nothing was added: {error}"[:2000], allowed_mentions=NO_PINGS
-                )
-                return
+            # Another reload, a refused sync: nothing was added (told by `bot.cogs.errors`).
+            report = await asyncio.to_thread(
+                community.library.add, drafts, Provenance.now(who), refused=refused
+            )
             if report.sync is not None:
-                self.bot.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
-            text = "\n".join(report.lines(discord.utils.escape_markdown))
+                self.bot.articles_changed(community)  # and open questions asked again
+            text = "\n".join(report.lines(escape_markdown))
             await interaction.edit_original_response(content=text[:2000], allowed_mentions=NO_PINGS)
 
     async def _collect(
@@ -104,13 +96,13 @@ class AddingCog(commands.Cog):
         for attachment in files:
             try:
                 drafts += await self._attachment_drafts(attachment)
-            except BotError as error:
+            except KnownError as error:  # one file or page refused: the others go on
                 refused.append(Outcome(attachment.filename, reason=str(error)))
         if url:
             limits = FetchLimits.from_settings(self.bot.settings)
             try:
                 drafts.append(await asyncio.to_thread(draft_from_url, url, limits))
-            except BotError as error:
+            except KnownError as error:
                 refused.append(Outcome(url, reason=str(error)))
         return drafts, refused
 

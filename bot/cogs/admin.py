@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import reload_corpus, status_info
 from bot.cogs.checks import refused_change
 from bot.cogs.replies import NO_PINGS
-from retrieval.errors import BotError
+from bot.discord_format import escape_markdown
+
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
+    from bot.library import Library, Status
+    from retrieval.sync import SyncReport
 
 MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can reload the articles."
 STATUS_SECONDS = 10.0
@@ -26,11 +30,11 @@ STATUS_SLOW = (
 class AdminCog(commands.Cog):
     """Corpus reloads for moderators, and the bot's status for everyone."""
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
         self.status_seconds = STATUS_SECONDS
 
-    @app_commands.command(name="reload")
+    @app_commands.command(name="reload", extras={"failed": "The reload did not run"})
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     @app_commands.describe(
@@ -40,31 +44,29 @@ class AdminCog(commands.Cog):
         """Re-sync the articles folder (moderators only); answers continue meanwhile."""
         if await refused_change(interaction, self.bot, MODERATORS_ONLY):
             return
-        async with self.bot.reload_lock:
+        community = self.bot.community(interaction.guild_id)  # this server's articles
+        async with community.reload_lock:
             await interaction.response.defer(thinking=True, ephemeral=True)  # for the moderator
-            try:
-                report = await self._reload_with_progress(interaction, force)
-            except BotError as error:  # another reload, no corpus folder, a refused sync
-                await interaction.edit_original_response(
-                    content=f"The reload did not run: {error}"[:2000], allowed_mentions=NO_PINGS
-                )
-                return
-            self.bot.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
+            # Another reload, no corpus folder, a refused sync: told by `bot.cogs.errors`.
+            report = await self._reload_with_progress(interaction, community.library, force)
+            self.bot.articles_changed(community)  # and open questions asked again
             lines = [report.summary()]
-            lines += [f"• {discord.utils.escape_markdown(c)}" for c in report.changes()]
-            lines += [f"• skipped `{s.path}`: {s.reason}" for s in report.skipped[:15]]
+            lines += [f"• {escape_markdown(c)}" for c in report.changes()]
+            lines += [
+                f"• skipped `{s.path.replace('`', '')}`: {escape_markdown(s.reason)}"
+                for s in report.skipped[:15]
+            ]
             if len(report.skipped) > 15:
                 lines.append(f"• … and {len(report.skipped) - 15} more skipped files")
             await interaction.edit_original_response(
                 content="\n".join(lines)[:2000], allowed_mentions=NO_PINGS
             )
 
-    async def _reload_with_progress(  # noqa: ANN202 - SyncReport
-        self, interaction: discord.Interaction, force: bool
-    ):
+    async def _reload_with_progress(
+        self, interaction: discord.Interaction, library: Library, force: bool
+    ) -> SyncReport:
         loop = asyncio.get_running_loop()
         progress: dict[str, int] = {}
-        engine = self.bot.engine
 
         def on_progress(done: int, total: int) -> None:  # in the reload thread
             loop.call_soon_threadsafe(progress.update, {"done": done, "total": total})
@@ -83,14 +85,7 @@ class AdminCog(commands.Cog):
 
         reporter = asyncio.create_task(show_progress())
         try:
-            return await asyncio.to_thread(
-                reload_corpus,
-                self.bot.settings,
-                engine.store,
-                engine.searcher.embedder,
-                on_progress,
-                force=force,
-            )
+            return await asyncio.to_thread(library.reload, on_progress, force=force)
         finally:
             reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -100,32 +95,39 @@ class AdminCog(commands.Cog):
     async def status(self, interaction: discord.Interaction) -> None:
         """Show how many articles the bot knows, its model, last reload and queue length."""
         await interaction.response.defer(thinking=True, ephemeral=True)  # only the asker's
-        info = await read_status(self.bot.settings, self.bot.engine.store, self.status_seconds)
+        community = self.bot.community(interaction.guild_id)  # this server's articles only
+        info = await read_status(community.library, self.status_seconds)
         if info is None:
             await interaction.edit_original_response(content=STATUS_SLOW, allowed_mentions=NO_PINGS)
             return
         lines = [
-            f"**Articles:** {info['articles']}  ·  **Passages:** {info['chunks']}",
-            f"**Answer model:** {self.bot.engine.generator.name}",
-            f"**Embedding model:** {info['embedding_model']} ({info['embedding_backend']})",
-            f"**Last reload:** {self.bot.last_reload or info['last_sync'] or 'never'}",
-            f"**Questions in line:** {self.bot.queue.length}",
-            f"**Feeds:** {discord.utils.escape_markdown(info['feeds'])}",
+            f"**Articles:** {info.articles}  ·  **Passages:** {info.chunks}",
+            f"**Answer model:** {community.engine.generator.name}",
+            f"**Embedding model:** {info.embedding_model} ({info.embedding_backend})",
+            f"**Last reload:** {community.last_reload or info.last_sync or 'never'}",
+            f"**Questions in line:** {self._in_line(interaction.guild_id)}",
+            f"**Feeds:** {escape_markdown(info.feeds)}",
         ]
-        if info["hidden"] != "none":  # articles /remove hid (bot.cogs.catalog)
-            lines.append(f"**Hidden articles:** {discord.utils.escape_markdown(info['hidden'])}")
-        if self.bot.reload_lock.locked():
+        if info.hidden != "none":  # articles /remove hid (bot.cogs.catalog)
+            lines.append(f"**Hidden articles:** {escape_markdown(info.hidden)}")
+        if community.reload_lock.locked():
             lines.append("A reload is running now.")
         await interaction.edit_original_response(
             content="\n".join(lines)[:2000], allowed_mentions=NO_PINGS
         )
 
+    def _in_line(self, guild_id: int | None) -> int:
+        """The questions waiting or answered now: this server's, with per-server corpora."""
+        if not self.bot.communities.per_guild:
+            return self.bot.queue.length
+        return self.bot.queue.length_of(self.bot.communities.queue_group(guild_id))
 
-async def read_status(settings, store, seconds: float) -> dict | None:  # noqa: ANN001
-    """`status_info` in a worker thread, so a busy or stuck index never blocks the event
+
+async def read_status(library: Library, seconds: float) -> Status | None:
+    """`Library.status` in a worker thread, so a busy or stuck index never blocks the event
     loop (every other member's question); None when it takes longer than `seconds`."""
     try:
-        return await asyncio.wait_for(asyncio.to_thread(status_info, settings, store), seconds)
+        return await asyncio.wait_for(asyncio.to_thread(library.status), seconds)
     except TimeoutError:
         return None
 

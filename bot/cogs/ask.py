@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -11,17 +12,21 @@ from discord.ext import commands
 from bot.cogs.checks import in_allowed_channel, where_to_ask
 from bot.cogs.help import read_examples
 from bot.cogs.replies import (
-    HOW_TO_ASK,
     NO_PINGS,
     THINKING,
     InteractionTarget,
     MessageTarget,
     answer_to,
     how_to_ask,
+    problem_text,
     question_problem,
 )
 from bot.conversation import turn_of
+from bot.question import QuestionProblem
 from retrieval.cleaning import shorten
+
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
 
 _MENTION = re.compile(r"<@!?(\d+)>")
 EXAMPLE_SECONDS = 1.5  # a slash command must be answered within 3 seconds
@@ -30,7 +35,7 @@ EXAMPLE_SECONDS = 1.5  # a slash command must be answered within 3 seconds
 class AskCog(commands.Cog):
     """Answers questions from the articles, quoting them."""
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="ask")
@@ -42,7 +47,9 @@ class AskCog(commands.Cog):
         self, interaction: discord.Interaction, question: str, private: bool = False
     ) -> None:
         """Ask a question; the answer quotes the articles it comes from."""
-        problem = await self._problem(interaction.channel, interaction.user.id, question)
+        problem = await self._problem(
+            interaction.channel, interaction.guild_id, interaction.user.id, question
+        )
         if problem is not None:  # something the asker can act on: told to them alone
             await interaction.response.send_message(
                 problem, ephemeral=True, allowed_mentions=NO_PINGS
@@ -56,17 +63,22 @@ class AskCog(commands.Cog):
         if answer is not None and not private:  # a private answer is no thread's context
             self.bot.conversations.record(history, turn_of(question, answer), [thread])
 
-    async def _problem(self, channel: object, user_id: int, question: str) -> str | None:
+    async def _problem(
+        self, channel: object, guild_id: int | None, user_id: int, question: str
+    ) -> str | None:
         """What the asker must change before being answered (where or what they ask,
         or waiting their turn), or None."""
         settings = self.bot.settings
         if not in_allowed_channel(channel, settings):
             return where_to_ask(settings)
         problem = question_problem(question)
-        if problem == HOW_TO_ASK:  # asked nothing: suggest a question about these articles
-            return how_to_ask(await read_examples(self.bot.engine.store, EXAMPLE_SECONDS))
-        refused = self.bot.queue.refusal(user_id)
-        return problem or (str(refused) if refused else None)
+        if problem is QuestionProblem.EMPTY:  # asked nothing: suggest a question about these
+            library = self.bot.community(guild_id).library
+            return how_to_ask(await read_examples(library, EXAMPLE_SECONDS))
+        if problem is not None:
+            return problem_text(problem, question)
+        refused = self.bot.queue.refusal(user_id, self.bot.communities.queue_group(guild_id))
+        return str(refused) if refused else None
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -77,7 +89,8 @@ class AskCog(commands.Cog):
         if not in_allowed_channel(message.channel, self.bot.settings):
             return  # answering here would be noise the server asked the bot to keep out of
         question = _MENTION.sub(" ", message.content)
-        problem = await self._problem(message.channel, message.author.id, question)
+        guild_id = message.guild.id if message.guild else None
+        problem = await self._problem(message.channel, guild_id, message.author.id, question)
         if problem is not None:  # before any thread: a refused question leaves none behind
             await MessageTarget(message).refuse(problem)
             return

@@ -5,23 +5,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalog import describe, find, remove_article, restore_article
+from bot.catalog import describe, find
 from bot.cogs.admin import STATUS_SECONDS, STATUS_SLOW
 from bot.cogs.checks import ServedOnly, is_moderator, refused_change
+from bot.cogs.errors import HINTS
 from bot.cogs.replies import NO_PINGS
 from bot.discord_format import escape_markdown
+from bot.library import Library
 from bot.sources import article_link
 from retrieval.cleaning import shorten
-from retrieval.errors import BotError
-from retrieval.hidden import load_hidden
+from retrieval.errors import KnownError
 from retrieval.store import ArticleSummary
+
+if TYPE_CHECKING:
+    from bot.catalog import Change
+    from bot.discord_bot import AnswerBot
 
 MODERATORS_ONLY = (
     "Only moderators (Manage Server, or a moderator role) can remove or restore articles."
@@ -45,7 +49,9 @@ def article_line(article: ArticleSummary, base_url: str | None = None) -> str:
     return f"• {title} · `{shorten(article.source, 200).replace('`', '')}`"
 
 
-def pack_pages(lines: Sequence[str], per_page: int = PAGE_LINES, chars: int = PAGE_CHARS):  # noqa: ANN201
+def pack_pages(
+    lines: Sequence[str], per_page: int = PAGE_LINES, chars: int = PAGE_CHARS
+) -> list[list[str]]:
     """Lines grouped into pages of at most `per_page` lines and `chars` characters."""
     pages: list[list[str]] = []
     for line in lines:
@@ -116,7 +122,7 @@ class ArticlePager(ServedOnly, discord.ui.View):
 class CatalogCog(commands.Cog):
     """Listing articles for everyone; removing and restoring them for moderators."""
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
         self.read_seconds = STATUS_SECONDS
 
@@ -128,7 +134,7 @@ class CatalogCog(commands.Cog):
     ) -> None:
         """List or find the articles the bot answers from, with their sources."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        content, view = await self._page(words, page)
+        content, view = await self._page(interaction.guild_id, words, page)
         await interaction.edit_original_response(
             content=content, view=view, allowed_mentions=NO_PINGS
         )
@@ -136,15 +142,16 @@ class CatalogCog(commands.Cog):
     async def turn_page(self, interaction: discord.Interaction, words: str, page: int) -> None:
         """A page button was clicked: show that page in the same message."""
         await interaction.response.defer()
-        content, view = await self._page(words, page)
+        content, view = await self._page(interaction.guild_id, words, page)
         await interaction.edit_original_response(
             content=content, view=view, allowed_mentions=NO_PINGS
         )
 
-    async def _page(self, words: str, page: int) -> tuple[str, discord.ui.View | None]:
-        articles = await off_the_loop(
-            self.bot.engine.store.article_summaries, seconds=self.read_seconds
-        )
+    async def _page(
+        self, guild_id: int | None, words: str, page: int
+    ) -> tuple[str, discord.ui.View | None]:
+        library = self.bot.community(guild_id).library  # this server's articles only
+        articles = await off_the_loop(library.articles, seconds=self.read_seconds)
         if articles is None:
             return STATUS_SLOW, None
         base_url = self.bot.settings.source_base_url
@@ -158,9 +165,8 @@ class CatalogCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         if not is_moderator(interaction.user, self.bot.settings):
             return []
-        articles = await off_the_loop(
-            self.bot.engine.store.article_summaries, seconds=AUTOCOMPLETE_SECONDS
-        )
+        library = self.bot.community(interaction.guild_id).library
+        articles = await off_the_loop(library.articles, seconds=AUTOCOMPLETE_SECONDS)
         found = find(articles or [], current)[:CHOICES]
         return [choice_for(a.article_id, a.title, a.path) for a in found]
 
@@ -170,10 +176,9 @@ class CatalogCog(commands.Cog):
         if not is_moderator(interaction.user, self.bot.settings):
             return []
         try:
-            hidden = await off_the_loop(
-                load_hidden, self.bot.settings.index_dir, seconds=AUTOCOMPLETE_SECONDS
-            )
-        except BotError:  # a damaged list: /restore itself says how to fix it
+            library = self.bot.community(interaction.guild_id).library
+            hidden = await off_the_loop(library.hidden, seconds=AUTOCOMPLETE_SECONDS)
+        except KnownError:  # a damaged list: /restore itself says how to fix it
             hidden = None
         found = find(hidden or [], current)[:CHOICES]
         return [choice_for(e.article_id, e.title, e.path) for e in found]
@@ -186,7 +191,7 @@ class CatalogCog(commands.Cog):
     async def remove(self, interaction: discord.Interaction, article: str) -> None:
         """Take an article out of the answers: an added one is deleted, any other hidden."""
         by = f"{interaction.user.name} ({interaction.user.id})"
-        await self._change(interaction, remove_article, article, by)
+        await self._change(interaction, Library.remove, article, by)
 
     @app_commands.command(name="restore")
     @app_commands.default_permissions(manage_guild=True)
@@ -195,30 +200,25 @@ class CatalogCog(commands.Cog):
     @app_commands.autocomplete(article=_hidden)
     async def restore(self, interaction: discord.Interaction, article: str) -> None:
         """Bring back an article /remove hid."""
-        await self._change(interaction, restore_article, article)
+        await self._change(interaction, Library.restore, article)
 
     async def _change(
-        self, interaction: discord.Interaction, job: Callable[..., object], *args: str
+        self, interaction: discord.Interaction, job: Callable[..., Change], *args: str
     ) -> None:
-        """Run /remove or /restore and its sync in a worker thread, one reload at a time;
-        the reply goes to the moderator alone."""
+        """Run /remove or /restore (`job`, a `Library` method) on this server's articles and
+        sync, in a worker thread, one reload at a time; the reply goes to the moderator
+        alone."""
         if await refused_change(interaction, self.bot, MODERATORS_ONLY):
             return
-        async with self.bot.reload_lock:
+        community = self.bot.community(interaction.guild_id)
+        async with community.reload_lock:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            engine, settings = self.bot.engine, self.bot.settings
-            try:
-                change = await asyncio.to_thread(
-                    job, settings, engine.store, engine.searcher.embedder, *args
-                )
-            except BotError as error:  # not found, ambiguous, another reload, a damaged list
-                content = str(error)
-            else:
-                if change.report is not None:
-                    self.bot.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
-                content = describe(change)
+            # Not found, ambiguous, another reload, a damaged list: told by `bot.cogs.errors`.
+            change = await asyncio.to_thread(job, community.library, *args)
+            if change.report is not None:
+                self.bot.articles_changed(community)  # and open questions asked again
             await interaction.edit_original_response(
-                content=escape_markdown(content)[:2000], allowed_mentions=NO_PINGS
+                content=escape_markdown(describe(change, HINTS))[:2000], allowed_mentions=NO_PINGS
             )
 
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 import discord
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
 
 NOT_SERVED = (
     "This bot serves other communities, not this server, so it answers nothing and changes "
@@ -19,6 +23,10 @@ SERVERS_NOT_LISTED = (
     "This bot is in several servers and its operator has not said which ones it serves, so "
     "it answers nothing and changes nothing in any of them for now. The operator must list "
     "the served servers' ids in DISCORD_GUILD_IDS (this server's id is {guild_id})."
+)
+SERVERS_ONLY = (
+    "Each community this bot serves has articles of its own, so it answers in their "
+    "servers, not in direct messages; please ask in yours."
 )
 
 
@@ -43,20 +51,24 @@ def guild_served(guild_id: int | None, settings: Settings, joined: Collection[in
     in, not just their count: a server that added only the commands (the
     applications.commands scope, no bot user) sends interactions without being among them.
     Direct messages (`None`) are served as before: nothing there changes articles, since
-    moderation needs a server member.
+    moderation needs a server member. With CORPUS_PER_GUILD they are not: a direct
+    message belongs to no server, so to no community's articles.
     """
     if guild_id is None:
-        return True
+        return not settings.corpus_per_guild
     named = named_guild_ids(settings)
     if named:
         return guild_id in named
     return len(joined) == 1 and guild_id in joined
 
 
-def not_served_message(guild_id: int, settings: Settings, joined: Collection[int]) -> str:
+def not_served_message(guild_id: int | None, settings: Settings, joined: Collection[int]) -> str:
     """The refusal a server the bot does not serve sees: that the bot is another
     community's (and how its operator would allow this one), or, when the bot is in several
-    servers and none is named, that the operator must name them."""
+    servers and none is named, that the operator must name them; in a direct message
+    with per-server corpora, to ask in a server."""
+    if guild_id is None:
+        return SERVERS_ONLY
     unnamed_among_several = not named_guild_ids(settings) and len(joined) > 1
     template = SERVERS_NOT_LISTED if unnamed_among_several else NOT_SERVED
     return template.format(guild_id=guild_id)
@@ -103,13 +115,13 @@ class ServedOnly:
 ALREADY_RELOADING = "A reload is already running; its summary will appear when it finishes."
 
 
-async def refused_change(interaction: discord.Interaction, bot, refusal: str) -> bool:  # noqa: ANN001 - AnswerBot
+async def refused_change(interaction: discord.Interaction, bot: AnswerBot, refusal: str) -> bool:
     """Tell a member who is no moderator (`refusal`), or anyone while a reload runs, why the
     command that changes the articles will not run; False when it may run."""
     if not is_moderator(interaction.user, bot.settings):  # enforced here, not just hidden
         await interaction.response.send_message(refusal, ephemeral=True)
         return True
-    if bot.reload_lock.locked():
+    if bot.community(interaction.guild_id).reload_lock.locked():  # this server's articles
         await interaction.response.send_message(ALREADY_RELOADING, ephemeral=True)
         return True
     return False

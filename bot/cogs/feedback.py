@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -21,6 +22,9 @@ from bot.cogs.votes import VoteButton
 from bot.feedback import FeedbackSummary
 from bot.feedback_report import format_feedback
 
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
+
 log = logging.getLogger("bot.discord")
 SUMMARY_SECONDS = 10.0
 MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can see the feedback."
@@ -30,7 +34,7 @@ UNREADABLE = "The feedback log could not be read just now; the bot's log has det
 class FeedbackCog(commands.Cog):
     """The moderators' view of members' votes and of the questions the bot declined."""
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
 
     async def cog_unload(self) -> None:
@@ -58,7 +62,8 @@ class FeedbackCog(commands.Cog):
     async def _summary(self, interaction: discord.Interaction) -> FeedbackSummary:
         """The server's summary listing only what this moderator may read (log reads off
         the event loop, permissions on it)."""
-        log, guild_id = self.bot.feedback, interaction.guild_id
+        guild_id = interaction.guild_id
+        log = self.bot.community(guild_id).feedback  # this server's log
         asked_in = await asyncio.to_thread(log.channels, guild_id)
         readable = {c for c in asked_in if can_read(interaction.guild, interaction.user, c)}
         return await asyncio.to_thread(log.summary, guild_id, readable)

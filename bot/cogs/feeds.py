@@ -1,9 +1,11 @@
 """Feeds from Discord: /feed add, /feed list, /feed remove, and the background poll.
 
-Moderators only (checked here, not just hidden); replies are shown only to them. The
-poll runs every FEED_POLL_MINUTES in a worker thread, so answering never waits for
-it; it takes the reload lock only around each sync and stops cleanly, to try again
-next time, when a reload or an /add holds it.
+Moderators only (checked here, not just hidden); replies are shown only to them, and
+each server's moderators see and change only its own feeds (with CORPUS_PER_GUILD,
+each server's are its own). The poll runs every FEED_POLL_MINUTES in a worker thread,
+over every community's feeds in turn, so answering never waits for it; it takes that
+community's reload lock only around each sync and stops cleanly, to try again next
+time, when a reload or an /add holds it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -20,10 +23,14 @@ from discord.ext import commands
 
 from bot.cogs.checks import is_moderator
 from bot.cogs.replies import NO_PINGS
+from bot.discord_format import escape_markdown
 from bot.feed_store import FeedState, FeedStore
-from bot.feeds import RELOAD_RUNNING, PollReport, SyncSlot, check_feed, describe, poll_feeds
+from bot.feeds import RELOAD_RUNNING, PollReport, SyncSlot, check_feed, describe
 from bot.fetching import FetchLimits
-from retrieval.errors import BotError
+
+if TYPE_CHECKING:
+    from bot.communities import Community
+    from bot.discord_bot import AnswerBot
 
 log = logging.getLogger("bot.feeds")
 MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can manage feeds."
@@ -41,9 +48,8 @@ class FeedsCog(commands.Cog):
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
-        self.feeds = FeedStore(bot.settings.index_dir)
         self._poller: asyncio.Task | None = None
 
     async def cog_load(self) -> None:
@@ -60,33 +66,28 @@ class FeedsCog(commands.Cog):
 
     async def _poll_forever(self) -> None:
         while True:
-            try:
-                await self.poll_now()
-            except Exception:  # a bug must not end polling for good; the next poll tries again
-                log.exception("Feed poll failed")
+            for community in self.bot.communities.all():
+                try:
+                    await self.poll_now(community)
+                except Exception:  # a bug must not end polling for good: next time, again
+                    log.exception("Feed poll failed")
             await asyncio.sleep(self.bot.settings.feed_poll_minutes * 60)
 
-    async def poll_now(self) -> PollReport:
-        """One poll in a worker thread; skipped at once while a reload or /add runs."""
-        if self.bot.reload_lock.locked():
+    async def poll_now(self, community: Community | None = None) -> PollReport:
+        """One poll of `community`'s feeds (by default the one shared corpus's) in a worker
+        thread; skipped at once while a reload or /add of its articles runs."""
+        community = community or self.bot.communities.shared
+        if community.reload_lock.locked():
             log.info("Feed poll skipped: %s", RELOAD_RUNNING)
             return PollReport(stopped=RELOAD_RUNNING)
-        engine = self.bot.engine
-        report = await asyncio.to_thread(
-            poll_feeds,
-            self.bot.settings,
-            engine.store,
-            engine.searcher.embedder,
-            self.feeds,
-            sync_slot=self._sync_slot(asyncio.get_running_loop()),
-        )
+        slot = self._sync_slot(asyncio.get_running_loop(), community.reload_lock)
+        report = await asyncio.to_thread(community.library.poll, sync_slot=slot)
         if report.added:
-            self.bot.last_reload = datetime.now(UTC).isoformat(timespec="seconds")
+            self.bot.articles_changed(community)  # and open questions asked again
         return report
 
-    def _sync_slot(self, loop: asyncio.AbstractEventLoop) -> SyncSlot:
+    def _sync_slot(self, loop: asyncio.AbstractEventLoop, lock: asyncio.Lock) -> SyncSlot:
         """The reload lock, as the poll's thread takes it: at once if free, else not at all."""
-        lock = self.bot.reload_lock
 
         async def take() -> bool:
             if lock.locked():
@@ -105,6 +106,10 @@ class FeedsCog(commands.Cog):
 
         return slot
 
+    def _feeds(self, interaction: discord.Interaction) -> FeedStore:
+        """The feeds of the server the command came from."""
+        return self.bot.community(interaction.guild_id).library.feeds
+
     async def _refused(self, interaction: discord.Interaction) -> bool:
         """Refuse anyone but a moderator (enforced here, not just hidden)."""
         if is_moderator(interaction.user, self.bot.settings):
@@ -112,7 +117,7 @@ class FeedsCog(commands.Cog):
         await interaction.response.send_message(MODERATORS_ONLY, ephemeral=True)
         return True
 
-    @feed.command(name="add")
+    @feed.command(name="add", extras={"failed": "Not followed"})
     @app_commands.describe(url="the address of an RSS or Atom feed (http or https)")
     async def add(self, interaction: discord.Interaction, url: str) -> None:
         """Follow a feed: its new entries are added as articles (moderators only)."""
@@ -121,14 +126,13 @@ class FeedsCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = self.bot.settings
         url = url.strip()
-        try:
-            parsed = await asyncio.to_thread(check_feed, url, FetchLimits.from_settings(settings))
-        except BotError as error:
-            await self._edit(interaction, f"Not followed: {error}")
-            return
+        # Not a feed, or unreachable: told by `bot.cogs.errors`.
+        parsed = await asyncio.to_thread(check_feed, url, FetchLimits.from_settings(settings))
         who = f"{interaction.user.name} (Discord {interaction.user.id})"
         now = datetime.now(UTC)
-        if not await asyncio.to_thread(self.feeds.add_feed, url, parsed.title, who, now):
+        if not await asyncio.to_thread(
+            self._feeds(interaction).add_feed, url, parsed.title, who, now
+        ):
             await self._edit(interaction, f"Already following “{_quote(parsed.title)}” <{url}>.")
             return
         if settings.feed_poll_minutes > 0:
@@ -152,7 +156,7 @@ class FeedsCog(commands.Cog):
         """The feeds followed, each with its last poll and any error (moderators only)."""
         if await self._refused(interaction):
             return
-        feeds = await asyncio.to_thread(self.feeds.feeds)
+        feeds = await asyncio.to_thread(self._feeds(interaction).feeds)
         lines = [f"• {describe(feed, _quote)}" for feed in feeds] or [NO_FEEDS]
         await interaction.response.send_message(
             "\n".join(lines)[:2000], ephemeral=True, allowed_mentions=NO_PINGS
@@ -164,7 +168,7 @@ class FeedsCog(commands.Cog):
         """Stop following a feed; the articles it added stay (moderators only)."""
         if await self._refused(interaction):
             return
-        feeds = await asyncio.to_thread(self.feeds.feeds)
+        feeds = await asyncio.to_thread(self._feeds(interaction).feeds)
         found = _find(feeds, feed.strip())
         if found is None:
             await interaction.response.send_message(
@@ -174,7 +178,7 @@ class FeedsCog(commands.Cog):
                 allowed_mentions=NO_PINGS,
             )
             return
-        await asyncio.to_thread(self.feeds.remove_feed, found.url)
+        await asyncio.to_thread(self._feeds(interaction).remove_feed, found.url)
         await interaction.response.send_message(
             f"No longer following “{_quote(found.title)}” <{found.url}>. The articles it "
             "added stay.",
@@ -188,7 +192,7 @@ class FeedsCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         if not is_moderator(interaction.user, self.bot.settings):
             return []
-        feeds = await asyncio.to_thread(self.feeds.feeds)
+        feeds = await asyncio.to_thread(self._feeds(interaction).feeds)
         typed = typed.lower()
         return [
             app_commands.Choice(name=f"{f.title} — {f.url}"[:100], value=f.url[:100])
@@ -208,7 +212,7 @@ def _find(feeds: list[FeedState], given: str) -> FeedState | None:
 
 
 def _quote(text: str) -> str:
-    return discord.utils.escape_markdown(text)
+    return escape_markdown(text)
 
 
 async def setup(bot: commands.Bot) -> None:

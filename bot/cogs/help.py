@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -18,11 +19,13 @@ from discord.ext import commands
 
 from bot.cogs.replies import NO_PINGS
 from bot.discord_format import MESSAGE_LIMIT, escape_markdown
-from bot.examples import example_questions
 from bot.settings import Settings
 from retrieval.cleaning import shorten
-from retrieval.errors import BotError
-from retrieval.store import IndexStore
+from retrieval.errors import KnownError
+
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
+    from bot.library import Library
 
 log = logging.getLogger("bot.discord")
 EXAMPLES_SECONDS = 5.0  # a busy index gives help without examples rather than none
@@ -79,12 +82,12 @@ def help_text(lines: list[CommandLine], examples: list[str], settings: Settings)
     return text
 
 
-async def read_examples(store: IndexStore, seconds: float = EXAMPLES_SECONDS) -> list[str]:
-    """`example_questions` in a worker thread (never on the event loop); none when the
+async def read_examples(library: Library, seconds: float = EXAMPLES_SECONDS) -> list[str]:
+    """`Library.examples` in a worker thread (never on the event loop); none when the
     index is busy, empty or unreadable, since help must still be given."""
     try:
-        return await asyncio.wait_for(asyncio.to_thread(example_questions, store), seconds)
-    except (TimeoutError, BotError) as error:
+        return await asyncio.wait_for(asyncio.to_thread(library.examples), seconds)
+    except (TimeoutError, KnownError) as error:
         log.warning("No example questions for help: %s", error or "the index is busy")
         return []
 
@@ -92,14 +95,14 @@ async def read_examples(store: IndexStore, seconds: float = EXAMPLES_SECONDS) ->
 class HelpCog(commands.Cog):
     """The /help command."""
 
-    def __init__(self, bot) -> None:  # noqa: ANN001 - AnswerBot
+    def __init__(self, bot: AnswerBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="help")
     async def show_help(self, interaction: discord.Interaction) -> None:
         """How to ask, example questions from these articles, and every command."""
         await interaction.response.defer(thinking=True, ephemeral=True)
-        examples = await read_examples(self.bot.engine.store)
+        examples = await read_examples(self.bot.community(interaction.guild_id).library)
         text = help_text(command_lines(self.bot.tree.get_commands()), examples, self.bot.settings)
         await interaction.edit_original_response(content=text, allowed_mentions=NO_PINGS)
 

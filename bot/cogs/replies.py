@@ -5,22 +5,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Protocol
+import unicodedata
+from typing import TYPE_CHECKING, Protocol
 
 import discord
 
 from bot.answering import Answer, Quote
-from bot.cogs.votes import logged_view
+from bot.cogs.errors import error_text, tell_privately
+from bot.cogs.followups import answer_view
+from bot.cogs.votes import log_answer
 from bot.discord_format import MESSAGE_LIMIT, escape_markdown, progress_message, render_messages
-from retrieval.errors import BotError
+from bot.question import QuestionProblem, problem_of, too_long_message
+from retrieval.errors import KnownError
+
+if TYPE_CHECKING:
+    from bot.discord_bot import AnswerBot
 
 log = logging.getLogger("bot.discord")
 NO_PINGS = discord.AllowedMentions.none()
 THINKING = "Looking through the articles…"
-SORRY = "Sorry, something went wrong while answering. Please try again later."
 HOW_TO_ASK = "Ask me a question about the articles."
 SEARCHING = "Searching for:"
-MAX_QUESTION_CHARS = 1000
 
 
 class ReplyTarget(Protocol):
@@ -72,18 +77,8 @@ class InteractionTarget:
         )
 
     async def refuse(self, content: str) -> None:
-        """A public "thinking…" is replaced by a message only the asker sees.
-
-        The first follow-up after a deferral takes the deferral's place (and its
-        visibility), so the deferral is resolved first, then deleted.
-        """
-        if self.ephemeral:
-            await self.show(content)
-            return
-        await self.show("…")
-        await self.interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_PINGS)
-        with contextlib.suppress(discord.HTTPException):
-            await self.interaction.delete_original_response()
+        """A public "thinking…" is replaced by a message only the asker sees."""
+        await tell_privately(self.interaction, content, self.ephemeral)
 
 
 class MessageTarget:
@@ -137,6 +132,7 @@ class StreamingEditor:
         self.passage: Quote | None = None
         self.latest: str | None = None
         self.shown: str | None = None
+        self._passage_shown = False
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -169,7 +165,13 @@ class StreamingEditor:
             if self._stopping.is_set():
                 return
             self._changed.clear()
-            content = progress_message(self.passage, self.latest, base_url=self.base_url)
+            latest = self.latest
+            if self.passage is not None and not self._passage_shown:
+                # The passage alone first, however fast the model: something true at once.
+                self._passage_shown, latest = True, None
+                if self.latest is not None:
+                    self._changed.set()  # the answer so far follows after the pause
+            content = progress_message(self.passage, latest, base_url=self.base_url)
             if not content or content == self.shown:
                 continue
             self.shown = content
@@ -180,8 +182,15 @@ class StreamingEditor:
 
 
 def clean_question(text: str) -> str:
-    """Collapse whitespace and drop control characters from what a user typed."""
-    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    """Collapse whitespace and drop control characters from what a user typed.
+
+    Invisible format characters (zero-width spaces and joiners, direction marks) are
+    deleted, not made spaces: inside a word a space split it ("Glen field") and the
+    article was no longer found.
+    """
+    printable = "".join(
+        "" if unicodedata.category(ch) == "Cf" else ch if ch.isprintable() else " " for ch in text
+    )
     return " ".join(printable.split())
 
 
@@ -192,17 +201,16 @@ def how_to_ask(examples: list[str]) -> str:
     return f"{HOW_TO_ASK[:-1]}, for example: *{escape_markdown(examples[0])}*"
 
 
-def question_problem(question: str) -> str | None:
-    """What the asker must change before the question can be answered, or None."""
-    question = clean_question(question)
-    if not question.strip(" ?!.,"):
+def question_problem(question: str) -> QuestionProblem | None:
+    """What the asker must change before the question, as typed, can be answered, or None."""
+    return problem_of(clean_question(question))
+
+
+def problem_text(problem: QuestionProblem, question: str) -> str:
+    """What to tell the asker about `problem` with `question` as typed."""
+    if problem is QuestionProblem.EMPTY:
         return HOW_TO_ASK
-    if len(question) > MAX_QUESTION_CHARS:
-        return (
-            f"That question is {len(question):,} characters long; please ask in at most "
-            f"{MAX_QUESTION_CHARS:,}."
-        )
-    return None
+    return too_long_message(clean_question(question))
 
 
 def searching_line(answer: Answer) -> str | None:
@@ -213,7 +221,7 @@ def searching_line(answer: Answer) -> str | None:
 
 
 async def answer_to(
-    bot,  # noqa: ANN001 - AnswerBot
+    bot: AnswerBot,
     target: ReplyTarget,
     user_id: int,
     question: str,
@@ -225,9 +233,10 @@ async def answer_to(
     conversation and the reply says what was searched. Returns the answer, if one came."""
     problem = question_problem(question)
     if problem is not None:
-        await target.refuse(problem)
+        await target.refuse(problem_text(problem, question))
         return None
     question = clean_question(question)
+    community = bot.community(target.guild_id)  # the articles of the server asked in
     base_url = bot.settings.source_base_url
     editor = StreamingEditor(target, bot.settings.stream_edit_seconds, base_url)
     editor.start()
@@ -238,18 +247,21 @@ async def answer_to(
     try:
         try:
             answer = await bot.queue.submit(
-                user_id, question, editor.update, on_position, editor.checking, history
-            )
+                user_id, question, editor.update, on_position, editor.checking,
+                group=bot.communities.queue_group(target.guild_id),
+                answer=community.engine.ask,
+                history=history,
+            )  # fmt: skip
         finally:
             await editor.stop()
-    except BotError as error:  # refused by the queue (cooldown, full) or the index
-        await target.refuse(str(error))
+    except KnownError as error:  # refused by the queue (cooldown, full) or the index
+        await target.refuse(error_text(error, "answering"))
         return None
-    except Exception:
-        log.exception("Answering failed for %r", question[:200])
-        await target.show(SORRY)
+    except Exception as error:  # the apology takes the answer's place; the log has why
+        await target.show(error_text(error, f"answering {question[:200]!r}"))
         return None
-    view = await logged_view(bot.feedback, answer, target)  # 👍 / 👎 on the last message
+    answer_id = await log_answer(community.feedback, answer, target, user_id)
+    view = answer_view(answer, answer_id, target)  # on the last message
     messages = render_messages(answer, base_url=base_url)
     searching = searching_line(answer)
     if searching and messages and len(searching) + 2 + len(messages[0]) <= MESSAGE_LIMIT:

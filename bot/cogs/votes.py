@@ -3,8 +3,9 @@
 Each button's custom id carries the answer's id in the feedback log
 (`feedback:up:17`), and `VoteButton` is registered as a dynamic item when the
 feedback cog loads, so a click on a message sent before a restart still finds its
-answer. Declines carry no buttons: each is already logged with its reason, and a
-👎 under "I couldn't find that" could mean "wrong" or "the article is missing".
+answer. Declines carry no vote buttons: each is already logged with its reason, and a
+👎 under "I couldn't find that" could mean "wrong" or "the article is missing" (a
+public decline carries "Tell me if this gets answered" instead: `bot.cogs.followups`).
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ class VoteButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Record the member's vote (off the event loop) and tell only them."""
-        feedback: FeedbackLog = interaction.client.feedback  # type: ignore[attr-defined]
+        bot = interaction.client  # the answer is in the log of the server it was given in
+        feedback: FeedbackLog = bot.community(interaction.guild_id).feedback  # type: ignore[attr-defined]
         try:
             outcome = await asyncio.wait_for(
                 asyncio.to_thread(feedback.vote, self.answer_id, interaction.user.id, self.vote),
@@ -106,20 +108,22 @@ def vote_view(answer_id: int) -> discord.ui.View:
     return view
 
 
-async def logged_view(
-    feedback: FeedbackLog, answer: Answer, where: AskedWhere
-) -> discord.ui.View | None:
-    """Log the answer or decline (off the event loop) with where it was asked and whether
-    privately; the vote buttons for a shown answer.
-
-    None for a decline, and when the log cannot be written: the answer is sent anyway.
-    """
+async def log_answer(
+    feedback: FeedbackLog, answer: Answer, where: AskedWhere, member_id: int | None = None
+) -> int | None:
+    """Log the answer or decline (off the event loop) with where it was asked, whether
+    privately and by whom (`member_id`, stored hashed); its id in the log, or None when
+    the log cannot be written (the answer is sent anyway, without buttons)."""
     record = partial(
-        feedback.record, answer, where.guild_id, where.channel_id, private=where.private
+        feedback.record,
+        answer,
+        where.guild_id,
+        where.channel_id,
+        private=where.private,
+        member_id=member_id,
     )
     try:
-        answer_id = await asyncio.wait_for(asyncio.to_thread(record), LOG_SECONDS)
+        return await asyncio.wait_for(asyncio.to_thread(record), LOG_SECONDS)
     except (TimeoutError, sqlite3.Error, OSError):
         log.warning("Could not log the answer to %r", answer.question[:200], exc_info=True)
         return None
-    return None if answer.abstained else vote_view(answer_id)

@@ -48,13 +48,13 @@ class ScriptedGenerator:
         self.reply = Reply(sources, answer, 0.01, 0.02)
         self.fail = fail
 
-    def warm_up(self, messages) -> None:  # noqa: ANN001
+    def warm_up(self, messages) -> None:
         self.warmed_with = messages
 
-    def yes_probability(self, messages, time_budget) -> None:  # noqa: ANN001
+    def yes_probability(self, messages, time_budget) -> None:
         return None
 
-    def generate(self, messages, on_text, time_budget) -> Reply:  # noqa: ANN001
+    def generate(self, messages, on_text, time_budget) -> Reply:
         if self.fail:
             raise GenerationFailed("scripted failure")
         if on_text is not None:
@@ -62,7 +62,7 @@ class ScriptedGenerator:
         return self.reply
 
 
-def scripted_engine(store, embedder, answer: str = "Mara Quist"):  # noqa: ANN001, ANN201
+def scripted_engine(store, embedder, answer: str = "Mara Quist"):
     """An engine over a real index whose model always replies `answer` (plumbing tests)."""
     from bot.answering import Engine
     from bot.prompting import Prompts

@@ -17,10 +17,12 @@ from bot.adding import (
     drafts_from_file,
     drafts_from_target,
     file_stem,
+    managed_folder,
+    render,
     write_new_file,
 )
 from bot.fetching import FetchLimits, fetch_page
-from bot.library import added_folder
+from bot.managed import added_folder
 from bot.settings import Settings
 from retrieval.errors import SyncRefused
 from retrieval.loading import split_front_matter
@@ -43,7 +45,7 @@ def library(tmp_path: Path, run_sync, index_dir: Path, embedder):
     settings = Settings(_env_file=None, corpus_dir=corpus, index_dir=index_dir)
     with IndexStore(index_dir) as store:
 
-        def add(drafts, **kwargs):  # noqa: ANN001, ANN202
+        def add(drafts, **kwargs):
             return add_drafts(drafts, settings, store, embedder, BY, **kwargs)
 
         yield add, store, settings
@@ -192,7 +194,7 @@ def test_a_jsonl_text_may_hold_a_unicode_line_separator() -> None:
 
 
 def test_a_write_that_fails_leaves_no_file_behind(tmp_path: Path, monkeypatch) -> None:
-    def disk_full(source, target):  # noqa: ANN001, ANN202 - fails as os.link would
+    def disk_full(source, target):  # fails as os.link would
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("bot.adding.os.link", disk_full)
@@ -207,7 +209,7 @@ def test_a_write_that_fails_midway_takes_out_the_files_written_before_it(
     add, store, settings = library
     real_link, links = os.link, []
 
-    def second_write_fails(source, target):  # noqa: ANN001, ANN202
+    def second_write_fails(source, target):
         links.append(target)
         if len(links) == 2:
             raise OSError(28, "No space left on device")
@@ -219,3 +221,20 @@ def test_a_write_that_fails_midway_takes_out_the_files_written_before_it(
     with pytest.raises(AddRefused, match="No space left"):
         add(drafts)
     assert _added_files(settings) == [] and store.article_count() == 4
+
+
+def test_an_add_killed_before_its_sync_is_not_added_twice(library) -> None:
+    """The file of an add killed between writing and syncing is found by the next add of
+    the same text, which indexes it instead of writing a second copy."""
+    add, store, settings = library
+    [draft] = drafts_from_file("ferry.md", FERRY.encode(), 100_000)
+    folder = managed_folder(settings.corpus_dir)
+    left_behind = write_new_file(folder, "ferry-timetable", render(draft, BY))
+    assert store.article(left_behind.relative_to(settings.corpus_dir).as_posix()) is None
+
+    report = add(drafts_from_file("ferry.md", FERRY.encode(), 100_000))
+
+    assert [d.title for d in report.duplicates] == ["Ferry timetable changes"]
+    assert report.added == []
+    assert _added_files(settings) == [left_behind]
+    assert store.article(left_behind.relative_to(settings.corpus_dir).as_posix()) is not None

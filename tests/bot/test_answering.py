@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bot.answering import FAILED, NOT_FOUND, SLOW, UNSURE, Answer, Engine
 from bot.generation import LlamaGenerator
 from bot.model_files import bundled, check_gguf, part_files, resolve_model_path
+from bot.outcomes import Decline
 from bot.prompting import Prompts
 from retrieval.errors import ModelUnavailable
 from retrieval.search import Searcher
@@ -62,7 +63,8 @@ def test_question_the_articles_do_not_answer_abstains(engine: Engine, question: 
 @pytest.mark.slow
 def test_cite_probability_is_read_from_the_real_model(engine: Engine) -> None:
     answer = engine.ask(BRIDGE)
-    probability = answer.signals["cite_probability"]
+    assert answer.scoring is not None
+    probability = answer.scoring.signals["cite_probability"]
     assert probability is not None and 0.0 < probability <= 1.0
 
 
@@ -70,7 +72,7 @@ def test_cite_probability_is_read_from_the_real_model(engine: Engine) -> None:
 def test_streaming_reports_the_answer_as_it_grows(engine: Engine) -> None:
     seen: list[str] = []
     answer = engine.ask(BRIDGE, on_text=seen.append)
-    assert seen and seen[-1] == answer.candidate
+    assert answer.scoring is not None and seen and seen[-1] == answer.scoring.candidate
     assert answer.timings["first_token"] <= answer.timings["generate"] <= answer.timings["total"]
 
 
@@ -97,19 +99,19 @@ def test_the_closest_verified_passage_is_handed_over_once_before_the_answer(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "reply,rules,shown",
+    "reply,rules,decline,shown",
     [
-        (ScriptedGenerator("Mara Quist"), policy(min_confidence=1.0), UNSURE),
-        (ScriptedGenerator("", fail=True), TRUSTING, FAILED),
+        (ScriptedGenerator("Mara Quist"), policy(min_confidence=1.0), Decline.UNSURE, UNSURE),
+        (ScriptedGenerator("", fail=True), TRUSTING, Decline.FAILED, FAILED),
     ],
 )
 def test_a_declined_answer_keeps_the_passage_it_showed_as_related(
-    town_index: Path, embedder, reply: ScriptedGenerator, rules, shown: str
+    town_index: Path, embedder, reply: ScriptedGenerator, rules, decline: Decline, shown: str
 ) -> None:
     passages: list[object] = []
     with IndexStore(town_index) as store:
         answer = _scripted(store, embedder, reply, rules).ask(BRIDGE, on_passage=passages.append)
-    assert answer.abstained and answer.answer == shown
+    assert answer.abstained and answer.decline is decline and answer.answer == shown
     assert passages == [answer.related] and answer.related is not None
 
 
@@ -160,6 +162,15 @@ def test_unsupported_model_answers_are_never_shown(town_index: Path, embedder, r
     with IndexStore(town_index) as store:
         answer = _scripted(store, embedder, reply).ask(BRIDGE)
     assert answer.abstained and answer.quotes == ()
+    assert answer.decline is Decline.ANSWER_NOT_IN_SENTENCES, answer.reason
+
+
+@pytest.mark.slow
+def test_a_model_that_finds_no_answer_declines_as_such(town_index: Path, embedder) -> None:
+    with IndexStore(town_index) as store:
+        answer = _scripted(store, embedder, ScriptedGenerator("I don't know")).ask(BRIDGE)
+    assert answer.abstained and answer.decline is Decline.MODEL_NOT_FOUND
+    assert answer.related is not None and answer.scoring is None
 
 
 @pytest.mark.slow
@@ -173,13 +184,29 @@ def test_an_answer_in_a_sentence_the_model_did_not_cite_quotes_that_sentence(
 
 
 @pytest.mark.slow
+def test_an_answer_from_two_cited_sentences_quotes_both_up_to_the_policy_s_limit(
+    town_index: Path, embedder
+) -> None:
+    reply = ScriptedGenerator("Mara Quist and Ivo Brandt", sources=(1, 2))
+    question = "Who leads Glenfield council, and who is chief executive of Kestrel Airlines?"
+    with IndexStore(town_index) as store:
+        both = _scripted(store, embedder, reply).ask(question)
+        one = _scripted(store, embedder, reply, policy(min_confidence=0.0, max_quotes=1))
+        first = one.ask(question)
+        _assert_quotes_verified(both, store)
+    assert not both.abstained and len(both.quotes) == 2, both.reason
+    assert first.quotes == both.quotes[:1]
+
+
+@pytest.mark.slow
 def test_an_answer_read_from_a_title_quotes_the_headline(town_index: Path, embedder) -> None:
     reply = ScriptedGenerator("riverside walkway")  # a headline word the body never uses
     with IndexStore(town_index) as store:
         answer = _scripted(store, embedder, reply).ask("What did Glenfield approve on Tuesday?")
         assert not answer.abstained, answer.reason
         assert answer.quotes[0].text == "Glenfield backs riverside walkway"
-        assert answer.quotes[0].start == 0 and answer.signals["from_headline"] == 1.0
+        assert answer.scoring is not None and answer.scoring.signals["from_headline"] == 1.0
+        assert answer.quotes[0].start == 0
         _assert_quotes_verified(answer, store)
 
 
@@ -193,10 +220,12 @@ def test_a_low_confidence_answer_shows_the_closest_passage_as_related(
         )
         answer = cautious.ask(BRIDGE)
         assert answer.abstained and answer.quotes == () and answer.answer == UNSURE
-        assert answer.related is not None and answer.candidate == "Mara Quist"
-        assert answer.reason.startswith("confidence")
+        assert answer.related is not None and answer.scoring is not None
+        assert answer.scoring.candidate == "Mara Quist" and answer.decline is Decline.UNSURE
+        assert answer.detail == f"confidence {answer.confidence:.2f} below 1.00"
         data = answer.as_dict()
         assert data["abstained"] and data["quotes"] == [] and data["related"]["text"]
+        assert data["decline"] == "unsure" and data["reason"] == f"unsure: {answer.detail}"
         text = store.article(answer.related.article_id).text
         assert text[answer.related.start : answer.related.end] == answer.related.text
 
@@ -208,6 +237,7 @@ def test_a_failed_model_is_reported_as_failed_with_a_related_passage(
     with IndexStore(town_index) as store:
         answer = _scripted(store, embedder, ScriptedGenerator("", fail=True)).ask(BRIDGE)
     assert answer.abstained and answer.quotes == () and answer.answer == FAILED
+    assert answer.decline is Decline.FAILED and answer.detail == "scripted failure"
     assert answer.related is not None and answer.fallback == "scripted failure"
     assert answer.as_dict()["fallback"] == "scripted failure"
 
@@ -217,7 +247,8 @@ def test_time_budget_is_enforced_on_the_real_model(engine: Engine) -> None:
     engine.policy = policy(time_budget_seconds=0.001)
     answer = engine.ask(BRIDGE)
     assert answer.fallback and answer.abstained and answer.related is not None
-    assert answer.answer == SLOW, "a model over its budget is slow, not broken"
+    assert answer.decline is Decline.SLOW, "a model over its budget is slow, not broken"
+    assert answer.answer == SLOW
 
 
 @pytest.mark.slow
@@ -225,7 +256,7 @@ def test_nothing_relevant_means_the_model_is_not_asked(town_index: Path, embedde
     never = ScriptedGenerator("", fail=True)
     with IndexStore(town_index) as store:
         answer = _scripted(store, embedder, never).ask("What is the boiling point of mercury?")
-    assert answer.abstained and answer.reason == "nothing relevant found"
+    assert answer.abstained and answer.decline is Decline.NOTHING_RELEVANT
     assert answer.answer == NOT_FOUND and answer.related is None
 
 
@@ -234,6 +265,7 @@ def test_empty_question_gets_a_polite_reply(town_index: Path, embedder) -> None:
         engine = _scripted(store, embedder, ScriptedGenerator("x"))
         answer = engine.ask("  ?? ")
     assert answer.abstained and "ask a question" in answer.answer
+    assert answer.decline is Decline.EMPTY_QUESTION and answer.reason == "empty question"
 
 
 def test_missing_model_file_says_how_to_fix(tmp_path: Path) -> None:

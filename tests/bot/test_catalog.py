@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import reload_corpus, status_info
-from bot.catalog import AmbiguousTitle, ArticleNotFound, find, remove_article, resolve
+from bot.catalog import AmbiguousTitle, ArticleNotFound, find, resolve
 from bot.cli import main
 from bot.console import handle_line
-from bot.library import added_folder
+from bot.library import Library
+from bot.managed import added_folder
 from bot.settings import Settings
 from retrieval.errors import IndexUnavailable
 from retrieval.hidden import HiddenArticle, hidden_path, load_hidden, save_hidden
@@ -111,7 +111,7 @@ def test_removing_an_added_article_deletes_its_file_and_it_is_no_longer_found(
 ) -> None:
     settings, store, corpus = catalog
     assert ADDED in _found_in_search(store, embedder, "council budget parks spending")
-    change = remove_article(settings, store, embedder, "Council budget passed", "mod (42)")
+    change = Library(settings, store, embedder).remove("Council budget passed", "mod (42)")
     assert change.action == "deleted" and change.report.removed == [ADDED]
     assert not (corpus / ADDED).exists() and load_hidden(settings.index_dir) == []
     assert store.article(ADDED) is None
@@ -124,16 +124,15 @@ def test_hiding_leaves_the_operators_file_and_survives_a_restart_and_ingest(
 ) -> None:
     settings, store, corpus = catalog
     original = (corpus / "brookvale_library.txt").read_bytes()
-    change = remove_article(settings, store, embedder, "brookvale library", "mod (42)")
+    library = Library(settings, store, embedder)
+    change = library.remove("brookvale library", "mod (42)")
     assert change.action == "hidden" and change.report.removed == ["brookvale_library.txt"]
     assert (corpus / "brookvale_library.txt").read_bytes() == original
     assert "brookvale_library.txt" not in _found_in_search(store, embedder, "Halvorsen Trust")
-    assert status_info(settings, store)["hidden"] == (
-        "1: Brookvale library reopens (brookvale_library.txt)"
-    )
+    assert library.status().hidden == ("1: Brookvale library reopens (brookvale_library.txt)")
     store.close()  # a restart: a new process syncs the same index
     with IndexStore(settings.index_dir) as again:
-        report = reload_corpus(settings, again, embedder)
+        report = Library(settings, again, embedder).reload()
         assert report.added == [] and again.article("brookvale_library.txt") is None
     assert main(["ingest", "--corpus", str(corpus), "--index", str(settings.index_dir)]) == 0
     assert "0 added, 0 updated, 0 removed" in capsys.readouterr().out
@@ -143,7 +142,7 @@ def test_hiding_leaves_the_operators_file_and_survives_a_restart_and_ingest(
 @pytest.mark.slow
 def test_one_line_of_a_jsonl_is_hidden_alone(catalog, embedder) -> None:
     settings, store, corpus = catalog
-    change = remove_article(settings, store, embedder, "ferry", "mod (42)")
+    change = Library(settings, store, embedder).remove("ferry", "mod (42)")
     assert change.action == "hidden" and change.report.removed == ["feed.jsonl#ferry"]
     assert store.article("feed.jsonl#market") is not None and (corpus / "feed.jsonl").exists()
 
@@ -153,12 +152,13 @@ def test_a_damaged_hidden_list_stops_the_sync_with_the_fix_and_loses_nothing(
     catalog, embedder
 ) -> None:
     settings, store, corpus = catalog
+    library = Library(settings, store, embedder)
     hidden_path(settings.index_dir).write_text("{not json", encoding="utf-8")
     (corpus / "kestrel_flights.txt").unlink()
     with pytest.raises(IndexUnavailable, match="damaged.*delete it to show every hidden"):
-        reload_corpus(settings, store, embedder)
+        library.reload()
     assert store.article_count() == 7  # 4 town + 1 added + 2 feed lines, all still there
-    assert "damaged" in status_info(settings, store)["hidden"]  # status still works
+    assert "damaged" in library.status().hidden  # status still works
 
 
 def test_the_hidden_list_is_replaced_whole(tmp_path: Path) -> None:
@@ -185,15 +185,15 @@ def test_nothing_changes_while_another_process_holds_the_index(catalog, tmp_path
 @pytest.mark.slow
 def test_console_lists_removes_and_restores(catalog, embedder) -> None:
     settings, store, corpus = catalog
-    engine = scripted_engine(store, embedder)
+    engine, library = scripted_engine(store, embedder), Library(settings, store, embedder)
     out = io.StringIO()
-    handle_line("/articles", engine, settings, out)
-    handle_line("/articles library", engine, settings, out)
+    handle_line("/articles", engine, library, out)
+    handle_line("/articles library", engine, library, out)
     with pytest.raises(AmbiguousTitle, match="'o' matches 2 articles"):
-        handle_line("/remove o", engine, settings, out)  # run_console prints it as an error
-    handle_line("/remove Night market opens", engine, settings, out)
-    handle_line("/restore market", engine, settings, out)
-    handle_line("/remove", engine, settings, out)
+        handle_line("/remove o", engine, library, out)  # run_console prints it as an error
+    handle_line("/remove Night market opens", engine, library, out)
+    handle_line("/restore market", engine, library, out)
+    handle_line("/remove", engine, library, out)
     text = out.getvalue()
     assert "7 articles:" in text
     assert "Ferry timetable changes  (https://x.example/ferry)" in text

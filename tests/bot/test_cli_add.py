@@ -9,7 +9,7 @@ import pytest
 
 from bot.cli import main
 from bot.console import handle_line
-from bot.library import added_folder
+from bot.managed import added_folder
 from retrieval.loading import split_front_matter
 from retrieval.store import IndexStore
 from tests.bot.test_console import console_engine  # noqa: F401 - a fixture
@@ -84,14 +84,14 @@ def test_the_console_adds_a_file_and_says_when_it_is_already_had(
     console_engine,  # noqa: F811 - the fixture imported above
     tmp_path: Path,
 ) -> None:
-    engine, settings, _ = console_engine
+    engine, library, _ = console_engine
     original = tmp_path / "ferry.md"
     original.write_text(FERRY)
     out = io.StringIO()
-    assert handle_line(f"/add {original}", engine, settings, out)
-    assert handle_line(f'/add "{original}"', engine, settings, out)
-    assert handle_line("/add", engine, settings, out)
+    assert handle_line(f"/add {original}", engine, library, out)
+    assert handle_line(f'/add "{original}"', engine, library, out)
+    assert handle_line("/add", engine, library, out)
     text = out.getvalue()
     assert "Added “Ferry timetable changes” as added/ferry-timetable-changes.md" in text
     assert "already have it: Ferry timetable changes" in text and "Usage: /add" in text
-    assert engine.store.article_count() == 5
+    assert library.status().articles == 5

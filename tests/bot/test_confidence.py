@@ -12,7 +12,7 @@ from bot.model_files import BUNDLED_MODELS
 from bot.policy import AnswerPolicy, load_confidence
 from bot.settings import Settings
 from bot.signals import FEATURES
-from retrieval.errors import BotError
+from retrieval.errors import KnownError
 
 
 def _rows(count: int, seed: int = 1) -> tuple[list[dict], list[int]]:
@@ -81,12 +81,12 @@ def test_each_bundled_model_has_its_own_fitted_confidence(answer_model: str) -> 
 def test_a_confidence_fitted_for_another_answer_model_is_refused(tmp_path: Path) -> None:
     rows, labels = _rows(60)
     fit(rows, labels, ["answer_support"], info={"model": "qwen-0.5b"}).save(tmp_path / "c.json")
-    with pytest.raises(BotError, match="fitted for the answer model qwen-0.5b, not qwen-1.5b"):
+    with pytest.raises(KnownError, match="fitted for the answer model qwen-0.5b, not qwen-1.5b"):
         ConfidenceModel.load(tmp_path / "c.json", for_model="qwen-1.5b")
     settings = Settings(
         _env_file=None, answer_model="qwen-1.5b", confidence_model=tmp_path / "c.json"
     )
-    with pytest.raises(BotError, match="make calibrate"):
+    with pytest.raises(KnownError, match="make calibrate"):
         load_confidence(settings)
     assert load_confidence(
         settings.model_copy(update={"answer_model": "qwen-0.5b"})
@@ -112,7 +112,7 @@ def test_the_judge_runs_when_the_confidence_uses_its_signal_or_when_asked(tmp_pa
 def test_a_broken_confidence_file_says_how_to_fix(tmp_path: Path, content: str) -> None:
     path = tmp_path / "c.json"
     path.write_text(content)
-    with pytest.raises(BotError, match="CONFIDENCE_MODEL|different lengths"):
+    with pytest.raises(KnownError, match="CONFIDENCE_MODEL|different lengths"):
         ConfidenceModel.load(path)
 
 
@@ -122,7 +122,7 @@ def test_a_confidence_file_with_an_unknown_signal_is_refused(tmp_path: Path) -> 
     path = tmp_path / "c.json"
     model.save(path)
     path.write_text(path.read_text().replace('"answer_support"', '"answer_suport"', 1))
-    with pytest.raises(BotError, match="unknown signals: answer_suport"):
+    with pytest.raises(KnownError, match="unknown signals: answer_suport"):
         ConfidenceModel.load(path)
 
 
@@ -147,5 +147,5 @@ def test_calibrate_fits_on_tune_and_only_scores_holdout(tmp_path: Path) -> None:
     model = ConfidenceModel.load(out)
     assert model.info["fitted_on"] == ["x_tune.jsonl"] and model.info["candidates"] == 200
     assert model.features[0] == "answer_support"
-    with pytest.raises(BotError, match="tune runs only"):
+    with pytest.raises(KnownError, match="tune runs only"):
         calibrate_from_runs([holdout], [], out, l2=1.0)

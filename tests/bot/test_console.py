@@ -8,6 +8,7 @@ import pytest
 
 from bot.answering import NOT_FOUND, UNSURE, Answer, Engine, Quote
 from bot.console import CHECKING, handle_line, print_answer
+from bot.library import Library
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.search import Searcher
@@ -51,9 +52,9 @@ class _Terminal(io.StringIO):
 
 @pytest.mark.slow
 def test_a_question_shows_thinking_until_the_answer_comes(console_engine) -> None:
-    engine, settings, _ = console_engine
+    engine, library, _ = console_engine
     out = _Terminal()
-    handle_line("Who leads the council in Glenfield?", engine, settings, out)
+    handle_line("Who leads the council in Glenfield?", engine, library, out)
     text = out.getvalue()
     assert "thinking…" in text and text.index("thinking…") < text.index("Mara Quist")
 
@@ -73,7 +74,8 @@ def test_the_passage_being_checked_is_printed_before_the_model_answers(
             store, Searcher(store, embedder), generator, Prompts.load(PROJECT / "prompts"),
             UNHURRIED,
         )  # fmt: skip
-        handle_line("Who leads the council in Glenfield?", engine, Settings(_env_file=None), out)
+        library = Library(Settings(_env_file=None), store, embedder)
+        handle_line("Who leads the council in Glenfield?", engine, library, out)
         article = store.article("glenfield_bridge.txt").text
     text = out.getvalue()
     before, after = text.split(f"{CHECKING}\n", 1)
@@ -91,10 +93,10 @@ def test_the_passage_being_checked_is_printed_before_the_model_answers(
 
 @pytest.mark.slow
 def test_a_declined_answer_leaves_the_checked_passage_marked_as_related(console_engine) -> None:
-    engine, settings, _ = console_engine
+    engine, library, _ = console_engine
     engine.policy = policy(min_confidence=1.0)
     out = io.StringIO()
-    handle_line("Who leads the council in Glenfield?", engine, settings, out)
+    handle_line("Who leads the council in Glenfield?", engine, library, out)
     text = out.getvalue()
     assert text.startswith(f"{CHECKING}\n")
     assert text.index(CHECKING) < text.index(UNSURE) < text.index("(related, not an answer)")
@@ -104,9 +106,9 @@ def test_a_declined_answer_leaves_the_checked_passage_marked_as_related(console_
 
 @pytest.mark.slow
 def test_nothing_relevant_prints_no_passage_to_check(console_engine) -> None:
-    engine, settings, _ = console_engine
+    engine, library, _ = console_engine
     out = io.StringIO()
-    handle_line("What is the boiling point of mercury?", engine, settings, out)
+    handle_line("What is the boiling point of mercury?", engine, library, out)
     text = out.getvalue()
     assert NOT_FOUND in text and CHECKING not in text and "“" not in text
 
@@ -125,23 +127,23 @@ def console_engine(tmp_path: Path, embedder, run_sync, index_dir: Path):
             Prompts.load(PROJECT / "prompts"),
             TRUSTING,
         )
-        yield engine, settings, corpus
+        yield engine, Library(settings, store, embedder), corpus
 
 
 @pytest.mark.slow
 def test_console_commands(console_engine) -> None:
-    engine, settings, corpus = console_engine
+    engine, library, corpus = console_engine
     out = io.StringIO()
-    assert handle_line("/help", engine, settings, out)
-    assert handle_line("/status", engine, settings, out)
-    assert handle_line("/nonsense", engine, settings, out)
-    assert handle_line("Who leads the council in Glenfield?", engine, settings, out)
+    assert handle_line("/help", engine, library, out)
+    assert handle_line("/status", engine, library, out)
+    assert handle_line("/nonsense", engine, library, out)
+    assert handle_line("Who leads the council in Glenfield?", engine, library, out)
     (corpus / "new.txt").write_text(
         "Budget approved\n\nThe council approved the budget on Tuesday.\n"
     )
-    assert handle_line("/reload", engine, settings, out)
-    assert handle_line("/status", engine, settings, out)
-    assert not handle_line("/quit", engine, settings, out)
+    assert handle_line("/reload", engine, library, out)
+    assert handle_line("/status", engine, library, out)
+    assert not handle_line("/quit", engine, library, out)
     text = out.getvalue()
     assert "/reload" in text and "Unknown command /nonsense" in text
     assert "articles             4" in text and "articles             5" in text
@@ -151,14 +153,14 @@ def test_console_commands(console_engine) -> None:
 
 @pytest.mark.slow
 def test_console_reload_refuses_to_wipe_the_index_unless_forced(console_engine) -> None:
-    engine, settings, corpus = console_engine
+    engine, library, corpus = console_engine
     for name in sorted(corpus.iterdir())[:3]:
         name.unlink()
     out = io.StringIO()
-    assert handle_line("/reload", engine, settings, out)
+    assert handle_line("/reload", engine, library, out)
     assert "The reload did not run" in out.getvalue() and "/reload --force" in out.getvalue()
     assert engine.store.article_count() == 4
-    assert handle_line("/reload --force", engine, settings, out)
+    assert handle_line("/reload --force", engine, library, out)
     assert "0 added, 0 updated, 3 removed" in out.getvalue()
     assert "removed: brookvale_library.txt, glenfield_bridge.txt" in out.getvalue()
     assert engine.store.article_count() == 1
@@ -166,9 +168,9 @@ def test_console_reload_refuses_to_wipe_the_index_unless_forced(console_engine) 
 
 @pytest.mark.slow
 def test_console_help_suggests_questions_about_these_articles(console_engine) -> None:
-    engine, settings, _ = console_engine
+    engine, library, _ = console_engine
     out = io.StringIO()
-    handle_line("/help", engine, settings, out)
+    handle_line("/help", engine, library, out)
     examples = out.getvalue().split("For example, from these articles:\n")[1].split("\n")
     assert examples[:3] == [
         "  What do the articles say about “Brookvale library reopens”?",

@@ -49,7 +49,7 @@ class _Clock:
 
 
 @pytest.mark.parametrize("fetch", [fetch_page, check_feed], ids=["page", "feed"])
-def test_a_fetch_whose_headers_trickle_ends_at_fetch_timeout_seconds(server: str, fetch) -> None:  # noqa: ANN001
+def test_a_fetch_whose_headers_trickle_ends_at_fetch_timeout_seconds(server: str, fetch) -> None:
     limits = FetchLimits(timeout_seconds=LIMIT, max_bytes=100_000, allow_private=True)
     with _Clock() as clock, pytest.raises(FetchRefused) as refused:
         fetch(f"{server}/headers/page", limits)

@@ -7,6 +7,7 @@ because these tests cover the Discord layer, not answer quality (see test_answer
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 import time
@@ -18,11 +19,13 @@ import pytest
 
 from bot.answer_queue import AnswerQueue
 from bot.answering import NOT_FOUND, UNSURE, Engine
-from bot.app import reload_corpus
+from bot.cogs import replies
 from bot.cogs.admin import read_status
+from bot.cogs.errors import APOLOGY
 from bot.cogs.replies import THINKING
 from bot.discord_bot import AnswerBot
 from bot.discord_format import escape_markdown
+from bot.library import Library
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.search import Searcher
@@ -72,8 +75,14 @@ def engine(settings: Settings, embedder, run_sync, corpus: Path):
 
 
 @pytest.fixture
-def simcord_bot(engine: Engine, settings: Settings) -> AnswerBot:
-    return AnswerBot(engine, settings)
+def library(engine: Engine, settings: Settings) -> Library:
+    """The library over the engine's index and embedding model, as `bot.app` builds it."""
+    return Library(settings, engine.store, engine.searcher.embedder)
+
+
+@pytest.fixture
+def simcord_bot(engine: Engine, library: Library, settings: Settings) -> AnswerBot:
+    return AnswerBot.single(engine, library, settings)
 
 
 @pytest.fixture
@@ -121,7 +130,7 @@ class TypedAnswer(ScriptedGenerator):
         super().__init__(answer)
         self.pause = pause
 
-    def generate(self, messages, on_text, time_budget):  # noqa: ANN001, ANN201
+    def generate(self, messages, on_text, time_budget):
         for end in range(1, len(self.reply.answer) + 1):
             time.sleep(self.pause)
             on_text(self.reply.answer[:end])
@@ -203,7 +212,7 @@ async def test_a_quote_links_its_article_and_shows_its_date(world, corpus: Path)
         "---\ntitle: Glenfield backs riverside walkway\nurl: https://town.example.org/bridge\n"
         f"date: 2025-06-12\n---\n{article.split(chr(10), 2)[2]}"
     )
-    reload_corpus(env.bot.settings, env.bot.engine.store, env.bot.engine.searcher.embedder)
+    env.bot.library.reload()
     text = (await alice.slash(channel, "ask", question=QUESTION)).response.content
     assert (
         "— [Glenfield backs riverside walkway](<https://town.example.org/bridge>) · 12 Jun 2025"
@@ -285,7 +294,8 @@ async def test_reload_from_another_folder_is_refused_in_discord_unless_forced(
     other = tmp_path / "other"
     other.mkdir()
     (other / "new.txt").write_text("Budget approved\n\nThe council approved the budget today.\n")
-    env.bot.settings = env.bot.settings.model_copy(update={"corpus_dir": other})
+    library = env.bot.library  # the corpus folder is the library's setting
+    library.settings = library.settings.model_copy(update={"corpus_dir": other})
     refused = (await mod.slash(channel, "reload")).response.content
     assert "The reload did not run" in refused and "force:True" in refused
     assert str(other.resolve()) in refused
@@ -349,7 +359,9 @@ async def test_a_refusal_after_a_public_defer_is_moved_out_of_sight(world) -> No
     env, _, channel, alice = world
     queue = env.bot.queue
     checks = iter([None])  # the check before deferring lets it pass; the queue's own refuses
-    queue.refusal = lambda user_id: next(checks, type(queue).refusal(queue, user_id))
+    queue.refusal = lambda user_id, group=None: next(
+        checks, type(queue).refusal(queue, user_id, group)
+    )
     queue.max_waiting = 0
     result = await alice.slash(channel, "ask", question=QUESTION)
     assert result.response is None, "the public reply was deleted"
@@ -376,19 +388,74 @@ async def test_mentions_within_the_cooldown_open_no_extra_threads(world) -> None
     assert len(told) == 5, told  # each refused mention is told so, in the channel
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Who le\u200bads the coun\u200dcil in Glen\u200cfield\u2060?",  # zero-width inside words
+        "Who leads the council in \u202bGlenfield\u202c?",  # a right-to-left embedding
+        "Who leads the council in Glenfield?\u200f\ufeff",  # marks a paste brings along
+    ],
+)
+async def test_invisible_characters_inside_words_do_not_split_them(world, typed: str) -> None:
+    """They used to become spaces ("Glen field"), so the words were no longer found;
+    the engine deletes them itself (retrieval/confusables.py), as Discord now does."""
+    env, _, channel, alice = world
+    real_ask, asked = env.bot.engine.ask, []
+
+    def recording(question, on_text=None, on_passage=None):
+        asked.append(question)
+        return real_ask(question, on_text, on_passage)
+
+    env.bot.engine.ask = recording
+    result = await alice.slash(channel, "ask", question=typed)
+    assert asked == [QUESTION]
+    assert "Mara Quist" in result.response.content
+
+
 async def test_a_failing_engine_gets_a_polite_reply_and_the_bot_goes_on(world) -> None:
     env, _, channel, alice = world
     real_ask = env.bot.engine.ask
 
-    def broken(question, on_text=None, on_passage=None):  # noqa: ANN001, ANN202
+    def broken(question, on_text=None, on_passage=None):
         raise RuntimeError("disk on fire")
 
-    env.bot.queue._answer = broken
+    env.bot.engine.ask = broken
     failed = await alice.slash(channel, "ask", question=QUESTION)
     assert failed.response.content.startswith("Sorry, something went wrong")
-    env.bot.queue._answer = real_ask
+    env.bot.engine.ask = real_ask
     works = await alice.slash(channel, "ask", question=QUESTION)
     assert "Mara Quist" in works.response.content
+
+
+async def test_a_failing_command_gets_the_one_apology_privately_and_a_logged_traceback(
+    world, caplog
+) -> None:
+    env, _, channel, alice = world
+
+    def broken() -> None:
+        raise RuntimeError("disk on fire")
+
+    env.bot.library.status = broken
+    with caplog.at_level(logging.ERROR, logger="bot.discord"):
+        result = await alice.slash(channel, "status")
+    assert result.ephemeral and result.response.content == APOLOGY
+    [logged] = [r for r in caplog.records if r.name == "bot.discord"]
+    assert "/status" in logged.getMessage() and "disk on fire" in str(logged.exc_info[1])
+
+
+async def test_an_error_after_a_public_defer_is_told_only_to_the_member(world, monkeypatch) -> None:
+    """The first follow-up would take a public deferral's place, and be public too."""
+    env, _, channel, alice = world
+
+    def broken(self) -> None:
+        raise RuntimeError("editor broke")
+
+    monkeypatch.setattr(replies.StreamingEditor, "start", broken)
+    result = await alice.slash(channel, "ask", question=QUESTION)
+    assert result.response is None, "the public reply was deleted"
+    [told] = result.followups
+    assert told.ephemeral and told.content == APOLOGY
+    assert channel.last_message is None
 
 
 async def test_status_shows_index_model_and_queue(world) -> None:
@@ -401,7 +468,7 @@ async def test_status_shows_index_model_and_queue(world) -> None:
 
 
 async def test_status_is_read_off_the_event_loop_and_gives_up_in_time(
-    settings: Settings, engine: Engine
+    library: Library, engine: Engine
 ) -> None:
     """While a search holds the index, the loop keeps serving others and status says so."""
     holding, release = threading.Event(), threading.Event()
@@ -424,25 +491,25 @@ async def test_status_is_read_off_the_event_loop_and_gives_up_in_time(
 
     beating = asyncio.create_task(heartbeat())
     try:
-        busy = await read_status(settings, engine.store, 1.0)
+        busy = await read_status(library, 1.0)
     finally:
         beating.cancel()
         release.set()
         holder.join()
     assert busy is None and ticks >= 10, "gave up after 1 s; the loop ran meanwhile"
-    info = await read_status(settings, engine.store, 10.0)
-    assert info is not None and info["articles"] == 4
+    info = await read_status(library, 10.0)
+    assert info is not None and info.articles == 4
 
 
-async def test_questions_are_answered_while_a_reload_runs(engine: Engine, settings, corpus) -> None:
+async def test_questions_are_answered_while_a_reload_runs(
+    engine: Engine, library: Library, corpus: Path
+) -> None:
     for n in range(30):
         (corpus / f"extra-{n}.txt").write_text(
             f"Story {n}\n\n" + f"The committee met on day {n} to discuss the harbour budget. " * 20
         )
     queue = AnswerQueue(engine.ask, max_waiting=50, cooldown_seconds=0)
-    reload = asyncio.create_task(
-        asyncio.to_thread(reload_corpus, settings, engine.store, engine.searcher.embedder)
-    )
+    reload = asyncio.create_task(asyncio.to_thread(library.reload))
     answers = await asyncio.gather(*(queue.submit(user, QUESTION) for user in range(8)))
     report = await reload
     await queue.stop()
@@ -493,3 +560,11 @@ async def test_a_bare_mention_suggests_a_question_about_these_articles(world) ->
         "Ask me a question about the articles, for example: "
         "*What do the articles say about “Brookvale library reopens”?*"
     )
+
+
+async def test_the_suggestion_follows_the_problem_not_the_wording(world, monkeypatch) -> None:
+    """Rewording the reply to an empty question still brings an example with it."""
+    env, _, channel, alice = world
+    monkeypatch.setattr(replies, "HOW_TO_ASK", "Try asking about the articles.")
+    result = await alice.slash(channel, "ask", question=" ?? ")
+    assert result.response.content.startswith("Try asking about the articles, for example: *")

@@ -11,9 +11,16 @@ from __future__ import annotations
 import discord
 import pytest
 
-from bot.library import added_folder
+from bot.managed import added_folder
 from retrieval.store import IndexStore
-from tests.bot.test_discord import corpus, engine, settings, simcord_bot, world  # noqa: F401
+from tests.bot.test_discord import (  # noqa: F401
+    corpus,
+    engine,
+    library,
+    settings,
+    simcord_bot,
+    world,
+)
 from tests.web_pages import ARTICLE_TITLE, CANONICAL, web_server
 
 pytestmark = pytest.mark.slow
@@ -23,12 +30,12 @@ FERRY = (
 )
 
 
-def _moderator(env, guild):  # noqa: ANN001, ANN202
+def _moderator(env, guild):
     mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
     return guild.add_member(env.create_user("mod"), roles=[mods])
 
 
-def _indexed(env, article_id: str):  # noqa: ANN001, ANN202
+def _indexed(env, article_id: str):
     with IndexStore(env.bot.settings.index_dir) as store:
         return store.article(article_id)
 

@@ -12,7 +12,7 @@ import discord
 import pytest
 
 from bot.cogs.catalog import PAGE_LINES, article_line, articles_message, pack_pages
-from bot.library import added_folder
+from bot.managed import added_folder
 from retrieval.hidden import load_hidden
 from retrieval.search import Searcher
 from retrieval.store import ArticleSummary, IndexStore
@@ -20,9 +20,10 @@ from tests.bot import test_discord
 from tests.bot.test_catalog import ADDED, write_catalog_corpus
 
 # test_discord's bot and members, over this module's corpus (pytest finds fixtures by name).
-settings, engine, simcord_bot, world = (
+settings, engine, library, simcord_bot, world = (
     test_discord.settings,
     test_discord.engine,
+    test_discord.library,
     test_discord.simcord_bot,
     test_discord.world,
 )
@@ -48,7 +49,7 @@ def moderator(world):
     return guild.add_member(env.create_user("mod"), roles=[mods])
 
 
-def _button(message, label: str) -> dict:  # noqa: ANN001 - a SimCord ResponseMessage
+def _button(message, label: str) -> dict:  # a SimCord ResponseMessage
     return next(c for row in message.components for c in row["components"] if c["label"] == label)
 
 
@@ -118,7 +119,9 @@ async def test_remove_hides_an_operators_article_until_restored(
     assert (corpus / "brookvale_library.txt").read_bytes() == original
     assert "brookvale_library.txt" not in _searchable(env, "Who paid for the library works?")
     status = (await moderator.slash(channel, "status")).response.content
-    assert "**Hidden articles:** 1: Brookvale library reopens (brookvale\\_library.txt)" in status
+    assert (
+        "**Hidden articles:** 1: Brookvale library reopens \\(brookvale\\_library.txt\\)" in status
+    )
     reload = await moderator.slash(channel, "reload")
     assert "0 added, 0 updated, 0 removed" in reload.response.content  # still hidden
     back = await moderator.slash(channel, "restore", article="brookvale")

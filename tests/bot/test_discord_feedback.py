@@ -10,25 +10,31 @@ import pytest
 
 from bot.discord_bot import AnswerBot
 from bot.feedback import FeedbackLog
+from bot.outcomes import Decline
 from tests.bot import test_discord as shared
 from tests.bot.test_discord import QUESTION
+from tests.bot.test_discord_followups import follow_up_button
 
 # test_discord's SimCord world, with its bot over the town index
-corpus, settings, engine = shared.corpus, shared.settings, shared.engine
+corpus, settings, engine, library = shared.corpus, shared.settings, shared.engine, shared.library
 simcord_bot, world = shared.simcord_bot, shared.world
 
 pytestmark = pytest.mark.slow
 UNANSWERABLE = "What is the boiling point of mercury?"
 
 
-def _vote_ids(message) -> dict[str, str]:  # noqa: ANN001 - a SimCord message
+def _vote_ids(message) -> dict[str, str]:  # a SimCord message
     """The vote buttons on a message: emoji name → custom id."""
     rows = [r if isinstance(r, dict) else r.to_dict() for r in message.components]
     buttons = [c for row in rows for c in row.get("components", [row])]
-    return {b["emoji"]["name"]: b["custom_id"] for b in buttons if b.get("type") == 2}
+    return {
+        b["emoji"]["name"]: b["custom_id"]
+        for b in buttons
+        if b.get("type") == 2 and b["custom_id"].startswith("feedback:")
+    }
 
 
-def _moderator(env, guild):  # noqa: ANN001, ANN202
+def _moderator(env, guild):
     mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
     return guild.add_member(env.create_user("mod"), roles=[mods])
 
@@ -71,26 +77,29 @@ async def test_a_mention_reply_carries_the_buttons_on_its_last_message(world) ->
     assert "👍 noted" in click.response.content
 
 
-async def test_buttons_still_work_after_a_restart(world, engine, settings) -> None:
+async def test_buttons_still_work_after_a_restart(world, engine, library, settings) -> None:
     env, guild, channel, alice = world
     answer = (await alice.slash(channel, "ask", question=QUESTION)).response
     buttons = _vote_ids(answer)
     await alice.click(answer, custom_id=buttons["👎"])
-    await env.restart_bot(AnswerBot(engine, settings))  # a new process: no view in memory
+    await env.restart_bot(
+        AnswerBot.single(engine, library, settings)
+    )  # a new process: no view in memory
     changed = await alice.click(answer, custom_id=buttons["👍"])
     assert "Changed your vote to 👍" in changed.response.content, "the same member, remembered"
     summary = FeedbackLog(settings.index_dir).summary(guild.id, {channel.id})
     assert (summary.ups, summary.downs) == (1, 0)
 
 
-async def test_a_decline_is_logged_with_its_reason_and_has_no_buttons(world) -> None:
+async def test_a_decline_is_logged_with_its_reason_and_has_no_vote_buttons(world) -> None:
     env, guild, channel, alice = world
     declined = (await alice.slash(channel, "ask", question=UNANSWERABLE)).response
     assert "couldn't find" in declined.content and _vote_ids(declined) == {}
+    assert follow_up_button(declined) is not None, "its one button: tell me if answered"
     summary = env.bot.feedback.summary(guild.id, {channel.id})
     assert summary.declines == 1
     assert summary.frequent_declines[0].question == UNANSWERABLE
-    assert summary.frequent_declines[0].decline == "nothing relevant in the articles"
+    assert summary.frequent_declines[0].decline is Decline.NOTHING_RELEVANT
 
 
 async def test_feedback_is_refused_to_members_even_when_shown_to_them(world) -> None:

@@ -1,67 +1,111 @@
-"""Follow-ups on Discord, through SimCord (a fake Discord): in a thread the bot answered
-in, and in a reply to one of its answers, the earlier turns are the question's context.
+"""The "Tell me if this gets answered" button, through SimCord (a fake Discord).
 
-The engine, index and embedding model are real; the model is scripted, as in
-test_discord (the answer path with the real model is in test_followups).
+Who may press it, on which replies it appears, that it survives a restart, and that an
+article that does not answer the question leaves it open. Real index and embedding
+model; the model is test_discord's scripted one (the answer path with the real model is
+test_discord_followups_answered).
 """
+
+# ruff: noqa: F811
 
 from __future__ import annotations
 
+import discord
 import pytest
 
-from bot.cogs.replies import SEARCHING
+from bot.cli import main
+from bot.cogs.followups import ALREADY_OPEN, LABEL, ONLY_THE_ASKER, OPENED
+from bot.discord_bot import AnswerBot
+from bot.followups import FollowUps
+from retrieval.store import IndexStore
 from tests.bot import test_discord as shared
-from tests.bot.test_discord import QUESTION
+from tests.bot.conftest import scripted_engine
 
-# test_discord's SimCord world, with its bot over the town index
-corpus, settings, engine = shared.corpus, shared.settings, shared.engine
+corpus, settings, engine, library = shared.corpus, shared.settings, shared.engine, shared.library
 simcord_bot, world = shared.simcord_bot, shared.world
 
 pytestmark = pytest.mark.slow
-FOLLOW_UP = "What age is she?"
-READ_AS = f"*{SEARCHING} What age is Mara Quist?"
+FERRY_QUESTION = "What time does the Dunmore ferry leave from Monday?"
+FERRY = (
+    b"# Ferry timetable changes\n\nThe Dunmore ferry will leave at 7:15 from Monday, the "
+    b"harbour office said. The last crossing of the day moves to 21:40.\n"
+)
 
 
-def _in_threads(env) -> None:  # noqa: ANN001
-    env.bot.settings = env.bot.settings.model_copy(update={"reply_in_thread": True})
+def follow_up_button(message) -> str | None:
+    """The custom id of the message's follow-up button, if it has one."""
+    rows = [r if isinstance(r, dict) else r.to_dict() for r in message.components]
+    buttons = [c for row in rows for c in row.get("components", [row])]
+    ids = [b["custom_id"] for b in buttons if b.get("label") == LABEL]
+    return ids[0] if ids else None
 
 
-async def test_a_follow_up_in_the_thread_of_an_answer_is_read_with_it(world) -> None:
-    env, _, channel, alice = world
-    _in_threads(env)
-    await alice.send(channel, f"{env.bot.user.mention} {QUESTION}")
-    [thread] = channel.threads
-    await alice.send(thread, f"{env.bot.user.mention} {FOLLOW_UP}")
-    reply = thread.last_message
-    assert reply.author.id == env.bot.user.id and reply.content.startswith(READ_AS)
-    assert len(channel.threads) == 1, "the follow-up stays in its thread"
+def moderator(env, guild):
+    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
+    return guild.add_member(env.create_user("mod"), roles=[mods])
 
 
-async def test_a_reply_to_an_answer_is_read_with_it(world) -> None:
-    env, _, channel, alice = world
-    await alice.send(channel, f"{env.bot.user.mention} {QUESTION}")
-    answer = channel.last_message
-    assert answer.author.id == env.bot.user.id
-    await alice.send(channel, f"{env.bot.user.mention} {FOLLOW_UP}", reply_to=answer)
-    assert channel.last_message.content.startswith(READ_AS)
-
-
-async def test_a_question_with_no_earlier_answer_is_searched_as_typed(world) -> None:
+async def test_only_the_asker_can_follow_a_question_and_once_is_enough(world) -> None:
     env, guild, channel, alice = world
-    await alice.send(channel, f"{env.bot.user.mention} {QUESTION}")
-    elsewhere = guild.create_text_channel("elsewhere")
-    await alice.send(elsewhere, f"{env.bot.user.mention} {FOLLOW_UP}")
-    await alice.send(channel, f"{env.bot.user.mention} {FOLLOW_UP}")  # no reply, no thread
-    assert SEARCHING not in elsewhere.last_message.content
-    assert SEARCHING not in channel.last_message.content
+    declined = (await alice.slash(channel, "ask", question=FERRY_QUESTION)).response
+    bob = guild.add_member(env.create_user("bob"))
+    refused = await bob.click(declined, custom_id=follow_up_button(declined))
+    assert refused.ephemeral and refused.response.content == ONLY_THE_ASKER
+    await alice.click(declined, custom_id=follow_up_button(declined))
+    again = await alice.click(declined, custom_id=follow_up_button(declined))
+    assert again.response.content == ALREADY_OPEN
+    [held] = FollowUps(env.bot.settings.index_dir).open_questions()
+    assert (held.member_id, held.question) == (alice.id, FERRY_QUESTION)
+    assert held.message_id == declined.id, "the answer will reply to the decline"
 
 
-async def test_ask_in_a_thread_the_bot_answered_in_is_read_with_it(world) -> None:
+async def test_the_button_works_after_a_restart(world, engine, library, settings) -> None:
     env, _, channel, alice = world
-    _in_threads(env)
-    await alice.send(channel, f"{env.bot.user.mention} {QUESTION}")
-    [thread] = channel.threads
-    result = await alice.slash(thread, "ask", question=FOLLOW_UP)
-    assert result.response.content.startswith(READ_AS)
-    private = await alice.slash(thread, "ask", question=FOLLOW_UP, private=True)
-    assert SEARCHING not in private.response.content, "a private question has no thread context"
+    declined = (await alice.slash(channel, "ask", question=FERRY_QUESTION)).response
+    await env.restart_bot(AnswerBot.single(engine, library, settings))  # no view in memory
+    opened = await alice.click(declined, custom_id=follow_up_button(declined))
+    assert opened.response.content == OPENED.format(days=14)
+
+
+async def test_answers_and_private_declines_carry_no_follow_up_button(world) -> None:
+    env, _, channel, alice = world
+    answered = (await alice.slash(channel, "ask", question=shared.QUESTION)).response
+    assert "Mara Quist" in answered.content and follow_up_button(answered) is None
+    private = (await alice.slash(channel, "ask", question=FERRY_QUESTION, private=True)).response
+    assert "couldn't find" in private.content and follow_up_button(private) is None
+
+
+async def test_an_unrelated_article_leaves_the_question_open(world) -> None:
+    env, guild, channel, alice = world
+    declined = (await alice.slash(channel, "ask", question=FERRY_QUESTION)).response
+    await alice.click(declined, custom_id=follow_up_button(declined))
+    bakery = b"# Bakery opens\n\nA bakery opened on Mill Lane in Pellham on Friday.\n"
+    await moderator(env, guild).slash(channel, "add", file=("bakery.md", bakery))
+    await env.settle()
+    assert channel.last_message.id == declined.id, "nobody was told anything"
+    followups = FollowUps(env.bot.settings.index_dir)
+    assert len(followups.open_questions()) == 1
+    with IndexStore(env.bot.settings.index_dir) as store:
+        assert followups.changed(store.manifest()) == frozenset(), "asked again, in vain"
+
+
+async def test_an_article_ingested_while_the_bot_was_stopped_answers_at_its_next_start(
+    world, engine, library, settings, tmp_path, monkeypatch, capsys
+) -> None:
+    """`ingest` cannot reply in Discord: the bot asks again when it next connects. The
+    restarted bot's scripted model answers what the new article says."""
+    env, _, channel, alice = world
+    declined = (await alice.slash(channel, "ask", question=FERRY_QUESTION)).response
+    await alice.click(declined, custom_id=follow_up_button(declined))
+    (settings.corpus_dir / "ferry.md").write_bytes(FERRY)
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    index = str(settings.index_dir)
+    assert main(["ingest", "--corpus", str(settings.corpus_dir), "--index", index, "--quiet"]) == 0
+    assert "Open questions members asked to be told about: 1." in capsys.readouterr().out
+    assert channel.last_message.id == declined.id, "nothing told while the bot is away"
+    ferry_model = scripted_engine(engine.store, engine.searcher.embedder, "7:15")
+    await env.restart_bot(AnswerBot.single(ferry_model, library, settings))
+    await env.settle()
+    reply = channel.last_message
+    assert reply.content.startswith(f"<@{alice.id}> you asked") and "7:15" in reply.content
+    assert reply.reference is not None and reply.reference.message_id == declined.id

@@ -19,7 +19,7 @@ import pytest
 
 from bot.cogs.checks import NOT_SERVED, SERVERS_NOT_LISTED, ServedOnly
 from bot.discord_bot import COGS
-from bot.library import added_folder
+from bot.managed import added_folder
 from bot.settings import Settings
 from retrieval.store import IndexStore
 from tests.bot.test_discord import (  # noqa: F401
@@ -27,6 +27,7 @@ from tests.bot.test_discord import (  # noqa: F401
     corpus,
     discord_settings,
     engine,
+    library,
     simcord_bot,
     world,
 )
@@ -56,12 +57,12 @@ def stranger(world):
     return guild, guild.create_text_channel("general"), guild.add_member(owner)
 
 
-def _serve_only(env, guild) -> None:  # noqa: ANN001
+def _serve_only(env, guild) -> None:
     """DISCORD_GUILD_IDS names `guild` alone."""
     env.bot.settings = env.bot.settings.model_copy(update={"discord_guild_ids": [guild.id]})
 
 
-def _moderator(env, guild):  # noqa: ANN001, ANN202
+def _moderator(env, guild):
     mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
     return guild.add_member(env.create_user("mod"), roles=[mods])
 
@@ -71,25 +72,25 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def _articles(env) -> list[str]:  # noqa: ANN001
+def _articles(env) -> list[str]:
     with IndexStore(env.bot.settings.index_dir) as store:
         return sorted(a.article_id for a in store.article_summaries())
 
 
-def _answering_calls(env) -> list[str]:  # noqa: ANN001
-    """Wrap the queue's engine call; the list fills with each question that reaches it."""
+def _answering_calls(env) -> list[str]:
+    """Wrap the engine's answer; the list fills with each question that reaches it."""
     calls: list[str] = []
-    real = env.bot.queue._answer
+    real = env.bot.engine.ask
 
-    def counting(question, *callbacks):  # noqa: ANN001, ANN002, ANN202
+    def counting(question, *callbacks):
         calls.append(question)
         return real(question, *callbacks)
 
-    env.bot.queue._answer = counting
+    env.bot.engine.ask = counting
     return calls
 
 
-def _refused(result, template: str, guild) -> bool:  # noqa: ANN001
+def _refused(result, template: str, guild) -> bool:
     """The result is the gate's refusal: at once, only to the member, naming the server."""
     return (
         result.ephemeral
@@ -124,7 +125,7 @@ async def test_a_stranger_servers_owner_cannot_change_the_articles(world, strang
     assert _files(corpus_dir) == files and not added_folder(corpus_dir).exists()
     assert _articles(env) == articles and "new.txt" not in articles
     assert (env.bot.settings.index_dir / "hidden.json").read_bytes() == hidden
-    assert env.bot.get_cog("FeedsCog").feeds.feeds() == [] and hits == []  # nothing fetched
+    assert env.bot.library.feeds.feeds() == [] and hits == []  # nothing fetched
     assert env.bot.last_reload == last_reload
 
 
@@ -133,7 +134,7 @@ async def test_every_command_and_autocomplete_is_refused_in_a_stranger_server(
 ) -> None:
     env, home, _, _ = world
     guild, channel, owner = stranger
-    for name in ("help", "status", "articles", "feedback", "feed list"):
+    for name in ("help", "status", "articles", "feedback", "gaps", "feed list"):
         assert _refused(await owner.slash(channel, name), NOT_SERVED, guild), name
     assert await owner.autocomplete(channel, "remove", "article", "") == []
     assert await owner.autocomplete(channel, "restore", "article", "") == []

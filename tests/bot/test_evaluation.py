@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from bot.answering import Answer, Quote, Scoring
+from bot.errors import BotError
 from bot.evaluation import (
     SPLITS,
     QAItem,
@@ -20,7 +21,7 @@ from bot.evaluation import (
     score_retrieval,
     wilson,
 )
-from retrieval.errors import BotError
+from bot.outcomes import Decline
 from retrieval.search import Passage, SearchResults
 
 
@@ -201,21 +202,24 @@ def test_load_qa_accepts_every_field_the_shipped_sets_use(tmp_path: Path) -> Non
     assert [(item.qid, item.near_miss) for item in load_qa(path)] == [("x", False), ("y", True)]
 
 
-def _answer(text: str, abstained: bool) -> SimpleNamespace:
-    """What `engine.ask` returns, reduced to the attributes scoring reads."""
-    return SimpleNamespace(
-        answer=text,
-        abstained=abstained,
-        reason="declined" if abstained else "",
-        quotes=[],
-        candidate_quotes=[],
-        related=None,
-        confidence=None,
-        signals={},
-        candidate=text,
-        timings={"total": 0.1},
-        fallback=None,
-    )
+def _answer(text: str, abstained: bool) -> Answer:
+    """What `engine.ask` returns: an answer, or a decline below the confidence threshold."""
+    decline = Decline.UNSURE if abstained else None
+    return Answer("Q?", text, (), abstained, {"total": 0.1}, decline=decline)
+
+
+def test_eval_details_read_the_scoring_and_name_the_decline() -> None:
+    items = [QAItem("Who leads the council?", ("Mara Quist",), True, "a1")]
+    quote = Quote("Council leader Mara Quist said so.", "a.txt", "Bridge", "a.txt", 0, 34)
+    scoring = Scoring({"judge_yes": 0.3}, "Mara Quist", (quote,))
+    unsure = Answer("Q?", "not sure", (), True, {"total": 0.1}, (), Decline.UNSURE,
+                    "confidence 0.41 below 0.80", confidence=0.41, scoring=scoring)  # fmt: skip
+    [detail] = score_answers(items, lambda q: unsure, lambda quote: True).details
+    assert detail["decline"] == "unsure" and detail["reason"].endswith("0.41 below 0.80")
+    assert detail["signals"] == {"judge_yes": 0.3} and detail["candidate"] == "Mara Quist"
+    assert detail["candidate_titles"] == ["Bridge"] and detail["candidate_correct"] is True
+    [unscored] = score_answers(items, lambda q: _answer("", True), lambda quote: True).details
+    assert unscored["signals"] == {} and unscored["candidate_correct"] is None
 
 
 def test_near_misses_get_their_own_abstention_row_counting_only_changed_items(

@@ -3,10 +3,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.evidence import could_answer, headline_of, select_evidence, sentences_in_context
+from bot.evidence import (
+    EvidenceRules,
+    could_answer,
+    headline_of,
+    select_evidence,
+    sentences_in_context,
+)
 from bot.injection import InstructionExemplars, imperative_instruction
-from bot.policy import EvidenceRules
 from bot.question import Question, parse_question
+from retrieval.embedding import Embedder
 from retrieval.search import Passage, Searcher
 from retrieval.store import IndexStore
 from tests.conftest import TOWN_QUESTIONS
@@ -136,7 +142,7 @@ def test_the_headline_is_quotable_only_when_the_text_opens_with_it() -> None:
 class CountingEmbedder:
     """The real embedding model, counting the texts it is asked to embed."""
 
-    def __init__(self, embedder) -> None:  # noqa: ANN001 - retrieval.embedding.Embedder
+    def __init__(self, embedder: Embedder) -> None:
         self.inner, self.texts = embedder, 0
         self.name = embedder.name
 

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.answering import SLOW, Answer, Quote
+from bot import answering
+from bot.answering import Answer, Quote
 from bot.cli import main
+from bot.errors import BotError
 from bot.evaluation import read_qa
-from bot.feedback import DOWN, SALT_FILE, UP, FeedbackLog, decline_kind
-from bot.feedback_report import NOTHING_YET, format_feedback
-from retrieval.errors import BotError
+from bot.feedback import DOWN, SALT_FILE, UP, FeedbackLog, stored_decline
+from bot.feedback_report import DECLINE_LABELS, NOTHING_YET, decline_label, format_feedback
+from bot.outcomes import Decline
 from tests.conftest import TEST_SYNC, write_town_corpus
 
 GUILD, OTHER_GUILD = 111, 222
@@ -31,8 +33,12 @@ def shown(question: str, text: str = "Mara Quist") -> Answer:
     return Answer(question, text, (QUOTE,), False, confidence=0.9)
 
 
-def declined(question: str, reason: str = "nothing relevant found") -> Answer:
-    return Answer(question, "I couldn't find that in the articles.", (), True, reason=reason)
+def declined(
+    question: str, decline: Decline = Decline.NOTHING_RELEVANT, detail: str = ""
+) -> Answer:
+    return Answer(
+        question, "I couldn't find that in the articles.", (), True, decline=decline, detail=detail
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -89,9 +95,10 @@ def test_declines_are_logged_with_their_reason_and_grouped(log: FeedbackLog) -> 
         "When does the pool open",
     ):
         log.record(declined(question), GUILD, CHANNEL, private=False)
-    log.record(declined("Who won?", "confidence 0.41 below 0.80"), GUILD, CHANNEL, private=False)
+    unsure = declined("Who won?", Decline.UNSURE, "confidence 0.41 below 0.80")
+    log.record(unsure, GUILD, CHANNEL, private=False)
     log.record(
-        declined("Who designed it?", "fallback: no answer began"),
+        declined("Who designed it?", Decline.SLOW, "no answer began"),
         OTHER_GUILD,
         CHANNEL,
         private=False,
@@ -99,30 +106,69 @@ def test_declines_are_logged_with_their_reason_and_grouped(log: FeedbackLog) -> 
     summary = log.summary(GUILD, {CHANNEL})
     assert summary.declines == 4 and summary.answers == 4
     assert summary.frequent_declines[0].count == 3
-    assert summary.frequent_declines[0].decline == "nothing relevant in the articles"
+    assert summary.frequent_declines[0].decline is Decline.NOTHING_RELEVANT
     assert dict(summary.decline_counts) == {
-        "nothing relevant in the articles": 3,
-        "low confidence": 1,
+        Decline.NOTHING_RELEVANT: 3,
+        Decline.UNSURE: 1,
     }, "another server's questions are not shown"
+    with sqlite3.connect(log.path) as db:
+        stored = db.execute("SELECT decline, reason FROM answers WHERE question='Who won?'")
+        assert stored.fetchall() == [("unsure", "unsure: confidence 0.41 below 0.80")]
 
 
-@pytest.mark.parametrize(
-    ("reason", "text", "kind"),
-    [
-        ("nothing relevant found", "", "nothing relevant in the articles"),
-        ("confidence 0.30 below 0.80", "", "low confidence"),
-        ("fallback: no answer began within the 20 s budget", SLOW, "model too slow"),
-        ("fallback: the model failed: boom", "The model could not answer", "model failed"),
-        ("answer is what an article sentence orders the model to say: x", "", "refused"),
-        ("model found no answer", "", "the model found no answer"),
-        ("no quote verified", "", "answer not in the quoted text"),
-    ],
-)
-def test_each_decline_gets_a_reason_a_moderator_can_act_on(
-    reason: str, text: str, kind: str
+def test_each_decline_gets_a_label_a_moderator_can_act_on() -> None:
+    assert set(DECLINE_LABELS) == set(Decline), "every decline is named in the report"
+    assert decline_label(Decline.UNSURE) == "low confidence"
+    assert decline_label(Decline.SLOW) == "model too slow"
+    assert decline_label(None) == "declined"
+
+
+def test_the_report_counts_by_decline_whatever_the_message_says(
+    log: FeedbackLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert decline_kind(Answer("Q?", text, (), True, reason=reason)).startswith(kind)
-    assert decline_kind(shown("Q?")) == ""
+    """Rewording what members see changes no count: the decline decides, not the text."""
+    monkeypatch.setattr(answering, "UNSURE", "Hmm, maybe this passage helps:")
+    reworded = Answer("Who won?", answering.UNSURE, (), True, decline=Decline.UNSURE,
+                      detail="confidence 0.41 below 0.80")  # fmt: skip
+    log.record(reworded, GUILD, CHANNEL, private=False)
+    log.record(declined("Where is the pool?", Decline.NO_SENTENCES), GUILD, CHANNEL, private=False)
+    log.record(declined("Where is the pier?"), GUILD, CHANNEL, private=False)
+    summary = log.summary(GUILD, {CHANNEL})
+    assert dict(summary.decline_counts)[Decline.UNSURE] == 1
+    text = format_feedback(summary)
+    assert "**Why declined:** nothing relevant in the articles 2 · low confidence 1" in text
+
+
+# (decline column, reason column) as logs before declines were values stored them
+_LEGACY_ROWS = [
+    ("nothing relevant in the articles", "nothing relevant found", Decline.NOTHING_RELEVANT),
+    ("nothing relevant in the articles", "no sentences to quote", Decline.NO_SENTENCES),
+    ("low confidence", "confidence 0.30 below 0.80", Decline.UNSURE),
+    ("model too slow", "fallback: no answer began within the 20 s budget", Decline.SLOW),
+    ("model failed", "fallback: the model failed: boom", Decline.FAILED),
+    ("refused: an article gives the model orders",
+     "answer is what an article sentence orders the model to say: x",
+     Decline.ORDERED_BY_ARTICLE),
+    ("the model found no answer", "model found no answer", Decline.MODEL_NOT_FOUND),
+    ("answer not in the quoted text", "answer not in the sentences",
+     Decline.ANSWER_NOT_IN_SENTENCES),
+    ("answer not in the quoted text", "no quote verified", Decline.NO_QUOTE_VERIFIED),
+    ("empty question", "empty question", Decline.EMPTY_QUESTION),
+    ("declined", "", None),
+    ("", "", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("decline", "reason", "expected"), _LEGACY_ROWS)
+def test_a_row_logged_before_declines_were_values_is_read_as_one(
+    decline: str, reason: str, expected: Decline | None
+) -> None:
+    assert stored_decline(decline, reason) is expected
+
+
+def test_a_decline_stored_as_its_value_reads_back_as_it() -> None:
+    for decline in Decline:
+        assert stored_decline(decline.value, "whatever the reason said") is decline
 
 
 def test_feedback_text_shows_totals_quotes_and_declines_within_discords_limit(
@@ -181,6 +227,7 @@ def test_export_writes_unreviewed_qa_lines_and_keeps_a_moderators_edits(
     ], "the filled line kept, not duplicated"
     assert len(qa_file.unfilled) == 1 and "unreviewed" in (qa_file.unfilled_note() or "")
     assert "When does the pool open?" in qa.read_text()
+    assert "declined: nothing relevant in the articles" in qa.read_text(), "labelled for people"
 
 
 def test_export_without_a_log_says_where_it_looked(tmp_path: Path, capsys) -> None:
@@ -304,6 +351,9 @@ CREATE TABLE votes (
 INSERT INTO answers VALUES (1, '2026-01-02T03:04:05+00:00', 111, 'Old secret question?',
     'old secret question', 'I couldn''t find that.', 1, 'nothing relevant found',
     'nothing relevant in the articles', '[]', NULL);
+INSERT INTO answers VALUES (2, '2026-01-02T03:05:05+00:00', 111, 'Old unsure question?',
+    'old unsure question', 'I''m not sure.', 1, 'confidence 0.41 below 0.80',
+    'low confidence', '[]', NULL);
 INSERT INTO votes VALUES (1, 'someone', -1, '2026-01-02T03:04:06+00:00');
 """
 
@@ -318,9 +368,13 @@ def test_a_log_from_before_privacy_was_recorded_keeps_working(
         db.executescript(_SCHEMA_BEFORE_PRIVACY)
     log.record(declined("Where is the pool?"), GUILD, CHANNEL, private=False)
     summary = log.summary(GUILD, {CHANNEL})
-    assert (summary.answers, summary.declines) == (2, 2)
+    assert (summary.answers, summary.declines) == (3, 3)
     assert [d.question for d in summary.frequent_declines] == ["Where is the pool?"]
-    assert FeedbackLog(log.folder).summary(GUILD, {CHANNEL}).answers == 2, "opened again"
+    assert dict(summary.decline_counts) == {Decline.NOTHING_RELEVANT: 2, Decline.UNSURE: 1}
+    old = log.declined(include_private=True)
+    relevant, unsure = Decline.NOTHING_RELEVANT, Decline.UNSURE
+    assert [d.decline for d in old] == [relevant, unsure, relevant], "newest first"
+    assert FeedbackLog(log.folder).summary(GUILD, {CHANNEL}).answers == 3, "opened again"
     qa = tmp_path / "feedback.jsonl"
     assert _export(log.folder, qa, "--declines") == 0
     assert "Old secret" not in qa.read_text() and "Where is the pool?" in qa.read_text()

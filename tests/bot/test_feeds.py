@@ -59,7 +59,7 @@ def _follow(settings: Settings, *urls: str) -> FeedStore:
     return feeds
 
 
-def _poll(settings: Settings, embedder, feeds: FeedStore, now: datetime = T0):  # noqa: ANN001, ANN202
+def _poll(settings: Settings, embedder, feeds: FeedStore, now: datetime = T0):
     with IndexStore(settings.index_dir) as store:
         return poll_feeds(settings, store, embedder, feeds, wait=True, now=now)
 

@@ -81,7 +81,7 @@ def test_decoding_by_blocks_gives_back_every_byte(piece: int) -> None:
 class _CountingInflater:
     """A zlib inflater that adds the length of everything it decodes to `counts`."""
 
-    def __init__(self, inner, counts: list[int]) -> None:  # noqa: ANN001 - zlib's object
+    def __init__(self, inner, counts: list[int]) -> None:  # zlib's object
         self._inner, self._counts = inner, counts
 
     def decompress(self, *args: object) -> bytes:
@@ -169,7 +169,7 @@ def test_a_redirect_to_a_private_address_is_refused(site: str) -> None:
     """The first hop is to an address judged public; its redirect to 127.0.0.2 is not."""
     server = ipaddress.ip_address("127.0.0.1")
 
-    def public_test_server(address):  # noqa: ANN001, ANN202
+    def public_test_server(address):
         return None if address == server else address_refusal(address)
 
     assert fetch_page(f"{site}/article", GUARDED, judge=public_test_server)

@@ -38,7 +38,7 @@ def test_without_the_models_scores_the_probability_is_unknown() -> None:
 @pytest.mark.slow
 def test_warm_up_leaves_the_shared_prompt_prefix_evaluated(
     generator,
-    town_index: Path,  # noqa: ANN001
+    town_index: Path,
 ) -> None:
     """Loading and the long worked-examples prefix are paid before the first question."""
     prompts = Prompts.load(PROJECT / "prompts")
@@ -50,3 +50,47 @@ def test_warm_up_leaves_the_shared_prompt_prefix_evaluated(
     cached = llm.detokenize(llm.input_ids[: llm.n_tokens].tolist()).decode("utf-8", "replace")
     assert prompts.system.strip() in cached
     assert prompts.examples[-1].reply in cached  # the last worked example, whole
+
+
+def test_answer_probability_is_the_geometric_mean_and_the_weakest_token() -> None:
+    reply = Reply((1,), "Susie Wiles", 0.1, 0.2, answer_logprobs=(math.log(0.9), math.log(0.4)))
+    assert reply.answer_probability() == pytest.approx(math.sqrt(0.9 * 0.4))
+    assert reply.answer_min_probability() == pytest.approx(0.4)
+    assert _reply((1,), {}).answer_probability() is None  # a generator that cannot see scores
+
+
+@pytest.mark.slow
+def test_the_model_is_surer_of_an_answer_it_copies_than_of_one_it_must_guess(generator) -> None:
+    """Each token written inside the answer string gets its probability; a name stated in
+    the sentence is copied with more of the mass than one no sentence gives."""
+    system = (
+        'Reply in JSON: {"sources": [sentence numbers], "answer": "..."}, '
+        "the answer copied from the sentence."
+    )
+
+    def answer(user: str) -> Reply:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return generator.generate(messages, None, 300)
+
+    copied = answer(
+        "Sentences:\n1. The harbour master of Lowmoor is Edna Vartley.\n\n"
+        "Question: Who is the harbour master of Lowmoor?"
+    )
+    guessed = answer(
+        "Sentences:\n1. Lowmoor has a small harbour.\n\n"
+        "Question: What is the first name of the harbour master's cousin?"
+    )
+    assert copied.answer_logprobs and all(p <= 0 for p in copied.answer_logprobs)
+    assert "Vartley" in copied.answer
+    assert copied.answer_probability() > guessed.answer_probability()
+
+
+@pytest.mark.slow
+def test_a_thread_count_bounds_reading_the_prompt_as_well_as_writing() -> None:
+    """LLM_THREADS=1 leaves the other cores free for the whole answer (issue 27)."""
+    from bot.app import load_generator
+    from tests.bot.conftest import SMALL
+
+    one = load_generator(SMALL.model_copy(update={"llm_threads": 1}))
+    assert one._llm.context_params.n_threads == 1
+    assert one._llm.context_params.n_threads_batch == 1

@@ -67,3 +67,11 @@ def test_several_servers_and_none_listed_say_the_operator_must_list_them() -> No
     assert text.startswith("This bot is in several servers")
     assert "The operator must list the served servers' ids in DISCORD_GUILD_IDS" in text
     assert str(HOME) in text
+
+
+def test_with_a_corpus_per_server_direct_messages_are_not_served() -> None:
+    """A direct message belongs to no server, so to no community's articles."""
+    settings = Settings(_env_file=None, discord_guild_ids=[HOME], corpus_per_guild=True)
+    assert guild_served(None, settings, {HOME}) is False
+    assert guild_served(HOME, settings, {HOME}) is True
+    assert not_served_message(None, settings, {HOME}).endswith("please ask in yours.")

@@ -21,7 +21,7 @@ from chromadb.api.client import SharedSystemClient
 from bot.app import open_engine
 from bot.cli import main
 from bot.settings import Settings
-from retrieval.errors import BotError, IndexUnavailable
+from retrieval.errors import IndexUnavailable, KnownError
 from retrieval.store import IndexStore
 from retrieval.sync import sync_corpus
 from tests.bot.conftest import ScriptedGenerator
@@ -55,7 +55,7 @@ def index(built: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPa
     return Path(shutil.copytree(built[1], tmp_path / "index"))
 
 
-def _error_line(capsys) -> str:  # noqa: ANN001 - pytest's CaptureFixture
+def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
     """The one `error:` line a command printed (and that there is exactly one, no traceback)."""
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -63,7 +63,7 @@ def _error_line(capsys) -> str:  # noqa: ANN001 - pytest's CaptureFixture
     return line
 
 
-def json_out(capsys) -> dict:  # noqa: ANN001 - pytest's CaptureFixture
+def json_out(capsys: pytest.CaptureFixture[str]) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
@@ -133,7 +133,7 @@ def test_a_full_disk_at_commit_gives_one_line_and_keeps_the_old_index(
         chunks = store.chunk_count()
         pages = store._db.execute("PRAGMA page_count").fetchone()[0]
         store._db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own SQLITE_FULL
-        with pytest.raises(BotError) as full:
+        with pytest.raises(KnownError) as full:
             sync_corpus(
                 corpus,
                 store,
@@ -168,7 +168,7 @@ def _as_reader(command: list[str]) -> list[str]:
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", *command]
 
 
-def _run_on_read_only_copy(index: Path, tmp_path: Path, command: list[str]):  # noqa: ANN202
+def _run_on_read_only_copy(index: Path, tmp_path: Path, command: list[str]):
     """Run a `python -m bot` command on a read-only copy of `index`, unable to write it."""
     copy = _read_only_copy(index, tmp_path / "read-only")
     try:
@@ -207,7 +207,7 @@ def test_syncing_a_read_only_index_says_to_make_it_writable(
     assert "writable" in line
 
 
-def _ingest_saving_often(corpus: Path, index: Path, tmp_path: Path, *flags: str):  # noqa: ANN202
+def _ingest_saving_often(corpus: Path, index: Path, tmp_path: Path, *flags: str):
     """`ingest` in a process whose Chroma saves every few writes (tests/retrieval/chroma_kill)."""
     return subprocess.run(
         [sys.executable, "-m", "tests.retrieval.chroma_kill", *flags,
@@ -301,3 +301,68 @@ def test_other_damaged_vector_files_get_one_line_saying_what_to_run(
     assert main(["ingest", "--quiet", "--corpus", str(corpus), "--index", str(index)]) == 0
     assert main(["search", QUESTION, "--index", str(index), "-k", "1"]) == 0
     assert "glenfield_bridge.txt" in capsys.readouterr().out
+
+
+def test_a_damaged_vector_database_is_seen_by_status_and_set_aside_by_ingest(
+    built: tuple[Path, Path], index: Path, capsys
+) -> None:
+    """A malformed chroma.sqlite3 (a disk fault, a copy taken mid-write) is named by
+    `status` and `search` with what to run; `ingest` sets the folder aside (kept, not
+    deleted) and restores every vector from the index's own copy."""
+    catalogue = index / "chroma" / "chroma.sqlite3"
+    damaged = bytearray(catalogue.read_bytes())
+    damaged[100:8192] = b"\xff" * (8192 - 100)
+    catalogue.write_bytes(bytes(damaged))
+    SharedSystemClient.clear_system_cache()  # this process's Chroma remembers the folder
+
+    assert main(["status", "--index", str(index), "--json"]) == 0
+    vectors = json_out(capsys)["vectors"]
+    assert "damaged" in vectors and "python -m bot ingest" in vectors
+    assert main(["search", QUESTION, "--index", str(index)]) == 2
+    line = _error_line(capsys)
+    assert "chroma.sqlite3 is damaged" in line and "python -m bot ingest" in line
+
+    ingest = ["ingest", "--json", "--quiet", "--corpus", str(built[0]), "--index", str(index)]
+    assert main(ingest) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    summary = json.loads(out)
+    assert summary["repaired"] and summary["sentences_embedded"] == 0
+    [aside] = index.glob("chroma-damaged-*")
+    assert (aside / "chroma.sqlite3").read_bytes() == bytes(damaged)
+    assert main(["search", QUESTION, "--index", str(index), "-k", "1"]) == 0
+    assert "glenfield_bridge.txt" in capsys.readouterr().out
+
+
+def test_a_disk_that_refuses_the_vectors_gives_one_line_and_keeps_the_index(
+    built: tuple[Path, Path], index: Path, tmp_path: Path
+) -> None:
+    """Vectors are staged in Chroma before the commit; when the disk refuses them (here a
+    file-size limit, as a full disk would), one line says what to do, the index stays as
+    it was, and the same sync run again with room succeeds."""
+    corpus = Path(shutil.copytree(built[0], tmp_path / "corpus"))
+    sentence = "The council met again and the budget was discussed at length by all. "
+    (corpus / "long.txt").write_text(
+        "Council report\n\n" + " ".join(f"Item {i}: {sentence}" for i in range(1500))
+    )
+    largest = max(p.stat().st_size for p in index.rglob("*") if p.is_file())
+    limited = (
+        "import resource, runpy, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({largest + 200_000}, {largest + 200_000})); "
+        "sys.argv = ['bot', *sys.argv[1:]]; runpy.run_module('bot', run_name='__main__')"
+    )
+    ingest = ["ingest", "--quiet", "--corpus", str(corpus), "--index", str(index), "--force"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(PROJECT)}
+    done = subprocess.run(
+        [sys.executable, "-c", limited, *ingest],
+        capture_output=True, text=True, timeout=300, check=False, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("error:")]
+    assert "free some space" in line and "left as it was" in line
+    with IndexStore(index) as store:
+        assert sorted(store.manifest()) == sorted(TOWN_ARTICLES)
+        assert store.missing_vectors() is None
+    assert main([*ingest, "--json"]) == 0
+    with IndexStore(index) as store:
+        assert "long.txt" in store.manifest() and store.missing_vectors() is None

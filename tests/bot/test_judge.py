@@ -65,14 +65,14 @@ def test_no_quote_or_no_answer_or_no_scores_gives_no_verdict() -> None:
 
 def test_a_failing_model_gives_no_verdict_instead_of_an_error() -> None:
     class Failing(ScriptedGenerator):
-        def yes_probability(self, messages, time_budget):  # noqa: ANN001, ANN201
+        def yes_probability(self, messages, time_budget):
             raise GenerationFailed("scripted failure")
 
     assert judge(Failing("x"), PROMPTS.judge, "Who?", _quoted("Ann leads."), "Ann", 1) is None
 
 
 @pytest.mark.slow
-def test_the_judge_says_yes_more_to_the_question_the_sentence_answers(large_generator) -> None:  # noqa: ANN001
+def test_the_judge_says_yes_more_to_the_question_the_sentence_answers(large_generator) -> None:
     gaps = []
     for sentence, asked, changed, answer in NEAR_MISSES:
         right = judge(large_generator, PROMPTS.judge, asked, _quoted(sentence), answer, BUDGET)
@@ -84,7 +84,7 @@ def test_the_judge_says_yes_more_to_the_question_the_sentence_answers(large_gene
 
 
 @pytest.mark.slow
-def test_a_judgement_leaves_the_next_answer_exactly_as_without_it(large_generator) -> None:  # noqa: ANN001
+def test_a_judgement_leaves_the_next_answer_exactly_as_without_it(large_generator) -> None:
     """The warmed-up answer prefix is restored after the judge's prompt replaced it."""
     large_generator.warm_up(build_messages(PROMPTS, "", []))
     sentence, asked, _, answer = NEAR_MISSES[1]

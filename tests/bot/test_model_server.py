@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.answering import NOT_FOUND, Engine
+from bot.answering import Engine
 from bot.model_files import resolve_model_path
 from bot.model_server import ServerGenerator
+from bot.outcomes import Decline
 from bot.prompting import Prompts
 from retrieval.errors import ModelUnavailable
 from retrieval.search import Searcher
@@ -79,7 +80,7 @@ def test_server_answers_with_the_same_verified_quote_as_in_process(
 def test_the_time_budget_applies_to_the_server_too(server_engine: Engine) -> None:
     server_engine.policy = policy(time_budget_seconds=0.001)
     answer = server_engine.ask(QUESTION)
-    assert answer.fallback and answer.abstained and answer.related is not None
+    assert answer.decline is Decline.SLOW and answer.fallback and answer.related is not None
 
 
 def test_ask_command_uses_the_server_from_settings(
@@ -106,7 +107,8 @@ def test_ask_command_uses_the_server_from_settings(
     assert run.returncode == 0, run.stderr
     answered, off_corpus = [json.loads(line) for line in run.stdout.splitlines()]
     assert not answered["abstained"] and GOLD in answered["quotes"][0]["text"]
-    assert off_corpus["abstained"] and off_corpus["answer"] == NOT_FOUND
+    assert off_corpus["abstained"] and off_corpus["related"] is None
+    assert off_corpus["decline"] in {Decline.NOTHING_RELEVANT, Decline.NO_SENTENCES}
 
 
 def test_an_unreachable_model_server_says_how_to_fix_it() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import BotError
 from bot.evidence import Evidence
 from bot.prompting import EXAMPLES_FILE, Prompts, build_messages
-from retrieval.errors import BotError
 
 PROJECT = Path(__file__).resolve().parents[2]
 

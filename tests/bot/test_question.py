@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.question import MAX_QUESTION_CHARS, expected_kind, parse_question, question_names
+from bot.question import (
+    MAX_QUESTION_CHARS,
+    QuestionProblem,
+    expected_kind,
+    normalise,
+    parse_question,
+    problem_of,
+    question_names,
+)
 
 
 @pytest.mark.parametrize(
@@ -53,3 +61,23 @@ def test_a_question_is_parsed_once_with_its_term_weights() -> None:
 
 def test_a_long_question_is_cut() -> None:
     assert len(parse_question("word " * 1000).text) == MAX_QUESTION_CHARS
+
+
+@pytest.mark.parametrize(
+    "question,problem",
+    [
+        ("", QuestionProblem.EMPTY),
+        ("  ?? !.,", QuestionProblem.EMPTY),
+        ("x" * (MAX_QUESTION_CHARS + 1), QuestionProblem.TOO_LONG),
+        ("x" * MAX_QUESTION_CHARS, None),
+        ("Why?", None),
+    ],
+)
+def test_a_question_to_fix_is_named_by_a_value(question: str, problem) -> None:
+    assert problem_of(question) is problem
+
+
+def test_characters_drawn_as_nothing_do_not_split_a_word() -> None:
+    """Zero-width joiners and direction marks go, as at ingest, in every front end."""
+    assert normalise("Where is Glen\u200cfield\u200e ferry?") == "Where is Glenfield ferry?"
+    assert normalise("bad \udcff byte") == "bad \ufffd byte"

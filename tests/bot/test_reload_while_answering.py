@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.answering import Engine
-from bot.app import reload_corpus
+from bot.library import Library
 from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.search import Searcher
@@ -43,10 +43,9 @@ def test_every_question_asked_during_a_reload_is_answered(
             if done >= total:
                 overlapped.wait(timeout=300)
 
+        library = Library(settings, store, embedder)
         reload = threading.Thread(
-            target=lambda: outcome.update(
-                report=reload_corpus(settings, store, embedder, hold_until_questions_overlap)
-            )
+            target=lambda: outcome.update(report=library.reload(hold_until_questions_overlap))
         )
         reload.start()
         answers = []

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.answering import FAILED, SLOW, Engine
+from bot.answering import Engine
 from bot.generation import GenerationFailed, ModelTooSlow, collect_reply
 from bot.model_server import ServerGenerator
+from bot.outcomes import Decline
 from bot.prompting import Prompts
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
@@ -37,10 +38,10 @@ class _Misbehaving(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:  # quiet
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:  # http.server's name
         self._send(200, b'{"data": []}', "application/json")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         fault = self.path.split("/")[1]
         self.send_response(200)
@@ -80,7 +81,7 @@ def misbehaving_server() -> Iterator[str]:
     server.server_close()
 
 
-def _engine(base_url: str, index: Path, embedder) -> tuple[Engine, IndexStore]:  # noqa: ANN001
+def _engine(base_url: str, index: Path, embedder) -> tuple[Engine, IndexStore]:
     store = IndexStore(index)
     generator = ServerGenerator(base_url)
     engine = Engine(store, Searcher(store, embedder), generator, PROMPTS, policy())
@@ -98,7 +99,7 @@ def test_a_server_that_sends_no_answer_ends_within_the_budget(
         answer = engine.ask(QUESTION)
         waited = time.monotonic() - started
     assert waited < BUDGET + GRACE, f"{fault}: waited {waited:.1f} s"
-    assert answer.abstained and answer.answer == SLOW and answer.quotes == ()
+    assert answer.abstained and answer.decline is Decline.SLOW and answer.quotes == ()
     assert answer.related is not None, "the closest passage is still shown, as related"
     assert "budget" in answer.fallback or "nothing for" in answer.fallback
 
@@ -109,7 +110,7 @@ def test_a_reply_citing_a_non_number_falls_back_without_a_traceback(
     engine, store = _engine(f"{misbehaving_server}/superscript/v1", town_index, embedder)
     with store:
         answer = engine.ask(QUESTION)
-    assert answer.abstained and answer.answer == FAILED and answer.quotes == ()
+    assert answer.abstained and answer.decline is Decline.FAILED and answer.quotes == ()
     assert "sentence numbers" in answer.fallback and answer.related is not None
 
 

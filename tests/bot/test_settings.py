@@ -98,3 +98,10 @@ def test_served_guilds_are_comma_separated_ids(monkeypatch, tmp_path: Path, give
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DISCORD_GUILD_IDS", given)
     assert Settings().discord_guild_ids == ids
+
+
+def test_a_corpus_per_server_needs_the_servers_listed(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValidationError, match="Set DISCORD_GUILD_IDS to the comma-separated ids"):
+        Settings(corpus_per_guild=True)
+    assert Settings(corpus_per_guild=True, discord_guild_ids="1,2").discord_guild_ids == [1, 2]

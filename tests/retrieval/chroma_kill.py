@@ -32,7 +32,7 @@ def _saving_often() -> None:
     """Give each collection created from now on a small save threshold."""
     create = chromadb.api.client.Client.get_or_create_collection
 
-    def get_or_create(self, name, metadata=None, **kwargs):  # noqa: ANN001, ANN202
+    def get_or_create(self, name, metadata=None, **kwargs):
         return create(self, name, metadata={**(metadata or {}), **SMALL_SAVES}, **kwargs)
 
     chromadb.api.client.Client.get_or_create_collection = get_or_create

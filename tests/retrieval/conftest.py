@@ -40,7 +40,7 @@ def fuzz_stats(request: pytest.FixtureRequest) -> FuzzStats:
     return request.config.stash.setdefault(_STATS_KEY, FuzzStats())
 
 
-def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     stats = config.stash.get(_STATS_KEY, None)
     if stats is not None and stats.cases:
         terminalreporter.write_line(stats.summary())

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 import retrieval.embedding as embedding
-from retrieval.embedding import Embedder
+from retrieval.embedding import Embedder, EmbeddingRules
 
 TEXTS = [
     "The council approved a new footbridge over the river on Tuesday.",
@@ -32,10 +32,10 @@ def test_bf16_vectors_stay_within_cosine_099_of_float32(float32_vectors) -> None
 
 
 def test_bf16_that_strays_from_float32_is_not_used(
-    monkeypatch: pytest.MonkeyPatch, tmp_path, caplog: pytest.LogCaptureFixture
+    tmp_path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(embedding, "BF16_MIN_COSINE", 1.01)  # no bf16 vector is that close
-    embedder = Embedder(backend="bf16", cache_dir=tmp_path / "cache")
+    strict = EmbeddingRules(bf16_min_cosine=1.01)  # no bf16 vector is that close
+    embedder = Embedder(backend="bf16", cache_dir=tmp_path / "cache", rules=strict)
     with caplog.at_level(logging.WARNING, logger="retrieval.embedding"):
         embedder.embed(["warm up"])
     assert embedder.running == "onnx"
@@ -45,15 +45,15 @@ def test_bf16_that_strays_from_float32_is_not_used(
 def test_auto_runs_large_batches_in_bf16_only_on_a_cpu_that_has_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(embedding, "BULK_TEXTS", 3)
-    monkeypatch.setattr(embedding, "has_native_bf16", lambda: False)
-    plain = Embedder()
+    three = EmbeddingRules(bulk_texts=3)
+    monkeypatch.setattr(embedding, "has_native_bf16", lambda: False)  # the CPU, not a rule
+    plain = Embedder(rules=three)
     assert plain.planned_backend().startswith("onnx") and "bf16" not in plain.planned_backend()
     plain.embed(TEXTS)
     assert plain.running == "onnx"
 
     monkeypatch.setattr(embedding, "has_native_bf16", lambda: True)
-    amx = Embedder()
+    amx = Embedder(rules=three)
     assert amx.planned_backend().endswith(", bf16 for 3+ texts")
     amx.embed(["a question"])
     assert amx.running == "onnx"  # a question never loads torch

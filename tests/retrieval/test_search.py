@@ -11,6 +11,7 @@ from retrieval.search import (
     Passage,
     PassageSentence,
     Searcher,
+    SearchRules,
     drop_near_duplicates,
     passage_cosine,
     rank_by_best_sentence,
@@ -113,13 +114,17 @@ def test_syndicated_copies_do_not_crowd_the_results(
         "Ferry fares rise\n\nFerry fares on the island route rise by ten percent next month."
     )
     run_sync(corpus)
+    question = "How much will the new ferry terminal cost?"
     with IndexStore(index_dir) as store:
-        results = Searcher(store, embedder).search(
-            "How much will the new ferry terminal cost?", k=3
+        results = Searcher(store, embedder).search(question, k=3)
+        # Rules under which no two passages are ever copies: all three stay.
+        crowded = Searcher(store, embedder, SearchRules(duplicate_jaccard=1.01)).search(
+            question, k=3
         )
     texts = [p.text for p in results.passages]
     assert sum("forty million pounds" in t for t in texts) == 1
     assert results.passages[0].article_id.startswith("site-")
+    assert sum("forty million pounds" in p.text for p in crowded.passages) == 3
 
 
 def test_a_passage_ranks_by_its_closest_sentence() -> None:
@@ -155,7 +160,9 @@ def test_a_passage_close_throughout_beats_one_close_in_a_single_sentence() -> No
     def sentences(*vectors: np.ndarray) -> list[PassageSentence]:
         return [PassageSentence(0, 1, float(v @ query), v) for v in vectors]
 
-    focused = passage_cosine(sentences(near, near), query)
-    diluted = passage_cosine(sentences(near, far, far, far), query)
+    share = SearchRules().closest_sentence_share
+    focused = passage_cosine(sentences(near, near), query, share)
+    diluted = passage_cosine(sentences(near, far, far, far), query, share)
     assert focused > diluted > 0.45  # the close sentence still counts for half
-    assert passage_cosine(sentences(far), query) == pytest.approx(0.0)
+    assert passage_cosine(sentences(far), query, share) == pytest.approx(0.0)
+    assert passage_cosine(sentences(near, far, far, far), query, 1.0) == pytest.approx(0.9)

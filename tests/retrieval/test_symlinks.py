@@ -9,14 +9,15 @@ from __future__ import annotations
 import codecs
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bot.app import reload_corpus
 from bot.settings import Settings
+from bot.syncing import reload_corpus
 from retrieval import loading
-from retrieval.loading import scan_corpus
+from retrieval.loading import Scan, scan_corpus
 from retrieval.store import IndexStore
 
 BODY = "The council approved the new budget on Tuesday after a long debate about schools.\n"
@@ -38,7 +39,7 @@ class _OpenedFiles:
         if event == "open" and self.paths is not None and isinstance(args[0], str | Path):
             self.paths.append(Path(args[0]))
 
-    def during(self, action):  # noqa: ANN001, ANN201 - any callable
+    def during(self, action: Callable[[], object]) -> object:
         self.paths = []
         try:
             return action()
@@ -91,7 +92,7 @@ def _leaky_corpus(root: Path) -> Path:
     return corpus
 
 
-def _reasons(scan) -> dict[str, str]:  # noqa: ANN001 - Scan
+def _reasons(scan: Scan) -> dict[str, str]:
     return {skip.path: skip.reason for skip in scan.skipped}
 
 
@@ -177,7 +178,7 @@ def _link_instead(path: Path, target: Path) -> None:
     path.symlink_to(target)
 
 
-def _when_walked(monkeypatch: pytest.MonkeyPatch, swap) -> None:  # noqa: ANN001 - a callable
+def _when_walked(monkeypatch: pytest.MonkeyPatch, swap: Callable[[], object]) -> None:
     """Run `swap` after the walk has listed the files and before any is read."""
     walk = loading.discover
 
@@ -197,7 +198,7 @@ class _BeforeOpen:
         self.name, self.swap = "", None
         sys.addaudithook(self._hook)
 
-    def arm(self, name: str, swap) -> None:  # noqa: ANN001 - a callable
+    def arm(self, name: str, swap: Callable[[], object]) -> None:
         self.name, self.swap = name, swap
 
     def _hook(self, event: str, args: tuple) -> None:

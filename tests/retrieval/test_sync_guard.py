@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.errors import SyncRefused
+from retrieval.errors import SyncRefused, SyncRisk
 from retrieval.store import IndexStore
 from retrieval.sync import SyncReport, sync_corpus
 from tests.conftest import TEST_SYNC, TOWN_ARTICLES, write_town_corpus
@@ -57,9 +57,12 @@ def test_a_sync_from_another_folder_is_refused_and_changes_nothing(
     sync(town)
     with pytest.raises(SyncRefused) as refused:
         sync(seed_corpus)
-    message = str(refused.value)
+    error = refused.value
+    assert error.risk is SyncRisk.OTHER_FOLDER
+    assert (error.built_from, error.reading) == (str(town.resolve()), str(seed_corpus.resolve()))
+    message = str(error)
     assert str(town.resolve()) in message and str(seed_corpus.resolve()) in message
-    assert "--force" in message
+    assert "/reload" not in message, "how to force it is each front end's to say"
     assert _indexed(index_dir) == sorted(TOWN_ARTICLES)
     report = sync(seed_corpus, force=True)
     assert sorted(report.removed) == sorted(TOWN_ARTICLES) and len(report.added) == 5
@@ -75,8 +78,10 @@ def test_removing_more_than_half_of_the_articles_is_refused(
     sync(town)
     for name in sorted(TOWN_ARTICLES)[:deleted]:
         (town / name).unlink()
-    with pytest.raises(SyncRefused, match=f"remove {deleted} of the 4 articles"):
+    with pytest.raises(SyncRefused, match=f"remove {deleted} of the 4 articles") as refused:
         sync(town)
+    assert refused.value.risk is SyncRisk.MASS_REMOVAL
+    assert (refused.value.removing, refused.value.indexed) == (deleted, 4)
     assert _indexed(index_dir) == sorted(TOWN_ARTICLES)
     assert len(sync(town, force=True).removed) == deleted
     assert len(_indexed(index_dir)) == 4 - deleted
