@@ -138,7 +138,14 @@ class AnswerQueue:
         self._last_asked[user_id] = self._clock()
         future = asyncio.get_running_loop().create_future()
         job = _Job(
-            user_id, question, on_text, on_position, future, on_passage, group, answer,
+            user_id,
+            question,
+            on_text,
+            on_position,
+            future,
+            on_passage,
+            group,
+            answer,
             tuple(history),
         )
         if not self._enqueue(job) and on_position is not None:

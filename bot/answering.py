@@ -104,7 +104,8 @@ class Answer:
     related: Quote | None = None  # when abstaining: the closest passage, never an answer
     confidence: float | None = None
     scoring: Scoring | None = None  # set once the model's answer was scored (for eval)
-    standalone: str = ""  # the question searched: a follow-up rewritten to stand alone
+    standalone: str = ""  # the question read: a follow-up rewritten to stand alone
+    search_text: str = ""  # what search read, when not `standalone` (REWRITE=both)
 
     @property
     def rewritten(self) -> bool:
@@ -126,6 +127,7 @@ class Answer:
         data = {
             "question": self.question,
             "standalone_question": self.standalone or self.question,
+            **({"searched_question": self.search_text} if self.search_text else {}),
             "answer": self.answer,
             "abstained": self.abstained,
             "decline": self.decline.value if self.decline else None,
@@ -207,27 +209,36 @@ class Engine:
         `on_passage` the closest verified passage, once, before the model is asked.
 
         With `history` (the conversation's earlier turns), a follow-up that leans on
-        them is rewritten into a standalone question (`bot/conversation.py`), and
-        everything after (search, the model, the judge, the confidence) reads that;
-        the answer carries it as `standalone`.
+        them is rewritten into a standalone question (`bot/conversation.py`, `REWRITE`):
+        search reads `Rewrite.search`, the model, the judge and the confidence read
+        `Rewrite.read`; the answer carries the latter as `standalone` and the former,
+        when it differs, as `search_text`.
         """
         started = time.perf_counter()
-        searched, how = self.rewriter.rewrite(text, history, self.generator)
+        rewrite = self.rewriter.rewrite(text, history, self.generator)
         rewriting = _since(started)
-        answer = self._ask(searched, on_text, on_passage)
-        if not how:
+        split = rewrite.search if rewrite.search != rewrite.read else None
+        answer = self._ask(rewrite.read, on_text, on_passage, split)
+        if not rewrite.how:
             return replace(answer, standalone=answer.question)
-        log.info("follow-up rewritten (%s): %r -> %r", how, text, searched)
+        log.info("follow-up rewritten (%s): %r -> %r", rewrite.how, text, rewrite.read)
         answer.timings["rewrite"] = rewriting
         answer.timings["total"] = round(answer.timings.get("total", 0.0) + rewriting, 4)
-        return replace(answer, question=normalise(text), standalone=answer.question)
+        return replace(
+            answer,
+            question=normalise(text),
+            standalone=answer.question,
+            search_text=normalise(split) if split else "",
+        )
 
     def _ask(
         self,
         text: str,
         on_text: TextCallback | None,
         on_passage: Callable[[Quote], None] | None,
+        search_text: str | None = None,
     ) -> Answer:
+        """Answer `text`; search reads `search_text` instead when one is given."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
         if not " ".join(text.split()).strip(" ?!.,"):
@@ -236,7 +247,7 @@ class Engine:
         policy = self.policy
         with self.store.snapshot():  # a reload switching meanwhile stays unseen until done
             question = parse_question(text, self.searcher.term_weights)
-            results = self.searcher.search(question.text, k=policy.passages)
+            results = self.searcher.search(search_text or question.text, k=policy.passages)
             timings["search"] = _since(started)
             closest = _closest_titles(results)
             if results.relevance < policy.relevance_threshold:

@@ -532,10 +532,10 @@ def _model_rewrite(settings: Settings):  # noqa: ANN202
 
     def rewrite(question: str, history: tuple) -> str:
         started = time.perf_counter()
-        searched, how = rewriter.rewrite(question, history, generator)
+        rewrite = rewriter.rewrite(question, history, generator)
         seconds = time.perf_counter() - started
-        _say(f"rewrite {how or '-'} {seconds:.1f} s: {question!r} -> {searched!r}")
-        return searched
+        _say(f"rewrite {rewrite.how or '-'} {seconds:.1f} s: {question!r} -> {rewrite.read!r}")
+        return rewrite.read
 
     return rewrite
 

@@ -253,6 +253,24 @@ def is_question(text: str) -> bool:
     )
 
 
+def _content_words(text: str) -> set[str]:
+    """The words of `text` that carry its meaning, cut to five letters ("costs" ~ "cost")."""
+    return {
+        w[:5] for w in words(text)
+        if len(w) > 2 and w not in STOPWORDS | QUESTION_WORDS | _PRONOUNS
+    }  # fmt: skip
+
+
+def keeps_the_follow_up(rewrite: str, history: Sequence[Turn]) -> bool:
+    """False when the model's rewrite adds nothing to the earlier turns: every word of it
+    is theirs (a small model sometimes answers "How much will it cost?" with the earlier
+    turn's question, which would search and read that question again)."""
+    earlier = set()
+    for turn in history:
+        earlier |= _content_words(" ".join((turn.question, turn.standalone, turn.answer)))
+    return not _content_words(rewrite) <= earlier
+
+
 def model_rewrite(
     generator: Generator,
     template: str,
@@ -261,7 +279,8 @@ def model_rewrite(
     seconds: float,
 ) -> str | None:
     """The model's standalone question, or None when it is slower than `seconds` in all,
-    fails, or replies with anything but a question (the caller then uses the rules)."""
+    fails, or replies with anything but the follow-up as one question (the caller then
+    uses the rules)."""
     started = time.perf_counter()
 
     def watch(_text: str) -> None:
@@ -276,12 +295,27 @@ def model_rewrite(
     if time.perf_counter() - started > seconds:
         return None
     text = " ".join(reply.answer.split())
-    return text if is_question(text) else None
+    return text if is_question(text) and keeps_the_follow_up(text, history) else None
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A question as search reads it and as the model, judge and confidence read it."""
+
+    search: str  # what search reads
+    read: str  # what the model, the judge and the confidence read; shown to the member
+    how: str = ""  # "" (it stood alone), "rules", "model" or "both"
 
 
 @dataclass(frozen=True)
 class Rewriter:
-    """How follow-ups become standalone questions: "rules" or "model" (rules as fallback)."""
+    """How follow-ups become standalone questions (`REWRITE`):
+
+    - "rules": the rules' rewrite, earlier names and words in brackets, read by all;
+    - "model": the answer model's fluent question, searched and read (rules as fallback);
+    - "both": search reads the rules' rewrite, the model, judge and confidence read the
+      model's fluent question (the rules' alone when the model gives none in time).
+    """
 
     mode: str = "rules"
     template: str = ""  # prompts/rewrite.txt; without it the model is never asked
@@ -289,16 +323,18 @@ class Rewriter:
 
     def rewrite(
         self, question: str, history: Sequence[Turn], generator: Generator | None
-    ) -> tuple[str, str]:
-        """The question to search and how it was made: "", "rules" or "model"."""
+    ) -> Rewrite:
+        """The question to search and to read, and how they were made."""
         question = " ".join(question.split())
         if not history or not leans_on_history(question):
-            return question, ""
-        if self.mode == "model" and self.template and generator is not None:
-            rewritten = model_rewrite(generator, self.template, question, history, self.seconds)
-            if rewritten is not None:
-                return rewritten, "model"
-        return standalone_question(question, history), "rules"
+            return Rewrite(question, question)
+        rules = standalone_question(question, history)
+        if self.mode in ("model", "both") and self.template and generator is not None:
+            fluent = model_rewrite(generator, self.template, question, history, self.seconds)
+            if fluent is not None:
+                search = rules if self.mode == "both" else fluent
+                return Rewrite(search, fluent, self.mode)
+        return Rewrite(rules, rules, "rules")
 
 
 class ConversationMemory:

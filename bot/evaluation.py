@@ -400,7 +400,10 @@ def score_answers(
             {
                 "id": item.qid,
                 "question": item.question,
-                "searched": getattr(answer, "standalone", "") or item.question,
+                "searched": getattr(answer, "search_text", "")
+                or getattr(answer, "standalone", "")
+                or item.question,
+                "read": getattr(answer, "standalone", "") or item.question,
                 "answerable": item.answerable,
                 "near_miss": item.near_miss,
                 "answer": answer.answer,

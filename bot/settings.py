@@ -96,10 +96,11 @@ class Settings(BaseSettings):
         description="Ask the model whether the quote states the answer: auto = when the "
         "confidence model uses that signal.",
     )
-    rewrite: Literal["rules", "model"] = Field(
+    rewrite: Literal["rules", "model", "both"] = Field(
         "rules",
-        description="How a follow-up becomes a standalone search question: rules (instant) "
-        "or model (the answer model, within REWRITE_SECONDS, else the rules).",
+        description="How a follow-up becomes a standalone question: rules (instant), model "
+        "(the answer model's question, searched and read) or both (search reads the rules', "
+        "the model reads the model's); the model has REWRITE_SECONDS, else the rules.",
     )
     rewrite_seconds: float = Field(
         8.0, gt=0, description="The longest the model may take to rewrite a follow-up."

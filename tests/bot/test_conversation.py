@@ -8,9 +8,11 @@ import pytest
 
 from bot.answering import Answer, Quote
 from bot.conversation import (
+    Rewrite,
     Rewriter,
     Turn,
     is_question,
+    keeps_the_follow_up,
     leans_on_history,
     model_rewrite,
     names_in,
@@ -160,6 +162,7 @@ class _SlowGenerator(ScriptedGenerator):
     [
         (ScriptedGenerator("What did Ada Byrne lend Tom Hale at Port Elling?"), "model"),
         (ScriptedGenerator("Ada Byrne gave him a watch."), "rules"),  # an answer, no question
+        (ScriptedGenerator("Where did Ada Byrne meet Tom Hale?"), "rules"),  # the last question
         (ScriptedGenerator("", fail=True), "rules"),
         (_SlowGenerator("What did Ada Byrne lend Tom Hale?"), "rules"),
     ],
@@ -168,20 +171,48 @@ def test_the_model_rewrite_falls_back_to_the_rules_when_slow_failing_or_no_quest
     generator: ScriptedGenerator, how: str
 ) -> None:
     rewriter = Rewriter("model", TEMPLATE, seconds=0.1)
-    searched, used = rewriter.rewrite("And what did he lend him?", (MEETING,), generator)
-    assert used == how
+    rewrite = rewriter.rewrite("And what did he lend him?", (MEETING,), generator)
+    assert rewrite.how == how and rewrite.search == rewrite.read
     if how == "model":
-        assert searched == "What did Ada Byrne lend Tom Hale at Port Elling?"
+        assert rewrite.read == "What did Ada Byrne lend Tom Hale at Port Elling?"
     else:
-        assert searched == standalone_question("And what did he lend him?", (MEETING,))
+        assert rewrite.read == standalone_question("And what did he lend him?", (MEETING,))
+
+
+@pytest.mark.parametrize(
+    "generator,how",
+    [
+        (ScriptedGenerator("What did Ada Byrne lend Tom Hale at Port Elling?"), "both"),
+        (ScriptedGenerator("", fail=True), "rules"),
+    ],
+)
+def test_both_searches_the_rules_rewrite_and_reads_the_models(
+    generator: ScriptedGenerator, how: str
+) -> None:
+    rules = standalone_question("And what did he lend him?", (MEETING,))
+    rewrite = Rewriter("both", TEMPLATE).rewrite("And what did he lend him?", (MEETING,), generator)
+    assert rewrite.how == how and rewrite.search == rules
+    assert rewrite.read == (rules if how == "rules" else generator.reply.answer)
+
+
+@pytest.mark.parametrize(
+    "rewrite,kept",
+    [
+        ("Where did Ada Byrne meet Tom Hale?", False),  # the earlier question again
+        ("Where did Tom Hale meet Ada Byrne at Port Elling?", False),  # only earlier words
+        ("What did Ada Byrne lend Tom Hale?", True),
+        ("How old is Tom Hale?", True),  # a paraphrase of the follow-up's own words
+    ],
+)
+def test_a_rewrite_must_add_something_to_the_earlier_turns(rewrite: str, kept: bool) -> None:
+    assert keeps_the_follow_up(rewrite, (MEETING,)) is kept
 
 
 def test_the_model_is_not_asked_for_a_question_that_stands_alone() -> None:
     generator = ScriptedGenerator("What is this?", fail=True)
     rewriter = Rewriter("model", TEMPLATE)
-    assert rewriter.rewrite("Where did Ada Byrne meet Tom Hale?", (MEETING,), generator) == (
-        "Where did Ada Byrne meet Tom Hale?",
-        "",
+    assert rewriter.rewrite("Where did Ada Byrne meet Tom Hale?", (MEETING,), generator) == Rewrite(
+        "Where did Ada Byrne meet Tom Hale?", "Where did Ada Byrne meet Tom Hale?", ""
     )
 
 

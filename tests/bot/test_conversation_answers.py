@@ -15,7 +15,7 @@ import pytest
 from bot.answering import Engine
 from bot.cli import main
 from bot.console import NEW_CONVERSATION, SEARCHING, Session, handle_line
-from bot.conversation import Turn, standalone_question
+from bot.conversation import Rewriter, Turn, standalone_question
 from bot.conversation_store import conversation_path, load_turns, save_turns
 from bot.errors import BotError
 from bot.evaluation import QAItem, read_qa, rules_with_gold_history, score_conversations
@@ -66,6 +66,26 @@ def test_a_follow_up_is_answered_from_the_article_the_conversation_is_about(
     data = answer.as_dict()
     assert data["question"] == "How much will it cost?"
     assert data["standalone_question"] == answer.standalone
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["model", "both"])
+def test_the_models_rewrite_resolves_it_and_the_follow_up_is_answered(
+    town_index: Path, embedder, large_generator, mode: str
+) -> None:
+    """The default answer model (the 1.5B) writes the standalone question: "it" becomes
+    what the last turn was about, with no bracketed words, and the model reads that."""
+    with IndexStore(town_index) as store:
+        engine = Engine(store, Searcher(store, embedder), large_generator, PROMPTS, UNHURRIED,
+                        Rewriter(mode, PROMPTS.rewrite, seconds=300))  # fmt: skip
+        answer = engine.ask("How much will it cost?", history=(APPROVED,))
+        assert answer.rewritten and "rewrite" in answer.timings
+        assert "footbridge" in answer.standalone.lower() and "(" not in answer.standalone
+        rules = standalone_question("How much will it cost?", (APPROVED,))
+        assert answer.search_text == (rules if mode == "both" else "")
+        assert not answer.abstained, answer.reason
+        assert any("4.2m" in quote.text for quote in answer.quotes)
+        assert _verified(answer, store)
 
 
 @pytest.mark.slow
