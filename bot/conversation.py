@@ -253,22 +253,16 @@ def is_question(text: str) -> bool:
     )
 
 
-def _content_words(text: str) -> set[str]:
-    """The words of `text` that carry its meaning, cut to five letters ("costs" ~ "cost")."""
-    return {
-        w[:5] for w in words(text)
-        if len(w) > 2 and w not in STOPWORDS | QUESTION_WORDS | _PRONOUNS
-    }  # fmt: skip
+def _plain(text: str) -> str:
+    return " ".join(words(text))
 
 
 def keeps_the_follow_up(rewrite: str, history: Sequence[Turn]) -> bool:
-    """False when the model's rewrite adds nothing to the earlier turns: every word of it
-    is theirs (a small model sometimes answers "How much will it cost?" with the earlier
-    turn's question, which would search and read that question again)."""
-    earlier = set()
-    for turn in history:
-        earlier |= _content_words(" ".join((turn.question, turn.standalone, turn.answer)))
-    return not _content_words(rewrite) <= earlier
+    """False when the model's rewrite is an earlier question again (a small model
+    sometimes answers "How much will it cost?" with the question before it, which would
+    search and read that question a second time)."""
+    plain = _plain(rewrite)
+    return all(plain not in (_plain(t.question), _plain(t.standalone)) for t in history)
 
 
 def model_rewrite(

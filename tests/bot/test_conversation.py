@@ -199,12 +199,12 @@ def test_both_searches_the_rules_rewrite_and_reads_the_models(
     "rewrite,kept",
     [
         ("Where did Ada Byrne meet Tom Hale?", False),  # the earlier question again
-        ("Where did Tom Hale meet Ada Byrne at Port Elling?", False),  # only earlier words
+        ("where did ada byrne meet tom hale", False),
         ("What did Ada Byrne lend Tom Hale?", True),
-        ("How old is Tom Hale?", True),  # a paraphrase of the follow-up's own words
+        ("Where did Tom Hale meet Ada Byrne at Port Elling?", True),  # worded anew
     ],
 )
-def test_a_rewrite_must_add_something_to_the_earlier_turns(rewrite: str, kept: bool) -> None:
+def test_a_rewrite_that_repeats_an_earlier_question_is_refused(rewrite: str, kept: bool) -> None:
     assert keeps_the_follow_up(rewrite, (MEETING,)) is kept
 
 
