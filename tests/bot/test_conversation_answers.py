@@ -172,6 +172,7 @@ def own_index(town_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("PROMPTS_DIR", str(PROJECT / "prompts"))
     monkeypatch.setenv("ANSWER_MODEL", "qwen-0.5b")
     monkeypatch.setenv("LLM_TIME_BUDGET_SECONDS", "300")
+    monkeypatch.setenv("REWRITE", "rules")  # the conversation file is under test, not the model
     return copy
 
 
