@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from bot.answering import Answer, Quote
@@ -60,6 +61,7 @@ class _Job:
     on_passage: PassageCallback | None = None
     group: Hashable = None  # whose line it waits in (a server's, with per-server corpora)
     answer: AnswerFunction | None = None  # None: the queue's own
+    history: tuple = ()  # a follow-up's earlier turns (`bot.conversation.Turn`)
 
 
 class AnswerQueue:
@@ -122,18 +124,30 @@ class AnswerQueue:
         *,
         group: Hashable = None,
         answer: AnswerFunction | None = None,
+        history: tuple = (),
     ) -> Answer:
         """Queue a question in `group`'s line and wait for its answer (by `answer`, else
         the queue's own); refuses at once when it cannot queue.
 
-        `on_text` and `on_passage` are called on the event loop, like `on_position`.
+        `on_text` and `on_passage` are called on the event loop, like `on_position`;
+        `history` is the conversation a follow-up belongs to.
         """
         refused = self.refusal(user_id, group)
         if refused is not None:
             raise refused
         self._last_asked[user_id] = self._clock()
         future = asyncio.get_running_loop().create_future()
-        job = _Job(user_id, question, on_text, on_position, future, on_passage, group, answer)
+        job = _Job(
+            user_id,
+            question,
+            on_text,
+            on_position,
+            future,
+            on_passage,
+            group,
+            answer,
+            tuple(history),
+        )
         if not self._enqueue(job) and on_position is not None:
             await on_position(next(n for n, j in enumerate(self._order(), 1) if j is job))
         return await job.future
@@ -206,9 +220,12 @@ class AnswerQueue:
             self._running = job
             await self._announce_positions()
             try:
+                answer_function = job.answer or self._answer
+                if job.history:
+                    answer_function = partial(answer_function, history=job.history)
                 answer = await loop.run_in_executor(
                     self._executor,
-                    job.answer or self._answer,
+                    answer_function,
                     job.question,
                     _threadsafe(loop, job.on_text),
                     _threadsafe(loop, job.on_passage),

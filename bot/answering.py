@@ -20,10 +20,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from bot import signals
+from bot.conversation import Rewriter, Turn
 from bot.evidence import Evidence, headline_of, select_evidence
 from bot.generation import GenerationFailed, Generator, ModelTooSlow, Reply, TextCallback
 from bot.injection import InstructionExemplars, answer_is_target, instruction_targets
@@ -31,7 +32,7 @@ from bot.judge import judge
 from bot.outcomes import FALLBACKS, Decline, Declined, reason_text
 from bot.policy import AnswerPolicy
 from bot.prompting import Prompts, build_messages
-from bot.question import Question, parse_question
+from bot.question import Question, normalise, parse_question
 from retrieval.chunking import split_sentences
 from retrieval.cleaning import shorten
 from retrieval.search import Passage, Searcher, SearchResults
@@ -103,6 +104,13 @@ class Answer:
     related: Quote | None = None  # when abstaining: the closest passage, never an answer
     confidence: float | None = None
     scoring: Scoring | None = None  # set once the model's answer was scored (for eval)
+    standalone: str = ""  # the question read: a follow-up rewritten to stand alone
+    search_text: str = ""  # what search read, when not `standalone` (REWRITE=both)
+
+    @property
+    def rewritten(self) -> bool:
+        """True when what was searched is not what the member typed ("Searching for: …")."""
+        return bool(self.standalone) and self.standalone != self.question
 
     @property
     def reason(self) -> str:
@@ -118,6 +126,8 @@ class Answer:
         """JSON-ready form (the `ask --json` shape)."""
         data = {
             "question": self.question,
+            "standalone_question": self.standalone or self.question,
+            **({"searched_question": self.search_text} if self.search_text else {}),
             "answer": self.answer,
             "abstained": self.abstained,
             "decline": self.decline.value if self.decline else None,
@@ -162,12 +172,14 @@ class Engine:
         generator: Generator,
         prompts: Prompts,
         policy: AnswerPolicy,
+        rewriter: Rewriter | None = None,
     ) -> None:
         self.store = store
         self.searcher = searcher
         self.generator = generator
         self.prompts = prompts
         self.policy = policy
+        self.rewriter = rewriter or Rewriter(template=prompts.rewrite)
         self._exemplars: InstructionExemplars | None = None
 
     @property
@@ -192,9 +204,42 @@ class Engine:
         text: str,
         on_text: TextCallback | None = None,
         on_passage: Callable[[Quote], None] | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
         """Answer one question; `on_text` receives the model's answer as it streams, and
-        `on_passage` the closest verified passage, once, before the model is asked."""
+        `on_passage` the closest verified passage, once, before the model is asked.
+
+        With `history` (the conversation's earlier turns), a follow-up that leans on
+        them is rewritten into a standalone question (`bot/conversation.py`, `REWRITE`):
+        search reads `Rewrite.search`, the model, the judge and the confidence read
+        `Rewrite.read`; the answer carries the latter as `standalone` and the former,
+        when it differs, as `search_text`.
+        """
+        started = time.perf_counter()
+        rewrite = self.rewriter.rewrite(text, history, self.generator)
+        rewriting = _since(started)
+        split = rewrite.search if rewrite.search != rewrite.read else None
+        answer = self._ask(rewrite.read, on_text, on_passage, split)
+        if not rewrite.how:
+            return replace(answer, standalone=answer.question)
+        log.info("follow-up rewritten (%s): %r -> %r", rewrite.how, text, rewrite.read)
+        answer.timings["rewrite"] = rewriting
+        answer.timings["total"] = round(answer.timings.get("total", 0.0) + rewriting, 4)
+        return replace(
+            answer,
+            question=normalise(text),
+            standalone=answer.question,
+            search_text=normalise(split) if split else "",
+        )
+
+    def _ask(
+        self,
+        text: str,
+        on_text: TextCallback | None,
+        on_passage: Callable[[Quote], None] | None,
+        search_text: str | None = None,
+    ) -> Answer:
+        """Answer `text`; search reads `search_text` instead when one is given."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
         if not " ".join(text.split()).strip(" ?!.,"):
@@ -203,7 +248,7 @@ class Engine:
         policy = self.policy
         with self.store.snapshot():  # a reload switching meanwhile stays unseen until done
             question = parse_question(text, self.searcher.term_weights)
-            results = self.searcher.search(question.text, k=policy.passages)
+            results = self.searcher.search(search_text or question.text, k=policy.passages)
             timings["search"] = _since(started)
             closest = _closest_titles(results)
             if results.relevance < policy.relevance_threshold:

@@ -16,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 
 from bot.answering import Engine
 from bot.communities import Communities, Community, guild_settings
+from bot.conversation import Rewriter
 from bot.generation import Generator, LlamaGenerator
 from bot.library import RESTORE_VECTORS, Library, make_embedder
 from bot.model_files import resolve_model_path
@@ -139,6 +140,7 @@ def open_app(
             generator or load_generator(settings),
             prompts,
             policy,
+            Rewriter(settings.rewrite, prompts.rewrite, settings.rewrite_seconds),
         )
         engine.warm_up()
         yield engine, Library(settings, store, searcher.embedder)
@@ -179,7 +181,14 @@ def open_communities(
         for guild_id, own in guilds.items():
             store = stack.enter_context(open_store(own))
             searcher = _for_guild(guild_id, open_searcher, own, store, embedder)
-            engine = Engine(store, searcher, generator or load_generator(settings), prompts, policy)
+            engine = Engine(
+                store,
+                searcher,
+                generator or load_generator(settings),
+                prompts,
+                policy,
+                Rewriter(settings.rewrite, prompts.rewrite, settings.rewrite_seconds),
+            )
             generator = engine.generator  # loaded once, for every server
             by_guild[guild_id] = Community.of(engine, Library(own, store, embedder))
         first, *others = (community.engine for community in by_guild.values())

@@ -34,7 +34,7 @@ from bot.app import (
 from bot.calibration import calibrate_from_runs
 from bot.catalog_verbs import run_verb
 from bot.communities import for_guild_settings
-from bot.console import print_answer, run_console
+from bot.console import print_answer, print_searching, run_console
 from bot.errors import BotError, Hints, explained
 from bot.evaluation import (
     FILL_IN,
@@ -42,9 +42,12 @@ from bot.evaluation import (
     QAItem,
     expand_sets,
     format_answers,
+    format_conversations,
     format_retrieval,
     read_qa,
+    rules_with_gold_history,
     score_answers,
+    score_conversations,
     score_retrieval,
 )
 from bot.feedback import FEEDBACK_FILE, FeedbackLog
@@ -166,13 +169,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("question", nargs="?", help="the question, in quotes")
     ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.add_argument(
+        "--conversation",
+        metavar="ID",
+        help="ask within a conversation kept in INDEX_DIR/conversations/ID.json, so a "
+        "follow-up ('and when did he…') is read with its last turns; 'new' starts one with "
+        'a fresh id (printed, and in the JSON as "conversation")',
+    )
     ask.set_defaults(handler=cmd_ask)
 
     console = commands.add_parser(
         "console",
         parents=[common],
         help="interactive questions on the same engine as Discord",
-        description="Ask questions interactively. Commands: /help, /status, /reload, /quit.",
+        description="Ask questions interactively; questions form one conversation, so a "
+        "follow-up is read with the last turns. Commands: /help, /status, /reload, /new "
+        "(a fresh conversation), /quit.",
     )
     console.set_defaults(handler=cmd_console)
 
@@ -442,7 +454,20 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             for path, items in sets:
                 report = {"qa_file": str(path), "questions": len(items)}
                 report["retrieval"] = _score_modes(items, engine.searcher, args.mode, settings)
-                report["answers"] = score_answers(items, engine.ask, quote_is_valid)
+                if any(item.turns for item in items):
+                    conversations = score_conversations(
+                        items,
+                        lambda question, history: engine.ask(question, history=history),
+                        quote_is_valid,
+                        settings.conversation_turns,
+                    )
+                    report["conversations"] = conversations
+                    searched = [d["searched"] for d in conversations.followup.details]
+                    report["retrieval"] += _conversation_retrieval(
+                        items, searched, engine.searcher, args.mode, settings
+                    )
+                else:
+                    report["answers"] = score_answers(items, engine.ask, quote_is_valid)
                 reports.append(report)
     else:
         require_index(settings)
@@ -450,6 +475,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             searcher = open_searcher(settings, store)
             for path, items in sets:
                 retrieval = _score_modes(items, searcher, args.mode, settings)
+                if any(item.turns for item in items):
+                    rewrite = _model_rewrite(settings) if settings.rewrite == "model" else None
+                    searched = [rules_with_gold_history(item, rewrite) for item in items]
+                    retrieval += _conversation_retrieval(
+                        items, searched, searcher, args.mode, settings
+                    )
                 reports.append(
                     {"qa_file": str(path), "questions": len(items), "retrieval": retrieval}
                 )
@@ -458,6 +489,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             report["retrieval"] = [s.as_dict() for s in report["retrieval"]]
             if "answers" in report:
                 report["answers"] = report["answers"].as_dict()
+            if "conversations" in report:
+                report["conversations"] = report["conversations"].as_dict()
         print(json.dumps({"min_confidence": settings.min_confidence, "sets": reports}, indent=2))
         return 0
     for report in reports:
@@ -472,7 +505,49 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         if "answers" in report:
             print(f"MIN_CONFIDENCE {settings.min_confidence}")
             print(format_answers(report["answers"]))
+        if "conversations" in report:
+            print(f"MIN_CONFIDENCE {settings.min_confidence}, REWRITE {settings.rewrite}")
+            print(format_conversations(report["conversations"]))
     return 0
+
+
+def _model_rewrite(settings: Settings):  # noqa: ANN202
+    """REWRITE=model without --answers: the answer model rewrites follow-ups for the
+    retrieval rows (each rewrite and its time logged to stderr), nothing else is asked."""
+    from bot.app import load_generator
+    from bot.conversation import Rewriter
+    from bot.prompting import Prompts
+
+    generator = load_generator(settings)
+    rewriter = Rewriter(
+        "model", Prompts.load(settings.prompts_dir).rewrite, settings.rewrite_seconds
+    )
+
+    def rewrite(question: str, history: tuple) -> str:
+        started = time.perf_counter()
+        rewrite = rewriter.rewrite(question, history, generator)
+        seconds = time.perf_counter() - started
+        _say(f"rewrite {rewrite.how or '-'} {seconds:.1f} s: {question!r} -> {rewrite.read!r}")
+        return rewrite.read
+
+    return rewrite
+
+
+def _conversation_retrieval(items, searched, searcher, mode: str, settings: Settings) -> list:  # noqa: ANN001
+    """Retrieval of each follow-up as searched (rewritten) and in its standalone wording,
+    beside the rows for it as typed."""
+    from dataclasses import replace
+
+    rows = []
+    for label, questions in (
+        ("searched", searched),
+        ("standalone", [item.standalone or item.question for item in items]),
+    ):
+        asked = [replace(item, question=q) for item, q in zip(items, questions, strict=True)]
+        for scores in _score_modes(asked, searcher, mode, settings):
+            scores.mode = f"{scores.mode}:{label}"
+            rows.append(scores)
+    return rows
 
 
 def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
@@ -548,25 +623,39 @@ def _score_modes(
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    """Answer one question, or every line of stdin (one JSON line each).
+    """Answer one question, or every line of stdin (one JSON line each); with
+    --conversation, each as a follow-up of the conversation's earlier turns.
 
     A question over MAX_QUESTION_CHARS is refused, as in Discord, rather than cut to
     its start and answered as if that were the question; stdin's undecodable bytes
     become U+FFFD rather than stopping every question after them.
     """
-
     if args.question is not None and _too_long(args.question):
         return EXIT_USAGE
     if args.question is None and isinstance(sys.stdin, io.TextIOWrapper):
         sys.stdin.reconfigure(errors="replace")
     refused = False
+    conversation = _Conversation(args.conversation, settings) if args.conversation else None
     with open_engine(settings) as engine:
+
+        def ask(question: str) -> tuple[object, dict]:
+            history = conversation.turns if conversation else ()
+            answer = engine.ask(question, history=history)
+            data = answer.as_dict()
+            if conversation is not None:
+                conversation.add(question, answer)
+                data["conversation"] = conversation.id
+            return answer, data
+
         if args.question is not None:
-            answer = engine.ask(args.question)
+            answer, data = ask(args.question)
             if args.json:
-                print(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2))
-            else:
-                print_answer(answer)
+                print(json.dumps(data, ensure_ascii=False, indent=2))
+                return 0
+            print_searching(answer)
+            print_answer(answer)
+            if conversation is not None:
+                _say(f"(conversation {conversation.id})")
             return 0
         for line in sys.stdin:
             if not line.strip():
@@ -574,8 +663,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             if _too_long(line.strip()):
                 refused = True
                 continue
-            answer = engine.ask(line.strip())
-            print(json.dumps(answer.as_dict(), ensure_ascii=False), flush=True)
+            print(json.dumps(ask(line.strip())[1], ensure_ascii=False), flush=True)
     return EXIT_USAGE if refused else 0
 
 
@@ -585,6 +673,25 @@ def _too_long(question: str) -> bool:
         return False
     print(f"error: {too_long_message(question)} ({question[:60]}…)", file=sys.stderr)
     return True
+
+
+class _Conversation:
+    """An `ask --conversation` conversation: its turns read once, each answer saved."""
+
+    def __init__(self, conversation_id: str, settings: Settings) -> None:
+        from bot.conversation_store import NEW, load_turns, new_id
+
+        self.index_dir = settings.index_dir
+        self.limit = settings.conversation_turns
+        self.id = new_id() if conversation_id == NEW else conversation_id
+        self.turns = load_turns(self.index_dir, self.id)[-self.limit :] if self.limit else ()
+
+    def add(self, question: str, answer) -> None:  # noqa: ANN001 - Answer
+        from bot.conversation import remember, turn_of
+        from bot.conversation_store import save_turns
+
+        self.turns = remember(self.turns, turn_of(question, answer), self.limit)
+        save_turns(self.index_dir, self.id, self.turns)
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,14 +1,17 @@
 """`python -m bot console`: ask questions in a terminal, on the same engine as Discord.
 
 A thin adapter: it reads a line, calls `Engine.ask`, and prints the answer and
-its quotes. Commands start with a slash: /help, /status, /reload, /quit, and the
-moderator verbs /add (`bot.adding`), /articles, /remove and /restore (`bot.catalog`).
+its quotes. Questions form one conversation (its last turns are context for a
+follow-up) until /new. Commands start with a slash: /help, /status, /reload, /new,
+/quit, and the moderator verbs /add (`bot.adding`), /articles, /remove and /restore
+(`bot.catalog`).
 """
 
 from __future__ import annotations
 
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -16,6 +19,7 @@ from bot.adding import who_runs_this
 from bot.answering import Answer, Engine, Quote
 from bot.app import open_app
 from bot.catalog_verbs import VERBS, run_verb
+from bot.conversation import MAX_TURNS, Turn, remember, turn_of
 from bot.errors import Hints, explained
 from bot.library import Library
 from bot.settings import Settings
@@ -32,6 +36,8 @@ HINTS: Hints = {  # the next step, in the console's words (`bot.errors.explained
 HELP = """Ask any question about the articles. Every answer quotes the article text it rests on.
 Commands:
   /help     this help
+  /new      start a new conversation: until then a follow-up ("and when did he…")
+            is read with the last questions and answers
   /status   what the index holds
   /reload   re-sync the corpus folder (only new and changed articles are embedded);
             /reload --force also syncs from another folder or removes most articles
@@ -45,6 +51,24 @@ Commands:
   /quit     leave (Ctrl-D works too)"""
 _WIDTH = 96
 CHECKING = "Checking this passage:"
+SEARCHING = "Searching for:"
+NEW_CONVERSATION = "New conversation: the next question starts from nothing."
+
+
+@dataclass
+class Session:
+    """What the console remembers between lines: the conversation's last turns."""
+
+    turns: tuple[Turn, ...] = ()
+    limit: int = MAX_TURNS
+
+
+def print_searching(answer: Answer, out: TextIO = sys.stdout) -> None:
+    """How a follow-up was read, when it was rewritten to stand alone."""
+    if answer.rewritten:
+        print(f"{SEARCHING} {printable(answer.standalone)}", file=out)
+
+
 _HISTORY_FILE = ".console_history"
 
 
@@ -166,14 +190,21 @@ def add_in_console(target: str, library: Library, out: TextIO) -> None:
         print(f"  {printable(line)}", file=out)
 
 
-def handle_line(line: str, engine: Engine, library: Library, out: TextIO) -> bool:
-    """Act on one input line; False means leave."""
+def handle_line(
+    line: str, engine: Engine, library: Library, out: TextIO, session: Session | None = None
+) -> bool:
+    """Act on one input line; False means leave. With a `session`, questions are one
+    conversation until /new."""
     command = line.strip()
     if not command:
         return True
     if command in ("/quit", "/exit", "/q"):
         return False
-    if command in ("/help", "/?"):
+    if command == "/new":
+        if session is not None:
+            session.turns = ()
+        print(NEW_CONVERSATION, file=out)
+    elif command in ("/help", "/?"):
         print(HELP, file=out)
         examples = library.examples()
         if examples:
@@ -196,8 +227,12 @@ def handle_line(line: str, engine: Engine, library: Library, out: TextIO) -> boo
     else:
         stream = _StreamPrinter(out)
         stream.thinking()
-        answer = engine.ask(command, on_text=stream, on_passage=stream.checking)
+        history = session.turns if session is not None else ()
+        answer = engine.ask(command, on_text=stream, on_passage=stream.checking, history=history)
         stream.clear()
+        if session is not None:
+            session.turns = remember(session.turns, turn_of(command, answer), session.limit)
+        print_searching(answer, out)
         print_answer(answer, out)
     print(file=out)
     return True
@@ -215,12 +250,13 @@ def run_console(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys
             "Type a question, or /help.\n",
             file=out,
         )
+        session = Session(limit=settings.conversation_turns)
         while True:
             try:
                 line = input("ask> ") if interactive else stdin.readline()
                 if not interactive and not line:
                     break
-                if not handle_line(line, engine, library, out):
+                if not handle_line(line, engine, library, out, session):
                     break
             except (EOFError, KeyboardInterrupt):
                 print(file=out)

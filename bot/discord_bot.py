@@ -33,6 +33,7 @@ from bot.cogs.checks import admitted, guild_served, named_guild_ids
 from bot.cogs.followups import recheck
 from bot.cogs.replies import NO_PINGS
 from bot.communities import Communities, Community
+from bot.conversation import ConversationMemory
 from bot.errors import BotError
 from bot.feedback import FeedbackLog
 from bot.library import Library
@@ -85,6 +86,8 @@ class AnswerBot(commands.Bot):
             max_waiting=settings.queue_max_waiting,
             cooldown_seconds=settings.user_cooldown_seconds,
         )
+        # recent answers by thread and message id: a follow-up's earlier turns
+        self.conversations = ConversationMemory(turns=settings.conversation_turns)
         self.refused_guilds: set[int] = set()  # logged once each, not on every message
         self.rechecks: set[asyncio.Task] = set()  # open questions being asked again
         self.warned_at_count = 0  # servers the bot was in at the last "none listed" warning

@@ -11,6 +11,12 @@ score wrong. Type "unreviewed" marks a question exported from members' feedback:
 a moderator fills in "answers" it counts as answerable; until then it is skipped and
 reported.
 A retrieved passage is a hit when it contains a gold string (case-insensitive).
+
+A conversation line adds "turns", the earlier questions asked first
+(`[{"question": ..., "answers": [...]}]`), and "standalone", the follow-up written
+to stand alone. Its "question" is then the follow-up, scored after the earlier turns
+were asked and answered in order (`score_conversations`); the same facts asked as
+"standalone" are scored beside it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import json
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +37,18 @@ if TYPE_CHECKING:
     from bot.answering import Answer
 
 RECALL_AT = (1, 3, 5)
-QA_FIELDS = ("id", "question", "answers", "type", "doc", "near", "note", "changed")
+QA_FIELDS = (
+    "id",
+    "question",
+    "answers",
+    "type",
+    "doc",
+    "near",
+    "note",
+    "changed",
+    "turns",
+    "standalone",
+)
 UNREVIEWED = "unreviewed"  # exported from feedback, waiting for a moderator's answer
 QA_TYPES = ("answerable", "unanswerable", UNREVIEWED)
 FILL_IN = (
@@ -51,6 +68,8 @@ class QAItem:
     answerable: bool
     qid: str = ""
     near_miss: bool = False  # an unanswerable one detail away from a real sentence
+    turns: tuple[QAItem, ...] = ()  # a conversation's earlier questions, asked first
+    standalone: str = ""  # a follow-up written to stand alone: the same facts
 
 
 @dataclass(frozen=True)
@@ -191,6 +210,16 @@ def read_qa(path: Path) -> QAFile:
                 answerable=kind != "unanswerable",
                 qid=qid,
                 near_miss="changed" in record,
+                turns=tuple(
+                    QAItem(
+                        t["question"],
+                        tuple(t.get("answers") or ()),
+                        bool(t.get("answers")),
+                        f"{qid}.{n}",
+                    )  # fmt: skip
+                    for n, t in enumerate(record.get("turns") or (), start=1)
+                ),
+                standalone=record.get("standalone", ""),
             )
         )
     if unfilled and not items:
@@ -221,6 +250,20 @@ def qa_record_problem(record: object) -> str | None:
         )
     if kind == "answerable" and not answers:
         return 'an "answerable" question needs at least one answer in "answers"'
+    turns = record.get("turns", [])
+    if not isinstance(turns, list) or not all(
+        isinstance(t, dict)
+        and isinstance(t.get("question"), str)
+        and t["question"].strip()
+        and set(t) <= {"question", "answers"}
+        and isinstance(t.get("answers", []), list)
+        for t in turns
+    ):
+        return '"turns" must be a list of {"question": ..., "answers": [...]}'
+    if "standalone" in record and not (
+        isinstance(record["standalone"], str) and record["standalone"].strip()
+    ):
+        return '"standalone" must be the follow-up written as a question of its own'
     if "changed" in record:
         changed = record["changed"]
         if not isinstance(changed, str) or not changed.strip():
@@ -357,6 +400,10 @@ def score_answers(
             {
                 "id": item.qid,
                 "question": item.question,
+                "searched": getattr(answer, "search_text", "")
+                or getattr(answer, "standalone", "")
+                or item.question,
+                "read": getattr(answer, "standalone", "") or item.question,
                 "answerable": item.answerable,
                 "near_miss": item.near_miss,
                 "answer": answer.answer,
@@ -374,6 +421,7 @@ def score_answers(
                 if scoring and scoring.signals
                 else None,
                 "seconds": answer.timings.get("total"),
+                "rewrite_seconds": answer.timings.get("rewrite"),
             }
         )
         scores.fallbacks += bool(answer.fallback)
@@ -507,3 +555,112 @@ def format_answers(scores: AnswerScores) -> str:
         f"  answered unanswerable: {', '.join(scores.invented) or '-'}",
     ]
     return "\n".join(lines)
+
+
+@dataclass
+class ConversationScores:
+    """A conversation set: follow-ups after their earlier turns, the same facts asked
+    standalone, and the earlier turns themselves."""
+
+    followup: AnswerScores
+    standalone: AnswerScores | None
+    earlier: AnswerScores
+    rewritten: int = 0  # follow-ups searched in another wording than typed
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        return {
+            "followup": self.followup.as_dict(),
+            "standalone": self.standalone.as_dict() if self.standalone else None,
+            "earlier_turns": self.earlier.as_dict(),
+            "rewritten": self.rewritten,
+        }
+
+
+def run_conversation(item: QAItem, ask: Callable[[str, tuple], object], limit: int):  # noqa: ANN201
+    """Ask the earlier turns in order, each with the turns before it, then the follow-up;
+    returns the earlier answers and the follow-up's."""
+    from bot.conversation import remember, turn_of
+
+    history: tuple = ()
+    earlier = []
+    for turn in item.turns:
+        answer = ask(turn.question, history)
+        earlier.append(answer)
+        history = remember(history, turn_of(turn.question, answer), limit)
+    return earlier, ask(item.question, history)
+
+
+def score_conversations(
+    items: Sequence[QAItem],
+    ask: Callable[[str, tuple], object],
+    quote_is_valid: Callable[[object], bool],
+    limit: int = 3,
+) -> ConversationScores:
+    """Score each follow-up after its earlier turns, the standalone wording of the same
+    facts (asked with no history), and the earlier turns."""
+    followups, earlier_items, earlier_answers = [], [], []
+    for item in items:
+        before, answer = run_conversation(item, ask, limit)
+        earlier_items += item.turns
+        earlier_answers += before
+        followups.append(answer)
+    replay = iter(followups)
+    followup = score_answers(items, lambda _q: next(replay), quote_is_valid)
+    alone = [replace(item, question=item.standalone, turns=()) for item in items if item.standalone]
+    standalone = score_answers(alone, lambda q: ask(q, ()), quote_is_valid) if alone else None
+    replay_earlier = iter(earlier_answers)
+    earlier = score_answers(earlier_items, lambda _q: next(replay_earlier), quote_is_valid)
+    rewritten = sum(bool(getattr(a, "rewritten", False)) for a in followups)
+    return ConversationScores(followup, standalone, earlier, rewritten)
+
+
+def format_conversations(scores: ConversationScores) -> str:
+    """Follow-up answers beside the same facts asked standalone, and the earlier turns."""
+
+    def row(name: str, part: AnswerScores | None) -> str:
+        if part is None:
+            return f"  {name:<22} -"
+
+        def share(key: str) -> str:
+            value = getattr(part, key)
+            if value is None:
+                return "-"
+            low, high = part.intervals.get(key, (value, value))
+            return f"{value:5.1%} [{low:.0%}–{high:.0%}]"
+
+        return (
+            f"  {name:<22} {share('accuracy'):>18} {share('precision'):>18} "
+            f"{share('abstention'):>18}  {part.correct}/{part.answerable} right, "
+            f"{part.answered} answered"
+        )
+
+    lines = [
+        f"conversations: {scores.followup.answerable + scores.followup.unanswerable} follow-ups "
+        f"({scores.rewritten} searched as rewritten; 95 % Wilson intervals)",
+        f"  {'':<22} {'accuracy':>18} {'precision':>18} {'unans. abstained':>18}",
+        row("follow-ups", scores.followup),
+        row("same facts standalone", scores.standalone),
+        row("earlier turns", scores.earlier),
+        f"  follow-ups wrong: {', '.join(scores.followup.wrong) or '-'}",
+        f"  follow-ups declined: {', '.join(scores.followup.missed) or '-'}",
+        f"  follow-ups invented: {', '.join(scores.followup.invented) or '-'}",
+    ]
+    return "\n".join(lines)
+
+
+def rules_with_gold_history(
+    item: QAItem, rewrite: Callable[[str, tuple], str] | None = None
+) -> str:
+    """The follow-up as `rewrite` (the rules by default) writes it when every earlier
+    turn was answered with its gold answer: the rewrite's own quality, apart from the
+    model's answers."""
+    from bot.conversation import Turn, remember, standalone_question
+
+    rewrite = rewrite or standalone_question
+    history: tuple = ()
+    for turn in item.turns:
+        searched = rewrite(turn.question, history)
+        answer = turn.answers[0] if turn.answers else ""
+        history = remember(history, Turn(turn.question, searched, answer))
+    return rewrite(item.question, history)

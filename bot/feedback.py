@@ -254,8 +254,10 @@ class FeedbackLog:
                 (
                     asked_at or now_text(),
                     guild_id,
-                    answer.question,
-                    question_key(answer.question),
+                    # a follow-up as it was read (its standalone question), so it can be
+                    # asked again, and grouped with its kin, without its conversation
+                    answer.standalone or answer.question,
+                    question_key(answer.standalone or answer.question),
                     answer.answer,
                     int(answer.abstained),
                     answer.reason,

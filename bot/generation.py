@@ -220,6 +220,7 @@ class LlamaGenerator:
         # prefix again would cost every next question seconds.
         self._prefix_state = None
         self._prefix_displaced = False
+        self._prefix_system: str | None = None  # the answer prompt's system message
 
     def _single_token_ids(self, texts: tuple[str, ...]) -> dict[str, int]:
         """Token ids of the `texts` that are one token in this model's vocabulary."""
@@ -236,6 +237,7 @@ class LlamaGenerator:
             try:
                 self._llm.create_chat_completion(messages=messages, max_tokens=1, **SAMPLING)
                 self._prefix_state = self._saved_prefix()
+                self._prefix_system = messages[0].get("content") if messages else None
             except Exception as error:  # llama.cpp raises assorted errors
                 raise ModelUnavailable(f"The model failed its first run: {error}") from error
 
@@ -318,6 +320,9 @@ class LlamaGenerator:
             started = time.perf_counter()
             self._fit_threads_to_load()
             self._restore_prefix()
+            if messages and messages[0].get("content") != self._prefix_system:
+                # another prompt (a follow-up's rewrite) replaces the cached answer prefix
+                self._prefix_displaced = True
             watcher = _SourceWatcher(self._llm, self._source_token_ids)
             answer_watcher = _AnswerWatcher(self._llm)
             try:

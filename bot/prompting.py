@@ -22,6 +22,7 @@ SYSTEM_FILE = "system.txt"
 ANSWER_FILE = "answer.txt"
 EXAMPLES_FILE = "examples.txt"
 JUDGE_FILE = "judge.txt"
+REWRITE_FILE = "rewrite.txt"
 INJECTION_EXEMPLARS_FILE = "injection_exemplars.txt"
 _MAX_TITLE_CHARS = 80
 _EXAMPLE_SEPARATOR = re.compile(r"^-{3,}\s*$", re.MULTILINE)
@@ -50,6 +51,9 @@ class Prompts:
     # Sentences that give a model orders: article text like them is never shown to it.
     injection_exemplars: tuple[str, ...] = ()
     judge: str = ""  # the yes/no question about a candidate answer (`bot/judge.py`)
+    # Follow-up → standalone question (`bot/conversation.py`); optional: without it the
+    # rules rewrite every follow-up.
+    rewrite: str = ""
 
     @classmethod
     def load(cls, folder: Path) -> Prompts:
@@ -73,7 +77,23 @@ class Prompts:
                     raise BotError(f"{folder / name} must contain the placeholder {placeholder}.")
         examples_file = folder / EXAMPLES_FILE
         examples = parse_examples(examples_file) if examples_file.exists() else ()
-        return cls(system, answer, examples, load_injection_exemplars(folder), judge)
+        rewrite = load_rewrite(folder)
+        return cls(system, answer, examples, load_injection_exemplars(folder), judge, rewrite)
+
+
+def load_rewrite(folder: Path) -> str:
+    """The follow-up rewrite template, or "" when the folder has none."""
+    path = folder / REWRITE_FILE
+    if not path.exists():
+        return ""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise BotError(f"Cannot read {path} ({error.strerror or error}).") from error
+    for placeholder in ("{history}", "{question}"):
+        if placeholder not in text:
+            raise BotError(f"{path} must contain the placeholder {placeholder}.")
+    return text
 
 
 def load_injection_exemplars(folder: Path) -> tuple[str, ...]:

@@ -96,6 +96,18 @@ class Settings(BaseSettings):
         description="Ask the model whether the quote states the answer: auto = when the "
         "confidence model uses that signal.",
     )
+    rewrite: Literal["rules", "model", "both"] = Field(
+        "model",
+        description="How a follow-up becomes a standalone question: rules (instant), model "
+        "(the answer model's question, searched and read) or both (search reads the rules', "
+        "the model reads the model's); the model has REWRITE_SECONDS, else the rules.",
+    )
+    rewrite_seconds: float = Field(
+        10.0, gt=0, description="The longest the model may take to rewrite a follow-up."
+    )
+    conversation_turns: int = Field(
+        3, ge=0, le=10, description="Earlier turns a follow-up may lean on (0 = none)."
+    )
     model_cache_dir: Path | None = Field(
         None,
         description="Where the default model is assembled and the embedding model's ONNX "

@@ -21,6 +21,7 @@ from bot.cogs.replies import (
     problem_text,
     question_problem,
 )
+from bot.conversation import turn_of
 from bot.question import QuestionProblem
 from retrieval.cleaning import shorten
 
@@ -56,7 +57,11 @@ class AskCog(commands.Cog):
             return
         await interaction.response.defer(thinking=True, ephemeral=private)  # within 3 seconds
         target = InteractionTarget(interaction, ephemeral=private)
-        await answer_to(self.bot, target, interaction.user.id, question)
+        thread = _thread_id(interaction.channel)
+        history = () if private else self.bot.conversations.history(thread)
+        answer = await answer_to(self.bot, target, interaction.user.id, question, history)
+        if answer is not None and not private:  # a private answer is no thread's context
+            self.bot.conversations.record(history, turn_of(question, answer), [thread])
 
     async def _problem(
         self, channel: object, guild_id: int | None, user_id: int, question: str
@@ -89,13 +94,27 @@ class AskCog(commands.Cog):
         if problem is not None:  # before any thread: a refused question leaves none behind
             await MessageTarget(message).refuse(problem)
             return
+        replied_to = message.reference.message_id if message.reference else None
+        history = self.bot.conversations.history(replied_to, _thread_id(message.channel))
         channel = None
-        if self.bot.settings.reply_in_thread and isinstance(message.channel, discord.TextChannel):
+        if (
+            self.bot.settings.reply_in_thread
+            and isinstance(message.channel, discord.TextChannel)
+            and not history  # a follow-up stays where its conversation is
+        ):
             name = shorten(" ".join(question.split()) or "Question", 90)
             channel = await message.create_thread(name=name)
         target = MessageTarget(message, channel)
         await target.show(THINKING)
-        await answer_to(self.bot, target, message.author.id, question)
+        answer = await answer_to(self.bot, target, message.author.id, question, history)
+        if answer is not None:
+            keys = [*target.sent, _thread_id(channel or message.channel)]
+            self.bot.conversations.record(history, turn_of(question, answer), keys)
+
+
+def _thread_id(channel: object) -> int | None:
+    """The id of a thread (whose earlier answers are a follow-up's context), else None."""
+    return channel.id if isinstance(channel, discord.Thread) else None
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import discord
 
-from bot.answering import Quote
+from bot.answering import Answer, Quote
 from bot.cogs.errors import error_text, tell_privately
 from bot.cogs.followups import answer_view
 from bot.cogs.votes import log_answer
-from bot.discord_format import escape_markdown, progress_message, render_messages
+from bot.discord_format import MESSAGE_LIMIT, escape_markdown, progress_message, render_messages
 from bot.question import QuestionProblem, problem_of, too_long_message
 from retrieval.errors import KnownError
 
@@ -25,6 +25,7 @@ log = logging.getLogger("bot.discord")
 NO_PINGS = discord.AllowedMentions.none()
 THINKING = "Looking through the articles…"
 HOW_TO_ASK = "Ask me a question about the articles."
+SEARCHING = "Searching for:"
 
 
 class ReplyTarget(Protocol):
@@ -89,6 +90,7 @@ class MessageTarget:
         self.message = message
         self.channel = channel
         self.first: discord.Message | None = None
+        self.sent: list[int] = []  # ids of the messages sent, for follow-ups replying to them
         self.guild_id = message.guild.id if message.guild else None
         self.channel_id = message.channel.id
         self.private = message.guild is None
@@ -100,15 +102,18 @@ class MessageTarget:
             await self.first.edit(content=content, allowed_mentions=NO_PINGS, **extra)
         elif self.channel is not None:
             self.first = await self.channel.send(content, allowed_mentions=NO_PINGS, **extra)
+            self.sent.append(self.first.id)
         else:
             self.first = await self.message.reply(
                 content, mention_author=False, allowed_mentions=NO_PINGS, **extra
             )
+            self.sent.append(self.first.id)
 
     async def add(self, content: str, view: discord.ui.View | None = None) -> None:
         """Send one more message in the same place."""
         channel = self.channel or self.message.channel
-        await channel.send(content, allowed_mentions=NO_PINGS, **_with_view(view))
+        sent = await channel.send(content, allowed_mentions=NO_PINGS, **_with_view(view))
+        self.sent.append(sent.id)
 
     async def refuse(self, content: str) -> None:
         """A short reply: Discord cannot make a reply to a message visible to one member."""
@@ -208,14 +213,28 @@ def problem_text(problem: QuestionProblem, question: str) -> str:
     return too_long_message(clean_question(question))
 
 
-async def answer_to(bot: AnswerBot, target: ReplyTarget, user_id: int, question: str) -> None:
+def searching_line(answer: Answer) -> str | None:
+    """How a follow-up was read, when it was rewritten to stand alone."""
+    if not answer.rewritten:
+        return None
+    return f"*{SEARCHING} {escape_markdown(answer.standalone)}*"
+
+
+async def answer_to(
+    bot: AnswerBot,
+    target: ReplyTarget,
+    user_id: int,
+    question: str,
+    history: tuple = (),
+) -> Answer | None:
     """Queue the question; show the passage being checked as soon as it is found, stream the
     answer under it, then replace both with the answer and its quotes (or, when the bot
-    declines, the passage marked as related)."""
+    declines, the passage marked as related). With `history`, a follow-up is read in its
+    conversation and the reply says what was searched. Returns the answer, if one came."""
     problem = question_problem(question)
     if problem is not None:
         await target.refuse(problem_text(problem, question))
-        return
+        return None
     question = clean_question(question)
     community = bot.community(target.guild_id)  # the articles of the server asked in
     base_url = bot.settings.source_base_url
@@ -231,18 +250,25 @@ async def answer_to(bot: AnswerBot, target: ReplyTarget, user_id: int, question:
                 user_id, question, editor.update, on_position, editor.checking,
                 group=bot.communities.queue_group(target.guild_id),
                 answer=community.engine.ask,
+                history=history,
             )  # fmt: skip
         finally:
             await editor.stop()
     except KnownError as error:  # refused by the queue (cooldown, full) or the index
         await target.refuse(error_text(error, "answering"))
-        return
+        return None
     except Exception as error:  # the apology takes the answer's place; the log has why
         await target.show(error_text(error, f"answering {question[:200]!r}"))
-        return
+        return None
     answer_id = await log_answer(community.feedback, answer, target, user_id)
     view = answer_view(answer, answer_id, target)  # on the last message
     messages = render_messages(answer, base_url=base_url)
+    searching = searching_line(answer)
+    if searching and messages and len(searching) + 2 + len(messages[0]) <= MESSAGE_LIMIT:
+        messages[0] = f"{searching}\n\n{messages[0]}"
+    elif searching:
+        messages.insert(0, searching[:MESSAGE_LIMIT])
     for number, message in enumerate(messages):
         last_view = view if number == len(messages) - 1 else None
         await (target.show if number == 0 else target.add)(message, last_view)
+    return answer
