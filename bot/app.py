@@ -134,16 +134,28 @@ def open_app(
     policy = AnswerPolicy.from_settings(settings)  # a bad confidence file fails before models load
     with open_store(settings) as store:
         searcher = open_searcher(settings, store)
-        engine = Engine(
-            store,
-            searcher,
-            generator or load_generator(settings),
-            prompts,
-            policy,
-            Rewriter(settings.rewrite, prompts.rewrite, settings.rewrite_seconds),
-        )
+        engine = _engine(settings, store, searcher, generator, prompts, policy)
         engine.warm_up()
         yield engine, Library(settings, store, searcher.embedder)
+
+
+def _engine(
+    settings: Settings,
+    store: IndexStore,
+    searcher: Searcher,
+    generator: Generator | None,
+    prompts: Prompts,
+    policy: AnswerPolicy,
+) -> Engine:
+    """One engine over `store`, with the answer model given or loaded now."""
+    return Engine(
+        store,
+        searcher,
+        generator or load_generator(settings),
+        prompts,
+        policy,
+        Rewriter(settings.rewrite, prompts.rewrite, settings.rewrite_seconds),
+    )
 
 
 @contextmanager
@@ -181,14 +193,7 @@ def open_communities(
         for guild_id, own in guilds.items():
             store = stack.enter_context(open_store(own))
             searcher = _for_guild(guild_id, open_searcher, own, store, embedder)
-            engine = Engine(
-                store,
-                searcher,
-                generator or load_generator(settings),
-                prompts,
-                policy,
-                Rewriter(settings.rewrite, prompts.rewrite, settings.rewrite_seconds),
-            )
+            engine = _engine(settings, store, searcher, generator, prompts, policy)
             generator = engine.generator  # loaded once, for every server
             by_guild[guild_id] = Community.of(engine, Library(own, store, embedder))
         first, *others = (community.engine for community in by_guild.values())
