@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot import signals
-from bot.conversation import Rewriter, Turn
+from bot.conversation import Rewriter, Turn, conversation_articles
 from bot.evidence import Evidence, headline_of, select_evidence
 from bot.generation import GenerationFailed, Generator, ModelTooSlow, Reply, TextCallback
 from bot.injection import InstructionExemplars, answer_is_target, instruction_targets
@@ -106,6 +106,7 @@ class Answer:
     scoring: Scoring | None = None  # set once the model's answer was scored (for eval)
     standalone: str = ""  # the question read: a follow-up rewritten to stand alone
     search_text: str = ""  # what search read, when not `standalone` (REWRITE=both)
+    follow_up: bool = False  # read as a rewritten follow-up of a conversation
 
     @property
     def rewritten(self) -> bool:
@@ -213,13 +214,15 @@ class Engine:
         them is rewritten into a standalone question (`bot/conversation.py`, `REWRITE`):
         search reads `Rewrite.search`, the model, the judge and the confidence read
         `Rewrite.read`; the answer carries the latter as `standalone` and the former,
-        when it differs, as `search_text`.
+        when it differs, as `search_text`. Search also looks first in the articles the
+        conversation last showed (`conversation_articles`).
         """
         started = time.perf_counter()
         rewrite = self.rewriter.rewrite(text, history, self.generator)
         rewriting = _since(started)
         split = rewrite.search if rewrite.search != rewrite.read else None
-        answer = self._ask(rewrite.read, on_text, on_passage, split)
+        context = conversation_articles(history) if rewrite.how else ()
+        answer = self._ask(rewrite.read, on_text, on_passage, split, context, bool(rewrite.how))
         if not rewrite.how:
             return replace(answer, standalone=answer.question)
         log.info("follow-up rewritten (%s): %r -> %r", rewrite.how, text, rewrite.read)
@@ -230,6 +233,7 @@ class Engine:
             question=normalise(text),
             standalone=answer.question,
             search_text=normalise(split) if split else "",
+            follow_up=True,
         )
 
     def _ask(
@@ -238,8 +242,12 @@ class Engine:
         on_text: TextCallback | None,
         on_passage: Callable[[Quote], None] | None,
         search_text: str | None = None,
+        context: Sequence[str] = (),
+        follow_up: bool = False,
     ) -> Answer:
-        """Answer `text`; search reads `search_text` instead when one is given."""
+        """Answer `text`; search reads `search_text` instead when one is given, and looks
+        first in the `context` articles. `follow_up`: `text` is a rewritten follow-up,
+        which the confidence scores with its own offset."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
         if not " ".join(text.split()).strip(" ?!.,"):
@@ -248,7 +256,9 @@ class Engine:
         policy = self.policy
         with self.store.snapshot():  # a reload switching meanwhile stays unseen until done
             question = parse_question(text, self.searcher.term_weights)
-            results = self.searcher.search(search_text or question.text, k=policy.passages)
+            results = self.searcher.search(
+                search_text or question.text, k=policy.passages, context=context
+            )
             timings["search"] = _since(started)
             closest = _closest_titles(results)
             if results.relevance < policy.relevance_threshold:
@@ -301,7 +311,7 @@ class Engine:
             policy.evidence.margin,
             verdict,
         )
-        confidence = policy.confidence.score(found)
+        confidence = policy.confidence.score(found, follow_up)
         scored = {"confidence": confidence, "scoring": Scoring(found, candidate.answer, quotes)}
         if not quotes:
             return self._abstain(*unsure, Decline.NO_QUOTE_VERIFIED, related[0], **scored)

@@ -13,9 +13,10 @@ import json
 import math
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from bot.confidence import ConfidenceModel, bundled_confidence, fit
+from bot.confidence import ConfidenceModel, bundled_confidence, fit, fit_offset
 from bot.errors import BotError
 from bot.evaluation import format_curve, risk_coverage
 from bot.signals import FEATURES
@@ -24,8 +25,9 @@ FOLDS = 5
 MIN_GAIN = 0.002  # log loss a signal must save on held-out folds to be kept
 
 
-def load_details(paths: Sequence[Path]) -> list[dict]:
-    """Every per-question record of the runs, tagged with its QA file."""
+def load_details(paths: Sequence[Path], follow_ups: bool = False) -> list[dict]:
+    """Every per-question record of the runs, tagged with its QA file; with `follow_ups`,
+    the records of the conversation sets' follow-ups instead."""
     details = []
     for path in paths:
         try:
@@ -36,7 +38,11 @@ def load_details(paths: Sequence[Path]) -> list[dict]:
                 f"'{path}' is not the JSON of `python -m bot eval QA --answers --json` ({error})."
             ) from error
         for one in sets:
-            for record in one.get("answers", {}).get("details", []):
+            if follow_ups:
+                records = (one.get("conversations") or {}).get("followup") or {}
+            else:
+                records = one.get("answers") or {}
+            for record in records.get("details", []):
                 details.append({**record, "qa_file": one["qa_file"]})
     return details
 
@@ -86,9 +92,50 @@ def select_features(
 def rescored(details: Sequence[dict], model: ConfidenceModel) -> list[dict]:
     """The records with their confidence recomputed by `model` (signals are unchanged)."""
     return [
-        {**d, "confidence": model.score(d["signals"]) if d.get("signals") else None}
+        {
+            **d,
+            "confidence": model.score(d["signals"], bool(d.get("follow_up")))
+            if d.get("signals")
+            else None,
+        }
         for d in details
     ]
+
+
+def calibrate_follow_ups(
+    runs: Sequence[Path],
+    holdout: Sequence[Path],
+    model: ConfidenceModel,
+    target: Path,
+    l2: float = 1.0,
+) -> str:
+    """Fit `model`'s follow-up offset on the follow-ups of tune conversation runs (its
+    other coefficients fixed), write it to `target`, and report the follow-ups' curves."""
+    tune = load_details(runs, follow_ups=True)
+    if any("holdout" in Path(d["qa_file"]).name for d in tune):
+        raise BotError("Fit on tune runs only; pass holdout runs with --holdout.")
+    rows = [d for d in tune if d.get("signals") and d.get("follow_up")]
+    if not rows:
+        raise BotError(
+            "No rewritten follow-up with a candidate in these runs: record the conversation "
+            "sets with `eval eval/followup_*_tune.jsonl --answers --json`, MIN_CONFIDENCE=0."
+        )
+    log_odds = [model.log_odds(d["signals"]) for d in rows]
+    labels = [int(bool(d["candidate_correct"])) for d in rows]
+    files = sorted({Path(d["qa_file"]).name for d in tune})
+    info = {**model.info, "follow_up_fitted_on": files, "follow_up_candidates": len(rows)}
+    fitted = replace(model, follow_up_offset=fit_offset(log_odds, labels, l2), info=info)
+    fitted.save(target)
+    lines = [
+        f"Follow-up offset {fitted.follow_up_offset:+.3f} (log-odds), fitted on {len(rows)} "
+        f"rewritten follow-ups from {', '.join(files)}; wrote {target}."
+    ]
+    for label, details in (("tune", tune), ("holdout", load_details(holdout, follow_ups=True))):
+        for name, scored_by in (("without the offset", model), ("with it", fitted)):
+            if details:
+                lines.append(f"{label} follow-ups ({len(details)}), {name}:")
+                lines += format_curve(risk_coverage(rescored(details, scored_by)))
+    return "\n".join(lines)
 
 
 def calibrate_from_runs(

@@ -31,9 +31,10 @@ from bot.app import (
     open_store,
     require_index,
 )
-from bot.calibration import calibrate_from_runs
+from bot.calibration import calibrate_follow_ups, calibrate_from_runs
 from bot.catalog_verbs import run_verb
 from bot.communities import for_guild_settings
+from bot.confidence import ConfidenceModel, bundled_confidence
 from bot.console import print_answer, print_searching, run_console
 from bot.errors import BotError, Hints, explained
 from bot.evaluation import (
@@ -236,9 +237,18 @@ def build_parser() -> argparse.ArgumentParser:
         "every candidate is recorded), and write its coefficients. Holdout runs given with "
         "--holdout are only scored, never fitted on.",
     )
-    calibrate.add_argument("runs", type=Path, nargs="+", metavar="RUN.json")
+    calibrate.add_argument("runs", type=Path, nargs="*", metavar="RUN.json")
     calibrate.add_argument(
         "--holdout", type=Path, nargs="*", default=[], metavar="RUN.json", help="runs to score"
+    )
+    calibrate.add_argument(
+        "--follow-ups",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="RUN.json",
+        help="runs of the tune conversation sets: fit the follow-up offset on them (after "
+        "the fit on RUN.json, or on the current file when no RUN.json is given)",
     )
     calibrate.add_argument(
         "--out",
@@ -601,8 +611,19 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
-    """Fit the confidence model on tune runs; print its curve on tune and on any holdout."""
-    print(calibrate_from_runs(args.runs, args.holdout, args.out, args.l2, settings.answer_model))
+    """Fit the confidence model on tune runs, then its follow-up offset on conversation
+    runs; print the curves on tune and on any holdout."""
+    if not args.runs and not args.follow_ups:
+        raise BotError("Give tune runs (RUN.json) to fit, --follow-ups runs, or both.")
+    target = args.out or bundled_confidence(settings.answer_model)
+    if args.runs:
+        # a holdout run of either kind is scored where it fits: the other finds nothing in it
+        print(calibrate_from_runs(args.runs, args.holdout, target, args.l2, settings.answer_model))
+    if args.follow_ups:
+        model = ConfidenceModel.load(target, settings.answer_model)
+        print(calibrate_follow_ups(args.follow_ups, args.holdout, model, target))
+    elif args.runs:
+        print("The follow-up offset is now 0: refit it with --follow-ups.")
     return 0
 
 

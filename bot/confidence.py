@@ -41,9 +41,20 @@ class ConfidenceModel:
     weights: tuple[float, ...]
     bias: float
     info: dict = field(default_factory=dict)  # what it was fitted on, for the record
+    # Added to the log-odds of a follow-up read as its rewrite. The judge reads a
+    # rewritten question less surely than a member's own wording of the same facts, so
+    # the coefficients fitted on standalone questions under-rate follow-ups. Fitted
+    # alone, the other coefficients fixed, on the tune conversation sets.
+    follow_up_offset: float = 0.0
 
-    def score(self, signals: dict[str, float | None]) -> float:
-        """Confidence 0..1; a missing signal counts as its mean (it says nothing)."""
+    def score(self, signals: dict[str, float | None], follow_up: bool = False) -> float:
+        """Confidence 0..1; a missing signal counts as its mean (it says nothing).
+        `follow_up`: the question read is a rewritten follow-up."""
+        total = self.log_odds(signals) + (self.follow_up_offset if follow_up else 0.0)
+        return 1.0 / (1.0 + math.exp(-max(min(total, 40.0), -40.0)))
+
+    def log_odds(self, signals: dict[str, float | None]) -> float:
+        """The regression's log-odds for a standalone question."""
         total = self.bias
         for name, mean, scale, weight in zip(
             self.features, self.means, self.scales, self.weights, strict=True
@@ -51,7 +62,7 @@ class ConfidenceModel:
             value = signals.get(name)
             if value is not None:
                 total += weight * (float(value) - mean) / scale
-        return 1.0 / (1.0 + math.exp(-max(min(total, 40.0), -40.0)))
+        return total
 
     @property
     def fitted_for(self) -> str | None:
@@ -71,6 +82,7 @@ class ConfidenceModel:
                 weights=tuple(float(v) for v in data["weights"]),
                 bias=float(data["bias"]),
                 info=dict(data.get("info", {})),
+                follow_up_offset=float(data.get("follow_up_offset", 0.0)),
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise BotError(
@@ -102,6 +114,7 @@ class ConfidenceModel:
             "scales": [round(v, 6) for v in self.scales],
             "weights": [round(v, 6) for v in self.weights],
             "bias": round(self.bias, 6),
+            "follow_up_offset": round(self.follow_up_offset, 6),
             "info": self.info,
         }
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -150,3 +163,20 @@ def fit(
         bias=float(beta[0]),
         info=info or {},
     )
+
+
+def fit_offset(log_odds: Sequence[float], labels: Sequence[int], l2: float = 1.0) -> float:
+    """The shift of fixed log-odds that best fits `labels` (Newton's method), pulled
+    towards 0 by an L2 penalty: few rows should move it little."""
+    x = np.asarray(log_odds, dtype=float)
+    y = np.asarray(labels, dtype=float)
+    if len(x) != len(y) or not len(x):
+        raise BotError("Fitting an offset needs as many labels as rows, and at least one row.")
+    offset = 0.0
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-(x + offset)))
+        step = (float((p - y).sum()) + l2 * offset) / (float((p * (1 - p)).sum()) + l2)
+        offset -= step
+        if abs(step) < 1e-10:
+            break
+    return offset

@@ -46,21 +46,27 @@ class Turn:
     standalone: str  # what was searched (the question itself when it stood alone)
     answer: str = ""  # the answer shown; empty when the bot declined
     titles: tuple[str, ...] = ()  # the quoted articles' titles
+    # the articles the member was shown: the quoted ones, or when the bot declined, the
+    # closest passage's. A follow-up is most often about the same article.
+    articles: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         """JSON-ready form (the conversation files of `ask --conversation`)."""
         return {"question": self.question, "standalone": self.standalone,
-                "answer": self.answer, "titles": list(self.titles)}  # fmt: skip
+                "answer": self.answer, "titles": list(self.titles),
+                "articles": list(self.articles)}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict) -> Turn:
         """A turn from `as_dict` output, every field cut to its bound."""
         titles = data.get("titles") or []
+        articles = data.get("articles") or []
         return cls(
             _cut(str(data.get("question", ""))),
             _cut(str(data.get("standalone", "") or data.get("question", ""))),
             _cut(str(data.get("answer", ""))),
             tuple(_cut(str(t)) for t in titles[:3] if isinstance(t, str)),
+            tuple(_cut(a) for a in articles[:3] if isinstance(a, str)),
         )
 
 
@@ -69,7 +75,17 @@ def turn_of(question: str, answer: Answer) -> Turn:
     the topic, but no answer text."""
     shown = "" if answer.abstained else answer.answer
     titles = tuple(dict.fromkeys(q.title for q in answer.quotes))
-    return Turn(_cut(question), _cut(answer.standalone or question), _cut(shown), titles[:3])
+    passages = answer.quotes or ((answer.related,) if answer.related else ())
+    articles = tuple(dict.fromkeys(q.article_id for q in passages))[:3]
+    return Turn(
+        _cut(question), _cut(answer.standalone or question), _cut(shown), titles[:3], articles
+    )
+
+
+def conversation_articles(history: Sequence[Turn]) -> tuple[str, ...]:
+    """The articles of the latest turn that showed any: what a follow-up most likely
+    asks about next."""
+    return next((turn.articles for turn in reversed(history) if turn.articles), ())
 
 
 def remember(history: Sequence[Turn], turn: Turn, limit: int = MAX_TURNS) -> tuple[Turn, ...]:

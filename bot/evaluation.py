@@ -404,6 +404,7 @@ def score_answers(
                 or getattr(answer, "standalone", "")
                 or item.question,
                 "read": getattr(answer, "standalone", "") or item.question,
+                "follow_up": bool(getattr(answer, "follow_up", False)),
                 "answerable": item.answerable,
                 "near_miss": item.near_miss,
                 "answer": answer.answer,

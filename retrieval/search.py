@@ -24,6 +24,7 @@ The numbers behind all of this are `SearchRules`, one per `Searcher`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -63,6 +64,10 @@ class SearchRules:
     closest_sentence_share: float = 0.5
     # Relevance = cosine_weight * cosine + (1 - cosine_weight) * coverage; calibrated on eval/.
     cosine_weight: float = 0.7
+    # A follow-up's conversation articles: their best `context_passages` passages are
+    # always among those returned, leaving the other places (ANSWER_PASSAGES, 4) to the
+    # search's own finds, for a follow-up that turns to another article.
+    context_passages: int = 2
 
 
 @dataclass(frozen=True)
@@ -183,8 +188,15 @@ class Searcher:
         self.embedder = embedder
         self.rules = rules
 
-    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> SearchResults:
-        """The `k` best distinct passages for `question`."""
+    def search(
+        self, question: str, k: int = 5, mode: str = "hybrid", context: Sequence[str] = ()
+    ) -> SearchResults:
+        """The `k` best distinct passages for `question`.
+
+        `context` names the articles a conversation is about (a follow-up's): their best
+        passages (`SearchRules.context_passages`) are always among those returned, so
+        "and how fast is it growing?" is read in the article the last answer came from.
+        """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         question = " ".join(question.split())
@@ -205,6 +217,9 @@ class Searcher:
             lexical = self.store.lexical_query(match_expression(terms), rules.candidates)
             rankings.append([cid for cid, _ in lexical])
         fused = reciprocal_rank_fusion(rankings, rules.rrf_k)
+        in_context = self._context_chunks(context) if mode == "hybrid" else set()
+        for cid in in_context:
+            fused.setdefault(cid, 0.0)
         if not fused:
             return SearchResults(question, ())
         candidates = list(fused)
@@ -224,10 +239,13 @@ class Searcher:
         else:
             score = fused  # a single ranking: keep its own order, for honest baselines
         order = sorted(candidates, key=score.__getitem__, reverse=True)
+        favoured = [cid for cid in order if cid in in_context][: rules.context_passages]
+        order = favoured + [cid for cid in order if cid not in favoured]
         rows = self.store.passages(order)
         kept = drop_near_duplicates(
             [rows[cid] for cid in order if cid in rows], rules.duplicate_jaccard, k
         )
+        kept.sort(key=lambda row: score[row.chunk_id], reverse=True)
         passages = [
             Passage(
                 article_id=row.article_id,
@@ -247,6 +265,10 @@ class Searcher:
             for row in kept
         ]
         return SearchResults(question, tuple(passages), vector)
+
+    def _context_chunks(self, article_ids: Sequence[str]) -> set[str]:
+        """The chunk ids of the conversation's articles (an article since removed has none)."""
+        return {c.chunk_id for article_id in article_ids for c in self.store.chunks_of(article_id)}
 
     def _sentences(
         self, chunk_ids: list[str], vector: np.ndarray

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
 import pytest
 
-from bot.calibration import calibrate_from_runs, select_features
-from bot.confidence import ConfidenceModel, bundled_confidence, fit
+from bot.calibration import calibrate_follow_ups, calibrate_from_runs, select_features
+from bot.confidence import ConfidenceModel, bundled_confidence, fit, fit_offset
 from bot.model_files import BUNDLED_MODELS
 from bot.policy import AnswerPolicy, load_confidence
 from bot.settings import Settings
@@ -149,3 +150,56 @@ def test_calibrate_fits_on_tune_and_only_scores_holdout(tmp_path: Path) -> None:
     assert model.features[0] == "answer_support"
     with pytest.raises(KnownError, match="tune runs only"):
         calibrate_from_runs([holdout], [], out, l2=1.0)
+
+
+def test_the_follow_up_offset_shifts_only_follow_ups_and_survives_a_save(tmp_path: Path) -> None:
+    model = ConfidenceModel(("relevance",), (0.5,), (0.1,), (1.0,), 0.0, follow_up_offset=1.0)
+    signals = {"relevance": 0.5}
+    assert model.score(signals) == pytest.approx(0.5)
+    assert model.score(signals, follow_up=True) == pytest.approx(1 / (1 + math.exp(-1.0)))
+    model.save(tmp_path / "c.json")
+    assert ConfidenceModel.load(tmp_path / "c.json").follow_up_offset == pytest.approx(1.0)
+
+
+def test_fit_offset_finds_the_shift_that_calibrates_and_is_pulled_towards_zero() -> None:
+    # Log-odds of 0 say 50 %, but four in five are right: the shift is log(4).
+    log_odds, labels = [0.0] * 100, [1] * 80 + [0] * 20
+    assert fit_offset(log_odds, labels, l2=0.0) == pytest.approx(math.log(4), abs=1e-6)
+    pulled = fit_offset(log_odds[:10], labels[:8] + labels[-2:], l2=5.0)
+    assert 0.0 < pulled < math.log(4) * 0.8
+
+
+def _conversation_run(path: Path, qa_file: str, rows: list[dict], labels: list[int]) -> Path:
+    details = [
+        {
+            "answerable": True,
+            "follow_up": True,
+            "signals": row,
+            "candidate_correct": bool(label),
+            "confidence": 0.5,
+        }
+        for row, label in zip(rows, labels, strict=True)
+    ]
+    sets = [{"qa_file": qa_file, "conversations": {"followup": {"details": details}}}]
+    path.write_text(json.dumps({"sets": sets}))
+    return path
+
+
+def test_calibrate_fits_the_follow_up_offset_and_keeps_the_other_coefficients(
+    tmp_path: Path,
+) -> None:
+    rows, labels = _rows(200)
+    base = fit(rows, labels, ["answer_support"], l2=1.0)
+    target = tmp_path / "c.json"
+    base.save(target)
+    # Follow-ups read less surely: the same right answers carry lower support.
+    follow_rows = [{**row, "answer_support": row["answer_support"] - 0.2} for row in rows]
+    tune = _conversation_run(tmp_path / "fu.json", "eval/fu_tune.jsonl", follow_rows, labels)
+    report = calibrate_follow_ups([tune], [], base, target)
+    fitted = ConfidenceModel.load(target)
+    assert fitted.follow_up_offset > 0.5
+    assert fitted.weights == pytest.approx(base.weights) and fitted.bias == pytest.approx(base.bias)
+    assert "Follow-up offset" in report and fitted.info["follow_up_candidates"] == 200
+    holdout = _conversation_run(tmp_path / "h.json", "eval/fu_holdout.jsonl", follow_rows, labels)
+    with pytest.raises(KnownError, match="tune runs only"):
+        calibrate_follow_ups([holdout], [], base, target)

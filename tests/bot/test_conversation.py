@@ -11,6 +11,7 @@ from bot.conversation import (
     Rewrite,
     Rewriter,
     Turn,
+    conversation_articles,
     is_question,
     keeps_the_follow_up,
     leans_on_history,
@@ -139,9 +140,23 @@ def test_a_declined_answer_keeps_its_question_but_no_answer_text() -> None:
     shown = Answer("Who?", "Ines Varga", (quote,), False, standalone="Who leads it? (Corvale)")
     declined = Answer("Who?", "I'm not sure", (), True)
     assert turn_of("Who?", shown) == Turn(
-        "Who?", "Who leads it? (Corvale)", "Ines Varga", ("Corvale museum names",)
+        "Who?", "Who leads it? (Corvale)", "Ines Varga", ("Corvale museum names",), ("a.txt",)
     )
     assert turn_of("Who?", declined) == Turn("Who?", "Who?", "", ())
+
+
+def test_a_turn_remembers_the_articles_shown_and_a_follow_up_looks_in_the_latest() -> None:
+    quote = Quote("Ines Varga will lead it.", "a.txt", "Corvale museum names", "a.txt", 0, 24)
+    closest = Quote("The museum reopens in May.", "b.txt", "Museum reopens", "b.txt", 0, 26)
+    answered = turn_of("Who?", Answer("Who?", "Ines Varga", (quote,), False))
+    # A decline still showed the closest passage: the member's next question leans on it.
+    declined = turn_of("When?", Answer("When?", "I'm not sure", (), True, related=closest))
+    silent = turn_of("Why?", Answer("Why?", "I'm not sure", (), True))
+    assert answered.articles == ("a.txt",) and declined.articles == ("b.txt",)
+    assert conversation_articles((answered, declined)) == ("b.txt",)
+    assert conversation_articles((answered, declined, silent)) == ("b.txt",)
+    assert conversation_articles((silent,)) == ()
+    assert Turn.from_dict(declined.as_dict()) == declined
 
 
 def test_a_turn_read_back_is_cut_to_its_bounds() -> None:

@@ -166,3 +166,30 @@ def test_a_passage_close_throughout_beats_one_close_in_a_single_sentence() -> No
     assert focused > diluted > 0.45  # the close sentence still counts for half
     assert passage_cosine(sentences(far), query, share) == pytest.approx(0.0)
     assert passage_cosine(sentences(near, far, far, far), query, 1.0) == pytest.approx(0.9)
+
+
+@pytest.mark.slow
+def test_a_follow_up_looks_first_in_the_conversations_article(
+    tmp_path: Path, embedder, run_sync, index_dir
+) -> None:
+    corpus = tmp_path / "towns"
+    corpus.mkdir()
+    (corpus / "buses.txt").write_text(
+        "Bus company grows\n\nThe bus company employs 90 people in the town. "
+        "It bought six new buses this spring.\n"
+    )
+    (corpus / "ferries.txt").write_text(
+        "Ferry operator expands\n\nThe island ferry operator added a third boat. "
+        "The ferry operator employs 340 staff across both harbours.\n"
+    )
+    run_sync(corpus)
+    question = "How many people does the company employ?"
+    with IndexStore(index_dir) as store:
+        searcher = Searcher(store, embedder)
+        ferries = next(s.article_id for s in store.article_summaries() if "Ferry" in s.title)
+        alone = searcher.search(question, k=1)
+        in_conversation = searcher.search(question, k=1, context=[ferries])
+        gone = searcher.search(question, k=1, context=["no-such-article"])
+    assert alone.passages[0].title == "Bus company grows"  # the wording fits buses best
+    assert in_conversation.passages[0].article_id == ferries
+    assert [p.chunk_id for p in gone.passages] == [p.chunk_id for p in alone.passages]
