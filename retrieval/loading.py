@@ -339,7 +339,13 @@ def valid_unicode(text: str) -> str:
 
 def _scan_single(handle: BinaryIO, rel: str, suffix: str, max_bytes: int, scan: Scan) -> None:
     size = os.fstat(handle.fileno()).st_size
-    data = handle.read(max_bytes + 1) if size <= max_bytes else b""
+    # Read as much as the file holds, not `max_bytes + 1`: a buffer that large comes from
+    # its own memory mapping, shrunk but kept while the bytes live, and a process may hold
+    # only about 65,000 mappings (vm.max_map_count), so a corpus of more small files
+    # than that crashed the scan. Past `size` it reads on only if the file grew since.
+    data = handle.read(size + 1) if size <= max_bytes else b""
+    if size < len(data) <= max_bytes:
+        data += handle.read(max_bytes + 1 - len(data))
     if size > max_bytes or len(data) > max_bytes:  # it may have grown since the stat
         scan.skipped.append(Skipped(rel, _too_large(max(size, len(data)), max_bytes)))
         return

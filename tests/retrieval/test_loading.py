@@ -301,3 +301,41 @@ def test_an_over_long_jsonl_line_is_skipped_without_being_read_whole(tmp_path: P
     [skip] = scan.skipped
     assert skip.path == "feed.jsonl:2" and "too large (8.0 MB" in skip.reason
     assert peak < 8 * limit, f"peak {peak:,} bytes for a {limit:,}-byte limit"
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="Linux names mappings in /proc")
+def test_reading_many_small_files_does_not_hold_a_memory_mapping_for_each(tmp_path: Path) -> None:
+    # A process may hold about 65,000 mappings; one per file crashed a 200,000-file scan.
+    # A limit above glibc's largest mmap threshold (32 MB) gave each read its own mapping.
+    corpus = tmp_path / "posts"
+    corpus.mkdir()
+    for number in range(2000):
+        (corpus / f"post-{number:05d}.txt").write_text(f"Post {number}\n\nA short post.\n")
+
+    def mappings() -> int:
+        return len(Path("/proc/self/maps").read_text().splitlines())
+
+    before = mappings()
+    scan = scan_corpus(corpus, 64_000_000)
+    assert len(scan.sources) == 2000
+    assert mappings() - before < 200
+
+
+def test_a_file_that_grew_after_its_size_was_read_is_still_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from retrieval import loading
+
+    path = tmp_path / "growing.txt"
+    path.write_text("Title\n\nfirst part, and a longer second part written later")
+    monkeypatch.setattr(loading.os, "fstat", lambda fd: SimpleNamespace(st_size=12))
+    for limit, whole in ((1000, True), (20, False)):
+        scan = loading.Scan()
+        with path.open("rb") as handle:
+            loading._scan_single(handle, "growing.txt", ".txt", limit, scan)
+        if whole:
+            assert scan.sources[0].raw.endswith(b"written later")
+        else:  # grown past the limit since its size was read: skipped, as before
+            assert not scan.sources and "too large" in scan.skipped[0].reason
