@@ -172,25 +172,23 @@ class Engine:
         generator: Generator,
         prompts: Prompts,
         policy: AnswerPolicy,
+        exemplars: Callable[[], InstructionExemplars],
         rewriter: Rewriter | None = None,
     ) -> None:
+        """`exemplars` gives the instruction exemplars embedded with `searcher.embedder`;
+        it is called on first use (a `LazyExemplars`, shared by the engines on one model)."""
         self.store = store
         self.searcher = searcher
         self.generator = generator
         self.prompts = prompts
         self.policy = policy
         self.rewriter = rewriter or Rewriter(template=prompts.rewrite)
-        self._exemplars: InstructionExemplars | None = None
+        self._exemplars = exemplars
 
     @property
     def exemplars(self) -> InstructionExemplars:
-        """The instruction exemplars, embedded on first use with the search's own model (once
-        for all the engines on that model)."""
-        if self._exemplars is None:
-            self._exemplars = InstructionExemplars.shared(
-                self.prompts.injection_exemplars, self.searcher.embedder
-            )
-        return self._exemplars
+        """The instruction exemplars, embedded on first use with the search's own model."""
+        return self._exemplars()
 
     def warm_up(self) -> None:
         """Load both models, embed the instruction exemplars and run the answer model once

@@ -62,7 +62,7 @@ def settings(corpus: Path, index_dir: Path) -> Settings:
 
 
 @pytest.fixture
-def engine(settings: Settings, embedder, sync_copy, corpus: Path):
+def engine(settings: Settings, embedder, injection_exemplars, sync_copy, corpus: Path):
     sync_copy(corpus)
     with IndexStore(settings.index_dir) as store:
         yield Engine(
@@ -71,6 +71,7 @@ def engine(settings: Settings, embedder, sync_copy, corpus: Path):
             ScriptedGenerator("Mara Quist"),
             Prompts.load(PROJECT / "prompts"),
             TRUSTING,
+            injection_exemplars,
         )
 
 
