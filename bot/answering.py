@@ -35,8 +35,8 @@ from bot.prompting import Prompts, build_messages
 from bot.question import Question, normalise, parse_question
 from retrieval.chunking import split_sentences
 from retrieval.cleaning import shorten
+from retrieval.reading import ArticleTexts
 from retrieval.search import Passage, Searcher, SearchResults
-from retrieval.store import IndexStore
 
 NOT_FOUND = "I couldn't find that in the articles."
 UNSURE = "I'm not sure this answers it, but the closest passage says:"
@@ -167,7 +167,7 @@ class Engine:
 
     def __init__(
         self,
-        store: IndexStore,
+        store: ArticleTexts,
         searcher: Searcher,
         generator: Generator,
         prompts: Prompts,
