@@ -35,8 +35,8 @@ from bot.prompting import Prompts, build_messages
 from bot.question import Question, normalise, parse_question
 from retrieval.chunking import split_sentences
 from retrieval.cleaning import shorten
+from retrieval.reading import ArticleTexts
 from retrieval.search import Passage, Searcher, SearchResults
-from retrieval.store import IndexStore
 
 NOT_FOUND = "I couldn't find that in the articles."
 UNSURE = "I'm not sure this answers it, but the closest passage says:"
@@ -168,30 +168,28 @@ class Engine:
 
     def __init__(
         self,
-        store: IndexStore,
+        store: ArticleTexts,
         searcher: Searcher,
         generator: Generator,
         prompts: Prompts,
         policy: AnswerPolicy,
+        exemplars: Callable[[], InstructionExemplars],
         rewriter: Rewriter | None = None,
     ) -> None:
+        """`exemplars` gives the instruction exemplars embedded with `searcher.embedder`;
+        it is called on first use (a `LazyExemplars`, shared by the engines on one model)."""
         self.store = store
         self.searcher = searcher
         self.generator = generator
         self.prompts = prompts
         self.policy = policy
         self.rewriter = rewriter or Rewriter(template=prompts.rewrite)
-        self._exemplars: InstructionExemplars | None = None
+        self._exemplars = exemplars
 
     @property
     def exemplars(self) -> InstructionExemplars:
-        """The instruction exemplars, embedded on first use with the search's own model (once
-        for all the engines on that model)."""
-        if self._exemplars is None:
-            self._exemplars = InstructionExemplars.shared(
-                self.prompts.injection_exemplars, self.searcher.embedder
-            )
-        return self._exemplars
+        """The instruction exemplars, embedded on first use with the search's own model."""
+        return self._exemplars()
 
     def warm_up(self) -> None:
         """Load both models, embed the instruction exemplars and run the answer model once

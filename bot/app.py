@@ -18,6 +18,7 @@ from bot.answering import Engine
 from bot.communities import Communities, Community, guild_settings
 from bot.conversation import Rewriter
 from bot.generation import Generator, LlamaGenerator
+from bot.injection import LazyExemplars
 from bot.library import RESTORE_VECTORS, Library, make_embedder
 from bot.model_files import resolve_model_path
 from bot.model_server import ServerGenerator
@@ -134,7 +135,8 @@ def open_app(
     policy = AnswerPolicy.from_settings(settings)  # a bad confidence file fails before models load
     with open_store(settings) as store:
         searcher = open_searcher(settings, store)
-        engine = _engine(settings, store, searcher, generator, prompts, policy)
+        exemplars = LazyExemplars(prompts.injection_exemplars, searcher.embedder)
+        engine = _engine(settings, store, searcher, generator, prompts, policy, exemplars)
         engine.warm_up()
         yield engine, Library(settings, store, searcher.embedder)
 
@@ -146,6 +148,7 @@ def _engine(
     generator: Generator | None,
     prompts: Prompts,
     policy: AnswerPolicy,
+    exemplars: LazyExemplars,
 ) -> Engine:
     """One engine over `store`, with the answer model given or loaded now."""
     return Engine(
@@ -154,6 +157,7 @@ def _engine(
         generator or load_generator(settings),
         prompts,
         policy,
+        exemplars,
         Rewriter(settings.rewrite, prompts.rewrite, settings.rewrite_seconds),
     )
 
@@ -188,18 +192,17 @@ def open_communities(
     prompts = Prompts.load(settings.prompts_dir)
     policy = AnswerPolicy.from_settings(settings)
     embedder = make_embedder(settings)
+    exemplars = LazyExemplars(prompts.injection_exemplars, embedder)  # embedded once, for all
     with ExitStack() as stack:
         by_guild: dict[int | None, Community] = {}
         for guild_id, own in guilds.items():
             store = stack.enter_context(open_store(own))
             searcher = _for_guild(guild_id, open_searcher, own, store, embedder)
-            engine = _engine(settings, store, searcher, generator, prompts, policy)
+            engine = _engine(settings, store, searcher, generator, prompts, policy, exemplars)
             generator = engine.generator  # loaded once, for every server
             by_guild[guild_id] = Community.of(engine, Library(own, store, embedder))
-        first, *others = (community.engine for community in by_guild.values())
-        first.warm_up()
-        for engine in others:
-            _ = engine.exemplars  # the answer model is warm already
+        first, *_ = (community.engine for community in by_guild.values())
+        first.warm_up()  # the others share its answer model and its exemplars
         yield Communities(by_guild)
 
 

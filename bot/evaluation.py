@@ -522,15 +522,25 @@ def format_curve(curve: Sequence[dict]) -> list[str]:
     return lines
 
 
+# The widest `share_with_interval` text: "100.0%  [100.0% – 100.0%]".
+SHARE_WIDTH = 25
+
+
+def share_with_interval(scores: AnswerScores, name: str) -> str:
+    """The share `name` of `scores` with its 95 % interval, " 57.1%  [25.1% – 84.2%]", or
+    "-" when nothing was counted: one format for every table of answer scores."""
+    value = getattr(scores, name)
+    if value is None:
+        return "-"
+    low, high = scores.intervals.get(name, (value, value))
+    return f"{value:6.1%}  [{low:.1%} – {high:.1%}]"
+
+
 def format_answers(scores: AnswerScores) -> str:
     """A readable block of answer scores, with 95 % intervals and the risk/coverage curve."""
 
     def pct(name: str) -> str:
-        value = getattr(scores, name)
-        if value is None:
-            return "-"
-        low, high = scores.intervals.get(name, (value, value))
-        return f"{value:6.1%}  [{low:.1%} – {high:.1%}]"
+        return share_with_interval(scores, name)
 
     lines = [
         f"answers: {scores.answerable} answerable, {scores.unanswerable} unanswerable "
@@ -622,24 +632,20 @@ def format_conversations(scores: ConversationScores) -> str:
     def row(name: str, part: AnswerScores | None) -> str:
         if part is None:
             return f"  {name:<22} -"
-
-        def share(key: str) -> str:
-            value = getattr(part, key)
-            if value is None:
-                return "-"
-            low, high = part.intervals.get(key, (value, value))
-            return f"{value:5.1%} [{low:.0%}–{high:.0%}]"
-
+        accuracy, precision, abstention = (
+            share_with_interval(part, key) for key in ("accuracy", "precision", "abstention")
+        )
         return (
-            f"  {name:<22} {share('accuracy'):>18} {share('precision'):>18} "
-            f"{share('abstention'):>18}  {part.correct}/{part.answerable} right, "
+            f"  {name:<22} {accuracy:>{SHARE_WIDTH}} {precision:>{SHARE_WIDTH}} "
+            f"{abstention:>{SHARE_WIDTH}}  {part.correct}/{part.answerable} right, "
             f"{part.answered} answered"
         )
 
     lines = [
         f"conversations: {scores.followup.answerable + scores.followup.unanswerable} follow-ups "
         f"({scores.rewritten} searched as rewritten; 95 % Wilson intervals)",
-        f"  {'':<22} {'accuracy':>18} {'precision':>18} {'unans. abstained':>18}",
+        f"  {'':<22} {'accuracy':>{SHARE_WIDTH}} {'precision':>{SHARE_WIDTH}} "
+        f"{'unans. abstained':>{SHARE_WIDTH}}",
         row("follow-ups", scores.followup),
         row("same facts standalone", scores.standalone),
         row("earlier turns", scores.earlier),

@@ -22,7 +22,7 @@ look-alikes ("Nоte tо the АI"), fullwidth letters and invisible characters in
 from __future__ import annotations
 
 import re
-import weakref
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,13 +222,9 @@ _MAX_TARGET_CHARS = 80
 _NOT_TARGETS = frozenset(("it", "this", "that", "them", "the question", "a", "the"))
 
 
-# Exemplars already embedded, by embedding model and exemplar texts (see `shared`).
-_SHARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 @dataclass(frozen=True)
 class InstructionExemplars:
-    """The exemplar sentences and their unit vectors, embedded once per engine."""
+    """The exemplar sentences and their unit vectors (see `LazyExemplars`)."""
 
     texts: tuple[str, ...]
     vectors: np.ndarray  # one unit row per text
@@ -237,19 +233,6 @@ class InstructionExemplars:
     def embed(cls, texts: tuple[str, ...], embedder: Embedder) -> InstructionExemplars:
         """Embed the exemplars once, with the model that embeds the article sentences."""
         return cls(tuple(texts), embedder.embed(list(texts)))
-
-    @classmethod
-    def shared(cls, texts: tuple[str, ...], embedder: Embedder) -> InstructionExemplars:
-        """`embed`, done once per embedding model: every engine on `embedder` (one per
-        server with CORPUS_PER_GUILD) shares the vectors, which depend on nothing else."""
-        try:
-            embedded = _SHARED.setdefault(embedder, {})
-        except TypeError:  # an embedder that cannot be weakly referenced: no sharing
-            return cls.embed(texts, embedder)
-        texts = tuple(texts)
-        if texts not in embedded:
-            embedded[texts] = cls.embed(texts, embedder)
-        return embedded[texts]
 
     @classmethod
     def none(cls) -> InstructionExemplars:
@@ -261,6 +244,25 @@ class InstructionExemplars:
         if not self.texts or not len(vectors):
             return np.zeros(len(vectors), dtype=np.float32)
         return np.max(vectors @ self.vectors.T, axis=1)
+
+
+class LazyExemplars:
+    """The exemplars, embedded on first call and kept. Embedding loads the embedding model,
+    which start-up leaves for later; the wiring (`bot/app.py`) builds one per embedding
+    model and hands it to every engine on that model, so they embed the exemplars once."""
+
+    def __init__(self, texts: tuple[str, ...], embedder: Embedder) -> None:
+        self.texts = tuple(texts)
+        self.embedder = embedder
+        self._embedded: InstructionExemplars | None = None
+        self._lock = threading.Lock()  # engines of several servers may ask at once
+
+    def __call__(self) -> InstructionExemplars:
+        """The embedded exemplars, embedding them on the first call only."""
+        with self._lock:
+            if self._embedded is None:
+                self._embedded = InstructionExemplars.embed(self.texts, self.embedder)
+            return self._embedded
 
 
 def parse_exemplars(text: str) -> tuple[str, ...]:

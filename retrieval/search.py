@@ -32,7 +32,7 @@ import numpy as np
 
 from retrieval.embedding import Embedder
 from retrieval.lexical import match_expression, query_terms
-from retrieval.store import IndexStore
+from retrieval.reading import SearchIndex
 from retrieval.text import words
 
 
@@ -182,7 +182,7 @@ class Searcher:
     """Search one index with one embedding model (both loaded once by the caller)."""
 
     def __init__(
-        self, store: IndexStore, embedder: Embedder, rules: SearchRules = SearchRules()
+        self, store: SearchIndex, embedder: Embedder, rules: SearchRules = SearchRules()
     ) -> None:
         self.store = store
         self.embedder = embedder

@@ -71,6 +71,16 @@ def embedder() -> Embedder:
     return Embedder()
 
 
+@pytest.fixture(scope="session")
+def injection_exemplars(embedder: Embedder):
+    """The shipped instruction exemplars on the session's embedder: every engine in the
+    tests shares them, embedded once (as `bot/app.py` shares them between engines)."""
+    from bot.injection import LazyExemplars
+    from bot.prompting import Prompts
+
+    return LazyExemplars(Prompts.load(PROJECT / "prompts").injection_exemplars, embedder)
+
+
 @pytest.fixture
 def seed_corpus(tmp_path: Path) -> Path:
     """A writable copy of the shipped demo corpus."""

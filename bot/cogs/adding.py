@@ -31,7 +31,7 @@ from bot.fetching import FetchLimits
 from retrieval.errors import KnownError
 
 if TYPE_CHECKING:
-    from bot.discord_bot import AnswerBot
+    from bot.cogs.host import CommunityBot
 
 MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can add articles."
 HOW_TO_ADD = f"Attach {ADDABLE} (up to three), or give `url:` with the address of a web page."
@@ -41,7 +41,7 @@ BUSY = "A reload or another /add is running; try again when it has finished."
 class AddingCog(commands.Cog):
     """/add: new articles from attachments or the web, for moderators."""
 
-    def __init__(self, bot: AnswerBot) -> None:
+    def __init__(self, bot: CommunityBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="add", extras={"failed": "Nothing was added"})

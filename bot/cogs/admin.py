@@ -15,7 +15,7 @@ from bot.cogs.replies import NO_PINGS
 from bot.discord_format import escape_markdown
 
 if TYPE_CHECKING:
-    from bot.discord_bot import AnswerBot
+    from bot.cogs.host import CommunityBot
     from bot.library import Library, Status
     from retrieval.sync import SyncReport
 
@@ -30,7 +30,7 @@ STATUS_SLOW = (
 class AdminCog(commands.Cog):
     """Corpus reloads for moderators, and the bot's status for everyone."""
 
-    def __init__(self, bot: AnswerBot) -> None:
+    def __init__(self, bot: CommunityBot) -> None:
         self.bot = bot
         self.status_seconds = STATUS_SECONDS
 

@@ -26,7 +26,7 @@ from bot.question import QuestionProblem
 from retrieval.cleaning import shorten
 
 if TYPE_CHECKING:
-    from bot.discord_bot import AnswerBot
+    from bot.cogs.host import CommunityBot
 
 _MENTION = re.compile(r"<@!?(\d+)>")
 EXAMPLE_SECONDS = 1.5  # a slash command must be answered within 3 seconds
@@ -35,7 +35,7 @@ EXAMPLE_SECONDS = 1.5  # a slash command must be answered within 3 seconds
 class AskCog(commands.Cog):
     """Answers questions from the articles, quoting them."""
 
-    def __init__(self, bot: AnswerBot) -> None:
+    def __init__(self, bot: CommunityBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="ask")

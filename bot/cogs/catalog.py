@@ -25,7 +25,7 @@ from retrieval.store import ArticleSummary
 
 if TYPE_CHECKING:
     from bot.catalog import Change
-    from bot.discord_bot import AnswerBot
+    from bot.cogs.host import CommunityBot
 
 MODERATORS_ONLY = (
     "Only moderators (Manage Server, or a moderator role) can remove or restore articles."
@@ -122,7 +122,7 @@ class ArticlePager(ServedOnly, discord.ui.View):
 class CatalogCog(commands.Cog):
     """Listing articles for everyone; removing and restoring them for moderators."""
 
-    def __init__(self, bot: AnswerBot) -> None:
+    def __init__(self, bot: CommunityBot) -> None:
         self.bot = bot
         self.read_seconds = STATUS_SECONDS
 

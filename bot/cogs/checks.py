@@ -12,7 +12,7 @@ import discord
 from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.discord_bot import AnswerBot
+    from bot.cogs.host import CommunityBot
 
 NOT_SERVED = (
     "This bot serves other communities, not this server, so it answers nothing and changes "
@@ -78,15 +78,15 @@ async def admitted(interaction: discord.Interaction) -> bool:
     """The one gate every interaction passes (commands, autocomplete, buttons): True when
     the bot serves the interaction's server; else the refusal, shown only to the member
     (an autocomplete gets no choices), and False."""
-    bot = interaction.client
-    if bot.serves(interaction.guild_id):  # type: ignore[attr-defined] - AnswerBot
+    bot: CommunityBot = interaction.client  # type: ignore[assignment]
+    if bot.serves(interaction.guild_id):
         return True
     with contextlib.suppress(discord.HTTPException):  # refused either way
         if interaction.type is discord.InteractionType.autocomplete:
             await interaction.response.autocomplete([])
         elif not interaction.response.is_done():
-            joined = bot.joined_guild_ids()  # type: ignore[attr-defined]
-            text = not_served_message(interaction.guild_id, bot.settings, joined)  # type: ignore[attr-defined]
+            joined = bot.joined_guild_ids()
+            text = not_served_message(interaction.guild_id, bot.settings, joined)
             await interaction.response.send_message(
                 text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
             )
@@ -115,7 +115,7 @@ class ServedOnly:
 ALREADY_RELOADING = "A reload is already running; its summary will appear when it finishes."
 
 
-async def refused_change(interaction: discord.Interaction, bot: AnswerBot, refusal: str) -> bool:
+async def refused_change(interaction: discord.Interaction, bot: CommunityBot, refusal: str) -> bool:
     """Tell a member who is no moderator (`refusal`), or anyone while a reload runs, why the
     command that changes the articles will not run; False when it may run."""
     if not is_moderator(interaction.user, bot.settings):  # enforced here, not just hidden

@@ -23,7 +23,7 @@ from bot.feedback import FeedbackSummary
 from bot.feedback_report import format_feedback
 
 if TYPE_CHECKING:
-    from bot.discord_bot import AnswerBot
+    from bot.cogs.host import CommunityBot
 
 log = logging.getLogger("bot.discord")
 SUMMARY_SECONDS = 10.0
@@ -34,7 +34,7 @@ UNREADABLE = "The feedback log could not be read just now; the bot's log has det
 class FeedbackCog(commands.Cog):
     """The moderators' view of members' votes and of the questions the bot declined."""
 
-    def __init__(self, bot: AnswerBot) -> None:
+    def __init__(self, bot: CommunityBot) -> None:
         self.bot = bot
 
     async def cog_unload(self) -> None:

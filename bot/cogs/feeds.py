@@ -29,8 +29,8 @@ from bot.feeds import RELOAD_RUNNING, PollReport, SyncSlot, check_feed, describe
 from bot.fetching import FetchLimits
 
 if TYPE_CHECKING:
+    from bot.cogs.host import CommunityBot
     from bot.communities import Community
-    from bot.discord_bot import AnswerBot
 
 log = logging.getLogger("bot.feeds")
 MODERATORS_ONLY = "Only moderators (Manage Server, or a moderator role) can manage feeds."
@@ -48,7 +48,7 @@ class FeedsCog(commands.Cog):
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
-    def __init__(self, bot: AnswerBot) -> None:
+    def __init__(self, bot: CommunityBot) -> None:
         self.bot = bot
         self._poller: asyncio.Task | None = None
 

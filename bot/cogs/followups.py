@@ -42,8 +42,8 @@ from retrieval.cleaning import shorten
 from retrieval.errors import KnownError
 
 if TYPE_CHECKING:
+    from bot.cogs.host import CommunityBot
     from bot.communities import Community
-    from bot.discord_bot import AnswerBot
 
 log = logging.getLogger("bot.discord")
 CLICK_SECONDS = 2.5  # a click must be acknowledged within Discord's 3 s
@@ -95,7 +95,7 @@ class FollowUpButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Open the question for its asker (off the event loop); tell only them."""
-        bot: AnswerBot = interaction.client  # type: ignore[assignment]
+        bot: CommunityBot = interaction.client  # type: ignore[assignment]
         community = bot.community(interaction.guild_id)
         try:
             text = await asyncio.wait_for(self._open(interaction, community), CLICK_SECONDS)
@@ -148,7 +148,7 @@ def answer_view(answer: Answer, answer_id: int | None, where: AskedWhere) -> dis
     return followup_view(answer_id)
 
 
-async def recheck(bot: AnswerBot, community: Community) -> int:
+async def recheck(bot: CommunityBot, community: Community) -> int:
     """Ask `community`'s open questions again against the articles changed since they
     were last asked, and answer each one that now has an answer; how many were. Expired
     questions are dropped first, and those of a server no longer served closed unasked.
@@ -185,7 +185,7 @@ def mention_line(question: OpenQuestion) -> str:
 
 
 async def _deliver(
-    bot: AnswerBot, community: Community, question: OpenQuestion, answer: Answer
+    bot: CommunityBot, community: Community, question: OpenQuestion, answer: Answer
 ) -> None:
     """Reply to the decline with the answer and its quotes, as any answer is shown (with
     its 👍 / 👎), pinging the asker alone."""

@@ -22,7 +22,7 @@ from bot.discord_format import MESSAGE_LIMIT, escape_markdown
 from bot.gaps import DEFAULT_DAYS, Gap, format_gaps, group_gaps, since
 
 if TYPE_CHECKING:
-    from bot.discord_bot import AnswerBot
+    from bot.cogs.host import CommunityBot
 
 log = logging.getLogger("bot.discord")
 GAPS_SECONDS = 10.0
@@ -35,7 +35,7 @@ UNREADABLE = "The feedback log could not be read just now; the bot's log has det
 class GapsCog(commands.Cog):
     """The moderators' list of questions the articles do not answer."""
 
-    def __init__(self, bot: AnswerBot) -> None:
+    def __init__(self, bot: CommunityBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="gaps")

@@ -24,7 +24,7 @@ from retrieval.cleaning import shorten
 from retrieval.errors import KnownError
 
 if TYPE_CHECKING:
-    from bot.discord_bot import AnswerBot
+    from bot.cogs.host import CommunityBot
     from bot.library import Library
 
 log = logging.getLogger("bot.discord")
@@ -95,7 +95,7 @@ async def read_examples(library: Library, seconds: float = EXAMPLES_SECONDS) -> 
 class HelpCog(commands.Cog):
     """The /help command."""
 
-    def __init__(self, bot: AnswerBot) -> None:
+    def __init__(self, bot: CommunityBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="help")

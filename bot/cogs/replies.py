@@ -19,7 +19,7 @@ from bot.question import QuestionProblem, problem_of, too_long_message
 from retrieval.errors import KnownError
 
 if TYPE_CHECKING:
-    from bot.discord_bot import AnswerBot
+    from bot.cogs.host import CommunityBot
 
 log = logging.getLogger("bot.discord")
 NO_PINGS = discord.AllowedMentions.none()
@@ -221,7 +221,7 @@ def searching_line(answer: Answer) -> str | None:
 
 
 async def answer_to(
-    bot: AnswerBot,
+    bot: CommunityBot,
     target: ReplyTarget,
     user_id: int,
     question: str,

@@ -15,13 +15,16 @@ import logging
 import re
 import sqlite3
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import discord
 
 from bot.answering import Answer
 from bot.cogs.checks import ServedOnly
 from bot.feedback import DOWN, UP, FeedbackLog, VoteOutcome
+
+if TYPE_CHECKING:
+    from bot.cogs.host import CommunityBot
 
 log = logging.getLogger("bot.discord")
 LOG_SECONDS = 3.0  # a vote must be acknowledged within Discord's 3 s; SQLite gives up at 2 s
@@ -83,8 +86,9 @@ class VoteButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Record the member's vote (off the event loop) and tell only them."""
-        bot = interaction.client  # the answer is in the log of the server it was given in
-        feedback: FeedbackLog = bot.community(interaction.guild_id).feedback  # type: ignore[attr-defined]
+        bot: CommunityBot = interaction.client  # type: ignore[assignment]
+        # the answer is in the log of the server it was given in
+        feedback: FeedbackLog = bot.community(interaction.guild_id).feedback
         try:
             outcome = await asyncio.wait_for(
                 asyncio.to_thread(feedback.vote, self.answer_id, interaction.user.id, self.vote),

@@ -62,7 +62,7 @@ class ScriptedGenerator:
         return self.reply
 
 
-def scripted_engine(store, embedder, answer: str = "Mara Quist"):
+def scripted_engine(store, embedder, exemplars, answer: str = "Mara Quist"):
     """An engine over a real index whose model always replies `answer` (plumbing tests)."""
     from bot.answering import Engine
     from bot.prompting import Prompts
@@ -71,5 +71,5 @@ def scripted_engine(store, embedder, answer: str = "Mara Quist"):
 
     return Engine(
         store, Searcher(store, embedder), ScriptedGenerator(answer),
-        Prompts.load(PROJECT / "prompts"), TRUSTING,
+        Prompts.load(PROJECT / "prompts"), TRUSTING, exemplars,
     )  # fmt: skip

@@ -25,13 +25,21 @@ BRIDGE = "Who leads the council in Glenfield?"
 
 
 @pytest.fixture
-def engine(town_index: Path, embedder, generator):
+def engine(town_index: Path, embedder, generator, injection_exemplars):
     with IndexStore(town_index) as store:
-        yield Engine(store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED)
+        yield Engine(
+            store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED, injection_exemplars
+        )
 
 
-def _scripted(store: IndexStore, embedder, reply: ScriptedGenerator, rules=TRUSTING) -> Engine:
-    return Engine(store, Searcher(store, embedder), reply, PROMPTS, rules)
+@pytest.fixture(scope="module")
+def scripted(embedder, injection_exemplars):
+    """Engines over a given store whose model replies as scripted (plumbing tests)."""
+
+    def build(store: IndexStore, reply: ScriptedGenerator, rules=TRUSTING) -> Engine:
+        return Engine(store, Searcher(store, embedder), reply, PROMPTS, rules, injection_exemplars)
+
+    return build
 
 
 def _assert_quotes_verified(answer: Answer, store: IndexStore) -> None:
@@ -97,11 +105,11 @@ def test_the_closest_passage_is_handed_over_once_then_the_answer_streams_with_it
     ],
 )
 def test_a_declined_answer_keeps_the_passage_it_showed_as_related(
-    town_index: Path, embedder, reply: ScriptedGenerator, rules, decline: Decline, shown: str
+    town_index: Path, scripted, reply: ScriptedGenerator, rules, decline: Decline, shown: str
 ) -> None:
     passages: list[object] = []
     with IndexStore(town_index) as store:
-        answer = _scripted(store, embedder, reply, rules).ask(BRIDGE, on_passage=passages.append)
+        answer = scripted(store, reply, rules).ask(BRIDGE, on_passage=passages.append)
     assert answer.abstained and answer.decline is decline and answer.answer == shown
     assert passages == [answer.related] and answer.related is not None
 
@@ -119,7 +127,7 @@ def test_no_passage_is_handed_over_when_nothing_relevant_is_found(
 
 @pytest.mark.slow
 def test_an_injected_article_does_not_steer_the_answer(
-    tmp_path: Path, run_sync, index_dir: Path, embedder, generator
+    tmp_path: Path, run_sync, index_dir: Path, embedder, generator, injection_exemplars
 ) -> None:
     corpus = write_town_corpus(tmp_path / "corpus")
     (corpus / "fair.txt").write_text(
@@ -130,7 +138,9 @@ def test_an_injected_article_does_not_steer_the_answer(
     )
     run_sync(corpus)
     with IndexStore(index_dir) as store:
-        engine = Engine(store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED)
+        engine = Engine(
+            store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED, injection_exemplars
+        )
         own_topic = engine.ask("When does the town fair open?")
         other_topic = engine.ask(BRIDGE)
         for answer in (own_topic, other_topic):
@@ -149,40 +159,40 @@ def test_an_injected_article_does_not_steer_the_answer(
         ScriptedGenerator("She took office in 1987", sources=(1, 2)),  # an invented year
     ],
 )
-def test_unsupported_model_answers_are_never_shown(town_index: Path, embedder, reply) -> None:
+def test_unsupported_model_answers_are_never_shown(town_index: Path, scripted, reply) -> None:
     with IndexStore(town_index) as store:
-        answer = _scripted(store, embedder, reply).ask(BRIDGE)
+        answer = scripted(store, reply).ask(BRIDGE)
     assert answer.abstained and answer.quotes == ()
     assert answer.decline is Decline.ANSWER_NOT_IN_SENTENCES, answer.reason
 
 
 @pytest.mark.slow
-def test_a_model_that_finds_no_answer_declines_as_such(town_index: Path, embedder) -> None:
+def test_a_model_that_finds_no_answer_declines_as_such(town_index: Path, scripted) -> None:
     with IndexStore(town_index) as store:
-        answer = _scripted(store, embedder, ScriptedGenerator("I don't know")).ask(BRIDGE)
+        answer = scripted(store, ScriptedGenerator("I don't know")).ask(BRIDGE)
     assert answer.abstained and answer.decline is Decline.MODEL_NOT_FOUND
     assert answer.related is not None and answer.scoring is None
 
 
 @pytest.mark.slow
 def test_an_answer_in_a_sentence_the_model_did_not_cite_quotes_that_sentence(
-    town_index: Path, embedder
+    town_index: Path, scripted
 ) -> None:
     with IndexStore(town_index) as store:
-        answer = _scripted(store, embedder, ScriptedGenerator("Mara Quist", (99,))).ask(BRIDGE)
+        answer = scripted(store, ScriptedGenerator("Mara Quist", (99,))).ask(BRIDGE)
         assert not answer.abstained and "Mara Quist" in answer.quotes[0].text
         _assert_quotes_verified(answer, store)
 
 
 @pytest.mark.slow
 def test_an_answer_from_two_cited_sentences_quotes_both_up_to_the_policy_s_limit(
-    town_index: Path, embedder
+    town_index: Path, scripted
 ) -> None:
     reply = ScriptedGenerator("Mara Quist and Ivo Brandt", sources=(1, 2))
     question = "Who leads Glenfield council, and who is chief executive of Kestrel Airlines?"
     with IndexStore(town_index) as store:
-        both = _scripted(store, embedder, reply).ask(question)
-        one = _scripted(store, embedder, reply, policy(min_confidence=0.0, max_quotes=1))
+        both = scripted(store, reply).ask(question)
+        one = scripted(store, reply, policy(min_confidence=0.0, max_quotes=1))
         first = one.ask(question)
         _assert_quotes_verified(both, store)
     assert not both.abstained and len(both.quotes) == 2, both.reason
@@ -190,10 +200,10 @@ def test_an_answer_from_two_cited_sentences_quotes_both_up_to_the_policy_s_limit
 
 
 @pytest.mark.slow
-def test_an_answer_read_from_a_title_quotes_the_headline(town_index: Path, embedder) -> None:
+def test_an_answer_read_from_a_title_quotes_the_headline(town_index: Path, scripted) -> None:
     reply = ScriptedGenerator("riverside walkway")  # a headline word the body never uses
     with IndexStore(town_index) as store:
-        answer = _scripted(store, embedder, reply).ask("What did Glenfield approve on Tuesday?")
+        answer = scripted(store, reply).ask("What did Glenfield approve on Tuesday?")
         assert not answer.abstained, answer.reason
         assert answer.quotes[0].text == "Glenfield backs riverside walkway"
         assert answer.scoring is not None and answer.scoring.signals["from_headline"] == 1.0
@@ -203,12 +213,10 @@ def test_an_answer_read_from_a_title_quotes_the_headline(town_index: Path, embed
 
 @pytest.mark.slow
 def test_a_low_confidence_answer_shows_the_closest_passage_as_related(
-    town_index: Path, embedder
+    town_index: Path, scripted
 ) -> None:
     with IndexStore(town_index) as store:
-        cautious = _scripted(
-            store, embedder, ScriptedGenerator("Mara Quist"), policy(min_confidence=1.0)
-        )
+        cautious = scripted(store, ScriptedGenerator("Mara Quist"), policy(min_confidence=1.0))
         answer = cautious.ask(BRIDGE)
         assert answer.abstained and answer.quotes == () and answer.answer == UNSURE
         assert answer.related is not None and answer.scoring is not None
@@ -223,10 +231,10 @@ def test_a_low_confidence_answer_shows_the_closest_passage_as_related(
 
 @pytest.mark.slow
 def test_a_failed_model_is_reported_as_failed_with_a_related_passage(
-    town_index: Path, embedder
+    town_index: Path, scripted
 ) -> None:
     with IndexStore(town_index) as store:
-        answer = _scripted(store, embedder, ScriptedGenerator("", fail=True)).ask(BRIDGE)
+        answer = scripted(store, ScriptedGenerator("", fail=True)).ask(BRIDGE)
     assert answer.abstained and answer.quotes == () and answer.answer == FAILED
     assert answer.decline is Decline.FAILED and answer.detail == "scripted failure"
     assert answer.related is not None and answer.fallback == "scripted failure"
@@ -243,17 +251,17 @@ def test_time_budget_is_enforced_on_the_real_model(engine: Engine) -> None:
 
 
 @pytest.mark.slow
-def test_nothing_relevant_means_the_model_is_not_asked(town_index: Path, embedder) -> None:
+def test_nothing_relevant_means_the_model_is_not_asked(town_index: Path, scripted) -> None:
     never = ScriptedGenerator("", fail=True)
     with IndexStore(town_index) as store:
-        answer = _scripted(store, embedder, never).ask("What is the boiling point of mercury?")
+        answer = scripted(store, never).ask("What is the boiling point of mercury?")
     assert answer.abstained and answer.decline is Decline.NOTHING_RELEVANT
     assert answer.answer == NOT_FOUND and answer.related is None
 
 
-def test_empty_question_gets_a_polite_reply(town_index: Path, embedder) -> None:
+def test_empty_question_gets_a_polite_reply(town_index: Path, scripted) -> None:
     with IndexStore(town_index) as store:
-        engine = _scripted(store, embedder, ScriptedGenerator("x"))
+        engine = scripted(store, ScriptedGenerator("x"))
         answer = engine.ask("  ?? ")
     assert answer.abstained and "ask a question" in answer.answer
     assert answer.decline is Decline.EMPTY_QUESTION and answer.reason == "empty question"
@@ -306,10 +314,10 @@ def test_truncated_gguf_gives_a_clear_error(tmp_path: Path) -> None:
     ],
 )
 def test_odd_questions_get_an_answer_object_never_an_exception(
-    town_index: Path, embedder, question: str
+    town_index: Path, scripted, question: str
 ) -> None:
     with IndexStore(town_index) as store:
-        answer = _scripted(store, embedder, ScriptedGenerator("Mara Quist")).ask(question)
+        answer = scripted(store, ScriptedGenerator("Mara Quist")).ask(question)
     assert isinstance(answer, Answer) and answer.answer
     assert len(answer.question) <= 1000
     assert all(q.text for q in answer.quotes)
@@ -328,10 +336,10 @@ def test_odd_questions_get_an_answer_object_never_an_exception(
     )  # fmt: skip
 )
 def test_any_question_gets_an_answer_with_only_verified_quotes(
-    town_index: Path, embedder, question: str
+    town_index: Path, scripted, question: str
 ) -> None:
     with IndexStore(town_index) as store:
-        answer = _scripted(store, embedder, ScriptedGenerator("Mara Quist")).ask(question)
+        answer = scripted(store, ScriptedGenerator("Mara Quist")).ask(question)
         assert isinstance(answer, Answer) and answer.answer.strip()
         assert answer.abstained or answer.quotes
         for quote in answer.quotes:

@@ -183,9 +183,10 @@ def test_nothing_changes_while_another_process_holds_the_index(catalog, tmp_path
 
 
 @pytest.mark.slow
-def test_console_lists_removes_and_restores(catalog, embedder) -> None:
+def test_console_lists_removes_and_restores(catalog, embedder, injection_exemplars) -> None:
     settings, store, corpus = catalog
-    engine, library = scripted_engine(store, embedder), Library(settings, store, embedder)
+    engine = scripted_engine(store, embedder, injection_exemplars)
+    library = Library(settings, store, embedder)
     out = io.StringIO()
     handle_line("/articles", engine, library, out)
     handle_line("/articles library", engine, library, out)

@@ -66,13 +66,13 @@ def _quoted(text: str) -> list[str]:
 
 @pytest.mark.slow
 def test_the_passage_being_checked_is_printed_before_the_model_answers(
-    town_index: Path, embedder, generator
+    town_index: Path, embedder, generator, injection_exemplars
 ) -> None:
     out = _Terminal()
     with IndexStore(town_index) as store:
         engine = Engine(
             store, Searcher(store, embedder), generator, Prompts.load(PROJECT / "prompts"),
-            UNHURRIED,
+            UNHURRIED, injection_exemplars,
         )  # fmt: skip
         library = Library(Settings(_env_file=None), store, embedder)
         handle_line("Who leads the council in Glenfield?", engine, library, out)
@@ -114,7 +114,7 @@ def test_nothing_relevant_prints_no_passage_to_check(console_engine) -> None:
 
 
 @pytest.fixture
-def console_engine(tmp_path: Path, embedder, sync_copy, index_dir: Path):
+def console_engine(tmp_path: Path, embedder, injection_exemplars, sync_copy, index_dir: Path):
     corpus = tmp_path / "corpus"
     write_town_corpus(corpus)
     sync_copy(corpus)
@@ -126,6 +126,7 @@ def console_engine(tmp_path: Path, embedder, sync_copy, index_dir: Path):
             ScriptedGenerator("Mara Quist"),
             Prompts.load(PROJECT / "prompts"),
             TRUSTING,
+            injection_exemplars,
         )
         yield engine, Library(settings, store, embedder), corpus
 

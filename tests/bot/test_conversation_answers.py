@@ -44,9 +44,10 @@ LIBRARY = Turn(
 
 
 @pytest.fixture
-def engine(town_index: Path, embedder, generator):
+def engine(town_index: Path, embedder, generator, injection_exemplars):
     with IndexStore(town_index) as store:
-        yield Engine(store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED)
+        searcher = Searcher(store, embedder)
+        yield Engine(store, searcher, generator, PROMPTS, UNHURRIED, injection_exemplars)
 
 
 def _verified(answer, store: IndexStore) -> bool:
@@ -71,13 +72,14 @@ def test_a_follow_up_is_answered_from_the_article_the_conversation_is_about(
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["model", "both"])
 def test_the_models_rewrite_resolves_it_and_the_follow_up_is_answered(
-    town_index: Path, embedder, large_generator, mode: str
+    town_index: Path, embedder, injection_exemplars, large_generator, mode: str
 ) -> None:
     """The default answer model (the 1.5B) writes the standalone question: "it" becomes
     what the last turn was about, with no bracketed words, and the model reads that."""
     with IndexStore(town_index) as store:
+        rewriter = Rewriter(mode, PROMPTS.rewrite, seconds=300)
         engine = Engine(store, Searcher(store, embedder), large_generator, PROMPTS, UNHURRIED,
-                        Rewriter(mode, PROMPTS.rewrite, seconds=300))  # fmt: skip
+                        injection_exemplars, rewriter)  # fmt: skip
         answer = engine.ask("How much will it cost?", history=(APPROVED,))
         assert answer.rewritten and "rewrite" in answer.timings
         assert "footbridge" in answer.standalone.lower() and "(" not in answer.standalone
@@ -119,11 +121,13 @@ class _Recording(ScriptedGenerator):
 
 
 @pytest.mark.slow
-def test_the_model_and_the_judge_read_the_standalone_question(town_index: Path, embedder) -> None:
+def test_the_model_and_the_judge_read_the_standalone_question(
+    town_index: Path, embedder, injection_exemplars
+) -> None:
     model = _Recording("£4.2m")
     with IndexStore(town_index) as store:
         engine = Engine(store, Searcher(store, embedder), model, PROMPTS,
-                        policy(min_confidence=0.0, judge=True))  # fmt: skip
+                        policy(min_confidence=0.0, judge=True), injection_exemplars)  # fmt: skip
         answer = engine.ask("How much will it cost?", history=(APPROVED,))
     answer_prompt, judge_prompt = model.prompts
     assert answer.standalone in answer_prompt and answer.standalone in judge_prompt
@@ -132,11 +136,11 @@ def test_the_model_and_the_judge_read_the_standalone_question(town_index: Path, 
 
 # -- console ------------------------------------------------------------------------
 @pytest.fixture
-def console(town_index: Path, embedder):
+def console(town_index: Path, embedder, injection_exemplars):
     settings = Settings(_env_file=None, index_dir=town_index)
     with IndexStore(town_index) as store:
         engine = Engine(store, Searcher(store, embedder), ScriptedGenerator("Mara Quist"),
-                        PROMPTS, policy(min_confidence=0.0))  # fmt: skip
+                        PROMPTS, policy(min_confidence=0.0), injection_exemplars)  # fmt: skip
         yield engine, Library(settings, store, embedder)
 
 

@@ -22,7 +22,9 @@ from bot.answering import NOT_FOUND, UNSURE, Engine
 from bot.cogs import replies
 from bot.cogs.admin import read_status
 from bot.cogs.errors import APOLOGY
+from bot.cogs.host import CommunityBot
 from bot.cogs.replies import THINKING
+from bot.communities import Communities
 from bot.discord_bot import AnswerBot
 from bot.discord_format import escape_markdown
 from bot.library import Library
@@ -62,7 +64,7 @@ def settings(corpus: Path, index_dir: Path) -> Settings:
 
 
 @pytest.fixture
-def engine(settings: Settings, embedder, sync_copy, corpus: Path):
+def engine(settings: Settings, embedder, injection_exemplars, sync_copy, corpus: Path):
     sync_copy(corpus)
     with IndexStore(settings.index_dir) as store:
         yield Engine(
@@ -71,6 +73,7 @@ def engine(settings: Settings, embedder, sync_copy, corpus: Path):
             ScriptedGenerator("Mara Quist"),
             Prompts.load(PROJECT / "prompts"),
             TRUSTING,
+            injection_exemplars,
         )
 
 
@@ -95,6 +98,12 @@ def world(simcord_env):
 
 def _posted_json(env) -> list[dict]:
     return [entry.json for entry in env.http_requests if isinstance(entry.json, dict)]
+
+
+def test_the_bot_has_everything_the_cogs_use_of_it() -> None:
+    """The cogs know the bot only as `CommunityBot` (`bot/cogs/host.py`): `AnswerBot` must
+    have every attribute and method it lists."""
+    assert isinstance(AnswerBot(Communities({}), Settings(_env_file=None)), CommunityBot)
 
 
 async def test_ask_defers_at_once_then_answers_with_quotes(world) -> None:

@@ -265,6 +265,7 @@ def test_every_server_shares_one_answer_model_and_one_embedding_model(
         a, b = communities.for_guild(A), communities.for_guild(B)
         assert a.engine.generator is b.engine.generator is generator
         assert a.engine.searcher.embedder is b.engine.searcher.embedder is a.library.embedder
+        assert a.engine.exemplars is b.engine.exemplars  # embedded once, for both
         assert a.engine.store is not b.engine.store and a.feedback.path != b.feedback.path
         assert communities.for_guild(None) is None and communities.for_guild(999) is None
 

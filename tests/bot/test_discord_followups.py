@@ -85,7 +85,7 @@ async def test_an_unrelated_article_leaves_the_question_open(world) -> None:
 
 
 async def test_an_article_ingested_while_the_bot_was_stopped_answers_at_its_next_start(
-    world, engine, library, settings, tmp_path, monkeypatch, capsys
+    world, engine, library, settings, injection_exemplars, tmp_path, monkeypatch, capsys
 ) -> None:
     """`ingest` cannot reply in Discord: the bot asks again when it next connects. The
     restarted bot's scripted model answers what the new article says."""
@@ -98,7 +98,9 @@ async def test_an_article_ingested_while_the_bot_was_stopped_answers_at_its_next
     assert main(["ingest", "--corpus", str(settings.corpus_dir), "--index", index, "--quiet"]) == 0
     assert "Open questions members asked to be told about: 1." in capsys.readouterr().out
     assert channel.last_message.id == declined.id, "nothing told while the bot is away"
-    ferry_model = scripted_engine(engine.store, engine.searcher.embedder, "7:15")
+    ferry_model = scripted_engine(
+        engine.store, engine.searcher.embedder, injection_exemplars, "7:15"
+    )
     await env.restart_bot(AnswerBot.single(ferry_model, library, settings))
     await env.settle()
     reply = channel.last_message

@@ -34,13 +34,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.simcord(settle_timeout=300)]
 
 
 @pytest.fixture
-def engine(settings, embedder, generator, sync_copy, corpus):
+def engine(settings, embedder, generator, injection_exemplars, sync_copy, corpus):
     """The town index answered by the real small model, unhurried (a busy machine must
     not turn the answer into a fallback)."""
     sync_copy(corpus)
     with IndexStore(settings.index_dir) as store:
         prompts = Prompts.load(PROJECT / "prompts")
-        yield Engine(store, Searcher(store, embedder), generator, prompts, UNHURRIED)
+        searcher = Searcher(store, embedder)
+        yield Engine(store, searcher, generator, prompts, UNHURRIED, injection_exemplars)
 
 
 @pytest.fixture

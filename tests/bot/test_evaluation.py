@@ -9,16 +9,19 @@ from bot.answering import Answer, Quote, Scoring
 from bot.errors import BotError
 from bot.evaluation import (
     SPLITS,
+    ConversationScores,
     QAItem,
     auc,
     expand_sets,
     format_answers,
+    format_conversations,
     hit_rank,
     load_qa,
     percentile,
     risk_coverage,
     score_answers,
     score_retrieval,
+    share_with_interval,
     wilson,
 )
 from bot.outcomes import Decline
@@ -278,6 +281,18 @@ def test_near_misses_get_their_own_abstention_row_counting_only_changed_items(
     assert "5 unanswerable (3 of them near misses" in text
     [row] = [line for line in text.splitlines() if "near misses abstained" in line]
     assert "66.7%" in row and "(2 of 3" in row
+
+
+def test_the_conversation_table_shows_each_share_as_the_answer_block_does() -> None:
+    items = [QAItem("Who leads?", ("Mara",), True, "a1"), QAItem("Who sang?", (), False, "u1")]
+    replies = {"Who leads?": _answer("Mara", False), "Who sang?": _answer("", True)}
+    scores = score_answers(items, replies.__getitem__, lambda quote: True)
+    shown = share_with_interval(scores, "accuracy")
+    assert shown == f"100.0%  [{wilson(1, 1)[0]:.1%} – 100.0%]"
+    assert f"  accuracy on answerables  {shown}\n" in format_answers(scores)
+    table = format_conversations(ConversationScores(scores, None, scores))
+    [row] = [line for line in table.splitlines() if line.startswith("  follow-ups  ")]
+    assert row.split() == ["follow-ups", *shown.split() * 3, "1/1", "right,", "1", "answered"]
 
 
 def test_without_near_misses_the_row_is_empty_not_zero() -> None:

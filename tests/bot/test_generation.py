@@ -7,6 +7,7 @@ import pytest
 
 from bot.answering import Engine
 from bot.generation import Reply
+from bot.injection import LazyExemplars
 from bot.prompting import Prompts
 from retrieval.embedding import Embedder
 from retrieval.search import Searcher
@@ -44,7 +45,8 @@ def test_warm_up_leaves_the_shared_prompt_prefix_evaluated(
     prompts = Prompts.load(PROJECT / "prompts")
     embedder = Embedder()
     with IndexStore(town_index) as store:
-        Engine(store, Searcher(store, embedder), generator, prompts, policy()).warm_up()
+        exemplars = LazyExemplars(prompts.injection_exemplars, embedder)
+        Engine(store, Searcher(store, embedder), generator, prompts, policy(), exemplars).warm_up()
     assert embedder.loaded, "the embedding model is loaded too"
     llm = generator._llm
     cached = llm.detokenize(llm.input_ids[: llm.n_tokens].tolist()).decode("utf-8", "replace")

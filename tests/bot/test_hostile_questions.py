@@ -65,10 +65,10 @@ def index(corpus: Path, tmp_path_factory: pytest.TempPathFactory, embedder) -> P
 
 
 @pytest.fixture(scope="module")
-def engine(index: Path, embedder, generator):
+def engine(index: Path, embedder, generator, injection_exemplars):
     with IndexStore(index) as store:
         yield Engine(store, Searcher(store, embedder), generator,
-                     Prompts.load(PROJECT / "prompts"), policy())  # fmt: skip
+                     Prompts.load(PROJECT / "prompts"), policy(), injection_exemplars)  # fmt: skip
 
 
 def _stored_texts(engine: Engine) -> list[str]:

@@ -183,6 +183,16 @@ def test_only_the_entry_points_import_the_wiring() -> None:
     assert importers <= ENTRY_POINTS, importers - ENTRY_POINTS
 
 
+def test_no_cog_imports_the_bot_that_loads_it() -> None:
+    """The bot's module imports the cogs; they see it as `bot.cogs.host.CommunityBot`."""
+    importers = [
+        path.name
+        for path in (PROJECT / "bot" / "cogs").glob("*.py")
+        if "bot.discord_bot" in _imports(path)
+    ]
+    assert importers == []
+
+
 def test_no_front_end_reaches_through_the_engine_for_the_index_or_the_model() -> None:
     reaching = re.compile(r"engine\.store\b|engine\.searcher\.embedder\b")
     offenders = [

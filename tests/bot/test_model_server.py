@@ -50,22 +50,25 @@ def model_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def server_engine(model_server: str, town_index: Path, embedder) -> Iterator[Engine]:
+def server_engine(
+    model_server: str, town_index: Path, embedder, injection_exemplars
+) -> Iterator[Engine]:
     generator = ServerGenerator(model_server)
     with IndexStore(town_index) as store:
-        yield Engine(store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED)
+        searcher = Searcher(store, embedder)
+        yield Engine(store, searcher, generator, PROMPTS, UNHURRIED, injection_exemplars)
     generator.close()
 
 
 def test_server_answers_with_the_same_verified_quote_as_in_process(
-    server_engine: Engine, generator, town_index: Path, embedder
+    server_engine: Engine, generator, town_index: Path, embedder, injection_exemplars
 ) -> None:
     streamed: list[str] = []
     remote = server_engine.ask(QUESTION, on_text=streamed.append)
     with IndexStore(town_index) as store:
-        local = Engine(store, Searcher(store, embedder), generator, PROMPTS, UNHURRIED).ask(
-            QUESTION
-        )
+        searcher = Searcher(store, embedder)
+        local = Engine(store, searcher, generator, PROMPTS, UNHURRIED, injection_exemplars)
+        local = local.ask(QUESTION)
     assert not remote.abstained and not remote.reason, remote.reason
     assert GOLD in remote.quotes[0].text
     assert [(q.article_id, q.start, q.end) for q in remote.quotes] == [

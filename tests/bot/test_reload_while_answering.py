@@ -24,7 +24,7 @@ NEW = 10  # the reload is held open until questions overlap it, so a few will do
 
 
 def test_every_question_asked_during_a_reload_is_answered(
-    tmp_path: Path, sync_copy, index_dir: Path, embedder, generator
+    tmp_path: Path, sync_copy, index_dir: Path, embedder, generator, injection_exemplars
 ) -> None:
     corpus = write_town_corpus(tmp_path / "corpus")
     sync_copy(corpus)
@@ -33,7 +33,7 @@ def test_every_question_asked_during_a_reload_is_answered(
     with IndexStore(index_dir) as store:
         engine = Engine(
             store, Searcher(store, embedder), generator, Prompts.load(PROJECT / "prompts"),
-            UNHURRIED,  # a busy machine must not force a fallback
+            UNHURRIED, injection_exemplars,  # a busy machine must not force a fallback
         )  # fmt: skip
         outcome: dict = {}
         overlapped = threading.Event()

@@ -81,19 +81,20 @@ def misbehaving_server() -> Iterator[str]:
     server.server_close()
 
 
-def _engine(base_url: str, index: Path, embedder) -> tuple[Engine, IndexStore]:
+def _engine(base_url: str, index: Path, embedder, exemplars) -> tuple[Engine, IndexStore]:
     store = IndexStore(index)
     generator = ServerGenerator(base_url)
-    engine = Engine(store, Searcher(store, embedder), generator, PROMPTS, policy())
+    engine = Engine(store, Searcher(store, embedder), generator, PROMPTS, policy(), exemplars)
     engine.policy = policy(time_budget_seconds=BUDGET)
     return engine, store
 
 
 @pytest.mark.parametrize("fault", ["comments", "empty", "silent"])
 def test_a_server_that_sends_no_answer_ends_within_the_budget(
-    misbehaving_server: str, fault: str, town_index: Path, embedder
+    misbehaving_server: str, fault: str, town_index: Path, embedder, injection_exemplars
 ) -> None:
-    engine, store = _engine(f"{misbehaving_server}/{fault}/v1", town_index, embedder)
+    url = f"{misbehaving_server}/{fault}/v1"
+    engine, store = _engine(url, town_index, embedder, injection_exemplars)
     with store:
         started = time.monotonic()
         answer = engine.ask(QUESTION)
@@ -105,9 +106,10 @@ def test_a_server_that_sends_no_answer_ends_within_the_budget(
 
 
 def test_a_reply_citing_a_non_number_falls_back_without_a_traceback(
-    misbehaving_server: str, town_index: Path, embedder
+    misbehaving_server: str, town_index: Path, embedder, injection_exemplars
 ) -> None:
-    engine, store = _engine(f"{misbehaving_server}/superscript/v1", town_index, embedder)
+    url = f"{misbehaving_server}/superscript/v1"
+    engine, store = _engine(url, town_index, embedder, injection_exemplars)
     with store:
         answer = engine.ask(QUESTION)
     assert answer.abstained and answer.decline is Decline.FAILED and answer.quotes == ()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval.reading import ArticleTexts, SearchIndex
 from retrieval.search import (
     Passage,
     PassageSentence,
@@ -24,6 +25,13 @@ SETTINGS_THRESHOLD = 0.38  # the shipped RELEVANCE_THRESHOLD default
 
 def _passage(text: str, article: str = "a") -> Passage:
     return Passage(article, article, article, text, 0, len(text), 0.0, 0.0)
+
+
+def test_the_index_store_has_both_reading_roles(tmp_path: Path) -> None:
+    """Search and the engine are typed with the roles (`retrieval/reading.py`), the bot
+    hands them an `IndexStore`: it must have every method the roles list."""
+    with IndexStore(tmp_path / "index") as store:
+        assert isinstance(store, SearchIndex) and isinstance(store, ArticleTexts)
 
 
 def test_rrf_rewards_agreement_between_rankings() -> None:
