@@ -55,18 +55,28 @@ eval-bbc: setup $(BENCH_INDEX)/articles.sqlite
 	$(PY) -m bot eval eval/bbc --answers --mode hybrid --index $(BENCH_INDEX)
 
 # Refit bot/confidence-$(MODEL).json: record every candidate (MIN_CONFIDENCE=0, the judge on,
-# no time budget) of answer model MODEL on tune and holdout, fit on tune only, and print the
-# curves (holdout re-scored, never fitted on).
+# no time budget) of answer model MODEL on tune and holdout, and the conversation sets; fit
+# on tune only (the follow-up offset on the tune conversations), and print the curves
+# (holdout re-scored, never fitted on).
 RUNS ?= .runs
 MODEL ?= qwen-1.5b
 RECORD := ANSWER_MODEL=$(MODEL) MIN_CONFIDENCE=0 JUDGE=on LLM_TIME_BUDGET_SECONDS=300
+# Conversations at the default threshold, so earlier turns are answered (or declined) as
+# members see them; every follow-up's candidate is recorded all the same.
+CONVERSE := ANSWER_MODEL=$(MODEL) JUDGE=on LLM_TIME_BUDGET_SECONDS=300 REWRITE_SECONDS=120
 calibrate: ingest $(BENCH_INDEX)/articles.sqlite
 	mkdir -p $(RUNS)
 	for split in tune holdout; do \
 	  $(RECORD) $(PY) -m bot eval eval/seed_$$split.jsonl --answers --mode hybrid --json > $(RUNS)/$(MODEL)_seed_$$split.json && \
 	  $(RECORD) $(PY) -m bot eval eval/bbc_$$split.jsonl --answers --mode hybrid --json --index $(BENCH_INDEX) > $(RUNS)/$(MODEL)_bbc_$$split.json || exit 1; \
 	done
-	ANSWER_MODEL=$(MODEL) $(PY) -m bot calibrate $(RUNS)/$(MODEL)_seed_tune.json $(RUNS)/$(MODEL)_bbc_tune.json --holdout $(RUNS)/$(MODEL)_seed_holdout.json $(RUNS)/$(MODEL)_bbc_holdout.json
+	for split in tune holdout; do \
+	  $(CONVERSE) $(PY) -m bot eval eval/followup_seed_$$split.jsonl --answers --mode hybrid --json > $(RUNS)/$(MODEL)_followup_seed_$$split.json && \
+	  $(CONVERSE) $(PY) -m bot eval eval/followup_bbc_$$split.jsonl --answers --mode hybrid --json --index $(BENCH_INDEX) > $(RUNS)/$(MODEL)_followup_bbc_$$split.json || exit 1; \
+	done
+	ANSWER_MODEL=$(MODEL) $(PY) -m bot calibrate $(RUNS)/$(MODEL)_seed_tune.json $(RUNS)/$(MODEL)_bbc_tune.json \
+	  --follow-ups $(RUNS)/$(MODEL)_followup_seed_tune.json $(RUNS)/$(MODEL)_followup_bbc_tune.json \
+	  --holdout $(RUNS)/$(MODEL)_seed_holdout.json $(RUNS)/$(MODEL)_bbc_holdout.json $(RUNS)/$(MODEL)_followup_seed_holdout.json $(RUNS)/$(MODEL)_followup_bbc_holdout.json
 
 bench-ingest: setup
 	$(PY) benchmarks/ingest.py
