@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot import signals
-from bot.conversation import Rewriter, Turn, conversation_articles
+from bot.conversation import Rewriter, Turn, conversation_articles, cut
 from bot.evidence import Evidence, headline_of, select_evidence
 from bot.generation import GenerationFailed, Generator, ModelTooSlow, Reply, TextCallback
 from bot.injection import InstructionExemplars, answer_is_target, instruction_targets
@@ -112,6 +112,16 @@ class Answer:
     def rewritten(self) -> bool:
         """True when what was searched is not what the member typed ("Searching for: …")."""
         return bool(self.standalone) and self.standalone != self.question
+
+    def as_turn(self, question: str) -> Turn:
+        """The conversation turn this answer makes of `question`: a declined one keeps
+        its question, which still sets the topic, but no answer text, and the article of
+        the closest passage it showed."""
+        shown = "" if self.abstained else self.answer
+        titles = tuple(dict.fromkeys(q.title for q in self.quotes))[:3]
+        passages = self.quotes or ((self.related,) if self.related else ())
+        articles = tuple(dict.fromkeys(q.article_id for q in passages))[:3]
+        return Turn(cut(question), cut(self.standalone or question), cut(shown), titles, articles)
 
     @property
     def reason(self) -> str:

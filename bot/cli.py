@@ -708,10 +708,10 @@ class _Conversation:
         self.turns = load_turns(self.index_dir, self.id)[-self.limit :] if self.limit else ()
 
     def add(self, question: str, answer) -> None:  # noqa: ANN001 - Answer
-        from bot.conversation import remember, turn_of
+        from bot.conversation import remember
         from bot.conversation_store import save_turns
 
-        self.turns = remember(self.turns, turn_of(question, answer), self.limit)
+        self.turns = remember(self.turns, answer.as_turn(question), self.limit)
         save_turns(self.index_dir, self.id, self.turns)
 
 

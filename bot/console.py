@@ -19,7 +19,7 @@ from bot.adding import who_runs_this
 from bot.answering import Answer, Engine, Quote
 from bot.app import open_app
 from bot.catalog_verbs import VERBS, run_verb
-from bot.conversation import MAX_TURNS, Turn, remember, turn_of
+from bot.conversation import MAX_TURNS, Turn, remember
 from bot.errors import Hints, explained
 from bot.library import Library
 from bot.settings import Settings
@@ -231,7 +231,7 @@ def handle_line(
         answer = engine.ask(command, on_text=stream, on_passage=stream.checking, history=history)
         stream.clear()
         if session is not None:
-            session.turns = remember(session.turns, turn_of(command, answer), session.limit)
+            session.turns = remember(session.turns, answer.as_turn(command), session.limit)
         print_searching(answer, out)
         print_answer(answer, out)
     print(file=out)

@@ -22,13 +22,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bot.generation import GenerationFailed, Generator
 from retrieval.text import MONTHS, QUESTION_WORDS, STOPWORDS, words
-
-if TYPE_CHECKING:
-    from bot.answering import Answer
 
 MAX_TURNS = 3  # earlier turns kept as context: follow-ups lean on the last one or two
 MAX_CONTEXT_TERMS = 6  # names and words added to a follow-up from the earlier turn
@@ -62,24 +58,12 @@ class Turn:
         titles = data.get("titles") or []
         articles = data.get("articles") or []
         return cls(
-            _cut(str(data.get("question", ""))),
-            _cut(str(data.get("standalone", "") or data.get("question", ""))),
-            _cut(str(data.get("answer", ""))),
-            tuple(_cut(str(t)) for t in titles[:3] if isinstance(t, str)),
-            tuple(_cut(a) for a in articles[:3] if isinstance(a, str)),
+            cut(str(data.get("question", ""))),
+            cut(str(data.get("standalone", "") or data.get("question", ""))),
+            cut(str(data.get("answer", ""))),
+            tuple(cut(str(t)) for t in titles[:3] if isinstance(t, str)),
+            tuple(cut(a) for a in articles[:3] if isinstance(a, str)),
         )
-
-
-def turn_of(question: str, answer: Answer) -> Turn:
-    """The turn an answer makes: a declined one keeps its question, which still sets
-    the topic, but no answer text."""
-    shown = "" if answer.abstained else answer.answer
-    titles = tuple(dict.fromkeys(q.title for q in answer.quotes))
-    passages = answer.quotes or ((answer.related,) if answer.related else ())
-    articles = tuple(dict.fromkeys(q.article_id for q in passages))[:3]
-    return Turn(
-        _cut(question), _cut(answer.standalone or question), _cut(shown), titles[:3], articles
-    )
 
 
 def conversation_articles(history: Sequence[Turn]) -> tuple[str, ...]:
@@ -93,7 +77,8 @@ def remember(history: Sequence[Turn], turn: Turn, limit: int = MAX_TURNS) -> tup
     return (*history, turn)[-limit:] if limit > 0 else ()
 
 
-def _cut(text: str) -> str:
+def cut(text: str) -> str:
+    """`text` on one line, at most MAX_TURN_CHARS: context, not a transcript."""
     return " ".join(text.split())[:MAX_TURN_CHARS]
 
 

@@ -591,14 +591,14 @@ class ConversationScores:
 def run_conversation(item: QAItem, ask: Callable[[str, tuple], object], limit: int):  # noqa: ANN201
     """Ask the earlier turns in order, each with the turns before it, then the follow-up;
     returns the earlier answers and the follow-up's."""
-    from bot.conversation import remember, turn_of
+    from bot.conversation import remember
 
     history: tuple = ()
     earlier = []
     for turn in item.turns:
         answer = ask(turn.question, history)
         earlier.append(answer)
-        history = remember(history, turn_of(turn.question, answer), limit)
+        history = remember(history, answer.as_turn(turn.question), limit)
     return earlier, ask(item.question, history)
 
 

@@ -21,7 +21,6 @@ from bot.cogs.replies import (
     problem_text,
     question_problem,
 )
-from bot.conversation import turn_of
 from bot.question import QuestionProblem
 from retrieval.cleaning import shorten
 
@@ -61,7 +60,7 @@ class AskCog(commands.Cog):
         history = () if private else self.bot.conversations.history(thread)
         answer = await answer_to(self.bot, target, interaction.user.id, question, history)
         if answer is not None and not private:  # a private answer is no thread's context
-            self.bot.conversations.record(history, turn_of(question, answer), [thread])
+            self.bot.conversations.record(history, answer.as_turn(question), [thread])
 
     async def _problem(
         self, channel: object, guild_id: int | None, user_id: int, question: str
@@ -109,7 +108,7 @@ class AskCog(commands.Cog):
         answer = await answer_to(self.bot, target, message.author.id, question, history)
         if answer is not None:
             keys = [*target.sent, _thread_id(channel or message.channel)]
-            self.bot.conversations.record(history, turn_of(question, answer), keys)
+            self.bot.conversations.record(history, answer.as_turn(question), keys)
 
 
 def _thread_id(channel: object) -> int | None:

@@ -20,7 +20,6 @@ from bot.conversation import (
     remember,
     rewrite_messages,
     standalone_question,
-    turn_of,
 )
 from bot.generation import Reply
 from bot.prompting import Prompts
@@ -139,19 +138,19 @@ def test_a_declined_answer_keeps_its_question_but_no_answer_text() -> None:
     quote = Quote("Ines Varga will lead it.", "a.txt", "Corvale museum names", "a.txt", 0, 24)
     shown = Answer("Who?", "Ines Varga", (quote,), False, standalone="Who leads it? (Corvale)")
     declined = Answer("Who?", "I'm not sure", (), True)
-    assert turn_of("Who?", shown) == Turn(
+    assert shown.as_turn("Who?") == Turn(
         "Who?", "Who leads it? (Corvale)", "Ines Varga", ("Corvale museum names",), ("a.txt",)
     )
-    assert turn_of("Who?", declined) == Turn("Who?", "Who?", "", ())
+    assert declined.as_turn("Who?") == Turn("Who?", "Who?", "", ())
 
 
 def test_a_turn_remembers_the_articles_shown_and_a_follow_up_looks_in_the_latest() -> None:
     quote = Quote("Ines Varga will lead it.", "a.txt", "Corvale museum names", "a.txt", 0, 24)
     closest = Quote("The museum reopens in May.", "b.txt", "Museum reopens", "b.txt", 0, 26)
-    answered = turn_of("Who?", Answer("Who?", "Ines Varga", (quote,), False))
+    answered = Answer("Who?", "Ines Varga", (quote,), False).as_turn("Who?")
     # A decline still showed the closest passage: the member's next question leans on it.
-    declined = turn_of("When?", Answer("When?", "I'm not sure", (), True, related=closest))
-    silent = turn_of("Why?", Answer("Why?", "I'm not sure", (), True))
+    declined = Answer("When?", "I'm not sure", (), True, related=closest).as_turn("When?")
+    silent = Answer("Why?", "I'm not sure", (), True).as_turn("Why?")
     assert answered.articles == ("a.txt",) and declined.articles == ("b.txt",)
     assert conversation_articles((answered, declined)) == ("b.txt",)
     assert conversation_articles((answered, declined, silent)) == ("b.txt",)
