@@ -120,6 +120,7 @@ def calibrate_follow_ups(
             "No rewritten follow-up with a candidate in these runs: record the conversation "
             "sets with `eval eval/followup_*_tune.jsonl --answers --json`, MIN_CONFIDENCE=0."
         )
+    model = replace(model, follow_up_offset=0.0)  # the curves "without" score with none
     log_odds = [model.log_odds(d["signals"]) for d in rows]
     labels = [int(bool(d["candidate_correct"])) for d in rows]
     files = sorted({Path(d["qa_file"]).name for d in tune})

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.calibration import calibrate_follow_ups, calibrate_from_runs, select_features
+from bot.calibration import (
+    calibrate_follow_ups,
+    calibrate_from_runs,
+    load_details,
+    rescored,
+    select_features,
+)
 from bot.confidence import ConfidenceModel, bundled_confidence, fit, fit_offset
+from bot.evaluation import format_curve, risk_coverage
 from bot.model_files import BUNDLED_MODELS
 from bot.policy import AnswerPolicy, load_confidence
 from bot.settings import Settings
@@ -203,3 +210,19 @@ def test_calibrate_fits_the_follow_up_offset_and_keeps_the_other_coefficients(
     holdout = _conversation_run(tmp_path / "h.json", "eval/fu_holdout.jsonl", follow_rows, labels)
     with pytest.raises(KnownError, match="tune runs only"):
         calibrate_follow_ups([holdout], [], base, target)
+
+
+def test_refitting_the_follow_up_offset_starts_from_none(tmp_path: Path) -> None:
+    rows, labels = _rows(200)
+    base = fit(rows, labels, ["answer_support"], l2=1.0)
+    shifted = ConfidenceModel(
+        base.features, base.means, base.scales, base.weights, base.bias, follow_up_offset=9.0
+    )
+    tune = _conversation_run(tmp_path / "fu.json", "eval/fu_tune.jsonl", rows, labels)
+    report = calibrate_follow_ups([tune], [tune], shifted, tmp_path / "c.json")
+    # The same rows as the standalone fit: no shift is needed, and none is reported before.
+    assert abs(ConfidenceModel.load(tmp_path / "c.json").follow_up_offset) < 0.3
+    # "Without the offset" means none at all, not the file's old +9.
+    details = load_details([tune], follow_ups=True)
+    unshifted = "\n".join(format_curve(risk_coverage(rescored(details, base))))
+    assert f"holdout follow-ups (200), without the offset:\n{unshifted}" in report
