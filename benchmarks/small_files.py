@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -68,6 +69,7 @@ def cold_ingest(corpus: Path) -> dict:
             chunk_words=settings.chunk_words,
             chunk_overlap_words=settings.chunk_overlap_words,
             max_article_bytes=settings.max_article_bytes,
+            on_progress=progress_printer(started),
         )  # fmt: skip
         wall = time.perf_counter() - started
         return {
@@ -78,6 +80,20 @@ def cold_ingest(corpus: Path) -> dict:
             "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "backend": embedder.running,
         }
+
+
+def progress_printer(started: float) -> Callable[[int, int], None]:
+    """Every tenth of the articles, a line on stderr: a 200,000-file run takes hours."""
+    shown = {-1}
+
+    def show(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth not in shown:
+            shown.add(tenth)
+            seconds = time.perf_counter() - started
+            print(f"  {done:,}/{total:,} articles in {seconds:.0f} s", file=sys.stderr, flush=True)
+
+    return show
 
 
 def profile(corpus: Path) -> None:
@@ -116,10 +132,10 @@ def main() -> int:
         for name, corpus in (("posts", posts), ("bbc", bbc)):
             done = subprocess.run(
                 [sys.executable, __file__, "--only", str(corpus)],
-                capture_output=True, text=True, check=False, env=os.environ,
+                stdout=subprocess.PIPE, text=True, check=False, env=os.environ,
             )  # fmt: skip
             if done.returncode != 0:
-                print(f"The {name} ingest failed:\n{done.stderr[-2000:]}", file=sys.stderr)
+                print(f"The {name} ingest failed (its error is above).", file=sys.stderr)
                 return 1
             results[name] = json.loads(done.stdout.strip().splitlines()[-1])
             print(f"{name} done in {results[name]['wall']:.0f} s", flush=True)
