@@ -21,8 +21,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.adding import who_runs_this
-from bot.answering import Quote
+from bot.answering import Answer, Quote
 from bot.app import (
+    load_generator,
     open_app,
     open_communities,
     open_engine,
@@ -36,6 +37,8 @@ from bot.catalog_verbs import run_verb
 from bot.communities import for_guild_settings
 from bot.confidence import ConfidenceModel, bundled_confidence
 from bot.console import print_answer, print_searching, run_console
+from bot.conversation import Rewriter, remember
+from bot.conversation_store import NEW, load_turns, new_id, save_turns
 from bot.errors import BotError, Hints, explained
 from bot.evaluation import (
     FILL_IN,
@@ -57,6 +60,7 @@ from bot.feeds_cli import add_feeds_parser
 from bot.followups import FollowUps
 from bot.gaps import DEFAULT_DAYS, format_gaps, group_gaps, since
 from bot.model_files import resolve_model_path
+from bot.prompting import Prompts
 from bot.question import QuestionProblem, problem_of, too_long_message
 from bot.settings import Settings, UnknownSettingWarning
 from bot.syncing import require_corpus
@@ -524,10 +528,6 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def _model_rewrite(settings: Settings):  # noqa: ANN202
     """REWRITE=model without --answers: the answer model rewrites follow-ups for the
     retrieval rows (each rewrite and its time logged to stderr), nothing else is asked."""
-    from bot.app import load_generator
-    from bot.conversation import Rewriter
-    from bot.prompting import Prompts
-
     generator = load_generator(settings)
     rewriter = Rewriter(
         "model", Prompts.load(settings.prompts_dir).rewrite, settings.rewrite_seconds
@@ -700,17 +700,12 @@ class _Conversation:
     """An `ask --conversation` conversation: its turns read once, each answer saved."""
 
     def __init__(self, conversation_id: str, settings: Settings) -> None:
-        from bot.conversation_store import NEW, load_turns, new_id
-
         self.index_dir = settings.index_dir
         self.limit = settings.conversation_turns
         self.id = new_id() if conversation_id == NEW else conversation_id
         self.turns = load_turns(self.index_dir, self.id)[-self.limit :] if self.limit else ()
 
-    def add(self, question: str, answer) -> None:  # noqa: ANN001 - Answer
-        from bot.conversation import remember
-        from bot.conversation_store import save_turns
-
+    def add(self, question: str, answer: Answer) -> None:
         self.turns = remember(self.turns, answer.as_turn(question), self.limit)
         save_turns(self.index_dir, self.id, self.turns)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.conversation import Turn, remember, standalone_question
 from bot.errors import BotError
 from retrieval.search import SearchResults
 
@@ -591,8 +592,6 @@ class ConversationScores:
 def run_conversation(item: QAItem, ask: Callable[[str, tuple], object], limit: int):  # noqa: ANN201
     """Ask the earlier turns in order, each with the turns before it, then the follow-up;
     returns the earlier answers and the follow-up's."""
-    from bot.conversation import remember
-
     history: tuple = ()
     earlier = []
     for turn in item.turns:
@@ -662,8 +661,6 @@ def rules_with_gold_history(
     """The follow-up as `rewrite` (the rules by default) writes it when every earlier
     turn was answered with its gold answer: the rewrite's own quality, apart from the
     model's answers."""
-    from bot.conversation import Turn, remember, standalone_question
-
     rewrite = rewrite or standalone_question
     history: tuple = ()
     for turn in item.turns:
