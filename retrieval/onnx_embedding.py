@@ -120,6 +120,14 @@ def export(model_path: Path, target: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), where the OS says."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # macOS and Windows have no affinity call: every core
+        return max(os.cpu_count() or 1, 1)
+
+
 class OnnxEncoder:
     """Mean-pooled unit vectors from an exported transformer (the Embedder's contract)."""
 
@@ -129,6 +137,10 @@ class OnnxEncoder:
 
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # As many threads as the cores this process may use. Left to itself, ONNX Runtime
+        # counts the machine's cores and pins a thread to each, escaping `taskset` or a
+        # container's cpuset onto cores the operator kept for other work.
+        options.intra_op_num_threads = usable_cores()
         self._session = onnxruntime.InferenceSession(
             str(onnx_file), options, providers=["CPUExecutionProvider"]
         )

@@ -118,3 +118,24 @@ def test_the_planned_backend_is_told_without_loading_the_model(tmp_path: Path) -
 def test_an_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="onnx"):
         Embedder(backend="tensorflow")
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2,
+    reason="needs CPU affinity (Linux) and two cores",
+)
+def test_the_embedder_stays_on_the_cores_the_process_may_use(onnx_cache: Path) -> None:
+    """Run under `taskset -c 0`, no embedding thread may pin itself to another core."""
+    script = (
+        "import os; from pathlib import Path; os.sched_setaffinity(0, {0});"
+        "from retrieval.embedding import Embedder;"
+        f"e = Embedder(backend='onnx', cache_dir=Path({str(onnx_cache)!r}));"
+        "e.embed(['a question about ferries'] * 64);"
+        "tasks = Path('/proc/self/task').iterdir();"
+        "print(sorted({line.split()[1] for t in tasks for line in (t / 'status').read_text()"
+        ".splitlines() if line.startswith('Cpus_allowed_list')}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "['0']"
