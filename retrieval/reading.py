@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from retrieval.articles import StoredPassage
-    from retrieval.models import Article
+    from retrieval.models import Article, Chunk
 
 
 @runtime_checkable
@@ -48,6 +48,9 @@ class SearchIndex(Protocol):
 
     def chunks_containing(self, term: str, chunk_ids: Sequence[str]) -> set[str]:
         """Those of `chunk_ids` whose text contains `term`."""
+
+    def chunks_of(self, article_id: str) -> list[Chunk]:
+        """An article's indexed chunks, in order (a follow-up's conversation article)."""
 
 
 @runtime_checkable
