@@ -89,6 +89,14 @@ def select_features(
     return tuple(chosen), trail
 
 
+def tune_details(runs: Sequence[Path], follow_ups: bool = False) -> list[dict]:
+    """`load_details` of runs that must all be of tune sets: nothing is fitted on holdout."""
+    tune = load_details(runs, follow_ups)
+    if any("holdout" in Path(d["qa_file"]).name for d in tune):
+        raise BotError("Fit on tune runs only; pass holdout runs with --holdout.")
+    return tune
+
+
 def rescored(details: Sequence[dict], model: ConfidenceModel) -> list[dict]:
     """The records with their confidence recomputed by `model` (signals are unchanged)."""
     return [
@@ -111,9 +119,7 @@ def calibrate_follow_ups(
 ) -> str:
     """Fit `model`'s follow-up offset on the follow-ups of tune conversation runs (its
     other coefficients fixed), write it to `target`, and report the follow-ups' curves."""
-    tune = load_details(runs, follow_ups=True)
-    if any("holdout" in Path(d["qa_file"]).name for d in tune):
-        raise BotError("Fit on tune runs only; pass holdout runs with --holdout.")
+    tune = tune_details(runs, follow_ups=True)
     rows = [d for d in tune if d.get("signals") and d.get("follow_up")]
     if not rows:
         raise BotError(
@@ -148,9 +154,7 @@ def calibrate_from_runs(
 ) -> str:
     """Fit on the tune runs of `answer_model`, write the coefficients (by default to that
     model's bundled file), and report the curves."""
-    tune = load_details(runs)
-    if any("holdout" in Path(d["qa_file"]).name for d in tune):
-        raise BotError("Fit on tune runs only; pass holdout runs with --holdout.")
+    tune = tune_details(runs)
     rows = [d for d in tune if d.get("signals")]
     if len({bool(d["candidate_correct"]) for d in rows}) < 2:
         raise BotError("The runs need both right and wrong candidates to fit a confidence.")
