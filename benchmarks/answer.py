@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.answering import Engine
+from bot.answering.engine import Engine
 from bot.app import open_engine
-from bot.evaluation import load_qa, percentile
+from bot.evaluation.scoring import load_qa, percentile
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

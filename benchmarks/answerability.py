@@ -1,6 +1,6 @@
 """Would a question-level answerability judgement improve the confidence? (issue 24)
 
-The judge (`bot/judge.py`) asks the answer model whether the quoted text states one
+The judge (`bot/answering/judge.py`) asks the answer model whether the quoted text states one
 proposed answer. This probe asks it something else, with no answer proposed: do the
 sentences shown to the model answer the question at all? P(Yes) is read from the
 logits, as the judge's is. It is then added to the recorded signals of every
@@ -33,14 +33,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.calibration import load_details, select_features
-from bot.confidence import ConfidenceModel, fit
-from bot.evaluation import auc, percentile, wilson
-from bot.evidence import select_evidence
-from bot.prompting import format_evidence
-from bot.question import parse_question
+from bot.answering.confidence import ConfidenceModel, fit
+from bot.answering.evidence import select_evidence
+from bot.answering.prompting import format_evidence
+from bot.answering.question import parse_question
+from bot.answering.signals import FEATURES
+from bot.evaluation.calibration import load_details, select_features
+from bot.evaluation.scoring import auc, percentile, wilson
 from bot.settings import Settings
-from bot.signals import FEATURES
 
 SYSTEM = "You check whether texts answer a question. Reply Yes or No."
 PROMPTS = {
@@ -52,7 +52,7 @@ PROMPTS = {
     "premise": "Texts:\n{evidence}\nQuestion: {question}\n"
     "Do the texts confirm every fact the question takes for granted? Reply Yes or No.",
 }
-FOLDS, SHUFFLES, L2 = 5, 5, 3.0  # as `bot/calibration.py`, and five fold shuffles
+FOLDS, SHUFFLES, L2 = 5, 5, 3.0  # as `bot/evaluation/calibration.py`, and five fold shuffles
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -200,7 +200,7 @@ def main() -> int:
     if not path.exists():
         path.write_text(json.dumps(score_questions(details, args.index)), encoding="utf-8")
     scores = {row["id"]: row for row in json.loads(path.read_text(encoding="utf-8"))}
-    from bot.policy import load_confidence
+    from bot.answering.policy import load_confidence
 
     report(details, scores, load_confidence(Settings()))
     return 0

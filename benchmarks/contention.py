@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.answer import questions_from
 from bot.app import open_engine
-from bot.evaluation import percentile
+from bot.evaluation.scoring import percentile
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

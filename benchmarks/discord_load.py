@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import open_app
-from bot.cogs.replies import answer_to
-from bot.discord_bot import AnswerBot
-from bot.feedback import FeedbackLog
+from bot.feedback.log import FeedbackLog
+from bot.frontends.discord.client import AnswerBot
+from bot.frontends.discord.cogs.replies import answer_to
 from bot.settings import Settings
 
 ASKERS = 50
@@ -57,7 +57,7 @@ class RecordingTarget:
 
 
 class FailureCount(logging.Handler):
-    """Counts the failures `bot.cogs.errors` logs (each got the apology)."""
+    """Counts the failures `bot.frontends.discord.cogs.errors` logs (each got the apology)."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
@@ -80,7 +80,7 @@ async def run(settings: Settings) -> None:
     logging.getLogger("bot.discord").addHandler(failures)
     with open_app(settings) as (engine, library), tempfile.TemporaryDirectory() as scratch:
         bot = AnswerBot.single(engine, library, settings)
-        bot.feedback = FeedbackLog(Path(scratch))  # logged as in Discord, not into INDEX_DIR
+        bot.feedback.log = FeedbackLog(Path(scratch))  # logged as in Discord, not into INDEX_DIR
         engine.ask(QUESTIONS[0])  # warm-up
         targets = [RecordingTarget() for _ in range(ASKERS)]
         stop, worst = asyncio.Event(), [0.0]

@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.app import make_embedder, open_store  # noqa: E402
-from bot.feed_store import FeedStore  # noqa: E402
-from bot.library import Library  # noqa: E402
+from bot.library.collection import Library  # noqa: E402
+from bot.library.feed_store import FeedStore  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from tests.feed_pages import feed_server  # noqa: E402
 

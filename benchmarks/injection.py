@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.answering.injection import InjectionRules, InstructionExemplars, is_instruction
+from bot.answering.prompting import Prompts
 from bot.app import make_embedder
-from bot.injection import InjectionRules, InstructionExemplars, is_instruction
-from bot.prompting import Prompts
 from bot.settings import Settings
 from retrieval.chunking import split_sentences
 from retrieval.embedding import Embedder

@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.managed import added_folder  # noqa: E402
+from bot.library.managed import added_folder  # noqa: E402
 from tests.feed_pages import FeedSite, feed_server  # noqa: E402
 from tests.kill_points import MARK  # noqa: E402
 from tests.retrieval.reload_support import Whole, whole_index, write_articles  # noqa: E402

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from answer import measure, questions_from, report
 
 from bot.app import open_engine
-from bot.model_files import resolve_model_path
+from bot.generation.model_files import resolve_model_path
 from bot.settings import Settings
 
 

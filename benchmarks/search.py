@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import make_embedder
-from bot.evaluation import load_qa, percentile
+from bot.evaluation.scoring import load_qa, percentile
 from bot.settings import Settings
 from retrieval.search import Searcher, SearchRules
 from retrieval.store import IndexStore

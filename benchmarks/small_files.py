@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.library import make_embedder
+from bot.library.collection import make_embedder
 from bot.settings import Settings
 
 DEFAULT_BBC = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bbc"

@@ -14,16 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
-from bot.answering import Engine
+from bot.answering.conversation import Rewriter
+from bot.answering.engine import Engine
+from bot.answering.injection import LazyExemplars
+from bot.answering.policy import AnswerPolicy
+from bot.answering.prompting import Prompts
 from bot.communities import Communities, Community, guild_settings
-from bot.conversation import Rewriter
-from bot.generation import Generator, LlamaGenerator
-from bot.injection import LazyExemplars
-from bot.library import RESTORE_VECTORS, Library, make_embedder
-from bot.model_files import resolve_model_path
-from bot.model_server import ServerGenerator
-from bot.policy import AnswerPolicy
-from bot.prompting import Prompts
+from bot.generation.generators import Generator, LlamaGenerator
+from bot.generation.model_files import resolve_model_path
+from bot.generation.model_server import ServerGenerator
+from bot.library.collection import RESTORE_VECTORS, Library, make_embedder
 from bot.settings import Settings
 from retrieval.embedding import Embedder
 from retrieval.errors import IndexUnavailable

@@ -19,11 +19,11 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.answering import Engine
+from bot.answering.engine import Engine
 from bot.errors import BotError
-from bot.feedback import FeedbackLog
-from bot.followups import FollowUps
-from bot.library import Library
+from bot.feedback.followups import FollowUps
+from bot.feedback.log import FeedbackLog
+from bot.library.collection import Library
 from bot.settings import Settings
 
 GUILD_NEEDED = (

@@ -9,7 +9,7 @@ embedding model. Two levels:
   look-alikes inside a word that also has Latin letters, one character for one. Quotes are
   sliced from the stored text, so they stay exact (and look as the page did). A word wholly
   in Cyrillic or Greek ("мир", "Αθήνα") is left as it is: that is genuine text;
-- `for_matching`, applied only to the copy a check reads (`bot/injection.py`): also
+- `for_matching`, applied only to the copy a check reads (`bot/answering/injection.py`): also
   NFKC (fullwidth and mathematical letters become plain ones), combining marks dropped, and
   look-alike letters replaced in whole words too, when the text is mostly Latin (an
   all-Cyrillic "АІ" in an English sentence). It changes lengths, so it is never stored.

@@ -55,7 +55,7 @@ class SearchIndex(Protocol):
 
 @runtime_checkable
 class ArticleTexts(Protocol):
-    """What `bot.answering.Engine` reads itself: one consistent state of the index, and
+    """What `bot.answering.engine.Engine` reads itself: one consistent state of the index, and
     the article texts every quote is checked against."""
 
     def snapshot(self) -> AbstractContextManager[None]:

@@ -75,8 +75,8 @@ def embedder() -> Embedder:
 def injection_exemplars(embedder: Embedder):
     """The shipped instruction exemplars on the session's embedder: every engine in the
     tests shares them, embedded once (as `bot/app.py` shares them between engines)."""
-    from bot.injection import LazyExemplars
-    from bot.prompting import Prompts
+    from bot.answering.injection import LazyExemplars
+    from bot.answering.prompting import Prompts
 
     return LazyExemplars(Prompts.load(PROJECT / "prompts").injection_exemplars, embedder)
 

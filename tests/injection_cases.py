@@ -2,7 +2,7 @@
 
 None of the injections is in `prompts/injection_exemplars.txt` (a test checks that none
 nearly equals one): the detector must recognise them by meaning and form, not by
-memory. The thresholds and patterns in `bot/injection.py` were tuned on `INJECTIONS` and
+memory. The thresholds and patterns in `bot/answering/injection.py` were tuned on `INJECTIONS` and
 on the BBC corpus; `HELD_OUT_INJECTIONS` were written with them and set aside before any
 threshold was chosen (the patterns' first draft was written with both lists in view).
 """

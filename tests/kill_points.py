@@ -32,9 +32,9 @@ import signal
 import sys
 from collections.abc import Callable
 
-import bot.adding
-import bot.feeds
-from bot.cli import main
+import bot.library.adding
+import bot.library.feeds
+from bot.frontends.cli import main
 from retrieval.atomic import AtomicIndex
 from tests.retrieval.chroma_kill import _saving_often, killed_at
 
@@ -97,10 +97,14 @@ def _killed_in_commit(nth: int) -> None:
 
 def install(stop_at: str = "") -> None:
     """Mark the phases and points, and stop at `stop_at` (one of POINTS) if given."""
-    bot.adding.add_drafts = _marked(bot.adding.add_drafts, start="add", end="add")
-    bot.feeds.add_drafts = bot.adding.add_drafts
-    bot.feeds._add_batch = _marked(bot.feeds._add_batch, start="feed-write", end="feed-write")
-    bot.adding.reload_corpus = _marked(bot.adding.reload_corpus, before="written", stop_at=stop_at)
+    bot.library.adding.add_drafts = _marked(bot.library.adding.add_drafts, start="add", end="add")
+    bot.library.feeds.add_drafts = bot.library.adding.add_drafts
+    bot.library.feeds._add_batch = _marked(
+        bot.library.feeds._add_batch, start="feed-write", end="feed-write"
+    )
+    bot.library.adding.reload_corpus = _marked(
+        bot.library.adding.reload_corpus, before="written", stop_at=stop_at
+    )
     AtomicIndex.add_vectors = _marked(AtomicIndex.add_vectors, after="staged", stop_at=stop_at)
     AtomicIndex.commit = _marked(
         AtomicIndex.commit, start="commit", after="committed", stop_at=stop_at

@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import pytest
 
+from bot.answering.policy import AnswerPolicy
 from bot.app import load_generator
-from bot.generation import GenerationFailed, LlamaGenerator, Reply
-from bot.policy import AnswerPolicy
+from bot.generation.generators import GenerationFailed, LlamaGenerator, Reply
 from bot.settings import Settings
 
 SMALL = Settings(_env_file=None, answer_model="qwen-0.5b")
@@ -64,8 +64,8 @@ class ScriptedGenerator:
 
 def scripted_engine(store, embedder, exemplars, answer: str = "Mara Quist"):
     """An engine over a real index whose model always replies `answer` (plumbing tests)."""
-    from bot.answering import Engine
-    from bot.prompting import Prompts
+    from bot.answering.engine import Engine
+    from bot.answering.prompting import Prompts
     from retrieval.search import Searcher
     from tests.conftest import PROJECT
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import load_generator
-from bot.feeds import check_feed
-from bot.fetching import FetchLimits, FetchRefused, fetch_page
-from bot.generation import GenerationFailed, ModelTooSlow
+from bot.generation.generators import GenerationFailed, ModelTooSlow
+from bot.library.feeds import check_feed
+from bot.library.fetching import FetchLimits, FetchRefused, fetch_page
 from bot.settings import Settings
 from retrieval.errors import IndexUnavailable, ModelUnavailable
 from retrieval.models import ChromaServer

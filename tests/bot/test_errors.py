@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot import cli, console
-from bot.cogs import errors as discord_errors
 from bot.errors import BotError, explained
+from bot.frontends import cli, console
+from bot.frontends.discord.cogs import errors as discord_errors
 from retrieval.errors import IndexBusy, IndexInUse, KnownError, SyncRefused, SyncRisk
 
 OTHER_FOLDER = SyncRefused(SyncRisk.OTHER_FOLDER, Path("/idx"), "/news", "/tmp/empty")

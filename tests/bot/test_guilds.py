@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cogs.checks import guild_served, named_guild_ids, not_served_message
+from bot.frontends.discord.cogs.checks import guild_served, named_guild_ids, not_served_message
 from bot.settings import Settings
 
 HOME, OTHER, THIRD = 111, 222, 333

@@ -19,7 +19,7 @@ import pytest
 from chromadb.api.client import SharedSystemClient
 
 from bot.app import open_engine
-from bot.cli import main
+from bot.frontends.cli import main
 from bot.settings import Settings
 from retrieval.errors import IndexUnavailable, KnownError
 from retrieval.store import IndexStore

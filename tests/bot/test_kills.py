@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.feed_store import FeedStore
-from bot.managed import added_folder
+from bot.library.feed_store import FeedStore
+from bot.library.managed import added_folder
 from tests.conftest import PROJECT, write_town_corpus
 from tests.feed_pages import RSS_STORIES, feed_server
 from tests.kill_points import MARK

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.answering import Engine
-from bot.library import Library
-from bot.prompting import Prompts
+from bot.answering.engine import Engine
+from bot.answering.prompting import Prompts
+from bot.library.collection import Library
 from bot.settings import Settings
 from retrieval.search import Searcher
 from retrieval.store import IndexStore

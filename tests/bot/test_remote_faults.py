@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.answering import Engine
-from bot.generation import GenerationFailed, ModelTooSlow, collect_reply
-from bot.model_server import ServerGenerator
-from bot.outcomes import Decline
-from bot.prompting import Prompts
+from bot.answering.engine import Engine
+from bot.answering.outcomes import Decline
+from bot.answering.prompting import Prompts
+from bot.generation.generators import GenerationFailed, ModelTooSlow, collect_reply
+from bot.generation.model_server import ServerGenerator
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
 from tests.bot.conftest import policy

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import chromadb.api.client
 
-from bot.cli import main
+from bot.frontends.cli import main
 from retrieval.atomic import AtomicIndex
 
 SMALL_SAVES = {"hnsw:sync_threshold": 4, "hnsw:batch_size": 4}

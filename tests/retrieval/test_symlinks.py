@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.library.syncing import reload_corpus
 from bot.settings import Settings
-from bot.syncing import reload_corpus
 from retrieval import loading
 from retrieval.loading import Scan, scan_corpus
 from retrieval.store import IndexStore

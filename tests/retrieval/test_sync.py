@@ -262,8 +262,8 @@ def test_an_article_with_too_many_sentences_is_skipped_before_it_is_embedded(
 ) -> None:
     """A page of "Xa. Xa. …" must not hold the reload lock while thousands of sentences
     embed; the other articles are indexed, and the skip says what to change."""
+    from bot.library.syncing import reload_corpus
     from bot.settings import Settings
-    from bot.syncing import reload_corpus
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -1,0 +1,1 @@
+"""Measuring the answers: `eval` over QA files and `calibrate` of the confidence."""

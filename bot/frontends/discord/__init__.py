@@ -1,0 +1,1 @@
+"""The Discord bot: the client, its cogs, the answer queue and Discord's text formatting."""

@@ -1,0 +1,1 @@
+"""The answer model: local llama.cpp or a model server, its files, and the CPU it may use."""
