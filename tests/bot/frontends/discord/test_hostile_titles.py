@@ -5,7 +5,7 @@ through every Discord path that shows them: answers, related passages, /articles
 Anyone who can write to the corpus folder, or run a page through /add, picks titles.
 No message may ping (every one carries AllowedMentions.none()), show a masked link
 the article wrote, or format text the article marked up. The bot, engine and members
-are test_discord's (SimCord at the Discord boundary, a real index).
+are test_client's (SimCord at the Discord boundary, a real index).
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ import pytest
 
 from bot.frontends.discord.cogs.catalog import CHOICE_CHARS
 from tests.bot.conftest import ScriptedGenerator
-from tests.bot.frontends.discord import test_discord
+from tests.bot.frontends.discord import test_client
 from tests.conftest import write_town_corpus
 
 settings, engine, library, simcord_bot, world = (
-    test_discord.settings,
-    test_discord.engine,
-    test_discord.library,
-    test_discord.simcord_bot,
-    test_discord.world,
+    test_client.settings,
+    test_client.engine,
+    test_client.library,
+    test_client.simcord_bot,
+    test_client.world,
 )
 
 pytestmark = pytest.mark.slow

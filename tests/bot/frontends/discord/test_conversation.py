@@ -2,7 +2,7 @@
 in, and in a reply to one of its answers, the earlier turns are the question's context.
 
 The engine, index and embedding model are real; the model is scripted, as in
-test_discord (the answer path with the real model is in test_conversation_answers).
+test_client (the answer path with the real model is in test_conversation_answers).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 
 from bot.frontends.discord.cogs.replies import SEARCHING
-from tests.bot.frontends.discord import test_discord as shared
-from tests.bot.frontends.discord.test_discord import QUESTION
+from tests.bot.frontends.discord import test_client as shared
+from tests.bot.frontends.discord.test_client import QUESTION
 
-# test_discord's SimCord world, with its bot over the town index
+# test_client's SimCord world, with its bot over the town index
 corpus, settings, engine, library = shared.corpus, shared.settings, shared.engine, shared.library
 simcord_bot, world = shared.simcord_bot, shared.world
 

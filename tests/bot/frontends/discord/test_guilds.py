@@ -1,6 +1,6 @@
 """Servers the bot does not serve, driven through SimCord (a fake Discord) on the real
 command tree, cogs, index and embedding model (the answer model is scripted, as in
-test_discord): their owner changes nothing, their members' questions reach no model.
+test_client): their owner changes nothing, their members' questions reach no model.
 
 The stranger server's owner has Manage Server there (Discord gives owners every
 permission), so each refusal below is the served-server gate's, not the moderator check's.
@@ -22,7 +22,9 @@ from bot.frontends.discord.cogs.checks import NOT_SERVED, SERVERS_NOT_LISTED, Se
 from bot.library.managed import added_folder
 from bot.settings import Settings
 from retrieval.store import IndexStore
-from tests.bot.frontends.discord.test_discord import (  # noqa: F401
+from tests.bot.frontends.discord.cogs.test_adding import FERRY
+from tests.bot.frontends.discord.cogs.test_feedback import _vote_ids
+from tests.bot.frontends.discord.test_client import (  # noqa: F401
     QUESTION,
     corpus,
     discord_settings,
@@ -32,8 +34,6 @@ from tests.bot.frontends.discord.test_discord import (  # noqa: F401
     simcord_bot,
     world,
 )
-from tests.bot.frontends.discord.test_discord_add import FERRY
-from tests.bot.frontends.discord.test_discord_feedback import _vote_ids
 from tests.feed_pages import feed_server
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ NEW_ARTICLE = "Budget approved\n\nThe council approved the harbour budget today.
 
 @pytest.fixture
 def settings(corpus: Path, index_dir: Path) -> Settings:
-    """test_discord's settings, with loopback feeds allowed (so only the gate stops
+    """test_client's settings, with loopback feeds allowed (so only the gate stops
     /feed add from following the test server's feed) and no timed poll."""
     return discord_settings(corpus, index_dir, fetch_allow_private=True, feed_poll_minutes=0)
 

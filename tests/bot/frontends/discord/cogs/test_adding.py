@@ -1,6 +1,6 @@
 """/add driven through SimCord (a fake Discord) on the real command tree, index and model.
 
-The fixtures (a town corpus indexed for real, the bot, a guild) are test_discord's,
+The fixtures (a town corpus indexed for real, the bot, a guild) are test_client's,
 imported so both files build the same world; the tests take them as parameters.
 """
 
@@ -12,7 +12,7 @@ import pytest
 
 from bot.library.managed import added_folder
 from retrieval.store import IndexStore
-from tests.bot.frontends.discord.test_discord import (  # noqa: F401
+from tests.bot.frontends.discord.test_client import (  # noqa: F401
     corpus,
     engine,
     library,

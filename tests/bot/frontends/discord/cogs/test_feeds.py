@@ -1,6 +1,6 @@
 """/feed and the background poll driven through SimCord on the real command tree and index.
 
-The fixtures (a town corpus indexed for real, the bot, a guild) are test_discord's; the
+The fixtures (a town corpus indexed for real, the bot, a guild) are test_client's; the
 settings here let the bot fetch loopback feeds and keep the timed poll off, so each test
 polls when it says so (one test turns the timed poll on to see it run).
 """
@@ -19,7 +19,7 @@ from bot.frontends.discord.cogs.feeds import NO_FEEDS
 from bot.library.feeds import RELOAD_RUNNING
 from bot.settings import Settings
 from retrieval.store import IndexStore
-from tests.bot.frontends.discord.test_discord import (  # noqa: F401
+from tests.bot.frontends.discord.test_client import (  # noqa: F401
     corpus,
     engine,
     library,

@@ -2,7 +2,7 @@
 
 Who may press it, on which replies it appears, that it survives a restart, and that an
 article that does not answer the question leaves it open. Real index and embedding
-model; the model is test_discord's scripted one (the answer path with the real model is
+model; the model is test_client's scripted one (the answer path with the real model is
 test_discord_followups_answered).
 """
 
@@ -18,8 +18,8 @@ from bot.frontends.discord.client import AnswerBot
 from bot.frontends.discord.cogs.followups import ALREADY_OPEN, LABEL, ONLY_THE_ASKER, OPENED
 from retrieval.store import IndexStore
 from tests.bot.conftest import scripted_engine
-from tests.bot.frontends.discord import test_discord as shared
-from tests.bot.frontends.discord.test_discord import moderator
+from tests.bot.frontends.discord import test_client as shared
+from tests.bot.frontends.discord.test_client import moderator
 
 corpus, settings, engine, library = shared.corpus, shared.settings, shared.engine, shared.library
 simcord_bot, world = shared.simcord_bot, shared.world

@@ -22,8 +22,8 @@ from bot.library.collection import Library
 from retrieval.search import Searcher
 from retrieval.store import IndexStore
 from tests.bot.conftest import UNHURRIED
-from tests.bot.frontends.discord import test_discord as shared
-from tests.bot.frontends.discord.test_discord_followups import (
+from tests.bot.frontends.discord import test_client as shared
+from tests.bot.frontends.discord.cogs.test_followups import (
     FERRY,
     FERRY_QUESTION,
     follow_up_button,

@@ -1,6 +1,6 @@
 """/gaps run through SimCord (a fake Discord) on the real command tree, index and log.
 
-The world is test_discord's (town index, scripted model): a question no article touches
+The world is test_client's (town index, scripted model): a question no article touches
 is declined as nothing relevant, as a real model would never be asked.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bot.frontends.discord import test_discord as shared
-from tests.bot.frontends.discord.test_discord import moderator
+from tests.bot.frontends.discord import test_client as shared
+from tests.bot.frontends.discord.test_client import moderator
 
 corpus, settings, engine, library = shared.corpus, shared.settings, shared.engine, shared.library
 simcord_bot, world = shared.simcord_bot, shared.world

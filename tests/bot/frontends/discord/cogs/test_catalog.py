@@ -1,6 +1,6 @@
 """/articles, /remove and /restore through the real command tree, offline (SimCord).
 
-The index is real; the bot, engine and members are test_discord's, over a corpus with
+The index is real; the bot, engine and members are test_client's, over a corpus with
 the operator's articles, one article added through Discord and enough to need pages.
 """
 
@@ -21,16 +21,16 @@ from bot.library.managed import added_folder
 from retrieval.hidden import load_hidden
 from retrieval.search import Searcher
 from retrieval.store import ArticleSummary, IndexStore
-from tests.bot.frontends.discord import test_discord
+from tests.bot.frontends.discord import test_client
 from tests.bot.library.test_catalog import ADDED, write_catalog_corpus
 
-# test_discord's bot and members, over this module's corpus (pytest finds fixtures by name).
+# test_client's bot and members, over this module's corpus (pytest finds fixtures by name).
 settings, engine, library, simcord_bot, world = (
-    test_discord.settings,
-    test_discord.engine,
-    test_discord.library,
-    test_discord.simcord_bot,
-    test_discord.world,
+    test_client.settings,
+    test_client.engine,
+    test_client.library,
+    test_client.simcord_bot,
+    test_client.world,
 )
 
 pytestmark = pytest.mark.slow

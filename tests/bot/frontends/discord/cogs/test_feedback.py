@@ -1,6 +1,6 @@
 """👍 / 👎 under answers and /feedback, clicked and run through SimCord (a fake Discord).
 
-The engine, index and feedback log are real; the model is scripted, as in test_discord.
+The engine, index and feedback log are real; the model is scripted, as in test_client.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import pytest
 from bot.answering.outcomes import Decline
 from bot.feedback.log import FeedbackLog
 from bot.frontends.discord.client import AnswerBot
-from tests.bot.frontends.discord import test_discord as shared
-from tests.bot.frontends.discord.test_discord import QUESTION, moderator
-from tests.bot.frontends.discord.test_discord_followups import follow_up_button
+from tests.bot.frontends.discord import test_client as shared
+from tests.bot.frontends.discord.cogs.test_followups import follow_up_button
+from tests.bot.frontends.discord.test_client import QUESTION, moderator
 
-# test_discord's SimCord world, with its bot over the town index
+# test_client's SimCord world, with its bot over the town index
 corpus, settings, engine, library = shared.corpus, shared.settings, shared.engine, shared.library
 simcord_bot, world = shared.simcord_bot, shared.world
 

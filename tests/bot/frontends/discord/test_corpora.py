@@ -26,8 +26,8 @@ from bot.settings import Settings
 from retrieval.errors import IndexUnavailable
 from retrieval.store import IndexStore
 from tests.bot.conftest import ScriptedGenerator
-from tests.bot.frontends.discord.test_discord_add import FERRY
-from tests.bot.frontends.discord.test_discord_feedback import _vote_ids
+from tests.bot.frontends.discord.cogs.test_adding import FERRY
+from tests.bot.frontends.discord.cogs.test_feedback import _vote_ids
 from tests.conftest import TOWN_ARTICLES
 from tests.feed_pages import feed_server
 
@@ -274,7 +274,7 @@ async def test_a_servers_open_questions_are_asked_again_only_after_its_own_artic
     servers, settings: Settings
 ) -> None:
     from bot.feedback.followups import FollowUps
-    from tests.bot.frontends.discord.test_discord_followups import FERRY_QUESTION, follow_up_button
+    from tests.bot.frontends.discord.cogs.test_followups import FERRY_QUESTION, follow_up_button
 
     env, made = servers
     _, a_channel, a_member, a_mod = made[A]
