@@ -379,7 +379,7 @@ def test_a_disk_that_refuses_the_vectors_gives_one_line_and_keeps_the_index(
     corpus = Path(shutil.copytree(built[0], tmp_path / "corpus"))
     sentence = "The council met again and the budget was discussed at length by all. "
     (corpus / "long.txt").write_text(
-        "Council report\n\n" + " ".join(f"Item {i}: {sentence}" for i in range(1500))
+        "Council report\n\n" + " ".join(f"Item {i}: {sentence}" for i in range(600))
     )
     largest = max(p.stat().st_size for p in index.rglob("*") if p.is_file())
     limited = (
