@@ -37,9 +37,12 @@ QUESTIONS = [
 
 
 class RecordingTarget:
-    """Stands in for the Discord reply: keeps the texts shown, and whether it was refused."""
+    """Stands in for the Discord reply (`ReplyTarget`): keeps the texts shown, and whether
+    it was refused. Asked in public, in no server or channel."""
 
     guild_id = None
+    channel_id = None
+    private = False
 
     def __init__(self) -> None:
         self.shown: list[str] = []
@@ -80,7 +83,7 @@ async def run(settings: Settings) -> None:
     logging.getLogger("bot.discord").addHandler(failures)
     with open_app(settings) as (engine, library), tempfile.TemporaryDirectory() as scratch:
         bot = AnswerBot.single(engine, library, settings)
-        bot.feedback.log = FeedbackLog(Path(scratch))  # logged as in Discord, not into INDEX_DIR
+        bot.feedback = FeedbackLog(Path(scratch))  # logged as in Discord, not into INDEX_DIR
         engine.ask(QUESTIONS[0])  # warm-up
         targets = [RecordingTarget() for _ in range(ASKERS)]
         stop, worst = asyncio.Event(), [0.0]
