@@ -29,9 +29,7 @@ class AnswerPolicy:
     min_confidence: float
     time_budget_seconds: float
     confidence: ConfidenceModel
-    judge: bool = (
-        False  # ask the model whether the quote states the answer (`bot/answering/judge.py`)
-    )
+    judge: bool = False  # ask the model whether the quote states the answer (`judge.py`)
     # Quotes shown under an answer: it rests on one sentence, or on two cited together.
     max_quotes: int = 2
 

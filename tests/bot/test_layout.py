@@ -1,4 +1,6 @@
-"""The wings of `bot/` stand on each other in one order: no wing imports one above it.
+"""The wings of `bot/` stand on each other in one order: no wing imports one above it;
+only the entry points import the wiring (`bot.app`), and no front end reaches through the
+engine for the index or the embedding model.
 
 Read from the source's imports (no module is loaded), so a new arrow that runs back up,
 say a library module importing a front end, fails here with the file and the import.
@@ -7,6 +9,7 @@ say a library module importing a front end, fails here with the file and the imp
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tests.conftest import PROJECT
@@ -72,3 +75,36 @@ def test_the_check_sees_an_arrow_running_back_up(tmp_path: Path) -> None:
     source.write_text("from bot.frontends.discord.formatting import escape_markdown\n")
     [imported] = project_imports(source)
     assert floor_of(imported) > floor_of("bot.library.adding")
+
+
+# -- the wiring ---------------------------------------------------------------------------
+# The command line (cli and its `feeds` verbs) and the console; Discord starts from cli.
+ENTRY_POINTS = {"bot/frontends/cli.py", "bot/frontends/feeds_cli.py", "bot/frontends/console.py"}
+
+
+def test_only_the_entry_points_import_the_wiring() -> None:
+    importers = {
+        path.relative_to(PROJECT).as_posix()
+        for path in (PROJECT / "bot").rglob("*.py")
+        if "bot.app" in project_imports(path)
+    }
+    assert importers <= ENTRY_POINTS, importers - ENTRY_POINTS
+
+
+def test_no_cog_imports_the_bot_that_loads_it() -> None:
+    """The bot's module imports the cogs; they see it as `cogs.host.CommunityBot`."""
+    cogs = sorted((PROJECT / "bot" / "frontends" / "discord" / "cogs").glob("*.py"))
+    assert len(cogs) > 10, "the cogs moved: point this test at their folder"
+    client = "bot.frontends.discord.client"
+    importers = [path.name for path in cogs if client in project_imports(path)]
+    assert importers == []
+
+
+def test_no_front_end_reaches_through_the_engine_for_the_index_or_the_model() -> None:
+    reaching = re.compile(r"engine\.store\b|engine\.searcher\.embedder\b")
+    offenders = [
+        path.relative_to(PROJECT).as_posix()
+        for path in (PROJECT / "bot").rglob("*.py")
+        if path.name not in ("app.py", "engine.py") and reaching.search(path.read_text())
+    ]
+    assert offenders == []

@@ -1,15 +1,11 @@
-"""The `Library` (bot.library.collection) on a real index: every change it makes, its `Status`, and
-how `bot.app` builds it beside the engine. Chroma, SQLite and the embedding model are real.
-
-The last tests keep the wiring honest: only the entry points import `bot.app`, and no
-front end reaches through the engine for the index or the embedding model.
+"""The `Library` (bot.library.collection) on a real index: every change it makes, its
+`Status`, and how `bot.app` builds it beside the engine. Chroma, SQLite and the embedding
+model are real. The wiring's import rules are in `tests/bot/test_layout.py`.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +21,7 @@ from bot.settings import Settings
 from retrieval.errors import SyncRefused
 from retrieval.store import IndexStore
 from tests.bot.conftest import ScriptedGenerator
-from tests.conftest import PROJECT, TOWN_ARTICLES, write_town_corpus
+from tests.conftest import TOWN_ARTICLES, write_town_corpus
 from tests.feed_pages import RSS_STORIES, feed_server, story_title
 
 pytestmark = pytest.mark.slow
@@ -156,46 +152,3 @@ def test_open_app_gives_an_engine_and_a_library_sharing_one_index_and_model(
         assert found[0].article_id == "new.txt", "the engine answers from what the library synced"
     with open_library(settings) as alone:
         assert alone.status().articles == len(TOWN_ARTICLES) + 1
-
-
-# -- the wiring ---------------------------------------------------------------------------
-# The command line (cli and its `feeds` verbs) and the console; Discord starts from cli.
-ENTRY_POINTS = {"bot/frontends/cli.py", "bot/frontends/feeds_cli.py", "bot/frontends/console.py"}
-
-
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-    return found
-
-
-def test_only_the_entry_points_import_the_wiring() -> None:
-    importers = {
-        path.relative_to(PROJECT).as_posix()
-        for path in (PROJECT / "bot").rglob("*.py")
-        if "bot.app" in _imports(path)
-    }
-    assert importers <= ENTRY_POINTS, importers - ENTRY_POINTS
-
-
-def test_no_cog_imports_the_bot_that_loads_it() -> None:
-    """The bot's module imports the cogs; they see it as `cogs.host.CommunityBot`."""
-    cogs = sorted((PROJECT / "bot" / "frontends" / "discord" / "cogs").glob("*.py"))
-    assert len(cogs) > 10, "the cogs moved: point this test at their folder"
-    importers = [path.name for path in cogs if "bot.frontends.discord.client" in _imports(path)]
-    assert importers == []
-
-
-def test_no_front_end_reaches_through_the_engine_for_the_index_or_the_model() -> None:
-    reaching = re.compile(r"engine\.store\b|engine\.searcher\.embedder\b")
-    offenders = [
-        path.relative_to(PROJECT).as_posix()
-        for path in (PROJECT / "bot").rglob("*.py")
-        if path.name not in ("app.py", "engine.py") and reaching.search(path.read_text())
-    ]
-    assert offenders == []
